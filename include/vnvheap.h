@@ -1,0 +1,392 @@
+/*
+ * vnvheap.h - a virtually non-volatile heap for intermittently powered devices.
+ *
+ * Objects live on non-volatile storage (their "home": SPI FRAM, MRAM, a file) and are cached
+ * in a caller-supplied RAM buffer while in use. Every byte that a power-failure checkpoint
+ * would have to write is accounted for, and the total is kept at or below the configured
+ * `max_dirty_bytes` at every instant, so the energy one checkpoint needs is known at design
+ * time: vnv_persist_bound(cfg) bytes.
+ *
+ * Usage in short:
+ *   vnv_format(&h, &cfg)  or  vnv_open(&h, &cfg)      once, at start
+ *   vnv_alloc(&h, size, init, &obj)                   new object, returns a handle
+ *   vnv_get(&h, obj, &p) / vnv_get_mut(&h, obj, &p)   pin for reading / writing
+ *   vnv_release(&h, obj)                              unpin (the pointer becomes invalid)
+ *   vnv_persist_all()                                 from the power-failure interrupt
+ *
+ * Conventions for every function below
+ *   - Returns 0 (VNV_OK) or a negative VNV_ERR_* code (vnvheap/common.h). On error the heap
+ *     is unchanged unless the text says otherwise, and vnv_check() passes.
+ *   - "n" in complexities is an OBJECT's size in bytes; R is the index capacity (a constant
+ *     of the configuration, see vnv_config.index_entries), never the number of objects.
+ *   - "Storage:" lists the device traffic an operation may cause (transactions x bytes).
+ *     HDR = 8 (object header on storage), REC = 8 (checkpoint record per resident object).
+ *   - Interrupt safety: only vnv_persist_all() may be called from an interrupt or signal
+ *     handler. Everything else is for normal (non-reentrant, single-threaded) code.
+ *   - Pointers handed out are 8-byte aligned and valid between get and release, including
+ *     across a checkpoint followed by a RAM wipe and resume (same address).
+ */
+#ifndef VNVHEAP_H
+#define VNVHEAP_H
+
+#include <stdbool.h>
+
+#include "vnvheap/alloc.h"
+#include "vnvheap/common.h"
+#include "vnvheap/policy.h"
+#include "vnvheap/storage.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- compile-time limits (override in VNV_CONFIG_HEADER) --------------------------- */
+
+#ifndef VNV_MAX_HEAPS
+#define VNV_MAX_HEAPS 4 /* heaps vnv_persist_all() can reach at once */
+#endif
+#ifndef VNV_MAX_READERS
+#define VNV_MAX_READERS 15 /* concurrent read pins per object (4 bits) */
+#endif
+#ifndef VNV_PERSIST_BATCH
+#define VNV_PERSIST_BATCH 8 /* objects per checkpoint write transaction (stack use) */
+#endif
+
+/* ---- sizes that the sizing formula uses ----------------------------------------------- */
+
+#define VNV_CKPT_HEADER_SIZE 32u /* checkpoint header (fixed part of every checkpoint) */
+#define VNV_CKPT_RECORD_SIZE 8u  /* per resident object in a checkpoint */
+#define VNV_META_SIZE 8u         /* RAM metadata per resident object, before its data */
+#define VNV_OBJ_HEADER_SIZE 8u   /* per object on storage, before its data */
+#define VNV_SUPERBLOCK_SIZE 64u  /* at storage offset 0 */
+#define VNV_MAX_OBJECT_SIZE ((1u << 22) - 1u)
+#define VNV_MAX_STORAGE_SIZE (1u << 24) /* handles address 16 MiB */
+
+/* ---- handles ---------------------------------------------------------------------------- */
+
+/* An object handle: a 32-bit value, stable across checkpoints and restarts, that may be
+ * stored inside other objects. It encodes the home offset and a 10-bit tag; a handle that
+ * was never issued or was freed is rejected with VNV_ERR_INVAL (a freed handle always; a
+ * forged value with probability > 1 - 2^-18). The all-zero handle VNV_NULL is never valid. */
+typedef struct {
+    uint32_t id;
+} vnv_obj_t;
+
+#define VNV_NULL ((vnv_obj_t){0})
+static inline bool vnv_is_null(vnv_obj_t o) { return o.id == 0; }
+static inline bool vnv_same(vnv_obj_t a, vnv_obj_t b) { return a.id == b.id; }
+
+/* ---- configuration ------------------------------------------------------------------------ */
+
+struct vnv_heap;
+
+/*
+ * Called by every checkpoint after its data is durable (status 0) or when the checkpoint
+ * failed (status < 0; then nothing on storage changed except a now-invalid checkpoint).
+ * Runs in the context of the caller of the checkpoint: the power-failure interrupt for
+ * vnv_persist_all(). This is where firmware waits for the power to fail or come back.
+ * `buf`/`len` is the RAM buffer; the platform may lose it.
+ * Return nonzero if the buffer's content was lost (the heap then restores it from the
+ * checkpoint at the same addresses), 0 if it is intact (the heap checks a canary and
+ * restores anyway if that was overwritten).
+ */
+typedef int (*vnv_persist_cb)(void *user, int status, void *buf, size_t len);
+
+struct vnv_config {
+    /* Storage device; the struct is copied, its ctx must outlive the heap. Required. */
+    const struct vnv_storage *storage;
+    /* RAM buffer for the index and resident objects, caller-owned, 8-byte aligned
+     * (misaligned bytes at the start are skipped). Required. */
+    void *buffer;
+    size_t buffer_size;
+    /* The bound: the most bytes any checkpoint may write, header included. Required;
+     * at least VNV_CKPT_HEADER_SIZE + VNV_CKPT_RECORD_SIZE + 8. */
+    uint32_t max_dirty_bytes;
+    /* Index slots (power of two, >= 8). 0 = one per 64 bytes of buffer. At most 3/4 of
+     * them hold objects, which caps the number of resident objects. RAM: 2 B each. */
+    uint32_t index_entries;
+    /* Modules; NULL = default (first-fit, buddy, clock). */
+    const struct vnv_ram_allocator *ram_allocator;
+    const struct vnv_nv_allocator *nv_allocator;
+    const struct vnv_policy *policy;
+    /* Persist-finished callback (optional) and its first argument. */
+    vnv_persist_cb on_persist;
+    void *user;
+};
+
+/* ---- statistics --------------------------------------------------------------------------- */
+
+struct vnv_stats {
+    uint32_t resident_objects;
+    uint32_t resident_bytes;    /* RAM arena bytes used by resident objects (with metadata) */
+    uint32_t dirty_bytes;       /* object bytes a checkpoint would write */
+    uint32_t checkpoint_bytes;  /* bytes a checkpoint would write right now */
+    uint32_t peak_checkpoint_bytes;
+    uint32_t bound;             /* vnv_persist_bound of the configuration */
+    uint32_t arena_free;        /* free bytes in the RAM arena */
+    uint32_t nv_free;           /* free bytes on storage (allocator's view) */
+    uint32_t loads, flushes, evictions, allocs, frees;
+    uint32_t persists;          /* checkpoints written */
+    uint32_t deferred;          /* persist requests deferred to the end of a critical section */
+    uint32_t restores;          /* RAM buffer rebuilt from a checkpoint */
+    uint32_t storage_reads, storage_writes; /* transactions issued by the heap */
+    uint64_t storage_read_bytes, storage_write_bytes;
+};
+
+/* ---- the heap ------------------------------------------------------------------------------ */
+
+/*
+ * The heap's control block. Allocate it statically or on the stack of main; treat every
+ * field as private (they are visible only so that no allocation is needed). Its size is
+ * sizeof(struct vnv_heap): about 400 bytes on 32-bit targets (see README).
+ */
+struct vnv_heap {
+    struct vnv_storage storage;
+    const struct vnv_ram_allocator *ram;
+    const struct vnv_nv_allocator *nv;
+    const struct vnv_policy *policy;
+    vnv_persist_cb on_persist;
+    void *user;
+    uint8_t *buf;        /* aligned start of the buffer */
+    uint32_t buf_size;   /* usable bytes from buf */
+    uint16_t *index;     /* open-addressing table: arena unit + 1, 0 = empty */
+    uint32_t index_mask; /* entries - 1 */
+    uint32_t index_cap;  /* most objects the index may hold */
+    uint32_t index_used;
+    uint8_t *arena;      /* the RAM allocator's range */
+    uint32_t arena_size;
+    uint32_t max_dirty;
+    uint32_t ckpt_off, ckpt_cap; /* checkpoint region on storage */
+    uint32_t nv_off, nv_size;    /* NV allocator region on storage */
+    uint32_t used;       /* bytes the next checkpoint writes (header included) */
+    uint32_t dirty_data;
+    uint32_t root;       /* root handle id */
+    uint32_t next_tag;
+    uint32_t seq;        /* sequence number of the last checkpoint */
+    volatile uint8_t busy;      /* inside a critical section: persist must wait */
+    volatile uint8_t pending;   /* a persist was requested during the critical section */
+    volatile uint8_t ckpt_live; /* storage holds a valid checkpoint of the current state */
+    uint8_t state;              /* lifecycle, see heap.c */
+    struct vnv_stats st;
+    uint32_t ram_state[VNV_RAM_STATE_MAX / 4];
+    uint32_t nv_state[VNV_NV_STATE_MAX / 4];
+    uint32_t policy_state[VNV_POLICY_STATE_MAX / 4];
+};
+
+/*
+ * Create an empty heap on the storage described by `cfg`, erasing what was there, and
+ * register it for vnv_persist_all(). Lays out: superblock | checkpoint region (bound bytes)
+ * | NV allocator region, and writes an empty checkpoint so that vnv_open works at once.
+ * Errors: INVAL (NULL, buffer too small for the index plus one object, max_dirty_bytes too
+ *   small to hold even one object, storage too small or larger than VNV_MAX_STORAGE_SIZE,
+ *   more than VNV_MAX_HEAPS heaps, module state too large), IO.
+ * Time: O(buffer_size / 64) + the NV allocator's format. Storage: writes the superblock,
+ *   the allocator's region header and a checkpoint header; one sync.
+ */
+int vnv_format(struct vnv_heap *h, const struct vnv_config *cfg);
+
+/*
+ * Attach to a heap on storage after a reset or process restart: validates the superblock
+ * and the last checkpoint (CRC-32), then rebuilds the RAM buffer from it. Afterwards the
+ * heap holds exactly the objects and values of the moment that checkpoint was taken; no
+ * object is pinned (references of the previous run are gone). Registers the heap.
+ * Errors: INVAL (bad cfg; configuration differs from the one formatted: storage size,
+ *   max_dirty_bytes, buffer smaller than at format, other NV allocator), CORRUPT (not a
+ *   vnvheap image, other format version, bad CRC, torn or invalidated checkpoint — e.g.
+ *   power was lost without a checkpoint), IO. On error storage is not changed.
+ * Time: O(checkpoint bytes + resident objects). Storage: reads superblock, the checkpoint
+ *   twice (verify, then apply) and each resident clean object's home.
+ */
+int vnv_open(struct vnv_heap *h, const struct vnv_config *cfg);
+
+/*
+ * Write every dirty object home, write an empty checkpoint that records the root handle,
+ * sync, and unregister. Afterwards vnv_open finds every object with its current value.
+ * Errors: INVAL (not open), BUSY (an object is still pinned; nothing was closed), IO (the
+ *   heap stays open and usable; retry).
+ * Storage: one write per dirty object (runs for partial objects) + checkpoint header; sync.
+ */
+int vnv_close(struct vnv_heap *h);
+
+/*
+ * Forget the heap without writing anything: unregister it from vnv_persist_all and mark
+ * it closed. Storage keeps whatever it holds (the last checkpoint, if still valid, is what
+ * vnv_open will find). For error handling and for simulating a power loss in tests.
+ * Never fails; O(VNV_MAX_HEAPS). Storage: none.
+ */
+void vnv_abandon(struct vnv_heap *h);
+
+/*
+ * New object of `size` bytes initialised from `init` (NULL = zeroes). If RAM and budget have
+ * room without evicting anything it is placed in RAM, dirty; otherwise it is written home.
+ * Errors: INVAL (size 0 or > VNV_MAX_OBJECT_SIZE, NULL out), NOMEM (can never fit the RAM
+ *   arena), BUDGET (size + REC + header exceeds max_dirty_bytes: it could never be written),
+ *   NOSPC (storage full), IO.
+ * Time: O(n) + NV allocator. Storage: NV allocator traffic + one write of HDR (+ n bytes if
+ *   written home).
+ */
+int vnv_alloc(struct vnv_heap *h, size_t size, const void *init, vnv_obj_t *out);
+
+/*
+ * Like vnv_alloc, for an object with partial dirtiness tracking: a writer marks only the
+ * blocks of `block_size` bytes (16, 32, 64 or 128) it touches (vnv_get_mut_range,
+ * vnv_mark_dirty); flushes and checkpoints write only those blocks. Costs one bit per block
+ * of RAM and checkpoint bytes while resident (rounded up to 8 bytes).
+ */
+int vnv_alloc_blocks(struct vnv_heap *h, size_t size, uint32_t block_size, const void *init,
+                     vnv_obj_t *out);
+
+/*
+ * Delete an object; its home becomes reusable and its handle invalid.
+ * Errors: INVAL (bad handle), BUSY (pinned), IO. Time: O(1) + NV allocator.
+ * Storage: one HDR write (marks the header freed) + NV allocator traffic; never writes data.
+ */
+int vnv_free(struct vnv_heap *h, vnv_obj_t obj);
+
+/*
+ * Pin for reading. `*ptr` stays valid (same address, same content) until vnv_release.
+ * Up to VNV_MAX_READERS readers at once; none while a writer holds it.
+ * If the object is not resident it is loaded, which may flush/evict unpinned objects.
+ * Errors: INVAL (bad handle, NULL ptr), BUSY (a writer holds it, or too many readers),
+ *   NOMEM (cannot make room: everything else pinned), BUDGET, IO, CORRUPT (home header bad).
+ * Time: resident O(1) expected (index probe, bounded by R); load O(n) + policy O(R) per
+ *   victim. Storage: none if resident; else HDR read + n read, plus victims' flushes.
+ */
+int vnv_get(struct vnv_heap *h, vnv_obj_t obj, const void **ptr);
+
+/*
+ * Pin for writing (exclusive). Marks the whole object dirty, charging n bytes to the budget
+ * (flushing other objects first if needed). The object is pinned before room is made, so it
+ * can never evict itself. For partial objects, use vnv_get_mut_range.
+ * Errors: as vnv_get, BUSY also if readers hold it; BUDGET if n + REC + header exceeds
+ *   max_dirty_bytes even with nothing else dirty.
+ * Time/Storage: as vnv_get, plus victims' flushes.
+ */
+int vnv_get_mut(struct vnv_heap *h, vnv_obj_t obj, void **ptr);
+
+/*
+ * Pin a partial-dirtiness object for writing and mark the blocks overlapping
+ * [off, off + len) dirty; `*ptr` points to the whole object. len 0 marks nothing.
+ * Errors: as vnv_get_mut; INVAL if the range is outside the object.
+ */
+int vnv_get_mut_range(struct vnv_heap *h, vnv_obj_t obj, size_t off, size_t len, void **ptr);
+
+/*
+ * While holding the writer pin of a partial object: mark more blocks dirty.
+ * Errors: INVAL (not writer-pinned by get_mut_range, range outside), BUDGET.
+ */
+int vnv_mark_dirty(struct vnv_heap *h, vnv_obj_t obj, size_t off, size_t len);
+
+/*
+ * Drop one pin (the writer's, or one reader's). The object stays resident and keeps its
+ * dirty state until the policy needs the room. Errors: INVAL (bad handle, not pinned).
+ * Time: O(1) expected. Storage: none.
+ */
+int vnv_release(struct vnv_heap *h, vnv_obj_t obj);
+
+/*
+ * Write the object's dirty bytes home now (it stays resident, now clean). No-op if not
+ * resident or clean. Allowed while readers hold it. Errors: INVAL, BUSY (writer holds it), IO.
+ * Storage: one write of n bytes (partial: one write per run of dirty blocks).
+ */
+int vnv_flush(struct vnv_heap *h, vnv_obj_t obj);
+
+/* vnv_flush, then drop the RAM copy. Errors: INVAL, BUSY (pinned), IO. */
+int vnv_unload(struct vnv_heap *h, vnv_obj_t obj);
+
+/* Size in bytes of a live object. Errors: INVAL. Storage: HDR read if not resident. */
+int vnv_size(struct vnv_heap *h, vnv_obj_t obj, size_t *size);
+
+/* Residency/dirtiness queries, O(1) expected, no storage traffic; false for bad handles. */
+bool vnv_is_resident(const struct vnv_heap *h, vnv_obj_t obj);
+bool vnv_is_dirty(const struct vnv_heap *h, vnv_obj_t obj);
+
+/*
+ * The root handle, stored in every checkpoint and found again by vnv_open.
+ * vnv_set_root accepts VNV_NULL or a live handle (INVAL otherwise); no storage traffic.
+ */
+int vnv_root(const struct vnv_heap *h, vnv_obj_t *out);
+int vnv_set_root(struct vnv_heap *h, vnv_obj_t obj);
+
+/*
+ * Checkpoint every registered heap: the power-failure entry point. INTERRUPT/SIGNAL SAFE.
+ * For a heap inside a critical section the checkpoint is deferred to that section's end
+ * (the interrupted code runs it there); sections are short and bounded (README). Uses no
+ * read-modify-write atomics. For each heap: writes header + one record per resident object
+ * + its dirty bytes, in ceil(resident / VNV_PERSIST_BATCH) + 1 transactions, never more than
+ * vnv_persist_bound() bytes; syncs; calls on_persist; restores RAM if it was lost.
+ * Returns 0 if every heap was checkpointed or deferred, else the first error (the heap's
+ * state in RAM is unaffected by a failed checkpoint).
+ */
+int vnv_persist_all(void);
+
+/* The same for one heap, from normal code (never deferred). Errors: INVAL, IO. */
+int vnv_checkpoint(struct vnv_heap *h);
+
+/*
+ * Worst-case bytes any checkpoint of a heap with this configuration writes: the energy
+ * figure. 0 if the configuration is invalid. Pure function of cfg; O(1).
+ */
+uint32_t vnv_persist_bound(const struct vnv_config *cfg);
+
+/*
+ * Validate every invariant: budget sum, index <-> metadata, RAM allocator structure, pins,
+ * NV allocator structure, and that each clean resident object equals its home.
+ * Returns 0 or CORRUPT (first violation), IO. Time: O(R + resident bytes + NV structure).
+ * Storage: reads the NV allocator's structure and every clean resident object's home.
+ */
+int vnv_check(struct vnv_heap *h);
+
+/* Counters (see struct vnv_stats). Errors: INVAL. O(1). */
+int vnv_stats(const struct vnv_heap *h, struct vnv_stats *out);
+
+/* ---- typed convenience ------------------------------------------------------------------- */
+
+#define VNV_NEW(h, T, init_ptr, out) vnv_alloc((h), sizeof(T), (init_ptr), (out))
+#define VNV_GET(h, obj, T, pptr) vnv_get((h), (obj), (const void **)(const T **)(pptr))
+#define VNV_GET_MUT(h, obj, T, pptr) vnv_get_mut((h), (obj), (void **)(T **)(pptr))
+
+/* Scope-bound references: the C analogue of the original's guards. With GCC/Clang,
+ * VNV_SCOPED_REF releases automatically when the variable goes out of scope:
+ *   VNV_SCOPED_REF(ref, &heap, obj);
+ *   if (vnv_ref_get(&ref, (const void **)&p) == 0) { ... }   // released at '}'
+ * Plain C: declare `struct vnv_scoped_ref ref = VNV_REF_INIT(&heap, obj);` and call
+ * vnv_ref_release(&ref) yourself (it is harmless when nothing is held). */
+struct vnv_scoped_ref {
+    struct vnv_heap *h;
+    vnv_obj_t obj;
+    bool held;
+};
+#define VNV_REF_INIT(heap, obj_) {(heap), (obj_), false}
+static inline void vnv_ref_release(struct vnv_scoped_ref *r)
+{
+    if (r->held)
+        (void)vnv_release(r->h, r->obj);
+    r->held = false;
+}
+static inline int vnv_ref_get(struct vnv_scoped_ref *r, const void **p)
+{
+    if (r->held)
+        return VNV_ERR_BUSY; /* one pin per scoped reference */
+    int err = vnv_get(r->h, r->obj, p);
+    r->held = (err == 0);
+    return err;
+}
+static inline int vnv_ref_get_mut(struct vnv_scoped_ref *r, void **p)
+{
+    if (r->held)
+        return VNV_ERR_BUSY;
+    int err = vnv_get_mut(r->h, r->obj, p);
+    r->held = (err == 0);
+    return err;
+}
+#if defined(__GNUC__) || defined(__clang__)
+#define VNV_SCOPED_REF(name, heap, obj_)                                                     \
+    struct vnv_scoped_ref name __attribute__((cleanup(vnv_ref_release))) =                 \
+        VNV_REF_INIT(heap, obj_)
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VNVHEAP_H */

@@ -1,0 +1,45 @@
+/*
+ * vnvheap/common.h - error codes and small types shared by every module.
+ *
+ * Every function of the library returns 0 (VNV_OK) on success or one of the negative
+ * VNV_ERR_* values below. Modules (storage backends, allocators, policies) use the same
+ * codes so that an error travels unchanged from the device driver to the caller.
+ */
+#ifndef VNVHEAP_COMMON_H
+#define VNVHEAP_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef VNV_CONFIG_HEADER
+#include VNV_CONFIG_HEADER /* user overrides of the compile-time limits */
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum vnv_error {
+    VNV_OK = 0,
+    VNV_ERR_INVAL = -22,   /* bad argument, unknown/freed handle, call out of protocol  */
+    VNV_ERR_NOMEM = -12,   /* the RAM buffer (or its index) cannot hold the object      */
+    VNV_ERR_NOSPC = -28,   /* the non-volatile storage is full                          */
+    VNV_ERR_IO = -5,       /* the storage device reported an error                      */
+    VNV_ERR_BUSY = -16,    /* reference conflict: pinned, or readers/writer present     */
+    VNV_ERR_CORRUPT = -84, /* checksum, magic or format mismatch on storage             */
+    VNV_ERR_BUDGET = -122  /* the dirty budget cannot hold it, even after flushing      */
+};
+
+/* Human-readable name of an error code ("VNV_ERR_IO", ...); never NULL. */
+const char *vnv_strerror(int err);
+
+/* One piece of a gather write: `len` bytes starting at `base`. */
+struct vnv_iovec {
+    const void *base;
+    uint32_t len;
+};
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VNVHEAP_COMMON_H */

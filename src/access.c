@@ -1,0 +1,639 @@
+/*
+ * access.c - object operations: alloc, free, get, get_mut, release, flush, unload, and the
+ * room-making that loads and writes need (flush for budget, evict for RAM).
+ *
+ * Budget rule (DESIGN 5.1): h->used = checkpoint header + sum over resident objects of
+ * (record + bitmap + dirty bytes), and h->used <= h->max_dirty at every instant an
+ * interrupt can observe: a charge is made only after make_budget() found room, in the same
+ * critical section that sets the dirty bits.
+ */
+#include "internal.h"
+
+static int is_open(const struct vnv_heap *h) { return h && h->state == HS_OPEN; }
+
+/* 1 and *out if resident, 0 if not resident, VNV_ERR_INVAL for a handle that cannot be
+ * live (zero tag) or that names a resident home with another tag (stale or forged). */
+static int find_resident(const struct vnv_heap *h, vnv_obj_t obj, struct meta **out)
+{
+    if ((obj.id & ID_TAG_MASK) == 0)
+        return VNV_ERR_INVAL;
+    int32_t s = idx_find(h, id_key(obj.id));
+    if (s < 0)
+        return 0;
+    struct meta *m = idx_meta(h, (uint32_t)s);
+    if (m->id != obj.id)
+        return VNV_ERR_INVAL;
+    *out = m;
+    return 1;
+}
+
+uint32_t dirty_runs(struct meta *m, uint32_t *block, uint32_t (*runs)[2], uint32_t max)
+{
+    uint32_t size = meta_size(m), st = m->word & ST_MASK;
+    uint32_t bs = part_block(st), nb = part_nblocks(size, st), n = 0;
+    const uint8_t *bm = meta_bitmap(m);
+    uint32_t b = *block;
+    while (b < nb && n < max) {
+        if (!(bm[b >> 3] & (1u << (b & 7u)))) {
+            b++;
+            continue;
+        }
+        uint32_t start = b;
+        while (b < nb && (bm[b >> 3] & (1u << (b & 7u))))
+            b++;
+        uint32_t off = start * bs, end = b * bs < size ? b * bs : size;
+        runs[n][0] = off;
+        runs[n][1] = end - off;
+        n++;
+    }
+    *block = b;
+    return n;
+}
+
+uint32_t dirty_bytes_of(struct meta *m)
+{
+    uint32_t st = m->word & ST_MASK;
+    if (!(st & ST_DIRTY))
+        return 0;
+    if (!(st & ST_PARTIAL))
+        return meta_size(m);
+    uint32_t total = 0, b = 0, run[1][2];
+    while (dirty_runs(m, &b, run, 1))
+        total += run[0][1];
+    return total;
+}
+
+uint32_t charge_of(struct meta *m)
+{
+    return VNV_CKPT_RECORD_SIZE + bitmap_bytes(meta_size(m), m->word & ST_MASK) +
+           dirty_bytes_of(m);
+}
+
+/* A valid checkpoint on storage describes the state before this write: void it first, so a
+ * reset after the write cannot load a checkpoint that no longer matches the homes. */
+static int mutate_begin(struct vnv_heap *h)
+{
+    return h->ckpt_live ? ckpt_invalidate(h) : VNV_OK;
+}
+
+static uint32_t block_need(uint32_t size, uint32_t status)
+{
+    return data_offset(size, status) + size;
+}
+
+/* ---- flush and evict ----------------------------------------------------------------------- */
+
+/* Write the dirty bytes of an object no writer holds back home; one critical section and
+ * one storage write per run, so a deferred checkpoint waits for one write at most. */
+static int flush_meta(struct vnv_heap *h, struct meta *m)
+{
+    if (!(m->word & ST_DIRTY))
+        return VNV_OK;
+    uint32_t home_data = id_home(m->id) + VNV_OBJ_HEADER_SIZE;
+    if (!(m->word & ST_PARTIAL)) {
+        uint32_t size = meta_size(m);
+        struct vnv_iovec iov = {meta_data(m), size};
+        sec_enter(h);
+        int err = mutate_begin(h);
+        if (!err)
+            err = heap_writev(h, home_data, &iov, 1);
+        if (!err) {
+            m->word &= ~ST_DIRTY;
+            h->used -= size;
+            h->dirty_data -= size;
+            h->st.flushes++;
+        }
+        sec_leave(h);
+        return err;
+    }
+    uint32_t nb = part_nblocks(meta_size(m), m->word & ST_MASK);
+    for (uint32_t b = 0, guard = 0; guard <= nb; guard++) {
+        uint32_t run[1][2];
+        if (!dirty_runs(m, &b, run, 1))
+            break;
+        struct vnv_iovec iov = {meta_data(m) + run[0][0], run[0][1]};
+        sec_enter(h);
+        int err = mutate_begin(h);
+        if (!err)
+            err = heap_writev(h, home_data + run[0][0], &iov, 1);
+        if (!err) {
+            uint8_t *bm = meta_bitmap(m);
+            uint32_t bs = part_block(m->word & ST_MASK);
+            for (uint32_t k = run[0][0] / bs; k < b; k++)
+                bm[k >> 3] &= (uint8_t)~(1u << (k & 7u));
+            h->used -= run[0][1];
+            h->dirty_data -= run[0][1];
+        }
+        sec_leave(h);
+        if (err)
+            return err;
+    }
+    sec_enter(h);
+    m->word &= ~ST_DIRTY;
+    h->st.flushes++;
+    sec_leave(h);
+    return VNV_OK;
+}
+
+static int evict(struct vnv_heap *h, struct meta *m)
+{
+    int err = flush_meta(h, m);
+    if (err)
+        return err;
+    sec_enter(h);
+    int32_t s = idx_find(h, id_key(m->id));
+    uint32_t off = (uint32_t)((uint8_t *)m - h->arena);
+    h->used -= charge_of(m);
+    idx_remove(h, (uint32_t)s);
+    (void)h->ram->free(RAM_ST(h), off, block_need(meta_size(m), m->word & ST_MASK));
+    h->st.evictions++;
+    sec_leave(h);
+    return VNV_OK;
+}
+
+/* Ask the policy for a victim and check it really is one (a policy is replaceable code). */
+static struct meta *pick(struct vnv_heap *h, enum vnv_pick kind)
+{
+    int32_t s = h->policy->pick(POL_ST(h), h, h->index_mask + 1u, kind);
+    if (s < 0 || (uint32_t)s > h->index_mask)
+        return NULL;
+    uint32_t need = kind == VNV_PICK_FLUSH ? VNV_SLOT_FLUSHABLE : VNV_SLOT_EVICTABLE;
+    return (vnv_slot_flags(h, (uint32_t)s) & need) ? idx_meta(h, (uint32_t)s) : NULL;
+}
+
+/* Evict until a block of `need` bytes fits the arena and the index has a free entry.
+ * At most one eviction per index entry. */
+static int make_ram(struct vnv_heap *h, uint32_t need)
+{
+    for (uint32_t i = 0; i <= h->index_mask + 1u; i++) {
+        if (h->index_used < h->index_cap && h->ram->fits(RAM_ST(h), need))
+            return VNV_OK;
+        struct meta *v = pick(h, VNV_PICK_EVICT);
+        if (!v)
+            return VNV_ERR_NOMEM;
+        int err = evict(h, v);
+        if (err)
+            return err;
+    }
+    return VNV_ERR_NOMEM;
+}
+
+/* Flush (then evict) until `need` more checkpoint bytes fit the budget. Each round makes
+ * an object clean or non-resident, so it ends within 2 x (index entries) rounds. */
+static int make_budget(struct vnv_heap *h, uint32_t need)
+{
+    if (need > h->max_dirty - VNV_CKPT_HEADER_SIZE)
+        return VNV_ERR_BUDGET;
+    for (uint32_t i = 0; i <= 2u * (h->index_mask + 1u); i++) {
+        if (h->used + need <= h->max_dirty)
+            return VNV_OK;
+        struct meta *v = pick(h, VNV_PICK_FLUSH);
+        int err;
+        if (v) {
+            err = flush_meta(h, v);
+        } else {
+            v = pick(h, VNV_PICK_EVICT);
+            if (!v)
+                return VNV_ERR_BUDGET;
+            err = evict(h, v);
+        }
+        if (err)
+            return err;
+    }
+    return VNV_ERR_BUDGET;
+}
+
+/* Make a validated, non-resident object resident (clean, unpinned). */
+static int load(struct vnv_heap *h, uint32_t id, struct meta **out)
+{
+    struct objhdr oh;
+    int err = read_objhdr(h, id, &oh);
+    if (err)
+        return err;
+    uint32_t need = block_need(oh.size, oh.status), bm = bitmap_bytes(oh.size, oh.status);
+    if (h->ram->footprint(RAM_ST(h), need) > h->arena_size)
+        return VNV_ERR_NOMEM;
+    err = make_budget(h, VNV_CKPT_RECORD_SIZE + bm);
+    if (!err)
+        err = make_ram(h, need);
+    if (err)
+        return err;
+    uint32_t off;
+    sec_enter(h);
+    err = h->ram->alloc(RAM_ST(h), need, &off);
+    if (!err) {
+        struct meta *m = (struct meta *)(void *)(h->arena + off);
+        m->id = id;
+        m->word = oh.size << ST_BITS | oh.status;
+        memset(meta_bitmap(m), 0, pad8(bm));
+        idx_insert(h, id_key(id), off / 8u + 1u);
+        charge(h, VNV_CKPT_RECORD_SIZE + bm);
+        err = heap_read(h, id_home(id) + VNV_OBJ_HEADER_SIZE, meta_data(m), oh.size);
+        if (err) {
+            idx_remove(h, (uint32_t)idx_find(h, id_key(id)));
+            (void)h->ram->free(RAM_ST(h), off, need);
+            h->used -= VNV_CKPT_RECORD_SIZE + bm;
+        } else {
+            h->st.loads++;
+            *out = m;
+        }
+    }
+    sec_leave(h);
+    return err;
+}
+
+static int resident_or_load(struct vnv_heap *h, vnv_obj_t obj, struct meta **m)
+{
+    int r = find_resident(h, obj, m);
+    if (r < 0)
+        return r;
+    return r ? VNV_OK : load(h, obj.id, m);
+}
+
+/* ---- dirty marking ------------------------------------------------------------------------- */
+
+/* Mark bytes [off, off+len) of a writer-pinned object dirty, charging what was clean. */
+static int mark_dirty(struct vnv_heap *h, struct meta *m, uint32_t off, uint32_t len)
+{
+    uint32_t size = meta_size(m);
+    if (!len)
+        return VNV_OK;
+    if (!(m->word & ST_PARTIAL)) {
+        if (m->word & ST_DIRTY)
+            return VNV_OK;
+        int err = make_budget(h, size);
+        if (err)
+            return err;
+        sec_enter(h);
+        m->word |= ST_DIRTY;
+        charge(h, size);
+        h->dirty_data += size;
+        sec_leave(h);
+        return VNV_OK;
+    }
+    uint32_t st = m->word & ST_MASK, bs = part_block(st);
+    uint32_t first = off / bs, last = (off + len - 1u) / bs; /* every block touched */
+    uint8_t *bm = meta_bitmap(m);
+    uint32_t cost = 0;
+    for (uint32_t b = first; b <= last; b++)
+        if (!(bm[b >> 3] & (1u << (b & 7u))))
+            cost += (b + 1u) * bs <= size ? bs : size - b * bs;
+    if (!cost)
+        return VNV_OK;
+    int err = make_budget(h, cost);
+    if (err)
+        return err;
+    sec_enter(h);
+    for (uint32_t b = first; b <= last; b++)
+        bm[b >> 3] |= (uint8_t)(1u << (b & 7u));
+    m->word |= ST_DIRTY;
+    charge(h, cost);
+    h->dirty_data += cost;
+    sec_leave(h);
+    return VNV_OK;
+}
+
+/* Largest dirty charge one write of this object may need: all of it, or for a partial
+ * object one block (a writer may dirty block by block, flushing in between). */
+static uint32_t min_write_charge(uint32_t size, uint32_t status)
+{
+    uint32_t c = VNV_CKPT_RECORD_SIZE + bitmap_bytes(size, status);
+    if (status & ST_PARTIAL)
+        return c + (part_block(status) < size ? part_block(status) : size);
+    return c + size;
+}
+
+/* ---- public operations ----------------------------------------------------------------------- */
+
+static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status, const void *init,
+                        vnv_obj_t *out)
+{
+    if (!is_open(h) || !out || size == 0 || size > VNV_MAX_OBJECT_SIZE)
+        return VNV_ERR_INVAL;
+    uint32_t sz = (uint32_t)size, need = block_need(sz, status);
+    uint32_t bm = bitmap_bytes(sz, status);
+    if (min_write_charge(sz, status) > h->max_dirty - VNV_CKPT_HEADER_SIZE)
+        return VNV_ERR_BUDGET;
+    if (h->ram->footprint(RAM_ST(h), need) > h->arena_size)
+        return VNV_ERR_NOMEM;
+    if (sz > h->nv_size)
+        return VNV_ERR_NOSPC;
+
+    sec_enter(h);
+    uint32_t home = 0;
+    int err = mutate_begin(h);
+    if (!err)
+        err = h->nv->alloc(NV_ST(h), &h->storage, VNV_OBJ_HEADER_SIZE + sz, &home);
+    if (!err && ((home & 3u) || home < h->nv_off || (home >> 2) >= (1u << 22)))
+        err = VNV_ERR_CORRUPT; /* the NV allocator broke its contract */
+    if (err) {
+        sec_leave(h);
+        return err;
+    }
+    uint32_t id = (home >> 2) << ID_TAG_BITS | h->next_tag;
+    uint8_t hdr[VNV_OBJ_HEADER_SIZE];
+    objhdr_encode(hdr, id, sz, status, 1);
+
+    /* Place it in RAM, dirty, if that needs no eviction and no flush; else write it home. */
+    uint32_t off;
+    int resident = h->index_used < h->index_cap &&
+                   h->used + VNV_CKPT_RECORD_SIZE + bm + sz <= h->max_dirty &&
+                   h->ram->alloc(RAM_ST(h), need, &off) == VNV_OK;
+    struct vnv_iovec iov[17];
+    unsigned n = 1;
+    iov[0].base = hdr;
+    iov[0].len = sizeof hdr;
+    static const uint8_t zeros[256];
+    uint32_t done = 0;
+    if (!resident && init) {
+        iov[n].base = init;
+        iov[n++].len = sz;
+        done = sz;
+    }
+    err = heap_writev(h, home, iov, n);
+    for (uint32_t guard = 0; !err && !resident && done < sz && guard <= sz / 4096u; guard++) {
+        uint32_t chunk = 0; /* zero-fill: up to 16 x 256 B per transaction */
+        for (n = 0; n < 16 && done < sz; n++) {
+            iov[n].base = zeros;
+            iov[n].len = sz - done < sizeof zeros ? sz - done : (uint32_t)sizeof zeros;
+            done += iov[n].len;
+            chunk += iov[n].len;
+        }
+        err = heap_writev(h, home + VNV_OBJ_HEADER_SIZE + done - chunk, iov, n);
+    }
+    if (err) {
+        if (resident)
+            (void)h->ram->free(RAM_ST(h), off, need);
+        (void)h->nv->free(NV_ST(h), &h->storage, home);
+        sec_leave(h);
+        return err;
+    }
+    if (resident) {
+        struct meta *m = (struct meta *)(void *)(h->arena + off);
+        m->id = id;
+        m->word = sz << ST_BITS | status | ST_DIRTY | ST_ACCESSED;
+        if (bm) {
+            uint32_t nb = part_nblocks(sz, status);
+            memset(meta_bitmap(m), 0, pad8(bm));
+            memset(meta_bitmap(m), 0xFF, nb / 8u);
+            if (nb & 7u)
+                meta_bitmap(m)[nb / 8u] = (uint8_t)((1u << (nb & 7u)) - 1u);
+        }
+        if (init)
+            memcpy(meta_data(m), init, sz);
+        else
+            memset(meta_data(m), 0, sz);
+        idx_insert(h, id_key(id), off / 8u + 1u);
+        charge(h, VNV_CKPT_RECORD_SIZE + bm + sz);
+        h->dirty_data += sz;
+    }
+    h->next_tag = h->next_tag % ID_TAG_MASK + 1u; /* 1 .. 1023 */
+    h->st.allocs++;
+    sec_leave(h);
+    *out = (vnv_obj_t){id};
+    return VNV_OK;
+}
+
+int vnv_alloc(struct vnv_heap *h, size_t size, const void *init, vnv_obj_t *out)
+{
+    return alloc_common(h, size, 0, init, out);
+}
+
+int vnv_alloc_blocks(struct vnv_heap *h, size_t size, uint32_t block_size, const void *init,
+                     vnv_obj_t *out)
+{
+    uint32_t shift;
+    switch (block_size) {
+    case 16: shift = 0; break;
+    case 32: shift = 1; break;
+    case 64: shift = 2; break;
+    case 128: shift = 3; break;
+    default: return VNV_ERR_INVAL;
+    }
+    return alloc_common(h, size, ST_PARTIAL | shift << ST_PSHIFT_POS, init, out);
+}
+
+int vnv_free(struct vnv_heap *h, vnv_obj_t obj)
+{
+    if (!is_open(h))
+        return VNV_ERR_INVAL;
+    struct meta *m = NULL;
+    int r = find_resident(h, obj, &m);
+    if (r < 0)
+        return r;
+    if (r && (m->word & ST_PINS))
+        return VNV_ERR_BUSY;
+    struct objhdr oh;
+    if (!r) {
+        int err = read_objhdr(h, obj.id, &oh);
+        if (err)
+            return err;
+    }
+    uint8_t hdr[VNV_OBJ_HEADER_SIZE];
+    objhdr_encode(hdr, obj.id, 0, 0, 0);
+    struct vnv_iovec iov = {hdr, sizeof hdr};
+    sec_enter(h);
+    int err = mutate_begin(h);
+    if (!err)
+        err = heap_writev(h, id_home(obj.id), &iov, 1);
+    if (!err && r) {
+        uint32_t off = (uint32_t)((uint8_t *)m - h->arena);
+        h->used -= charge_of(m);
+        h->dirty_data -= dirty_bytes_of(m);
+        idx_remove(h, (uint32_t)idx_find(h, id_key(obj.id)));
+        (void)h->ram->free(RAM_ST(h), off, block_need(meta_size(m), m->word & ST_MASK));
+    }
+    if (!err)
+        err = h->nv->free(NV_ST(h), &h->storage, id_home(obj.id));
+    if (!err)
+        h->st.frees++;
+    sec_leave(h);
+    return err;
+}
+
+int vnv_get(struct vnv_heap *h, vnv_obj_t obj, const void **ptr)
+{
+    if (!is_open(h) || !ptr)
+        return VNV_ERR_INVAL;
+    struct meta *m;
+    int err = resident_or_load(h, obj, &m);
+    if (err)
+        return err;
+    uint32_t w = m->word;
+    if ((w & ST_WRITER) || (w & ST_READERS) >= VNV_MAX_READERS)
+        return VNV_ERR_BUSY;
+    m->word = (w + 1u) | ST_ACCESSED; /* one plain store: an interrupt sees before or after */
+    *ptr = meta_data(m);
+    return VNV_OK;
+}
+
+static int get_writer(struct vnv_heap *h, vnv_obj_t obj, struct meta **out)
+{
+    if (!is_open(h))
+        return VNV_ERR_INVAL;
+    struct meta *m;
+    int r = find_resident(h, obj, &m);
+    if (r < 0)
+        return r;
+    if (r && (m->word & ST_PINS))
+        return VNV_ERR_BUSY;
+    if (!r) {
+        struct objhdr oh;
+        int err = read_objhdr(h, obj.id, &oh);
+        if (err)
+            return err;
+        if (min_write_charge(oh.size, oh.status) > h->max_dirty - VNV_CKPT_HEADER_SIZE)
+            return VNV_ERR_BUDGET;
+        err = load(h, obj.id, &m);
+        if (err)
+            return err;
+    }
+    /* Pin before making budget room, so the target can never be flushed or evicted. */
+    m->word |= ST_WRITER | ST_ACCESSED;
+    *out = m;
+    return VNV_OK;
+}
+
+int vnv_get_mut(struct vnv_heap *h, vnv_obj_t obj, void **ptr)
+{
+    struct meta *m;
+    if (!ptr)
+        return VNV_ERR_INVAL;
+    int err = get_writer(h, obj, &m);
+    if (err)
+        return err;
+    err = mark_dirty(h, m, 0, meta_size(m));
+    if (err) {
+        m->word &= ~ST_WRITER;
+        return err;
+    }
+    *ptr = meta_data(m);
+    return VNV_OK;
+}
+
+int vnv_get_mut_range(struct vnv_heap *h, vnv_obj_t obj, size_t off, size_t len, void **ptr)
+{
+    struct meta *m;
+    if (!ptr)
+        return VNV_ERR_INVAL;
+    int err = get_writer(h, obj, &m);
+    if (err)
+        return err;
+    if (off > meta_size(m) || len > meta_size(m) - off)
+        err = VNV_ERR_INVAL;
+    else
+        err = mark_dirty(h, m, (uint32_t)off, (uint32_t)len);
+    if (err) {
+        m->word &= ~ST_WRITER;
+        return err;
+    }
+    *ptr = meta_data(m);
+    return VNV_OK;
+}
+
+int vnv_mark_dirty(struct vnv_heap *h, vnv_obj_t obj, size_t off, size_t len)
+{
+    struct meta *m;
+    if (!is_open(h) || find_resident(h, obj, &m) != 1 || !(m->word & ST_WRITER) ||
+        off > meta_size(m) || len > meta_size(m) - off)
+        return VNV_ERR_INVAL;
+    return mark_dirty(h, m, (uint32_t)off, (uint32_t)len);
+}
+
+int vnv_release(struct vnv_heap *h, vnv_obj_t obj)
+{
+    struct meta *m;
+    if (!is_open(h) || find_resident(h, obj, &m) != 1)
+        return VNV_ERR_INVAL;
+    uint32_t w = m->word;
+    if (w & ST_WRITER)
+        m->word = w & ~ST_WRITER;
+    else if (w & ST_READERS)
+        m->word = w - 1u;
+    else
+        return VNV_ERR_INVAL;
+    return VNV_OK;
+}
+
+int vnv_flush(struct vnv_heap *h, vnv_obj_t obj)
+{
+    struct meta *m;
+    if (!is_open(h))
+        return VNV_ERR_INVAL;
+    int r = find_resident(h, obj, &m);
+    if (r <= 0)
+        return r < 0 ? r : (read_objhdr(h, obj.id, &(struct objhdr){0, 0}));
+    if (m->word & ST_WRITER)
+        return VNV_ERR_BUSY;
+    return flush_meta(h, m);
+}
+
+int vnv_unload(struct vnv_heap *h, vnv_obj_t obj)
+{
+    struct meta *m;
+    if (!is_open(h))
+        return VNV_ERR_INVAL;
+    int r = find_resident(h, obj, &m);
+    if (r <= 0)
+        return r < 0 ? r : (read_objhdr(h, obj.id, &(struct objhdr){0, 0}));
+    if (m->word & ST_PINS)
+        return VNV_ERR_BUSY;
+    return evict(h, m);
+}
+
+int vnv_size(struct vnv_heap *h, vnv_obj_t obj, size_t *size)
+{
+    struct meta *m;
+    if (!is_open(h) || !size)
+        return VNV_ERR_INVAL;
+    int r = find_resident(h, obj, &m);
+    if (r < 0)
+        return r;
+    if (r) {
+        *size = meta_size(m);
+        return VNV_OK;
+    }
+    struct objhdr oh;
+    int err = read_objhdr(h, obj.id, &oh);
+    if (!err)
+        *size = oh.size;
+    return err;
+}
+
+bool vnv_is_resident(const struct vnv_heap *h, vnv_obj_t obj)
+{
+    struct meta *m;
+    return is_open(h) && find_resident(h, obj, &m) == 1;
+}
+
+bool vnv_is_dirty(const struct vnv_heap *h, vnv_obj_t obj)
+{
+    struct meta *m;
+    return is_open(h) && find_resident(h, obj, &m) == 1 && (m->word & ST_DIRTY);
+}
+
+int vnv_root(const struct vnv_heap *h, vnv_obj_t *out)
+{
+    if (!is_open(h) || !out)
+        return VNV_ERR_INVAL;
+    out->id = h->root;
+    return VNV_OK;
+}
+
+int vnv_set_root(struct vnv_heap *h, vnv_obj_t obj)
+{
+    if (!is_open(h))
+        return VNV_ERR_INVAL;
+    if (obj.id) {
+        struct meta *m;
+        int r = find_resident(h, obj, &m);
+        if (r < 0)
+            return r;
+        struct objhdr oh;
+        int err = r ? VNV_OK : read_objhdr(h, obj.id, &oh);
+        if (err)
+            return err;
+    }
+    h->root = obj.id; /* one store; the next checkpoint records it */
+    return VNV_OK;
+}

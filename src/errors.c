@@ -1,0 +1,17 @@
+/* errors.c - names of the error codes. */
+#include "vnvheap/common.h"
+
+const char *vnv_strerror(int err)
+{
+    switch (err) {
+    case VNV_OK: return "VNV_OK";
+    case VNV_ERR_INVAL: return "VNV_ERR_INVAL";
+    case VNV_ERR_NOMEM: return "VNV_ERR_NOMEM";
+    case VNV_ERR_NOSPC: return "VNV_ERR_NOSPC";
+    case VNV_ERR_IO: return "VNV_ERR_IO";
+    case VNV_ERR_BUSY: return "VNV_ERR_BUSY";
+    case VNV_ERR_CORRUPT: return "VNV_ERR_CORRUPT";
+    case VNV_ERR_BUDGET: return "VNV_ERR_BUDGET";
+    default: return "VNV_ERR_UNKNOWN";
+    }
+}

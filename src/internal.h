@@ -1,0 +1,142 @@
+/*
+ * internal.h - what the core's files share (never included by modules or users).
+ *
+ * RAM arena block of a resident object (offset multiple of 8):
+ *   [struct meta: 8 B][bitmap, padded to 8 B: partial objects only][object data]
+ * The index maps an object's home to its block: open addressing, linear probing, entries
+ * hold (block offset / 8) + 1, 0 = empty.
+ */
+#ifndef VNV_INTERNAL_H
+#define VNV_INTERNAL_H
+
+#include <string.h>
+
+#include "vnvheap.h"
+
+/* status bits in meta.word (low 10 bits; the object size is in the upper 22) */
+#define ST_READERS 0x00Fu
+#define ST_WRITER 0x010u
+#define ST_DIRTY 0x020u    /* whole object dirty; partial: at least one block dirty */
+#define ST_ACCESSED 0x040u
+#define ST_PARTIAL 0x080u
+#define ST_PSHIFT_POS 8u    /* 2 bits: block size = 16 << pshift */
+#define ST_PSHIFT_MASK 0x300u
+#define ST_BITS 10u
+#define ST_MASK 0x3FFu
+#define ST_PINS (ST_READERS | ST_WRITER)
+
+/* lifecycle */
+#define HS_NONE 0u
+#define HS_OPEN 0xA5u
+#define HS_BROKEN 0x5Au /* a restore failed: only vnv_open/vnv_format can follow */
+
+#define ID_TAG_BITS 10u
+#define ID_TAG_MASK ((1u << ID_TAG_BITS) - 1u)
+
+struct meta {
+    uint32_t id;   /* handle value */
+    uint32_t word; /* size << ST_BITS | status */
+};
+
+/* Decoded object header on storage (VNV_OBJ_HEADER_SIZE bytes at the home). */
+struct objhdr {
+    uint32_t size;
+    uint32_t status; /* ST_PARTIAL | pshift bits, as they go into meta.word */
+};
+
+static inline uint32_t id_home(uint32_t id) { return (id >> ID_TAG_BITS) << 2; }
+static inline uint32_t id_key(uint32_t id) { return id >> ID_TAG_BITS; }
+static inline uint32_t meta_size(const struct meta *m) { return m->word >> ST_BITS; }
+static inline uint32_t pad8(uint32_t n) { return (n + 7u) & ~7u; }
+
+static inline uint32_t part_block(uint32_t status)
+{
+    return 16u << ((status & ST_PSHIFT_MASK) >> ST_PSHIFT_POS);
+}
+static inline uint32_t part_nblocks(uint32_t size, uint32_t status)
+{
+    uint32_t bs = part_block(status);
+    return (size + bs - 1u) / bs;
+}
+/* Bitmap bytes of a partial object (0 for a plain one): what a checkpoint records. */
+static inline uint32_t bitmap_bytes(uint32_t size, uint32_t status)
+{
+    return (status & ST_PARTIAL) ? (part_nblocks(size, status) + 7u) / 8u : 0u;
+}
+/* Offset of the data inside the block. */
+static inline uint32_t data_offset(uint32_t size, uint32_t status)
+{
+    return VNV_META_SIZE + pad8(bitmap_bytes(size, status));
+}
+static inline uint8_t *meta_bitmap(struct meta *m) { return (uint8_t *)m + VNV_META_SIZE; }
+static inline uint8_t *meta_data(struct meta *m)
+{
+    return (uint8_t *)m + data_offset(meta_size(m), m->word & ST_MASK);
+}
+static inline struct meta *unit_meta(const struct vnv_heap *h, uint32_t unit)
+{
+    return (struct meta *)(void *)(h->arena + (unit - 1u) * 8u);
+}
+
+static inline void put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+static inline uint32_t get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline void put_le16(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static inline uint32_t get_le16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+
+/* crc32.c */
+uint32_t vnv_crc32(uint32_t crc, const void *buf, uint32_t len); /* start with 0 */
+uint8_t vnv_crc8(const uint8_t *buf, uint32_t len, uint8_t seed);
+
+/* index.c */
+int32_t idx_find(const struct vnv_heap *h, uint32_t key);
+void idx_insert(struct vnv_heap *h, uint32_t key, uint32_t unit);
+void idx_remove(struct vnv_heap *h, uint32_t slot);
+struct meta *idx_meta(const struct vnv_heap *h, uint32_t slot); /* NULL if empty */
+
+/* heap.c: critical sections and counted storage access */
+#define RAM_ST(h) ((void *)(h)->ram_state)
+#define NV_ST(h) ((void *)(h)->nv_state)
+#define POL_ST(h) ((void *)(h)->policy_state)
+void canary_write(struct vnv_heap *h);
+int canary_ok(const struct vnv_heap *h);
+void charge(struct vnv_heap *h, uint32_t bytes);
+void sec_enter(struct vnv_heap *h);
+void sec_leave(struct vnv_heap *h);
+int heap_read(struct vnv_heap *h, uint32_t off, void *dst, uint32_t len);
+int heap_writev(struct vnv_heap *h, uint32_t off, const struct vnv_iovec *iov, unsigned cnt);
+int read_objhdr(struct vnv_heap *h, uint32_t id, struct objhdr *oh);
+void objhdr_encode(uint8_t *b, uint32_t id, uint32_t size, uint32_t status, int live);
+uint32_t dirty_bytes_of(struct meta *m);
+uint32_t charge_of(struct meta *m);
+
+/* checkpoint.c */
+int ckpt_write(struct vnv_heap *h, uint32_t flags);
+int ckpt_restore(struct vnv_heap *h, int keep_pins);
+int ckpt_invalidate(struct vnv_heap *h);
+int persist_now(struct vnv_heap *h);
+int persist_deferred(struct vnv_heap *h);
+void registry_add(struct vnv_heap *h);
+void registry_remove(struct vnv_heap *h);
+int registry_has_room(const struct vnv_heap *h);
+
+#define CKPT_FLAG_CLEAN 1u
+
+/* Iterate the runs of consecutive dirty blocks of a partial object: returns the number of
+ * runs written to `runs` (pairs of byte offset, length), starting after `*block` and
+ * continuing at most `max` runs; *block is advanced. Clipped to the object size. */
+uint32_t dirty_runs(struct meta *m, uint32_t *block, uint32_t (*runs)[2], uint32_t max);
+
+#endif /* VNV_INTERNAL_H */

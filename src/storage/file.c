@@ -1,0 +1,259 @@
+/* file.c - POSIX file storage backend. The callbacks are async-signal-safe. */
+#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700
+#define _DEFAULT_SOURCE      /* pwritev on glibc and musl */
+#define _FILE_OFFSET_BITS 64 /* offsets up to 4 GiB on 32-bit hosts */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "vnvheap/storage_file.h"
+
+#if defined(__linux__)
+#define VNV_FILE_HAVE_PWRITEV 1
+#else
+#define VNV_FILE_HAVE_PWRITEV 0 /* elsewhere pwritev hides behind non-POSIX feature macros */
+#endif
+
+/* Bytes per system call: keeps the return value within ssize_t on 32-bit hosts. */
+#define CHUNK_MAX ((uint32_t)1 << 30)
+/* iovecs per pwritev: _XOPEN_IOV_MAX, the smallest IOV_MAX POSIX allows. */
+#define IOV_BATCH 16
+
+static int in_range(const struct vnv_file *f, uint32_t off, uint32_t len)
+{
+    return off <= f->size && len <= f->size - off;
+}
+
+static uint32_t chunk(uint32_t len)
+{
+    return len < CHUNK_MAX ? len : CHUNK_MAX;
+}
+
+/* pwrite all of [p, p + len) at off, across short writes and EINTR. */
+static int write_all(int fd, uint32_t off, const uint8_t *p, uint32_t len)
+{
+    while (len) {
+        ssize_t n = pwrite(fd, p, chunk(len), (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) /* 0 would loop forever: treat as a device failure */
+            return VNV_ERR_IO;
+        p += n;
+        off += (uint32_t)n;
+        len -= (uint32_t)n;
+    }
+    return VNV_OK;
+}
+
+/*
+ * Every callback restores errno: the power-failure signal handler may call it while the
+ * interrupted code is about to inspect errno.
+ */
+static int file_read(void *ctx, uint32_t off, void *dst, uint32_t len)
+{
+    struct vnv_file *f = ctx;
+    if (!f || !in_range(f, off, len) || (len && !dst))
+        return VNV_ERR_INVAL;
+    int saved = errno, err = VNV_OK;
+    uint8_t *p = dst;
+    while (len) {
+        ssize_t n = pread(f->fd, p, chunk(len), (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) { /* 0 = end of file: someone shortened it */
+            err = VNV_ERR_IO;
+            break;
+        }
+        p += n;
+        off += (uint32_t)n;
+        len -= (uint32_t)n;
+    }
+    errno = saved;
+    return err;
+}
+
+static int file_write(void *ctx, uint32_t off, const void *src, uint32_t len)
+{
+    struct vnv_file *f = ctx;
+    if (!f || !in_range(f, off, len) || (len && !src))
+        return VNV_ERR_INVAL;
+    int saved = errno;
+    int err = write_all(f->fd, off, src, len);
+    errno = saved;
+    return err;
+}
+
+#if VNV_FILE_HAVE_PWRITEV
+/* pwritev the pieces from iov[i] + skip on, in batches, resuming after partial writes. */
+static int writev_all(int fd, uint32_t off, const struct vnv_iovec *iov, unsigned cnt)
+{
+    unsigned i = 0;
+    uint32_t skip = 0; /* bytes of iov[i] already written */
+    for (;;) {
+        while (i < cnt && iov[i].len == skip) {
+            i++;
+            skip = 0;
+        }
+        if (i == cnt)
+            return VNV_OK;
+
+        struct iovec batch[IOV_BATCH];
+        int m = 0;
+        uint32_t sum = 0;
+        for (unsigned j = i; j < cnt && m < IOV_BATCH && sum < CHUNK_MAX; j++) {
+            uint32_t from = j == i ? skip : 0;
+            uint32_t len = iov[j].len - from;
+            if (len == 0)
+                continue;
+            if (len > CHUNK_MAX - sum)
+                len = CHUNK_MAX - sum;
+            /* struct iovec is shared with readv, hence not const; pwritev only reads. */
+            batch[m].iov_base = (void *)((const uint8_t *)iov[j].base + from);
+            batch[m].iov_len = len;
+            m++;
+            sum += len;
+        }
+
+        ssize_t n = pwritev(fd, batch, m, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return VNV_ERR_IO;
+        off += (uint32_t)n;
+        /* Step over what was written, possibly ending inside a piece. */
+        uint32_t left = (uint32_t)n;
+        while (left) {
+            uint32_t avail = iov[i].len - skip;
+            if (left < avail) {
+                skip += left;
+                left = 0;
+            } else {
+                left -= avail;
+                i++;
+                skip = 0;
+            }
+        }
+    }
+}
+#else
+static int writev_all(int fd, uint32_t off, const struct vnv_iovec *iov, unsigned cnt)
+{
+    for (unsigned i = 0; i < cnt; i++) {
+        int err = write_all(fd, off, iov[i].base, iov[i].len);
+        if (err)
+            return err;
+        off += iov[i].len;
+    }
+    return VNV_OK;
+}
+#endif
+
+static int file_writev(void *ctx, uint32_t off, const struct vnv_iovec *iov, unsigned cnt)
+{
+    struct vnv_file *f = ctx;
+    if (!f || (cnt && !iov))
+        return VNV_ERR_INVAL;
+    uint32_t total = 0;
+    for (unsigned i = 0; i < cnt; i++) {
+        if (iov[i].len > UINT32_MAX - total || (iov[i].len && !iov[i].base))
+            return VNV_ERR_INVAL;
+        total += iov[i].len;
+    }
+    if (!in_range(f, off, total))
+        return VNV_ERR_INVAL;
+    int saved = errno;
+    int err = writev_all(f->fd, off, iov, cnt);
+    errno = saved;
+    return err;
+}
+
+static int file_sync(void *ctx)
+{
+    struct vnv_file *f = ctx;
+    if (!f)
+        return VNV_ERR_INVAL;
+    int saved = errno, r;
+    do {
+#if defined(_POSIX_SYNCHRONIZED_IO) && _POSIX_SYNCHRONIZED_IO > 0
+        r = fdatasync(f->fd);
+#else
+        r = fsync(f->fd);
+#endif
+    } while (r != 0 && errno == EINTR);
+    errno = saved;
+    return r ? VNV_ERR_IO : VNV_OK;
+}
+
+int vnv_file_open(struct vnv_file *f, const char *path, uint32_t size, unsigned flags)
+{
+    if (!f)
+        return VNV_ERR_INVAL;
+    f->fd = -1;
+    f->size = 0;
+    if (!path || size == 0 || (flags & ~(VNV_FILE_CREATE | VNV_FILE_TRUNCATE)))
+        return VNV_ERR_INVAL;
+
+    int oflags = O_RDWR | O_CLOEXEC;
+    if (flags & VNV_FILE_CREATE)
+        oflags |= O_CREAT;
+    if (flags & VNV_FILE_TRUNCATE)
+        oflags |= O_TRUNC;
+    int fd;
+    do
+        fd = open(path, oflags, 0644);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return VNV_ERR_IO;
+
+    struct stat sb;
+    int err = VNV_OK;
+    if (fstat(fd, &sb) != 0) {
+        err = VNV_ERR_IO;
+    } else if (sb.st_size < (off_t)size) {
+        if (!(flags & (VNV_FILE_CREATE | VNV_FILE_TRUNCATE))) {
+            err = VNV_ERR_INVAL;
+        } else {
+            int r;
+            do /* the new tail reads as zeros */
+                r = ftruncate(fd, (off_t)size);
+            while (r != 0 && errno == EINTR);
+            if (r != 0)
+                err = VNV_ERR_IO;
+        }
+    }
+    if (err) {
+        close(fd);
+        return err;
+    }
+    f->fd = fd;
+    f->size = size;
+    return VNV_OK;
+}
+
+void vnv_file_storage(struct vnv_file *f, struct vnv_storage *out)
+{
+    if (!f || !out)
+        return;
+    out->ctx = f;
+    out->size = f->size;
+    out->read = file_read;
+    out->write = file_write;
+    out->writev = file_writev;
+    out->sync = file_sync;
+}
+
+int vnv_file_close(struct vnv_file *f)
+{
+    if (!f || f->fd < 0)
+        return VNV_ERR_INVAL;
+    int r = close(f->fd);
+    f->fd = -1;
+    /* Not retried on EINTR: the descriptor may already be gone (Linux frees it). */
+    return r != 0 && errno != EINTR ? VNV_ERR_IO : VNV_OK;
+}

@@ -1,0 +1,56 @@
+/* storage.c - range-checked helpers over struct vnv_storage, shared by heap and modules. */
+#include "vnvheap/storage.h"
+
+static int in_range(const struct vnv_storage *s, uint32_t off, uint32_t len)
+{
+    return s && off <= s->size && len <= s->size - off;
+}
+
+int vnv_storage_read(const struct vnv_storage *s, uint32_t off, void *dst, uint32_t len)
+{
+    if (!in_range(s, off, len) || (len && !dst))
+        return VNV_ERR_INVAL;
+    return len ? s->read(s->ctx, off, dst, len) : VNV_OK;
+}
+
+int vnv_storage_write(const struct vnv_storage *s, uint32_t off, const void *src, uint32_t len)
+{
+    if (!in_range(s, off, len) || (len && !src))
+        return VNV_ERR_INVAL;
+    return len ? s->write(s->ctx, off, src, len) : VNV_OK;
+}
+
+int vnv_storage_writev(const struct vnv_storage *s, uint32_t off, const struct vnv_iovec *iov,
+                       unsigned cnt)
+{
+    uint32_t total = 0;
+    if (!s || (cnt && !iov))
+        return VNV_ERR_INVAL;
+    for (unsigned i = 0; i < cnt; i++) {
+        if (iov[i].len > UINT32_MAX - total || (iov[i].len && !iov[i].base))
+            return VNV_ERR_INVAL;
+        total += iov[i].len;
+    }
+    if (!in_range(s, off, total))
+        return VNV_ERR_INVAL;
+    if (total == 0)
+        return VNV_OK;
+    if (s->writev)
+        return s->writev(s->ctx, off, iov, cnt);
+    for (unsigned i = 0; i < cnt; i++) {
+        if (iov[i].len) {
+            int err = s->write(s->ctx, off, iov[i].base, iov[i].len);
+            if (err)
+                return err;
+            off += iov[i].len;
+        }
+    }
+    return VNV_OK;
+}
+
+int vnv_storage_sync(const struct vnv_storage *s)
+{
+    if (!s)
+        return VNV_ERR_INVAL;
+    return s->sync ? s->sync(s->ctx) : VNV_OK;
+}

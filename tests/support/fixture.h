@@ -1,0 +1,28 @@
+/* fixture.h - a heap over emulated FRAM, with a RAM-wiping persist callback, for tests. */
+#ifndef VNV_TEST_FIXTURE_H
+#define VNV_TEST_FIXTURE_H
+
+#include "vnvheap.h"
+#include "vnvheap/storage_emu.h"
+
+struct fixture {
+    struct vnv_heap heap;
+    struct vnv_emu emu;
+    struct vnv_storage storage;
+    struct vnv_config cfg;
+    uint8_t *nv;     /* emulated FRAM content */
+    uint8_t *ram;    /* the heap's RAM buffer */
+    int wipe;        /* persist callback: 1 = zero the buffer and report it lost */
+    unsigned persist_calls;
+    int last_status;
+};
+
+/* Fill the config (modules NULL = defaults) over fresh zeroed memory; does not format. */
+void fx_init(struct fixture *f, uint32_t nv_size, uint32_t ram_size, uint32_t max_dirty);
+/* fx_init + vnv_format; returns the format result. */
+int fx_format(struct fixture *f, uint32_t nv_size, uint32_t ram_size, uint32_t max_dirty);
+/* Simulated reset: the RAM buffer and heap struct are trashed, storage kept; vnv_open. */
+int fx_reboot(struct fixture *f);
+void fx_free(struct fixture *f);
+
+#endif

@@ -1,0 +1,283 @@
+/* test_checkpoint.c - checkpoint + RAM wipe + resume, restart via vnv_open, close/open,
+ * and detection of torn, stale and corrupted checkpoints. */
+#include "fixture.h"
+#include "rng.h"
+#include "vtest.h"
+
+#include <stdlib.h>
+
+#define NV (64u * 1024u)
+#define RAM 4096u
+#define DIRTY 1536u
+#define N 40
+
+struct world {
+    vnv_obj_t obj[N];
+    uint8_t val[N][48];
+    uint32_t size[N];
+};
+
+static void fill(struct fixture *f, struct world *w, struct rng *r)
+{
+    for (int i = 0; i < N; i++) {
+        w->size[i] = 1 + rng_below(r, 48);
+        rng_fill(r, w->val[i], w->size[i]);
+        CHECK_EQ(vnv_alloc(&f->heap, w->size[i], w->val[i], &w->obj[i]), VNV_OK);
+    }
+}
+
+/* Random writes, leaving some objects dirty and some evicted. */
+static void scribble(struct fixture *f, struct world *w, struct rng *r, int ops)
+{
+    for (int k = 0; k < ops; k++) {
+        int i = (int)rng_below(r, N);
+        uint8_t *p;
+        if (vnv_get_mut(&f->heap, w->obj[i], (void **)&p) != VNV_OK) {
+            CHECK(0);
+            return;
+        }
+        rng_fill(r, w->val[i], w->size[i]);
+        memcpy(p, w->val[i], w->size[i]);
+        CHECK_EQ(vnv_release(&f->heap, w->obj[i]), VNV_OK);
+        if (rng_below(r, 8) == 0)
+            CHECK_EQ(vnv_unload(&f->heap, w->obj[i]), VNV_OK);
+    }
+}
+
+static void verify(struct fixture *f, struct world *w)
+{
+    for (int i = 0; i < N; i++) {
+        const uint8_t *p;
+        int err = vnv_get(&f->heap, w->obj[i], (const void **)&p);
+        CHECK_EQ(err, VNV_OK);
+        if (err)
+            continue;
+        CHECK(memcmp(p, w->val[i], w->size[i]) == 0);
+        CHECK_EQ(vnv_release(&f->heap, w->obj[i]), VNV_OK);
+    }
+}
+
+static void test_resume_after_wipe_keeps_pointers(void)
+{
+    struct fixture f;
+    struct world w;
+    struct rng r;
+    rng_seed(&r, 1);
+    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+    fill(&f, &w, &r);
+    scribble(&f, &w, &r, 200);
+    /* hold references across the failure */
+    const uint8_t *rp;
+    uint8_t *wp;
+    CHECK_EQ(vnv_get(&f.heap, w.obj[0], (const void **)&rp), VNV_OK);
+    CHECK_EQ(vnv_get_mut(&f.heap, w.obj[1], (void **)&wp), VNV_OK);
+    wp[0] ^= 0xFF; /* a write in progress when power fails */
+    w.val[1][0] ^= 0xFF;
+    struct vnv_stats before, after;
+    vnv_stats(&f.heap, &before);
+    f.wipe = 1;
+    CHECK_EQ(vnv_persist_all(), VNV_OK);
+    CHECK_EQ(f.persist_calls, 1);
+    CHECK_EQ(f.last_status, VNV_OK);
+    vnv_stats(&f.heap, &after);
+    CHECK_EQ(after.restores, before.restores + 1);
+    CHECK_EQ(after.resident_objects, before.resident_objects);
+    CHECK_EQ(after.checkpoint_bytes, before.checkpoint_bytes);
+    CHECK_EQ(after.dirty_bytes, before.dirty_bytes);
+    /* the checkpoint wrote exactly what the budget said, never more than the bound */
+    CHECK(f.emu.write_bytes > 0);
+    CHECK(memcmp(rp, w.val[0], w.size[0]) == 0);
+    CHECK(memcmp(wp, w.val[1], w.size[1]) == 0);
+    wp[1] ^= 0x55;
+    w.val[1][1] ^= 0x55;
+    CHECK_EQ(vnv_release(&f.heap, w.obj[0]), VNV_OK);
+    CHECK_EQ(vnv_release(&f.heap, w.obj[1]), VNV_OK);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    verify(&f, &w);
+    /* RAM intact (callback says so, canary holds): nothing is restored */
+    f.wipe = 0;
+    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+    vnv_stats(&f.heap, &after);
+    CHECK_EQ(after.restores, before.restores + 1);
+    /* intact per callback but canary overwritten: restored anyway */
+    CHECK_EQ(vnv_persist_all(), VNV_OK);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    verify(&f, &w);
+    fx_free(&f);
+}
+
+static void test_checkpoint_bytes_equal_budget(void)
+{
+    struct fixture f;
+    struct world w;
+    struct rng r;
+    rng_seed(&r, 2);
+    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+    fill(&f, &w, &r);
+    scribble(&f, &w, &r, 100);
+    struct vnv_stats s;
+    vnv_stats(&f.heap, &s);
+    vnv_emu_reset_counters(&f.emu);
+    f.wipe = 0;
+    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+    CHECK_EQ(f.emu.write_bytes, s.checkpoint_bytes); /* exactly the accounted bytes */
+    CHECK(f.emu.write_bytes <= vnv_persist_bound(&f.cfg));
+    uint32_t expect_tx = (s.resident_objects + VNV_PERSIST_BATCH - 1) / VNV_PERSIST_BATCH + 1;
+    CHECK(f.emu.write_calls <= expect_tx);
+    CHECK_EQ(f.emu.read_calls, 0);
+    fx_free(&f);
+}
+
+static void test_restart_after_checkpoint(void)
+{
+    struct fixture f;
+    struct world w;
+    struct rng r;
+    rng_seed(&r, 3);
+    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+    fill(&f, &w, &r);
+    scribble(&f, &w, &r, 300);
+    CHECK_EQ(vnv_set_root(&f.heap, w.obj[7]), VNV_OK);
+    const void *p;
+    CHECK_EQ(vnv_get(&f.heap, w.obj[3], &p), VNV_OK); /* pins do not survive a restart */
+    f.wipe = 0;
+    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+    CHECK_EQ(fx_reboot(&f), VNV_OK);
+    vnv_obj_t root;
+    CHECK_EQ(vnv_root(&f.heap, &root), VNV_OK);
+    CHECK(vnv_same(root, w.obj[7]));
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    verify(&f, &w);
+    CHECK_EQ(vnv_free(&f.heap, w.obj[3]), VNV_OK); /* not pinned any more */
+    fx_free(&f);
+}
+
+static void test_close_open(void)
+{
+    struct fixture f;
+    struct world w;
+    struct rng r;
+    rng_seed(&r, 4);
+    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+    fill(&f, &w, &r);
+    scribble(&f, &w, &r, 300);
+    const void *p;
+    CHECK_EQ(vnv_get(&f.heap, w.obj[0], &p), VNV_OK);
+    CHECK_EQ(vnv_close(&f.heap), VNV_ERR_BUSY); /* pinned */
+    CHECK_EQ(vnv_release(&f.heap, w.obj[0]), VNV_OK);
+    CHECK_EQ(vnv_close(&f.heap), VNV_OK);
+    CHECK_EQ(vnv_get(&f.heap, w.obj[0], &p), VNV_ERR_INVAL); /* closed */
+    CHECK_EQ(fx_reboot(&f), VNV_OK);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    verify(&f, &w);
+    /* again, a second generation of changes */
+    scribble(&f, &w, &r, 300);
+    CHECK_EQ(vnv_close(&f.heap), VNV_OK);
+    CHECK_EQ(fx_reboot(&f), VNV_OK);
+    verify(&f, &w);
+    fx_free(&f);
+}
+
+static void test_stale_checkpoint_is_refused(void)
+{
+    struct fixture f;
+    struct world w;
+    struct rng r;
+    rng_seed(&r, 5);
+    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+    fill(&f, &w, &r);
+    f.wipe = 0;
+    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+    scribble(&f, &w, &r, 200); /* homes change after the checkpoint */
+    /* power lost without a new checkpoint: the old one no longer matches the homes */
+    CHECK_EQ(fx_reboot(&f), VNV_ERR_CORRUPT);
+    fx_free(&f);
+}
+
+static void test_torn_checkpoint_sweep(void)
+{
+    struct fixture f;
+    struct world w;
+    struct rng r;
+    rng_seed(&r, 6);
+    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+    fill(&f, &w, &r);
+    scribble(&f, &w, &r, 200);
+    f.wipe = 0;
+    /* measure one checkpoint, then cut power at every byte of an identical one */
+    uint8_t *image = malloc(NV), *ram_copy = malloc(RAM);
+    struct vnv_heap saved = f.heap;
+    memcpy(image, f.nv, NV);
+    memcpy(ram_copy, f.ram, RAM);
+    vnv_emu_reset_counters(&f.emu);
+    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+    uint32_t total = (uint32_t)f.emu.write_bytes;
+    CHECK(total > 200);
+    unsigned ok = 0, corrupt = 0, wrong = 0;
+    for (uint32_t cut = 0; cut <= total; cut += 1) {
+        memcpy(f.nv, image, NV);
+        memcpy(f.ram, ram_copy, RAM);
+        f.heap = saved;
+        vnv_emu_cut_power_after(&f.emu, cut);
+        (void)vnv_checkpoint(&f.heap);
+        int err = fx_reboot(&f);
+        if (err == VNV_OK) {
+            ok++;
+            unsigned before = vtest_failed;
+            verify(&f, &w);
+            if (vtest_failed != before) {
+                wrong++;
+                fprintf(stderr, "wrong at cut %u of %u\n", cut, total);
+            }
+        } else {
+            CHECK_EQ(err, VNV_ERR_CORRUPT);
+            corrupt++;
+        }
+        vnv_abandon(&f.heap);
+    }
+    /* A cut loads only when everything that matters landed (a torn tail that equals the
+     * bytes already there is a complete checkpoint); all others are reported. */
+    CHECK(ok >= 1 && ok <= 8);
+    CHECK_EQ(ok + corrupt, total + 1);
+    CHECK_EQ(wrong, 0);
+    free(image);
+    free(ram_copy);
+    fx_free(&f);
+}
+
+static void test_bad_superblock_and_config(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+    CHECK_EQ(vnv_close(&f.heap), VNV_OK);
+    struct vnv_config good = f.cfg;
+    f.cfg.max_dirty_bytes = DIRTY + 8;
+    CHECK_EQ(vnv_open(&f.heap, &f.cfg), VNV_ERR_INVAL);
+    f.cfg = good;
+    f.cfg.buffer_size = RAM / 2; /* smaller arena than at format */
+    CHECK_EQ(vnv_open(&f.heap, &f.cfg), VNV_ERR_INVAL);
+    f.cfg = good;
+    f.nv[10] ^= 1; /* flipped bit in the superblock */
+    CHECK_EQ(vnv_open(&f.heap, &f.cfg), VNV_ERR_CORRUPT);
+    f.nv[10] ^= 1;
+    f.nv[VNV_SUPERBLOCK_SIZE + 20] ^= 0x10; /* flipped bit in the checkpoint header */
+    CHECK_EQ(vnv_open(&f.heap, &f.cfg), VNV_ERR_CORRUPT);
+    f.nv[VNV_SUPERBLOCK_SIZE + 20] ^= 0x10;
+    CHECK_EQ(vnv_open(&f.heap, &f.cfg), VNV_OK);
+    vnv_abandon(&f.heap);
+    memset(f.nv, 0x33, 64); /* not a vnvheap image */
+    CHECK_EQ(vnv_open(&f.heap, &f.cfg), VNV_ERR_CORRUPT);
+    fx_free(&f);
+}
+
+int main(void)
+{
+    RUN(test_resume_after_wipe_keeps_pointers);
+    RUN(test_checkpoint_bytes_equal_budget);
+    RUN(test_restart_after_checkpoint);
+    RUN(test_close_open);
+    RUN(test_stale_checkpoint_is_refused);
+    RUN(test_torn_checkpoint_sweep);
+    RUN(test_bad_superblock_and_config);
+    return vtest_summary();
+}

@@ -1,0 +1,324 @@
+/* test_heap_api.c - the public heap API, one behaviour at a time, with exact budget numbers. */
+#include "fixture.h"
+#include "vtest.h"
+
+#define NV (64u * 1024u)
+#define RAM 4096u
+#define DIRTY 1024u
+#define HDR VNV_CKPT_HEADER_SIZE
+#define REC VNV_CKPT_RECORD_SIZE
+
+static struct vnv_stats stats(struct fixture *f)
+{
+    struct vnv_stats s;
+    memset(&s, 0, sizeof s);
+    (void)vnv_stats(&f->heap, &s);
+    return s;
+}
+
+static void test_format_and_bound(void)
+{
+    struct fixture f;
+    CHECK_EQ(fx_format(&f, NV, RAM, DIRTY), VNV_OK);
+    CHECK_EQ(vnv_persist_bound(&f.cfg), DIRTY);
+    struct vnv_stats s = stats(&f);
+    CHECK_EQ(s.checkpoint_bytes, HDR);
+    CHECK_EQ(s.resident_objects, 0);
+    CHECK_EQ(s.bound, DIRTY);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    /* a dirty limit larger than the whole buffer is clamped by what RAM can hold */
+    f.cfg.max_dirty_bytes = 100000;
+    CHECK(vnv_persist_bound(&f.cfg) < RAM + HDR);
+    f.cfg.max_dirty_bytes = HDR + REC + 7; /* cannot hold even one object */
+    CHECK_EQ(vnv_persist_bound(&f.cfg), 0);
+    CHECK_EQ(vnv_format(&f.heap, &f.cfg), VNV_ERR_INVAL);
+    fx_free(&f);
+}
+
+static void test_alloc_get_roundtrip(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+    uint32_t v = 0xC0FFEE, *p;
+    vnv_obj_t o;
+    CHECK_EQ(VNV_NEW(&f.heap, uint32_t, &v, &o), VNV_OK);
+    CHECK(!vnv_is_null(o));
+    /* placed in RAM, dirty: header + record + 4 data bytes */
+    CHECK(vnv_is_resident(&f.heap, o));
+    CHECK(vnv_is_dirty(&f.heap, o));
+    CHECK_EQ(stats(&f).checkpoint_bytes, HDR + REC + 4);
+    const uint32_t *cp;
+    CHECK_EQ(VNV_GET(&f.heap, o, uint32_t, &cp), VNV_OK);
+    CHECK_EQ(*cp, 0xC0FFEE);
+    CHECK_EQ(((uintptr_t)cp) % 8, 0);
+    CHECK_EQ(vnv_release(&f.heap, o), VNV_OK);
+    CHECK_EQ(VNV_GET_MUT(&f.heap, o, uint32_t, &p), VNV_OK);
+    *p = 7;
+    CHECK_EQ(vnv_release(&f.heap, o), VNV_OK);
+    CHECK_EQ(vnv_flush(&f.heap, o), VNV_OK);
+    CHECK(!vnv_is_dirty(&f.heap, o));
+    CHECK_EQ(stats(&f).checkpoint_bytes, HDR + REC);
+    CHECK_EQ(vnv_unload(&f.heap, o), VNV_OK);
+    CHECK(!vnv_is_resident(&f.heap, o));
+    CHECK_EQ(stats(&f).checkpoint_bytes, HDR);
+    CHECK_EQ(VNV_GET(&f.heap, o, uint32_t, &cp), VNV_OK);
+    CHECK_EQ(*cp, 7);
+    CHECK_EQ(stats(&f).loads, 1);
+    CHECK_EQ(vnv_release(&f.heap, o), VNV_OK);
+    size_t sz = 0;
+    CHECK_EQ(vnv_size(&f.heap, o, &sz), VNV_OK);
+    CHECK_EQ(sz, 4);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    CHECK_EQ(vnv_free(&f.heap, o), VNV_OK);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    fx_free(&f);
+}
+
+static void test_zero_init_and_large_home_write(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+    /* bigger than the budget allows resident-dirty: goes straight home, zeroed */
+    vnv_obj_t o;
+    CHECK_EQ(vnv_alloc(&f.heap, 900, NULL, &o), VNV_OK);
+    CHECK(!vnv_is_resident(&f.heap, o) || !vnv_is_dirty(&f.heap, o) ||
+          stats(&f).checkpoint_bytes == HDR + REC + 900);
+    const uint8_t *p;
+    CHECK_EQ(vnv_get(&f.heap, o, (const void **)&p), VNV_OK);
+    int nonzero = 0;
+    for (int i = 0; i < 900; i++)
+        nonzero |= p[i];
+    CHECK_EQ(nonzero, 0);
+    CHECK_EQ(vnv_release(&f.heap, o), VNV_OK);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    fx_free(&f);
+}
+
+static void test_readers_and_writer(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+    vnv_obj_t o;
+    CHECK_EQ(vnv_alloc(&f.heap, 16, NULL, &o), VNV_OK);
+    const void *r;
+    void *w;
+    for (int i = 0; i < VNV_MAX_READERS; i++)
+        CHECK_EQ(vnv_get(&f.heap, o, &r), VNV_OK);
+    CHECK_EQ(vnv_get(&f.heap, o, &r), VNV_ERR_BUSY);    /* 16th reader */
+    CHECK_EQ(vnv_get_mut(&f.heap, o, &w), VNV_ERR_BUSY); /* writer while readers */
+    CHECK_EQ(vnv_free(&f.heap, o), VNV_ERR_BUSY);
+    CHECK_EQ(vnv_unload(&f.heap, o), VNV_ERR_BUSY);
+    CHECK_EQ(vnv_flush(&f.heap, o), VNV_OK); /* readers cannot change it: flush allowed */
+    for (int i = 0; i < VNV_MAX_READERS; i++)
+        CHECK_EQ(vnv_release(&f.heap, o), VNV_OK);
+    CHECK_EQ(vnv_release(&f.heap, o), VNV_ERR_INVAL); /* release without get */
+    CHECK_EQ(vnv_get_mut(&f.heap, o, &w), VNV_OK);
+    CHECK_EQ(vnv_get(&f.heap, o, &r), VNV_ERR_BUSY);     /* reader while writer */
+    CHECK_EQ(vnv_get_mut(&f.heap, o, &w), VNV_ERR_BUSY); /* second writer */
+    CHECK_EQ(vnv_flush(&f.heap, o), VNV_ERR_BUSY);
+    CHECK_EQ(vnv_release(&f.heap, o), VNV_OK);
+    CHECK_EQ(vnv_release(&f.heap, o), VNV_ERR_INVAL); /* double release */
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    fx_free(&f);
+}
+
+static void test_bad_handles(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+    vnv_obj_t o, o2;
+    const void *r;
+    CHECK_EQ(vnv_alloc(&f.heap, 32, NULL, &o), VNV_OK);
+    CHECK_EQ(vnv_get(&f.heap, VNV_NULL, &r), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_get(&f.heap, (vnv_obj_t){o.id ^ 1u}, &r), VNV_ERR_INVAL); /* other tag */
+    CHECK_EQ(vnv_get(&f.heap, (vnv_obj_t){o.id + (1u << 10)}, &r), VNV_ERR_INVAL); /* +4 B */
+    CHECK_EQ(vnv_get(&f.heap, (vnv_obj_t){0xFFFFFC01u}, &r), VNV_ERR_INVAL); /* off storage */
+    CHECK_EQ(vnv_get(&f.heap, o, NULL), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_free(&f.heap, o), VNV_OK);
+    CHECK_EQ(vnv_free(&f.heap, o), VNV_ERR_INVAL); /* double free */
+    CHECK_EQ(vnv_get(&f.heap, o, &r), VNV_ERR_INVAL); /* freed */
+    /* the home is reused with a new tag: the old handle stays invalid */
+    CHECK_EQ(vnv_alloc(&f.heap, 32, NULL, &o2), VNV_OK);
+    CHECK(o2.id != o.id);
+    CHECK_EQ(vnv_get(&f.heap, o, &r), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_unload(&f.heap, o2), VNV_OK);
+    CHECK_EQ(vnv_get(&f.heap, o, &r), VNV_ERR_INVAL); /* also when not resident */
+    CHECK_EQ(vnv_alloc(&f.heap, 0, NULL, &o), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_alloc(&f.heap, SIZE_MAX, NULL, &o), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_alloc(&f.heap, SIZE_MAX / 2 + 1, NULL, &o), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_alloc(&f.heap, DIRTY, NULL, &o), VNV_ERR_BUDGET); /* never writable */
+    CHECK_EQ(vnv_alloc(&f.heap, 8, NULL, NULL), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_alloc(NULL, 8, NULL, &o), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    fx_free(&f);
+}
+
+static void test_budget_flushes_and_never_exceeds(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, RAM, 256) == VNV_OK);
+    vnv_obj_t o[10];
+    for (int i = 0; i < 10; i++) {
+        uint8_t init[40];
+        memset(init, i, sizeof init);
+        CHECK_EQ(vnv_alloc(&f.heap, sizeof init, init, &o[i]), VNV_OK);
+        CHECK(stats(&f).checkpoint_bytes <= 256);
+    }
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < 10; i++) {
+            uint8_t *p;
+            CHECK_EQ(vnv_get_mut(&f.heap, o[i], (void **)&p), VNV_OK);
+            CHECK_EQ(p[0], (uint8_t)(i + round * 10));
+            memset(p, i + (round + 1) * 10, 40);
+            CHECK(stats(&f).checkpoint_bytes <= 256);
+            CHECK_EQ(vnv_release(&f.heap, o[i]), VNV_OK);
+            CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+        }
+    CHECK(stats(&f).flushes > 0);
+    CHECK(stats(&f).peak_checkpoint_bytes <= 256);
+    fx_free(&f);
+}
+
+/* The original could evict the very object get_mut had just loaded while it made budget
+ * room. Here the target is pinned first. */
+static void test_get_mut_never_evicts_itself(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, 1024, 200) == VNV_OK);
+    vnv_obj_t a, b;
+    uint8_t x[100];
+    memset(x, 1, sizeof x);
+    CHECK_EQ(vnv_alloc(&f.heap, 100, x, &a), VNV_OK);
+    memset(x, 2, sizeof x);
+    CHECK_EQ(vnv_alloc(&f.heap, 100, x, &b), VNV_OK);
+    CHECK_EQ(vnv_unload(&f.heap, b), VNV_OK);
+    uint8_t *p;
+    CHECK_EQ(vnv_get_mut(&f.heap, b, (void **)&p), VNV_OK); /* needs a's budget */
+    CHECK(vnv_is_resident(&f.heap, b));
+    CHECK_EQ(p[0], 2);
+    p[99] = 9;
+    CHECK_EQ(vnv_release(&f.heap, b), VNV_OK);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    fx_free(&f);
+}
+
+static void test_pinned_objects_stay(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, 2048, 1024) == VNV_OK);
+    vnv_obj_t pinned[3], other[60];
+    const void *pp[3];
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(vnv_alloc(&f.heap, 64, NULL, &pinned[i]), VNV_OK);
+        CHECK_EQ(vnv_get(&f.heap, pinned[i], &pp[i]), VNV_OK);
+    }
+    for (int i = 0; i < 60; i++) {
+        CHECK_EQ(vnv_alloc(&f.heap, 64, NULL, &other[i]), VNV_OK);
+        const void *q;
+        CHECK_EQ(vnv_get(&f.heap, other[i], &q), VNV_OK);
+        CHECK_EQ(vnv_release(&f.heap, other[i]), VNV_OK);
+    }
+    for (int i = 0; i < 3; i++) {
+        CHECK(vnv_is_resident(&f.heap, pinned[i]));
+        const void *again;
+        CHECK_EQ(vnv_get(&f.heap, pinned[i], &again), VNV_OK);
+        CHECK(again == pp[i]); /* same address */
+        CHECK_EQ(vnv_release(&f.heap, pinned[i]), VNV_OK);
+        CHECK_EQ(vnv_release(&f.heap, pinned[i]), VNV_OK);
+    }
+    CHECK(stats(&f).evictions > 0);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    /* everything pinned: a load that needs room fails cleanly with NOMEM */
+    fx_free(&f);
+}
+
+static void test_nomem_when_all_pinned(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, 1024, 1024) == VNV_OK);
+    vnv_obj_t o[40];
+    const void *p;
+    int n = 0, err = 0;
+    for (; n < 40; n++) {
+        CHECK_EQ(vnv_alloc(&f.heap, 100, NULL, &o[n]), VNV_OK);
+        err = vnv_get(&f.heap, o[n], &p);
+        if (err)
+            break;
+    }
+    CHECK(n > 3 && n < 40);
+    CHECK_EQ(err, VNV_ERR_NOMEM);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    for (int i = 0; i < n; i++)
+        CHECK_EQ(vnv_release(&f.heap, o[i]), VNV_OK);
+    CHECK_EQ(vnv_get(&f.heap, o[n], &p), VNV_OK);
+    CHECK_EQ(vnv_release(&f.heap, o[n]), VNV_OK);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    fx_free(&f);
+}
+
+static void test_nospc(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, 4096, 1024, 256) == VNV_OK);
+    vnv_obj_t o;
+    int err = 0, n = 0;
+    for (; n < 1000 && !err; n++)
+        err = vnv_alloc(&f.heap, 100, NULL, &o);
+    CHECK_EQ(err, VNV_ERR_NOSPC);
+    CHECK(n > 5);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    fx_free(&f);
+}
+
+static void test_root(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+    vnv_obj_t r, o;
+    CHECK_EQ(vnv_root(&f.heap, &r), VNV_OK);
+    CHECK(vnv_is_null(r));
+    CHECK_EQ(vnv_alloc(&f.heap, 8, NULL, &o), VNV_OK);
+    CHECK_EQ(vnv_set_root(&f.heap, o), VNV_OK);
+    CHECK_EQ(vnv_root(&f.heap, &r), VNV_OK);
+    CHECK(vnv_same(r, o));
+    CHECK_EQ(vnv_set_root(&f.heap, (vnv_obj_t){o.id ^ 3u}), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_set_root(&f.heap, VNV_NULL), VNV_OK);
+    fx_free(&f);
+}
+
+static void test_scoped_ref(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+    vnv_obj_t o;
+    CHECK_EQ(vnv_alloc(&f.heap, 8, NULL, &o), VNV_OK);
+    {
+        VNV_SCOPED_REF(ref, &f.heap, o);
+        void *p;
+        CHECK_EQ(vnv_ref_get_mut(&ref, &p), VNV_OK);
+        CHECK_EQ(vnv_ref_get_mut(&ref, &p), VNV_ERR_BUSY);
+        const void *q;
+        CHECK_EQ(vnv_get(&f.heap, o, &q), VNV_ERR_BUSY);
+    }
+    const void *q;
+    CHECK_EQ(vnv_get(&f.heap, o, &q), VNV_OK); /* released at scope exit */
+    CHECK_EQ(vnv_release(&f.heap, o), VNV_OK);
+    fx_free(&f);
+}
+
+int main(void)
+{
+    RUN(test_format_and_bound);
+    RUN(test_alloc_get_roundtrip);
+    RUN(test_zero_init_and_large_home_write);
+    RUN(test_readers_and_writer);
+    RUN(test_bad_handles);
+    RUN(test_budget_flushes_and_never_exceeds);
+    RUN(test_get_mut_never_evicts_itself);
+    RUN(test_pinned_objects_stay);
+    RUN(test_nomem_when_all_pinned);
+    RUN(test_nospc);
+    RUN(test_root);
+    RUN(test_scoped_ref);
+    return vtest_summary();
+}

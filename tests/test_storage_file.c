@@ -1,0 +1,275 @@
+/* test_storage_file.c - the POSIX file backend, in a temporary directory under /tmp. */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vnvheap/storage_file.h"
+#include "vtest.h"
+
+/* REQUIRE evaluates its argument twice: keep calls out of it. */
+static int rc;
+
+static char dir[] = "/tmp/vnv_file_test_XXXXXX";
+static char path_buf[128];
+
+static const char *path_of(const char *name)
+{
+    snprintf(path_buf, sizeof(path_buf), "%s/%s", dir, name);
+    return path_buf;
+}
+
+static void pattern(uint8_t *buf, uint32_t len, uint32_t seed)
+{
+    for (uint32_t i = 0; i < len; i++)
+        buf[i] = (uint8_t)(i * 31u + seed * 7u + (i >> 8));
+}
+
+static void test_chunks_round_trip(void)
+{
+    struct vnv_file f;
+    struct vnv_storage s;
+    static uint8_t want[4096], got[4096];
+    rc = vnv_file_open(&f, path_of("chunks"), sizeof(want), VNV_FILE_CREATE);
+    REQUIRE(rc == VNV_OK);
+    vnv_file_storage(&f, &s);
+    CHECK(s.ctx == &f);
+    CHECK_EQ(s.size, sizeof(want));
+    pattern(want, sizeof(want), 1);
+    for (uint32_t off = 0; off < sizeof(want); off += 128)
+        CHECK_EQ(vnv_storage_write(&s, off, want + off, 128), VNV_OK);
+    CHECK_EQ(vnv_storage_sync(&s), VNV_OK);
+    CHECK_EQ(vnv_storage_read(&s, 0, got, sizeof(got)), VNV_OK);
+    CHECK(memcmp(got, want, sizeof(want)) == 0);
+    /* Read back in odd-sized pieces as well. */
+    memset(got, 0, sizeof(got));
+    for (uint32_t off = 0; off < sizeof(got); off += 100) {
+        uint32_t n = sizeof(got) - off < 100 ? (uint32_t)sizeof(got) - off : 100;
+        CHECK_EQ(s.read(s.ctx, off, got + off, n), VNV_OK);
+    }
+    CHECK(memcmp(got, want, sizeof(want)) == 0);
+    CHECK_EQ(vnv_file_close(&f), VNV_OK);
+}
+
+struct record {
+    uint32_t id;
+    uint16_t a, b;
+    uint8_t name[9];
+};
+
+static void test_struct_at_offset(void)
+{
+    struct vnv_file f;
+    struct vnv_storage s;
+    uint8_t fill[256], got[256];
+    rc = vnv_file_open(&f, path_of("struct"), sizeof(fill), VNV_FILE_CREATE);
+    REQUIRE(rc == VNV_OK);
+    vnv_file_storage(&f, &s);
+    memset(fill, 0xCC, sizeof(fill));
+    CHECK_EQ(s.write(s.ctx, 0, fill, sizeof(fill)), VNV_OK);
+
+    struct record r = {0xDEADBEEF, 7, 65535, "vnvheap"}, back;
+    CHECK_EQ(s.write(s.ctx, 10, &r, sizeof(r)), VNV_OK);
+    memset(&back, 0, sizeof(back));
+    CHECK_EQ(s.read(s.ctx, 10, &back, sizeof(back)), VNV_OK);
+    CHECK(memcmp(&back, &r, sizeof(r)) == 0);
+
+    CHECK_EQ(s.read(s.ctx, 0, got, sizeof(got)), VNV_OK);
+    CHECK(memcmp(got, fill, 10) == 0);
+    CHECK(memcmp(got + 10 + sizeof(r), fill, sizeof(got) - 10 - sizeof(r)) == 0);
+    CHECK_EQ(vnv_file_close(&f), VNV_OK);
+}
+
+static void test_writev(void)
+{
+    struct vnv_file f;
+    struct vnv_storage s;
+    uint8_t got[64];
+    rc = vnv_file_open(&f, path_of("writev"), 1024, VNV_FILE_CREATE | VNV_FILE_TRUNCATE);
+    REQUIRE(rc == VNV_OK);
+    vnv_file_storage(&f, &s);
+    const uint8_t a[] = "abc", b[] = "defgh", d[] = "i", e[] = "jklmnopqrstu";
+    const struct vnv_iovec iov[] = {{a, 3}, {b, 5}, {NULL, 0}, {d, 1}, {e, 12}};
+    CHECK_EQ(s.writev(s.ctx, 7, iov, 5), VNV_OK);
+    CHECK_EQ(s.read(s.ctx, 0, got, 40), VNV_OK);
+    static const uint8_t zero[8];
+    CHECK(memcmp(got, zero, 7) == 0);
+    CHECK(memcmp(got + 7, "abcdefghijklmnopqrstu", 21) == 0);
+    CHECK(memcmp(got + 28, zero, 8) == 0);
+
+    /* More pieces than one pwritev batch takes, of varied lengths (some empty). */
+    static uint8_t src[1024], back[1024];
+    struct vnv_iovec many[70];
+    uint32_t total = 0;
+    pattern(src, sizeof(src), 9);
+    for (unsigned i = 0; i < 70; i++) {
+        many[i].base = src + total;
+        many[i].len = i % 5 == 3 ? 0 : 1 + (i * 7u) % 23u;
+        total += many[i].len;
+    }
+    REQUIRE(total <= 1024 - 100);
+    CHECK_EQ(vnv_storage_writev(&s, 100, many, 70), VNV_OK);
+    CHECK_EQ(s.read(s.ctx, 100, back, total), VNV_OK);
+    CHECK(memcmp(back, src, total) == 0);
+
+    CHECK_EQ(s.writev(s.ctx, 0, NULL, 0), VNV_OK);
+    CHECK_EQ(s.writev(s.ctx, 1024 - 20, iov, 5), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_file_close(&f), VNV_OK);
+}
+
+static void test_reopen_and_truncate(void)
+{
+    struct vnv_file f;
+    struct vnv_storage s;
+    uint8_t want[512], got[1024];
+    const char *p = path_of("reopen");
+    pattern(want, sizeof(want), 3);
+    rc = vnv_file_open(&f, p, sizeof(want), VNV_FILE_CREATE);
+    REQUIRE(rc == VNV_OK);
+    vnv_file_storage(&f, &s);
+    CHECK_EQ(s.write(s.ctx, 0, want, sizeof(want)), VNV_OK);
+    CHECK_EQ(s.sync(s.ctx), VNV_OK);
+    CHECK_EQ(vnv_file_close(&f), VNV_OK);
+
+    /* Without TRUNCATE the content survives (with or without CREATE). */
+    rc = vnv_file_open(&f, p, sizeof(want), 0);
+    REQUIRE(rc == VNV_OK);
+    vnv_file_storage(&f, &s);
+    CHECK_EQ(s.read(s.ctx, 0, got, sizeof(want)), VNV_OK);
+    CHECK(memcmp(got, want, sizeof(want)) == 0);
+    CHECK_EQ(vnv_file_close(&f), VNV_OK);
+
+    /* A smaller size uses a prefix of a longer file. */
+    rc = vnv_file_open(&f, p, 100, 0);
+    REQUIRE(rc == VNV_OK);
+    vnv_file_storage(&f, &s);
+    CHECK_EQ(s.size, 100);
+    CHECK_EQ(s.read(s.ctx, 0, got, 100), VNV_OK);
+    CHECK(memcmp(got, want, 100) == 0);
+    CHECK_EQ(s.read(s.ctx, 0, got, 101), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_file_close(&f), VNV_OK);
+
+    /* Too short without CREATE: INVAL. With CREATE: zero-extended, content kept. */
+    CHECK_EQ(vnv_file_open(&f, p, sizeof(got), 0), VNV_ERR_INVAL);
+    CHECK_EQ(f.fd, -1);
+    rc = vnv_file_open(&f, p, sizeof(got), VNV_FILE_CREATE);
+    REQUIRE(rc == VNV_OK);
+    vnv_file_storage(&f, &s);
+    CHECK_EQ(s.read(s.ctx, 0, got, sizeof(got)), VNV_OK);
+    CHECK(memcmp(got, want, sizeof(want)) == 0);
+    int zeros = 1;
+    for (uint32_t i = sizeof(want); i < sizeof(got); i++)
+        zeros &= got[i] == 0;
+    CHECK(zeros);
+    CHECK_EQ(vnv_file_close(&f), VNV_OK);
+
+    /* TRUNCATE: all zero, even without CREATE on an existing file. */
+    rc = vnv_file_open(&f, p, sizeof(got), VNV_FILE_TRUNCATE);
+    REQUIRE(rc == VNV_OK);
+    vnv_file_storage(&f, &s);
+    memset(got, 0xFF, sizeof(got));
+    CHECK_EQ(s.read(s.ctx, 0, got, sizeof(got)), VNV_OK);
+    zeros = 1;
+    for (uint32_t i = 0; i < sizeof(got); i++)
+        zeros &= got[i] == 0;
+    CHECK(zeros);
+    CHECK_EQ(vnv_file_close(&f), VNV_OK);
+    CHECK_EQ(unlink(p), 0);
+}
+
+static void test_open_errors(void)
+{
+    struct vnv_file f;
+    f.fd = 123;
+    CHECK_EQ(vnv_file_open(&f, path_of("missing"), 64, 0), VNV_ERR_IO);
+    CHECK_EQ(f.fd, -1);
+    CHECK_EQ(vnv_file_open(&f, path_of("missing"), 64, VNV_FILE_TRUNCATE), VNV_ERR_IO);
+    CHECK_EQ(access(path_of("missing"), F_OK), -1); /* nothing was created */
+    CHECK_EQ(vnv_file_open(NULL, path_of("x"), 64, VNV_FILE_CREATE), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_file_open(&f, NULL, 64, VNV_FILE_CREATE), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_file_open(&f, path_of("x"), 0, VNV_FILE_CREATE), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_file_open(&f, path_of("x"), 64, 0x80u), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_file_open(&f, dir, 64, 0), VNV_ERR_IO); /* a directory */
+    CHECK_EQ(vnv_file_close(NULL), VNV_ERR_INVAL);
+}
+
+static void test_range_and_bad_fd(void)
+{
+    struct vnv_file f;
+    struct vnv_storage s;
+    uint8_t buf[16] = {0};
+    const char *p = path_of("range");
+    rc = vnv_file_open(&f, p, 64, VNV_FILE_CREATE);
+    REQUIRE(rc == VNV_OK);
+    vnv_file_storage(&f, &s);
+    CHECK_EQ(s.read(s.ctx, 64, buf, 1), VNV_ERR_INVAL);
+    CHECK_EQ(s.read(s.ctx, 60, buf, 5), VNV_ERR_INVAL);
+    CHECK_EQ(s.read(s.ctx, UINT32_MAX, buf, 2), VNV_ERR_INVAL);
+    CHECK_EQ(s.read(s.ctx, 0, NULL, 1), VNV_ERR_INVAL);
+    CHECK_EQ(s.write(s.ctx, 49, buf, 16), VNV_ERR_INVAL);
+    CHECK_EQ(s.write(s.ctx, UINT32_MAX - 3, buf, 8), VNV_ERR_INVAL);
+    CHECK_EQ(s.write(s.ctx, 48, buf, 16), VNV_OK);
+    CHECK_EQ(s.read(s.ctx, 64, buf, 0), VNV_OK);
+
+    /* A file shortened behind our back: reading past its end is an I/O error. */
+    CHECK_EQ(truncate(p, 32), 0);
+    CHECK_EQ(s.read(s.ctx, 16, buf, 16), VNV_OK);
+    errno = EDOM;
+    CHECK_EQ(s.read(s.ctx, 24, buf, 16), VNV_ERR_IO);
+    CHECK_EQ(errno, EDOM); /* preserved for the interrupted code */
+
+    CHECK_EQ(vnv_file_close(&f), VNV_OK);
+    CHECK_EQ(f.fd, -1);
+    CHECK_EQ(vnv_file_close(&f), VNV_ERR_INVAL);
+    /* The storage still points at the closed file. */
+    CHECK_EQ(s.read(s.ctx, 0, buf, 4), VNV_ERR_IO);
+    CHECK_EQ(s.write(s.ctx, 0, buf, 4), VNV_ERR_IO);
+    const struct vnv_iovec iov[] = {{buf, 2}, {buf, 2}};
+    CHECK_EQ(s.writev(s.ctx, 0, iov, 2), VNV_ERR_IO);
+    CHECK_EQ(s.sync(s.ctx), VNV_ERR_IO);
+
+    /* An fd number that is not open. */
+    f.fd = 1000000;
+    CHECK_EQ(s.read(s.ctx, 0, buf, 4), VNV_ERR_IO);
+    CHECK_EQ(s.write(s.ctx, 0, buf, 4), VNV_ERR_IO);
+    f.fd = -1;
+    CHECK_EQ(unlink(p), 0);
+}
+
+/* The lowest free descriptor number: unchanged at the end means no descriptor leaked. */
+static int lowest_free_fd(void)
+{
+    int fd = dup(2);
+    if (fd >= 0)
+        close(fd);
+    return fd;
+}
+
+int main(void)
+{
+    int fd_before = lowest_free_fd();
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    RUN(test_chunks_round_trip);
+    RUN(test_struct_at_offset);
+    RUN(test_writev);
+    RUN(test_reopen_and_truncate);
+    RUN(test_open_errors);
+    RUN(test_range_and_bad_fd);
+
+    vtest_current = "main";
+    CHECK_EQ(lowest_free_fd(), fd_before);
+
+    const char *names[] = {"chunks", "struct", "writev", "reopen", "range", "missing", "x"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        unlink(path_of(names[i])); /* most are gone already; ENOENT is fine */
+    if (rmdir(dir) != 0)
+        perror("rmdir");
+    return vtest_summary();
+}
