@@ -7,7 +7,7 @@ JOBS ?= 2
 BUILD := build
 CMAKE_COMMON := -DVNV_WERROR=ON -DVNV_BUILD_TESTS=ON -DVNV_BUILD_EXAMPLES=ON
 
-.PHONY: all build demo demo-resume test test-gcc test-asan clean
+.PHONY: all build demo demo-resume test test-gcc test-asan cross-test clean
 
 all: build
 
@@ -32,7 +32,21 @@ test-asan: $(BUILD)/asan/CMakeCache.txt
 	cd $(BUILD)/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS)
 
-test: test-gcc test-asan
+# The same unit and system tests on rv32imc (ESP32-C3 ISA, strict ibex core) and Cortex-M3,
+# under QEMU. Skipped with a message where the cross toolchains are not installed.
+CROSS_TARGETS := rv32imc:riscv64-unknown-elf-gcc:qemu-system-riscv32 cortex-m3:arm-none-eabi-gcc:qemu-system-arm
+cross-test:
+	@for t in $(CROSS_TARGETS); do \
+	  name=$${t%%:*}; rest=$${t#*:}; cc=$${rest%%:*}; qemu=$${rest#*:}; \
+	  if ! command -v $$cc >/dev/null || ! command -v $$qemu >/dev/null; then \
+	    echo "cross-test: $$name skipped ($$cc or $$qemu not installed; see .ci/run)"; continue; fi; \
+	  cmake -S . -B $(BUILD)/$$name -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-$$name.cmake \
+	    -DCMAKE_BUILD_TYPE=MinSizeRel $(CMAKE_COMMON) >/dev/null || exit 1; \
+	  cmake --build $(BUILD)/$$name -j $(JOBS) || exit 1; \
+	  (cd $(BUILD)/$$name && ctest --output-on-failure -j $(JOBS)) || exit 1; \
+	done
+
+test: test-gcc test-asan cross-test
 
 clean:
 	rm -rf $(BUILD)

@@ -227,7 +227,7 @@ static void test_torn_checkpoint_sweep(void)
             verify(&f, &w);
             if (vtest_failed != before) {
                 wrong++;
-                fprintf(stderr, "wrong at cut %u of %u\n", cut, total);
+                fprintf(stderr, "wrong at cut %u of %u\n", (unsigned)cut, (unsigned)total);
             }
         } else {
             CHECK_EQ(err, VNV_ERR_CORRUPT);
