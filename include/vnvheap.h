@@ -129,6 +129,7 @@ struct vnv_stats {
     uint32_t persists;          /* checkpoints written */
     uint32_t deferred;          /* persist requests deferred to the end of a critical section */
     uint32_t restores;          /* RAM buffer rebuilt from a checkpoint */
+    uint32_t nv_leaked;         /* storage blocks lost to an error inside the NV allocator */
     uint32_t storage_reads, storage_writes; /* transactions issued by the heap */
     uint64_t storage_read_bytes, storage_write_bytes;
 };
@@ -238,7 +239,9 @@ int vnv_alloc_blocks(struct vnv_heap *h, size_t size, uint32_t block_size, const
 
 /*
  * Delete an object; its home becomes reusable and its handle invalid.
- * Errors: INVAL (bad handle), BUSY (pinned), IO. Time: O(1) + NV allocator.
+ * Errors: INVAL (bad handle), BUSY (pinned), IO (nothing changed). Once the freed header is
+ * written the free has happened; should the NV allocator then fail, its block stays
+ * allocated but unreachable (stats.nv_leaked) and 0 is returned. Time: O(1) + NV allocator.
  * Storage: one HDR write (marks the header freed) + NV allocator traffic; never writes data.
  */
 int vnv_free(struct vnv_heap *h, vnv_obj_t obj);

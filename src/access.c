@@ -443,10 +443,13 @@ int vnv_free(struct vnv_heap *h, vnv_obj_t obj)
         idx_remove(h, (uint32_t)idx_find(h, id_key(obj.id)));
         (void)h->ram->free(RAM_ST(h), off, block_need(meta_size(m), m->word & ST_MASK));
     }
-    if (!err)
-        err = h->nv->free(NV_ST(h), &h->storage, id_home(obj.id));
-    if (!err)
+    if (!err) {
+        /* The freed header is the commit point: the object is gone. If the allocator cannot
+         * take the block back now, it stays allocated but unreachable (counted). */
+        if (h->nv->free(NV_ST(h), &h->storage, id_home(obj.id)))
+            h->st.nv_leaked++;
         h->st.frees++;
+    }
     sec_leave(h);
     return err;
 }
