@@ -1,5 +1,6 @@
 # User-facing entry points. The two quick-start commands are `make demo` and `make test`.
-#   make demo        power-failure demo: signals every ~20 ms, RAM wiped at each one
+#   make demo        power-failure demo: a sensor logger reset at random every 5..50 ms (15 s)
+#   make demo-resume power failures every ~20 ms, RAM wiped at each one, execution resumes
 #   make test        the whole suite: GCC (optimised) + Clang ASan/UBSan, under CTest
 #   make build       library, examples and tests (GCC, optimised)
 #   make clean
@@ -7,7 +8,7 @@ JOBS ?= 2
 BUILD := build
 CMAKE_COMMON := -DVNV_WERROR=ON -DVNV_BUILD_TESTS=ON -DVNV_BUILD_EXAMPLES=ON
 
-.PHONY: all build demo demo-resume test test-gcc test-asan cross-test clean
+.PHONY: all build demo demo-resume test test-gcc test-asan cross-test fuzz clean
 
 all: build
 
@@ -22,7 +23,10 @@ build: $(BUILD)/gcc/CMakeCache.txt
 	cmake --build $(BUILD)/gcc -j $(JOBS)
 
 demo: build
-	$(BUILD)/gcc/examples/power_demo --seconds 10
+	$(BUILD)/gcc/examples/power_demo --mode restart --seconds 15
+
+demo-resume: build
+	$(BUILD)/gcc/examples/power_demo --mode resume --seconds 10
 
 test-gcc: build
 	cd $(BUILD)/gcc && ctest --output-on-failure -j $(JOBS)
@@ -46,7 +50,16 @@ cross-test:
 	  (cd $(BUILD)/$$name && ctest --output-on-failure -j $(JOBS)) || exit 1; \
 	done
 
-test: test-gcc test-asan cross-test
+# libFuzzer over the API with a shadow model; FUZZ_SECONDS=600 for a longer run.
+FUZZ_SECONDS ?= 60
+fuzz:
+	cmake -S . -B $(BUILD)/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+	  -DVNV_SANITIZE=fuzzer-no-link,address,undefined -DVNV_FUZZ=ON -DVNV_BUILD_EXAMPLES=OFF \
+	  -DVNV_FUZZ_SECONDS=$(FUZZ_SECONDS) $(filter-out -DVNV_BUILD_EXAMPLES=ON,$(CMAKE_COMMON))
+	cmake --build $(BUILD)/fuzz -j $(JOBS)
+	cd $(BUILD)/fuzz && ctest --output-on-failure
+
+test: test-gcc test-asan cross-test fuzz
 
 clean:
 	rm -rf $(BUILD)

@@ -1,0 +1,272 @@
+/*
+ * fuzz_heap.c - libFuzzer harness: input bytes become a sequence of API calls (including
+ * checkpoint + RAM wipe + resume, checkpoint + restart, close + open, bad handles, partial
+ * writes) and every result is checked against a shadow model. Any mismatch aborts, which
+ * libFuzzer reports as a crash with the input that caused it.
+ *
+ *   make fuzz FUZZ_SECONDS=600     # longer run; new inputs go to build/fuzz/corpus
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixture.h"
+
+#define NV (16u * 1024u)
+#define RAM 1536u
+#define DIRTY 400u
+#define SLOTS 24
+#define MAXSZ 120
+
+struct slot {
+    vnv_obj_t obj;
+    uint32_t size;
+    uint8_t val[MAXSZ];
+    int live, readers, writer, partial;
+    const uint8_t *rp; /* pointer held by readers */
+    uint8_t *wp;       /* pointer held by the writer */
+};
+
+static struct fixture fx;
+static struct slot sl[SLOTS];
+static vnv_obj_t dead[SLOTS];
+static int ndead;
+
+#define ENSURE(cond)                                                                         \
+    do {                                                                                     \
+        if (!(cond)) {                                                                       \
+            fprintf(stderr, "fuzz_heap.c:%d: %s\n", __LINE__, #cond);                        \
+            abort();                                                                         \
+        }                                                                                    \
+    } while (0)
+
+struct input {
+    const uint8_t *p;
+    size_t n;
+};
+
+static uint32_t take(struct input *in)
+{
+    if (!in->n)
+        return 0;
+    in->n--;
+    return *in->p++;
+}
+
+static int env_error(int err)
+{
+    return err == VNV_ERR_NOMEM || err == VNV_ERR_BUDGET || err == VNV_ERR_NOSPC;
+}
+
+static void held_pointers_intact(void)
+{
+    for (int i = 0; i < SLOTS; i++) {
+        if (sl[i].readers)
+            ENSURE(memcmp(sl[i].rp, sl[i].val, sl[i].size) == 0);
+        if (sl[i].writer)
+            ENSURE(memcmp(sl[i].wp, sl[i].val, sl[i].size) == 0);
+    }
+}
+
+static void drop_pins(void)
+{
+    for (int i = 0; i < SLOTS; i++)
+        sl[i].readers = sl[i].writer = 0;
+}
+
+static void all_values(void)
+{
+    for (int i = 0; i < SLOTS; i++) {
+        if (!sl[i].live || sl[i].writer)
+            continue;
+        const uint8_t *p;
+        int err = vnv_get(&fx.heap, sl[i].obj, (const void **)&p);
+        if (env_error(err))
+            continue;
+        ENSURE(err == VNV_OK);
+        ENSURE(memcmp(p, sl[i].val, sl[i].size) == 0);
+        ENSURE(vnv_release(&fx.heap, sl[i].obj) == VNV_OK);
+    }
+}
+
+static void step(struct input *in)
+{
+    struct vnv_heap *h = &fx.heap;
+    uint32_t op = take(in) % 16, a = take(in);
+    struct slot *s = &sl[a % SLOTS];
+    int err;
+    switch (op) {
+    case 0: /* alloc, plain or partial */
+    case 1:
+        if (s->live)
+            return;
+        s->size = 1 + take(in) % MAXSZ;
+        for (uint32_t k = 0; k < s->size; k++)
+            s->val[k] = (uint8_t)(a * 31u + k);
+        s->partial = op == 1;
+        err = s->partial ? vnv_alloc_blocks(h, s->size, 16, s->val, &s->obj)
+                         : vnv_alloc(h, s->size, s->val, &s->obj);
+        if (env_error(err))
+            return;
+        ENSURE(err == VNV_OK);
+        s->live = 1;
+        s->readers = s->writer = 0;
+        return;
+    case 2: /* free */
+        if (!s->live)
+            return;
+        err = vnv_free(h, s->obj);
+        if (s->readers || s->writer) {
+            ENSURE(err == VNV_ERR_BUSY);
+            return;
+        }
+        ENSURE(err == VNV_OK);
+        s->live = 0;
+        if (ndead < SLOTS)
+            dead[ndead++] = s->obj;
+        return;
+    case 3: /* get */
+    case 4: {
+        if (!s->live)
+            return;
+        const uint8_t *p;
+        err = vnv_get(h, s->obj, (const void **)&p);
+        if (s->writer || s->readers == VNV_MAX_READERS) {
+            ENSURE(err == VNV_ERR_BUSY);
+            return;
+        }
+        if (env_error(err))
+            return;
+        ENSURE(err == VNV_OK);
+        ENSURE(memcmp(p, s->val, s->size) == 0);
+        s->readers++;
+        s->rp = p;
+        return;
+    }
+    case 5: /* release */
+        if (!s->live)
+            return;
+        err = vnv_release(h, s->obj);
+        if (!s->readers && !s->writer) {
+            ENSURE(err == VNV_ERR_INVAL);
+            return;
+        }
+        ENSURE(err == VNV_OK);
+        if (s->writer)
+            s->writer = 0;
+        else
+            s->readers--;
+        return;
+    case 6: { /* get_mut (whole, or a range of a partial object) and write */
+        if (!s->live)
+            return;
+        uint8_t *p;
+        uint32_t off = s->partial ? take(in) % s->size : 0;
+        uint32_t len = s->partial ? take(in) % (s->size - off + 1) : s->size;
+        err = s->partial ? vnv_get_mut_range(h, s->obj, off, len, (void **)&p)
+                         : vnv_get_mut(h, s->obj, (void **)&p);
+        if (s->writer || s->readers) {
+            ENSURE(err == VNV_ERR_BUSY);
+            return;
+        }
+        if (env_error(err))
+            return;
+        ENSURE(err == VNV_OK);
+        ENSURE(memcmp(p, s->val, s->size) == 0);
+        for (uint32_t k = off; k < off + len; k++)
+            s->val[k] = p[k] = (uint8_t)(p[k] + 1u + a);
+        s->writer = 1;
+        s->wp = p;
+        return;
+    }
+    case 7: /* flush / unload */
+        if (!s->live)
+            return;
+        err = (a & 1) ? vnv_unload(h, s->obj) : vnv_flush(h, s->obj);
+        if ((a & 1) ? (s->readers || s->writer) : s->writer)
+            ENSURE(err == VNV_ERR_BUSY);
+        else
+            ENSURE(err == VNV_OK);
+        return;
+    case 8: /* power failure: checkpoint, RAM wiped (or kept), resume */
+        fx.wipe = (int)(a & 1);
+        ENSURE(vnv_persist_all() == VNV_OK);
+        ENSURE(vnv_check(h) == VNV_OK);
+        held_pointers_intact();
+        return;
+    case 9: /* power failure then restart from main */
+        fx.wipe = 0;
+        ENSURE(vnv_checkpoint(h) == VNV_OK);
+        ENSURE(fx_reboot(&fx) == VNV_OK);
+        drop_pins();
+        ENSURE(vnv_check(h) == VNV_OK);
+        all_values();
+        return;
+    case 10: /* clean shutdown and open */
+        err = vnv_close(h);
+        for (int i = 0; i < SLOTS; i++)
+            if (sl[i].live && (sl[i].readers || sl[i].writer)) {
+                ENSURE(err == VNV_ERR_BUSY);
+                return;
+            }
+        ENSURE(err == VNV_OK);
+        ENSURE(fx_reboot(&fx) == VNV_OK);
+        all_values();
+        return;
+    case 11: { /* freed and forged handles */
+        const void *p;
+        if (ndead)
+            ENSURE(vnv_get(h, dead[a % (uint32_t)ndead], &p) == VNV_ERR_INVAL);
+        vnv_obj_t forged = {(a << 24) | (take(in) << 10) | (a & 0x3FFu)};
+        for (int i = 0; i < SLOTS; i++)
+            if (sl[i].live && sl[i].obj.id == forged.id)
+                return;
+        err = vnv_get(h, forged, &p);
+        ENSURE(err == VNV_ERR_INVAL || err == VNV_OK);
+        if (err == VNV_OK) /* 2^-18 chance: a forged id naming a live object we do not know */
+            abort();
+        return;
+    }
+    case 12:
+        if (s->live) {
+            ENSURE(vnv_set_root(h, s->obj) == VNV_OK);
+            vnv_obj_t r;
+            ENSURE(vnv_root(h, &r) == VNV_OK && vnv_same(r, s->obj));
+        }
+        return;
+    case 13:
+        ENSURE(vnv_check(h) == VNV_OK);
+        return;
+    default: { /* writes through a held writer pointer */
+        if (!s->live || !s->writer)
+            return;
+        if (s->partial)
+            return; /* only the marked range may change */
+        uint32_t k = take(in) % s->size;
+        s->val[k] = s->wp[k] = (uint8_t)take(in);
+        return;
+    }
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    memset(sl, 0, sizeof sl);
+    ndead = 0;
+    if (fx_format(&fx, NV, RAM, DIRTY) != VNV_OK)
+        abort();
+    struct input in = {data, size};
+    for (int n = 0; in.n && n < 4000; n++) {
+        step(&in);
+        struct vnv_stats st;
+        ENSURE(vnv_stats(&fx.heap, &st) == VNV_OK);
+        ENSURE(st.checkpoint_bytes <= DIRTY);
+    }
+    ENSURE(vnv_check(&fx.heap) == VNV_OK);
+    held_pointers_intact();
+    all_values();
+    fx_free(&fx);
+    return 0;
+}
