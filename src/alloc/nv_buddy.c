@@ -25,7 +25,12 @@
  * merged block, its ALLOC tag is overwritten with a DEAD tag, so free(off) can trust the
  * 4 bytes at off-4 (the caller owns only [block+4, ...)). Stale FREE tags may remain inside
  * merged free blocks; they are harmless (nothing reads interiors, and free() of such an
- * offset sees FREE and returns VNV_ERR_INVAL).
+ * offset sees FREE and returns VNV_ERR_INVAL). Residual risk, documented: free() of a forged
+ * offset that points into the caller's own data, where the 4 preceding bytes happen to be
+ * exactly the ALLOC tag for that position (24-bit position hash + state + order), would be
+ * accepted; check() would then report the damage.
+ *
+ * free_bytes() reports the usable payload: sum over free blocks of (block size - 4).
  *
  * RAM state (the cache): geometry, the heads, free byte/block totals (recomputed on attach
  * by walking the lists). Every change of a head is written through to the region header.
@@ -37,11 +42,14 @@
  *             + s writes (header of each split-off upper half; those lists were empty)
  *             + 1 write (heads[k..j], one contiguous piece) + 1 write (ALLOC tag)
  *             = s + 4 <= nord + 3                                   -> NB_ALLOC_MAX_TX
- *     free:   1 read (own tag) + per merge: 1 read (buddy header) + <= 2 writes (unlink:
- *             prev->next, next->prev) + 1 read (the buddy that is not free, unless the top
- *             of the carved block was reached) + 1 write (merged free header) + <= 1 write
- *             (old head's prev) + 1 write (heads range) + <= 1 write (DEAD tag over the
- *             freed block's header if it became an interior)
+ *     free:   1 read (own header: tag + 8 bytes kept for a rollback)
+ *             + per merge: 1 read (buddy header) + <= 2 writes (unlink: prev->next,
+ *               next->prev)
+ *             + 1 read (the buddy that is not free, unless the carved block's top order
+ *               was reached)
+ *             + 1 write (merged free header) + <= 1 write (old head's prev)
+ *             + 1 write (heads range) + <= 1 write (DEAD tag over the freed block's header
+ *               if it became an interior)
  *             <= 3m + 6 with m <= nord - 2, or 3m + 5 with m <= nord - 1
  *             <= 3 * nord + 2                                       -> NB_FREE_MAX_TX
  *     format: 1 write (clear magic) + one write per carved block + 1 write (header)
@@ -52,8 +60,11 @@
  *
  * Crash atomicity is not provided (the heap detects an interrupted operation); but when an
  * operation returns success, all its writes have been issued and the structure is valid.
- * If a storage call fails in the middle of alloc/free, the RAM state is marked detached
- * (later calls return VNV_ERR_INVAL) and the caller must attach again.
+ * Storage errors: if a storage call fails in the middle of alloc/free, the operation is
+ * rolled back from an undo log (old values of every word written, old heads; ~0.5 KiB of
+ * stack) and the error returned: nothing is committed and the allocator stays usable. Only
+ * if a rollback write fails as well does the RAM state detach (later calls return
+ * VNV_ERR_INVAL until attach). A rollback costs at most as many writes as were issued.
  *
  * No allocation, no recursion; only <string.h>/<stdint.h>/<stddef.h>.
  */
@@ -383,6 +394,64 @@ static int nb_attach(void *st, const struct vnv_storage *s, uint32_t off, uint32
     return VNV_OK;
 }
 
+/* Undo log of one alloc/free: on a storage error every write already issued (and the one
+ * that failed) is written back with its old value, and the RAM heads are restored, so a
+ * failed operation commits nothing (provided the rollback writes succeed; if one fails too,
+ * the state detaches). Header writes into what stays the interior of a free block need no
+ * undo (interiors are never read). */
+#define NB_LOG_MAX (2u * NB_NORD_MAX + 2u)
+struct nb_txn {
+    uint32_t n;
+    uint32_t pos[NB_LOG_MAX], old[NB_LOG_MAX]; /* u32 writes: position and old value */
+    uint32_t heads[NB_NORD_MAX];               /* RAM heads before the operation */
+    uint32_t hlo, hhi;                         /* heads range written (hlo > hhi: none) */
+    uint32_t blk;                              /* 12-byte write at blk (NB_NIL: none) */
+    uint8_t blk_old[12];
+};
+
+static void txn_begin(struct nb_txn *t, const struct nb_state *S)
+{
+    t->n = 0;
+    memcpy(t->heads, S->head, sizeof t->heads);
+    t->hlo = 1;
+    t->hhi = 0;
+    t->blk = NB_NIL;
+}
+
+static int txn_wr32(struct nb_txn *t, const struct nb_state *S, const struct vnv_storage *s,
+                    uint32_t pos, uint32_t v, uint32_t old)
+{
+    if (t->n >= NB_LOG_MAX)
+        return VNV_ERR_CORRUPT; /* cannot happen: at most 2 per merge level + 2 */
+    t->pos[t->n] = pos;
+    t->old[t->n++] = old;
+    return wr32(S, s, pos, v);
+}
+
+static int txn_heads(struct nb_txn *t, const struct nb_state *S, const struct vnv_storage *s,
+                     uint32_t lo, uint32_t hi)
+{
+    t->hlo = lo;
+    t->hhi = hi;
+    return wr_heads(S, s, lo, hi);
+}
+
+static int txn_abort(struct nb_txn *t, struct nb_state *S, const struct vnv_storage *s, int err)
+{
+    int ok = 1;
+    if (t->blk != NB_NIL && vnv_storage_write(s, S->area + t->blk, t->blk_old, 12))
+        ok = 0;
+    for (uint32_t i = t->n; i-- > 0;)
+        if (wr32(S, s, t->pos[i], t->old[i]))
+            ok = 0;
+    memcpy(S->head, t->heads, sizeof S->head);
+    if (t->hlo <= t->hhi && wr_heads(S, s, t->hlo, t->hhi))
+        ok = 0;
+    if (!ok)
+        S->magic = 0; /* storage no longer known: the caller must attach again */
+    return err;
+}
+
 static int nb_alloc(void *st, const struct vnv_storage *s, uint32_t size, uint32_t *out)
 {
     struct nb_state *S = nb_get(st);
@@ -409,26 +478,25 @@ static int nb_alloc(void *st, const struct vnv_storage *s, uint32_t size, uint32
         nx == x || !link_ok(S, nx, j))
         return VNV_ERR_CORRUPT;
 
-    /* From here on, writes: on failure the RAM state no longer matches storage. */
-    S->magic = 0;
+    struct nb_txn t;
+    txn_begin(&t, S);
     for (uint32_t i = j; i-- > k;) { /* split: free upper halves; lists k..j-1 were empty */
         err = wr_free_hdr(S, s, x + bsz(i), i, NB_NIL, NB_NIL);
         if (err)
-            return err;
+            return txn_abort(&t, S, s, err);
         S->head[i] = x + bsz(i);
     }
     S->head[j] = nx;
-    err = wr_heads(S, s, k, j);
+    err = txn_heads(&t, S, s, k, j);
     if (!err && nx != NB_NIL)
-        err = wr32(S, s, nx + 8u, NB_NIL);
+        err = txn_wr32(&t, S, s, nx + 8u, NB_NIL, x);
     if (!err)
-        err = wr32(S, s, x, tag_of(x, NB_ALLOC, k));
+        err = txn_wr32(&t, S, s, x, tag_of(x, NB_ALLOC, k), tag_of(x, NB_FREE, j));
     if (err)
-        return err;
+        return txn_abort(&t, S, s, err);
     S->free_bytes -= bsz(k);
     S->free_count += j - k;
     S->free_count--;
-    S->magic = NB_RAM_MAGIC;
     *out = S->area + x + 4u;
     return VNV_OK;
 }
@@ -441,53 +509,57 @@ static int nb_free(void *st, const struct vnv_storage *s, uint32_t off)
     if (off < S->area + 4u || off - 4u - S->area >= S->area_size || ((off - 4u - S->area) & 15u))
         return VNV_ERR_INVAL;
     uint32_t p = off - 4u - S->area, k, stt, c;
-    uint8_t h[12];
-    int err = rd(S, s, p, h, 4);
+    uint8_t h[12], mine[12], low[12] = {0};
+    int err = rd(S, s, p, mine, sizeof mine); /* tag + 8 bytes, kept for a rollback */
     if (err)
         return err;
-    if (!tag_dec(p, get32(h), &stt, &k) || stt != NB_ALLOC || !node_ok(S, p, k, &c))
+    if (!tag_dec(p, get32(mine), &stt, &k) || stt != NB_ALLOC || !node_ok(S, p, k, &c))
         return VNV_ERR_INVAL; /* double free, forged offset */
 
-    S->magic = 0; /* see nb_alloc */
+    struct nb_txn t;
+    txn_begin(&t, S);
     uint32_t x = p, j = k, freed = 0, merged = 0;
     while (j < c) {
         uint32_t bud = x ^ bsz(j), bst, bk;
         err = rd(S, s, bud, h, sizeof h);
         if (err)
-            return err;
+            return txn_abort(&t, S, s, err);
         if (!tag_dec(bud, get32(h), &bst, &bk) || bst != NB_FREE || bk != j)
             break;
         uint32_t nx = get32(h + 4), pv = get32(h + 8);
         if (nx == bud || pv == bud || !link_ok(S, nx, j) || !link_ok(S, pv, j) ||
             (pv == NB_NIL && S->head[j] != bud))
-            return VNV_ERR_CORRUPT;
+            return txn_abort(&t, S, s, VNV_ERR_CORRUPT);
         if (pv == NB_NIL)
             S->head[j] = nx; /* written with the heads range below */
         else
-            err = wr32(S, s, pv + 4u, nx);
+            err = txn_wr32(&t, S, s, pv + 4u, nx, bud);
         if (!err && nx != NB_NIL)
-            err = wr32(S, s, nx + 8u, pv);
+            err = txn_wr32(&t, S, s, nx + 8u, pv, bud);
         if (err)
-            return err;
+            return txn_abort(&t, S, s, err);
+        if (bud < x)
+            memcpy(low, h, sizeof low); /* the header at the merged block's start */
         freed += bsz(j);
         merged++;
         x &= ~bsz(j);
         j++;
     }
     uint32_t old = S->head[j];
+    t.blk = x;
+    memcpy(t.blk_old, x == p ? mine : low, sizeof t.blk_old);
     err = wr_free_hdr(S, s, x, j, old, NB_NIL);
     if (!err && old != NB_NIL)
-        err = wr32(S, s, old + 8u, x);
+        err = txn_wr32(&t, S, s, old + 8u, x, NB_NIL);
     S->head[j] = x;
     if (!err)
-        err = wr_heads(S, s, k, j);
-    if (!err && x != p)
-        err = wr32(S, s, p, tag_of(p, NB_DEAD, k));
+        err = txn_heads(&t, S, s, k, j);
+    if (!err && x != p) /* the freed block is an interior now: kill its ALLOC tag */
+        err = txn_wr32(&t, S, s, p, tag_of(p, NB_DEAD, k), tag_of(p, NB_ALLOC, k));
     if (err)
-        return err;
+        return txn_abort(&t, S, s, err);
     S->free_bytes = S->free_bytes - freed + bsz(j);
     S->free_count = S->free_count - merged + 1u;
-    S->magic = NB_RAM_MAGIC;
     return VNV_OK;
 }
 

@@ -80,7 +80,10 @@ static void set_link(struct ff_state *S, uint8_t *b, uint32_t prev, uint32_t v)
 /* Upper bound of list steps: holes are >= 8 bytes and never adjacent. */
 static uint32_t walk_bound(const struct ff_state *S) { return S->size / 8u + 1u; }
 
-static uint32_t round8(uint32_t size) { return (size + (VNV_RAM_ALIGN - 1u)) & ~(VNV_RAM_ALIGN - 1u); }
+static uint32_t round8(uint32_t size)
+{
+    return (size + (VNV_RAM_ALIGN - 1u)) & ~(VNV_RAM_ALIGN - 1u);
+}
 
 static struct ff_state *ff_get(void *st)
 {
