@@ -12,19 +12,25 @@
 static int is_open(const struct vnv_heap *h) { return h && h->state == HS_OPEN; }
 
 /* 1 and *out if resident, 0 if not resident, VNV_ERR_INVAL for a handle that cannot be
- * live (zero tag) or that names a resident home with another tag (stale or forged). */
-static int find_resident(const struct vnv_heap *h, vnv_obj_t obj, struct meta **out)
+ * live (zero tag) or that names a resident home with another tag (stale or forged).
+ * The probe is a critical section: a restore may lay the index out differently (slot
+ * positions are not preserved), while a block's address always is. So code outside
+ * sections holds `struct meta *`, never slot numbers. */
+static int find_resident(const struct vnv_heap *ch, vnv_obj_t obj, struct meta **out)
 {
+    struct vnv_heap *h = (struct vnv_heap *)(uintptr_t)ch; /* sections write h->busy only */
     if ((obj.id & ID_TAG_MASK) == 0)
         return VNV_ERR_INVAL;
+    int r = 0;
+    sec_enter(h);
     int32_t s = idx_find(h, id_key(obj.id));
-    if (s < 0)
-        return 0;
-    struct meta *m = idx_meta(h, (uint32_t)s);
-    if (m->id != obj.id)
-        return VNV_ERR_INVAL;
-    *out = m;
-    return 1;
+    if (s >= 0) {
+        struct meta *m = idx_meta(h, (uint32_t)s);
+        r = m->id == obj.id ? 1 : VNV_ERR_INVAL;
+        *out = m;
+    }
+    sec_leave(h);
+    return r;
 }
 
 uint32_t dirty_runs(struct meta *m, uint32_t *block, uint32_t (*runs)[2], uint32_t max)
@@ -151,14 +157,18 @@ static int evict(struct vnv_heap *h, struct meta *m)
     return VNV_OK;
 }
 
-/* Ask the policy for a victim and check it really is one (a policy is replaceable code). */
+/* Ask the policy for a victim and check it really is one (a policy is replaceable code).
+ * One critical section: the slot the policy names must still mean the same object. */
 static struct meta *pick(struct vnv_heap *h, enum vnv_pick kind)
 {
+    struct meta *m = NULL;
+    sec_enter(h);
     int32_t s = h->policy->pick(POL_ST(h), h, h->index_mask + 1u, kind);
-    if (s < 0 || (uint32_t)s > h->index_mask)
-        return NULL;
     uint32_t need = kind == VNV_PICK_FLUSH ? VNV_SLOT_FLUSHABLE : VNV_SLOT_EVICTABLE;
-    return (vnv_slot_flags(h, (uint32_t)s) & need) ? idx_meta(h, (uint32_t)s) : NULL;
+    if (s >= 0 && (uint32_t)s <= h->index_mask && (vnv_slot_flags(h, (uint32_t)s) & need))
+        m = idx_meta(h, (uint32_t)s);
+    sec_leave(h);
+    return m;
 }
 
 /* Evict until a block of `need` bytes fits the arena and the index has a free entry.

@@ -45,11 +45,24 @@ static int check_clean_equal(struct vnv_heap *h, struct meta *m)
     return VNV_OK;
 }
 
+static int check_locked(struct vnv_heap *h);
+
+/* The whole check is one critical section: a checkpoint requested meanwhile runs after it. */
 int vnv_check(struct vnv_heap *h)
 {
     if (!h || h->state != HS_OPEN)
         return VNV_ERR_INVAL;
-    if (!canary_ok(h) || h->busy)
+    if (h->busy)
+        FAIL(); /* called from inside the heap (a callback): not allowed */
+    sec_enter(h);
+    int err = check_locked(h);
+    sec_leave(h);
+    return err;
+}
+
+static int check_locked(struct vnv_heap *h)
+{
+    if (!canary_ok(h))
         FAIL();
     uint32_t used = VNV_CKPT_HEADER_SIZE, dirty = 0, count = 0, blocks = 0;
     for (uint32_t s = 0; s <= h->index_mask; s++) {

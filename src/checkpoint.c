@@ -109,9 +109,14 @@ int ckpt_write(struct vnv_heap *h, uint32_t flags)
     /* From here on storage may hold a valid checkpoint (this one, or the old one if this
      * fails early): the next home write must void it first, whatever happens now. */
     h->ckpt_live = 1;
-    uint32_t nrec = 0;
-    for (uint32_t s = 0; s <= h->index_mask && !w.err; s++) {
-        struct meta *m = idx_meta(h, s);
+    /* Walk the slots starting just after an empty one (at most 3/4 are used): restoring the
+     * records in this order re-inserts every probe cluster from its start, which puts every
+     * entry back into exactly the slot it had. */
+    uint32_t start = 0, nrec = 0;
+    while (start <= h->index_mask && h->index[start])
+        start++;
+    for (uint32_t k = 1; k <= h->index_mask + 1u && !w.err; k++) {
+        struct meta *m = idx_meta(h, (start + k) & h->index_mask);
         if (!m)
             continue;
         if (w.nrec == VNV_PERSIST_BATCH || w.niov + 2u > IOV_MAX)

@@ -49,19 +49,27 @@ void sec_leave(struct vnv_heap *h)
 
 /* ---- counted storage access -------------------------------------------------------------- */
 
+/* Every storage transaction is a critical section of its own: a checkpoint never starts
+ * while the device is in the middle of another command (storage.h promises this). */
 int heap_read(struct vnv_heap *h, uint32_t off, void *dst, uint32_t len)
 {
+    sec_enter(h);
     h->st.storage_reads++;
     h->st.storage_read_bytes += len;
-    return vnv_storage_read(&h->storage, off, dst, len);
+    int err = vnv_storage_read(&h->storage, off, dst, len);
+    sec_leave(h);
+    return err;
 }
 
 int heap_writev(struct vnv_heap *h, uint32_t off, const struct vnv_iovec *iov, unsigned cnt)
 {
+    sec_enter(h);
     h->st.storage_writes++;
     for (unsigned i = 0; i < cnt; i++)
         h->st.storage_write_bytes += iov[i].len;
-    return vnv_storage_writev(&h->storage, off, iov, cnt);
+    int err = vnv_storage_writev(&h->storage, off, iov, cnt);
+    sec_leave(h);
+    return err;
 }
 
 void charge(struct vnv_heap *h, uint32_t bytes)
