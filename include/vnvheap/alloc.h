@@ -78,7 +78,9 @@ struct vnv_nv_allocator {
     /* Attach to a structure written by `format` (+ later operations): reads and validates
      * what it needs. VNV_ERR_CORRUPT if it does not look right. */
     int (*attach)(void *st, const struct vnv_storage *s, uint32_t off, uint32_t size);
-    /* Allocate `size` (> 0) bytes. VNV_ERR_NOSPC when no free block fits. */
+    /* Allocate `size` (> 0) bytes at an offset that is a multiple of 4.
+     * VNV_ERR_NOSPC when no free block fits. A failed alloc or free (VNV_ERR_IO) commits
+     * nothing: storage and RAM state are as before the call. */
     int (*alloc)(void *st, const struct vnv_storage *s, uint32_t size, uint32_t *out);
     /* Free what `alloc` returned. VNV_ERR_INVAL if `off` is not an allocated block. */
     int (*free)(void *st, const struct vnv_storage *s, uint32_t off);
@@ -86,6 +88,12 @@ struct vnv_nv_allocator {
     int (*check)(void *st, const struct vnv_storage *s);
     /* Free bytes (usable payload) for statistics. */
     uint32_t (*free_bytes)(const void *st);
+    /* Optional (NULL = not supported): call visit(ctx, off, size) for every allocated block,
+     * with the offset `alloc` returned and the usable bytes there; validates the structure
+     * as it goes (VNV_ERR_CORRUPT). A non-zero return of visit stops the walk and is
+     * returned. Used by offline checkers. O(blocks) storage reads. */
+    int (*walk)(void *st, const struct vnv_storage *s,
+                int (*visit)(void *ctx, uint32_t off, uint32_t size), void *ctx);
 };
 
 extern const struct vnv_nv_allocator vnv_nv_buddy; /* buddy system, lists on storage (default) */

@@ -563,31 +563,18 @@ static int nb_free(void *st, const struct vnv_storage *s, uint32_t off)
     return VNV_OK;
 }
 
-static int nb_check(void *st, const struct vnv_storage *s)
+/* Walk the block area block by block, carved block by carved block, validating every
+ * header; sums describe the free blocks found. `visit` (optional) sees each allocated
+ * block as (offset the caller got, usable bytes); a non-zero return stops the walk. */
+struct walk_sums {
+    uint32_t bytes, count, fs, fx;
+};
+
+static int walk_area(const struct nb_state *S, const struct vnv_storage *s,
+                     int (*visit)(void *ctx, uint32_t off, uint32_t size), void *ctx,
+                     struct walk_sums *w)
 {
-    struct nb_state *S = nb_get(st);
-    if (!S || !region_ok(s, S->off, S->size))
-        return VNV_ERR_INVAL;
-    uint8_t b[NB_FIXED + 4u * NB_NORD_MAX], want[NB_FIXED];
-    int err = vnv_storage_read(s, S->off, b, NB_FIXED + 4u * S->nord);
-    if (err)
-        return err;
-    encode_fixed(S, want);
-    if (memcmp(b, want, NB_FIXED) != 0)
-        return VNV_ERR_CORRUPT;
-    for (uint32_t k = 0; k < S->nord; k++)
-        if (get32(b + NB_FIXED + 4u * k) != S->head[k])
-            return VNV_ERR_CORRUPT; /* RAM cache and storage disagree */
-    for (uint32_t k = S->nord; k < NB_NORD_MAX; k++)
-        if (S->head[k] != NB_NIL)
-            return VNV_ERR_CORRUPT;
-
-    uint32_t lbytes, lcount, lfs, lfx;
-    err = walk_lists(S, s, &lbytes, &lcount, &lfs, &lfx);
-    if (err)
-        return err;
-
-    /* Walk the block area block by block, carved block by carved block. */
+    int err;
     uint32_t wbytes = 0, wcount = 0, wfs = 0, wfx = 0;
     uint32_t top = bsz(NB_MAXO), ntop = S->area_size / top, rest = S->area_size - ntop * top;
     uint32_t cstart = 0;
@@ -628,15 +615,65 @@ static int nb_check(void *st, const struct vnv_storage *s)
                 prev_free_k = k;
             } else {
                 prev_free_pos = NB_NIL;
+                if (visit) {
+                    int v = visit(ctx, S->area + pos + 4u, bsz(k) - 4u);
+                    if (v)
+                        return v;
+                }
             }
             pos += bsz(k);
         }
         cstart = cend;
     }
-    if (wbytes != lbytes || wcount != lcount || wfs != lfs || wfx != lfx ||
+    w->bytes = wbytes;
+    w->count = wcount;
+    w->fs = wfs;
+    w->fx = wfx;
+    return VNV_OK;
+}
+
+static int nb_check(void *st, const struct vnv_storage *s)
+{
+    struct nb_state *S = nb_get(st);
+    if (!S || !region_ok(s, S->off, S->size))
+        return VNV_ERR_INVAL;
+    uint8_t b[NB_FIXED + 4u * NB_NORD_MAX], want[NB_FIXED];
+    int err = vnv_storage_read(s, S->off, b, NB_FIXED + 4u * S->nord);
+    if (err)
+        return err;
+    encode_fixed(S, want);
+    if (memcmp(b, want, NB_FIXED) != 0)
+        return VNV_ERR_CORRUPT;
+    for (uint32_t k = 0; k < S->nord; k++)
+        if (get32(b + NB_FIXED + 4u * k) != S->head[k])
+            return VNV_ERR_CORRUPT; /* RAM cache and storage disagree */
+    for (uint32_t k = S->nord; k < NB_NORD_MAX; k++)
+        if (S->head[k] != NB_NIL)
+            return VNV_ERR_CORRUPT;
+
+    uint32_t lbytes, lcount, lfs, lfx;
+    err = walk_lists(S, s, &lbytes, &lcount, &lfs, &lfx);
+    if (err)
+        return err;
+
+    struct walk_sums w;
+    err = walk_area(S, s, NULL, NULL, &w);
+    if (err)
+        return err;
+    if (w.bytes != lbytes || w.count != lcount || w.fs != lfs || w.fx != lfx ||
         lbytes != S->free_bytes || lcount != S->free_count)
         return VNV_ERR_CORRUPT;
     return VNV_OK;
+}
+
+static int nb_walk(void *st, const struct vnv_storage *s,
+                   int (*visit)(void *ctx, uint32_t off, uint32_t size), void *ctx)
+{
+    struct nb_state *S = nb_get(st);
+    struct walk_sums w;
+    if (!S || !visit || !region_ok(s, S->off, S->size))
+        return VNV_ERR_INVAL;
+    return walk_area(S, s, visit, ctx, &w);
 }
 
 static uint32_t nb_free_bytes(const void *st)
@@ -656,4 +693,5 @@ const struct vnv_nv_allocator vnv_nv_buddy = {
     .free = nb_free,
     .check = nb_check,
     .free_bytes = nb_free_bytes,
+    .walk = nb_walk,
 };

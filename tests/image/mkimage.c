@@ -1,0 +1,91 @@
+/*
+ * mkimage - write sample storage images for the vnv-check tests:
+ *   good.img     objects, a root, a power-fail checkpoint with dirty and partial objects
+ *   closed.img   the same after vnv_close
+ *   stale.img    storage written after the checkpoint, no new one (power ran out)
+ *   torn.img     the checkpoint cut half-way (the energy did not cover the bound)
+ *   flipped.img  one bit flipped in an object header
+ *   foreign.img  not a vnvheap image
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vnvheap.h"
+#include "vnvheap/storage_emu.h"
+
+#define NV (32u * 1024u)
+
+static uint8_t nv[NV], ram[4096] __attribute__((aligned(8)));
+static struct vnv_emu emu;
+static struct vnv_storage st;
+static struct vnv_heap heap;
+
+static int save(const char *dir, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(nv, 1, NV, f) != NV || fclose(f))
+        return 1;
+    return 0;
+}
+
+static int build(uint32_t cut)
+{
+    memset(nv, 0, NV);
+    vnv_emu_init(&emu, nv, NV, NULL);
+    vnv_emu_storage(&emu, &st);
+    struct vnv_config cfg = {.storage = &st, .buffer = ram, .buffer_size = sizeof ram,
+                             .max_dirty_bytes = 1024};
+    if (vnv_format(&heap, &cfg))
+        return 1;
+    vnv_obj_t o[30], arr;
+    for (unsigned i = 0; i < 30; i++) {
+        uint8_t v[48];
+        memset(v, (int)i, sizeof v);
+        if (vnv_alloc(&heap, 8 + i, v, &o[i]))
+            return 1;
+    }
+    if (vnv_alloc_blocks(&heap, 600, 32, NULL, &arr) || vnv_set_root(&heap, o[0]))
+        return 1;
+    uint8_t *p;
+    for (unsigned i = 0; i < 30; i += 4)
+        if (vnv_unload(&heap, o[i]))
+            return 1;
+    if (vnv_free(&heap, o[3]) || vnv_get_mut_range(&heap, arr, 100, 40, (void **)&p))
+        return 1;
+    memset(p + 100, 0xEE, 40);
+    vnv_release(&heap, arr);
+    if (cut)
+        vnv_emu_cut_power_after(&emu, cut);
+    return vnv_checkpoint(&heap) && !cut;
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = argc > 1 ? argv[1] : ".";
+    if (build(0) || save(dir, "good.img"))
+        return 1;
+    vnv_obj_t x;
+    if (vnv_alloc(&heap, 16, NULL, &x) || save(dir, "stale.img")) /* no checkpoint after */
+        return 1;
+    if (build(0) || vnv_close(&heap) || save(dir, "closed.img"))
+        return 1;
+    if (build(300) || save(dir, "torn.img"))
+        return 1;
+    if (build(0))
+        return 1;
+    vnv_obj_t root;
+    vnv_root(&heap, &root);
+    uint32_t home = (root.id >> 10) << 2; /* docs/FORMAT.md section 4 */
+    nv[home + 1] ^= 0x04; /* the root object's size field */
+    if (save(dir, "flipped.img"))
+        return 1;
+    memset(nv, 0x42, NV);
+    if (save(dir, "foreign.img"))
+        return 1;
+    vnv_abandon(&heap);
+    return 0;
+}
