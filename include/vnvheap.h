@@ -219,7 +219,9 @@ void vnv_abandon(struct vnv_heap *h);
 
 /*
  * New object of `size` bytes initialised from `init` (NULL = zeroes). If RAM and budget have
- * room without evicting anything it is placed in RAM, dirty; otherwise it is written home.
+ * room without evicting or flushing anything, and RAM still has room for one more object
+ * of this size afterwards (so that a following load need not evict), it is placed in RAM,
+ * dirty; otherwise it is written home.
  * Errors: INVAL (size 0 or > VNV_MAX_OBJECT_SIZE, NULL out), NOMEM (can never fit the RAM
  *   arena), BUDGET (size + REC + header exceeds max_dirty_bytes: it could never be written),
  *   NOSPC (storage full), IO.
@@ -296,6 +298,19 @@ int vnv_flush(struct vnv_heap *h, vnv_obj_t obj);
 
 /* vnv_flush, then drop the RAM copy. Errors: INVAL, BUSY (pinned), IO. */
 int vnv_unload(struct vnv_heap *h, vnv_obj_t obj);
+
+/*
+ * Copy bytes out of / into an object without pinning it. A non-resident object is NOT
+ * loaded: the bytes go straight from / to its home, so streaming access (a queue's items,
+ * a log) never evicts the working set. A resident object is copied in RAM; vnv_write then
+ * marks the range dirty (charging the budget, flushing others if needed).
+ * Errors: INVAL (bad handle, range outside the object, NULL with len > 0), BUSY (vnv_read:
+ *   a writer holds it; vnv_write: pinned), BUDGET, IO.
+ * Time: O(len) + O(1) lookup. Storage: none if resident (vnv_write may flush others);
+ *   else HDR read + one read / write of len bytes.
+ */
+int vnv_read(struct vnv_heap *h, vnv_obj_t obj, size_t off, void *dst, size_t len);
+int vnv_write(struct vnv_heap *h, vnv_obj_t obj, size_t off, const void *src, size_t len);
 
 /* Size in bytes of a live object. Errors: INVAL. Storage: HDR read if not resident. */
 int vnv_size(struct vnv_heap *h, vnv_obj_t obj, size_t *size);

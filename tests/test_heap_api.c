@@ -306,6 +306,62 @@ static void test_scoped_ref(void)
     fx_free(&f);
 }
 
+static void test_read_write_bypass(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+    uint8_t v[64], out[64];
+    for (int i = 0; i < 64; i++)
+        v[i] = (uint8_t)i;
+    vnv_obj_t o;
+    CHECK_EQ(vnv_alloc(&f.heap, 64, v, &o), VNV_OK);
+    /* resident: copied in RAM, marked dirty */
+    CHECK_EQ(vnv_read(&f.heap, o, 10, out, 5), VNV_OK);
+    CHECK(memcmp(out, v + 10, 5) == 0);
+    CHECK_EQ(vnv_flush(&f.heap, o), VNV_OK);
+    CHECK(!vnv_is_dirty(&f.heap, o));
+    CHECK_EQ(vnv_write(&f.heap, o, 60, "\xAA\xBB\xCC\xDD", 4), VNV_OK);
+    v[60] = 0xAA, v[61] = 0xBB, v[62] = 0xCC, v[63] = 0xDD;
+    CHECK(vnv_is_dirty(&f.heap, o));
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    /* not resident: straight to/from home, nothing loaded, nothing evicted */
+    CHECK_EQ(vnv_unload(&f.heap, o), VNV_OK);
+    uint32_t loads = stats(&f).loads;
+    uint64_t w0 = f.emu.write_calls, wb0 = f.emu.write_bytes;
+    CHECK_EQ(vnv_write(&f.heap, o, 0, "\x01\x02", 2), VNV_OK);
+    v[0] = 1, v[1] = 2;
+    CHECK_EQ(f.emu.write_bytes - wb0, 2); /* checkpoint was already void: one 2-byte write */
+    CHECK_EQ(f.emu.write_calls - w0, 1);
+    CHECK_EQ(vnv_read(&f.heap, o, 0, out, 64), VNV_OK);
+    CHECK(memcmp(out, v, 64) == 0);
+    CHECK(!vnv_is_resident(&f.heap, o));
+    CHECK_EQ(stats(&f).loads, loads);
+    /* errors */
+    CHECK_EQ(vnv_read(&f.heap, o, 60, out, 5), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_write(&f.heap, o, SIZE_MAX, out, 2), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_read(&f.heap, o, 0, NULL, 1), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_read(&f.heap, (vnv_obj_t){o.id ^ 2u}, 0, out, 1), VNV_ERR_INVAL);
+    void *wp;
+    CHECK_EQ(vnv_get_mut(&f.heap, o, &wp), VNV_OK);
+    CHECK_EQ(vnv_read(&f.heap, o, 0, out, 1), VNV_ERR_BUSY);
+    CHECK_EQ(vnv_write(&f.heap, o, 0, out, 1), VNV_ERR_BUSY);
+    CHECK_EQ(vnv_release(&f.heap, o), VNV_OK);
+    const void *rp;
+    CHECK_EQ(vnv_get(&f.heap, o, &rp), VNV_OK);
+    CHECK_EQ(vnv_read(&f.heap, o, 0, out, 64), VNV_OK); /* readers may share */
+    CHECK_EQ(vnv_write(&f.heap, o, 0, out, 1), VNV_ERR_BUSY);
+    CHECK_EQ(vnv_release(&f.heap, o), VNV_OK);
+    /* partial object: a write marks only the touched blocks */
+    vnv_obj_t a;
+    CHECK_EQ(vnv_alloc_blocks(&f.heap, 256, 32, NULL, &a), VNV_OK);
+    CHECK_EQ(vnv_flush(&f.heap, a), VNV_OK);
+    uint32_t before = stats(&f).checkpoint_bytes;
+    CHECK_EQ(vnv_write(&f.heap, a, 30, "xyzw", 4), VNV_OK); /* straddles blocks 0 and 1 */
+    CHECK_EQ(stats(&f).checkpoint_bytes, before + 64);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    fx_free(&f);
+}
+
 int main(void)
 {
     RUN(test_format_and_bound);
@@ -320,5 +376,6 @@ int main(void)
     RUN(test_nospc);
     RUN(test_root);
     RUN(test_scoped_ref);
+    RUN(test_read_write_bypass);
     return vtest_summary();
 }
