@@ -303,6 +303,20 @@ static int mark_dirty(struct vnv_heap *h, struct meta *m, uint32_t off, uint32_t
     return VNV_OK;
 }
 
+/* mark_dirty for a writer pin this call just took (no pointer handed out yet): the
+ * object's own earlier dirty blocks may then be flushed too, which the policy cannot do
+ * because the object is pinned. */
+static int mark_own_range(struct vnv_heap *h, struct meta *m, uint32_t off, uint32_t len)
+{
+    int err = mark_dirty(h, m, off, len);
+    if (err == VNV_ERR_BUDGET && (m->word & ST_DIRTY)) {
+        err = flush_meta(h, m);
+        if (!err)
+            err = mark_dirty(h, m, off, len);
+    }
+    return err;
+}
+
 /* Largest dirty charge one write of this object may need: all of it, or for a partial
  * object one block (a writer may dirty block by block, flushing in between). */
 static uint32_t min_write_charge(uint32_t size, uint32_t status)
@@ -542,7 +556,7 @@ int vnv_get_mut_range(struct vnv_heap *h, vnv_obj_t obj, size_t off, size_t len,
     if (off > meta_size(m) || len > meta_size(m) - off)
         err = VNV_ERR_INVAL;
     else
-        err = mark_dirty(h, m, (uint32_t)off, (uint32_t)len);
+        err = mark_own_range(h, m, (uint32_t)off, (uint32_t)len);
     if (err) {
         m->word &= ~ST_WRITER;
         return err;
@@ -644,7 +658,7 @@ int vnv_write(struct vnv_heap *h, vnv_obj_t obj, size_t off, const void *src, si
         if (m->word & ST_PINS)
             return VNV_ERR_BUSY;
         m->word |= ST_WRITER | ST_ACCESSED; /* pinned while budget room is made */
-        int err = mark_dirty(h, m, (uint32_t)off, (uint32_t)len);
+        int err = mark_own_range(h, m, (uint32_t)off, (uint32_t)len);
         if (!err)
             memcpy(meta_data(m) + off, src, len);
         m->word &= ~ST_WRITER;

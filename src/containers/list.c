@@ -1,0 +1,851 @@
+/*
+ * list.c - vnv_list: doubly linked list of heap objects (see include/vnvheap/list.h).
+ *
+ * Uses only the public heap API. The one idea: every update
+ *   1. pins (and so loads, and charges to the budget) every object it will modify; any
+ *      failure here releases what was pinned and returns: nothing was changed;
+ *   2. writes an intent record into the header: the new head, tail and length and the (at
+ *      most two) node links to set, then commits it with one 32-bit store of `op`;
+ *   3. applies the intent (idempotent plain stores into the pinned objects);
+ *   4. stores op = NONE (or, for a removal, op = FREE, frees the node, then op = NONE).
+ * Steps 2-4 are RAM stores that cannot fail, so an error can only happen before the commit
+ * point or in the final vnv_free (which leaves the heap unchanged when it fails; the unlink
+ * is then undone by a second committed intent that relinks the node). A checkpoint that
+ * lands between any two stores captures either op = NONE (nothing happened) or a committed
+ * intent, which recover() redoes after a restart.
+ *
+ * Loops: destroy and check walk at most `length` (+ 1) nodes; recover runs at most 3 rounds.
+ */
+#include <string.h>
+
+#include "vnvheap/list.h"
+
+#if !defined(__STDC_NO_ATOMICS__)
+#include <stdatomic.h>
+/* Orders our stores against the power-failure interrupt; emits no instruction. */
+#define FENCE() atomic_signal_fence(memory_order_seq_cst)
+#else
+#define FENCE() __asm__ __volatile__("" ::: "memory")
+#endif
+
+#ifndef VNV_LIST_STEP_HOOKS
+#define VNV_LIST_STEP_HOOKS 1
+#endif
+
+#define L_MAGIC 0x314C4E56u /* "VNL1" */
+#define N_MAGIC 0x6E4C4E56u /* "VNLn" */
+
+/* header words */
+enum {
+    H_MAGIC,
+    H_ESIZE,
+    H_HEAD,
+    H_TAIL,
+    H_LEN,
+    H_OP,
+    H_NODE,   /* node being linked / removed (freed after an UNLINK, by FREE, by DESTROY) */
+    H_IHEAD,  /* intent: new head, tail, length */
+    H_ITAIL,
+    H_ILEN,
+    H_IA,     /* intent: node whose next becomes H_IANEXT (0 = none) */
+    H_IANEXT, /* (DESTROY: the next head) */
+    H_IC,     /* intent: node whose prev becomes H_ICPREV (0 = none) */
+    H_ICPREV,
+    H_WORDS
+};
+/* node words; the value follows */
+enum { N_PREV, N_NEXT, N_OWNER, N_TAG, N_WORDS };
+
+/* op values: distinct non-trivial constants, anything else is CORRUPT */
+#define OP_NONE 0u
+#define OP_LINK 0x4B4E494Cu    /* apply the intent, then NONE (push; undo of a remove) */
+#define OP_UNLINK 0x4B4E4C55u  /* apply the intent, then FREE */
+#define OP_FREE 0x45455246u    /* free H_NODE (if still ours), then NONE */
+#define OP_DESTROY 0x59545344u /* being destroyed: only destroy (and check) proceed */
+
+typedef char vnv_list_header_size_ok[(H_WORDS * 4 == VNV_LIST_HEADER_SIZE) ? 1 : -1];
+typedef char vnv_list_node_size_ok[(N_WORDS * 4 == VNV_LIST_NODE_OVERHEAD) ? 1 : -1];
+
+#if VNV_LIST_STEP_HOOKS
+static vnv_list_step_fn step_fn;
+static void *step_arg;
+#define STEP()                                                                             \
+    do {                                                                                   \
+        if (step_fn)                                                                       \
+            step_fn(step_arg);                                                             \
+    } while (0)
+void vnv_list_set_step_hook(vnv_list_step_fn fn, void *arg)
+{
+    step_fn = NULL;
+    step_arg = arg;
+    step_fn = fn;
+}
+#else
+#define STEP() ((void)0)
+void vnv_list_set_step_hook(vnv_list_step_fn fn, void *arg)
+{
+    (void)fn;
+    (void)arg;
+}
+#endif
+
+/* One aligned 32-bit store that an interrupt sees entirely or not at all. */
+static void put(uint32_t *obj, unsigned word, uint32_t v)
+{
+    *(volatile uint32_t *)&obj[word] = v;
+    STEP();
+}
+
+/* The commit store: everything before it is visible before it, everything after after. */
+static void commit(uint32_t *hp, uint32_t op)
+{
+    FENCE();
+    *(volatile uint32_t *)&hp[H_OP] = op;
+    FENCE();
+    STEP();
+}
+
+static vnv_obj_t obj(uint32_t id) { return (vnv_obj_t){id}; }
+
+static int op_known(uint32_t op)
+{
+    return op == OP_NONE || op == OP_LINK || op == OP_UNLINK || op == OP_FREE ||
+           op == OP_DESTROY;
+}
+
+static int node_ours(const uint32_t *n, vnv_obj_t list)
+{
+    return n[N_TAG] == N_MAGIC && n[N_OWNER] == list.id;
+}
+
+/* A pinned node holds exactly elem_size value bytes (resident: no storage traffic). */
+static int node_size_ok(struct vnv_heap *h, vnv_obj_t node, uint32_t es)
+{
+    size_t sz = 0;
+    return vnv_size(h, node, &sz) == VNV_OK && sz == VNV_LIST_NODE_OVERHEAD + (size_t)es;
+}
+
+/* After a pin of `list`: is it a list header? INVAL if not, CORRUPT if it is one but its
+ * fields are impossible. No storage traffic (the object is resident while pinned). */
+static int hdr_valid(struct vnv_heap *h, vnv_obj_t list, const uint32_t *hp)
+{
+    size_t sz = 0;
+    int err = vnv_size(h, list, &sz);
+    if (err)
+        return err;
+    if (sz != VNV_LIST_HEADER_SIZE || hp[H_MAGIC] != L_MAGIC)
+        return VNV_ERR_INVAL;
+    if (hp[H_ESIZE] == 0 || hp[H_ESIZE] > VNV_LIST_MAX_ELEM || !op_known(hp[H_OP]))
+        return VNV_ERR_CORRUPT;
+    return VNV_OK;
+}
+
+/* Copy the header (reader pin, released again). */
+static int hdr_copy(struct vnv_heap *h, vnv_obj_t list, uint32_t *c)
+{
+    const void *p;
+    if (!h || vnv_is_null(list))
+        return VNV_ERR_INVAL;
+    int err = vnv_get(h, list, &p);
+    if (err)
+        return err;
+    err = hdr_valid(h, list, p);
+    if (!err)
+        memcpy(c, p, VNV_LIST_HEADER_SIZE);
+    (void)vnv_release(h, list);
+    return err;
+}
+
+/* Writer pin of the header; released again on error. */
+static int hdr_pin(struct vnv_heap *h, vnv_obj_t list, uint32_t **hp)
+{
+    void *p;
+    if (!h || vnv_is_null(list))
+        return VNV_ERR_INVAL;
+    int err = vnv_get_mut(h, list, &p);
+    if (err)
+        return err;
+    err = hdr_valid(h, list, p);
+    if (err) {
+        (void)vnv_release(h, list);
+        return err;
+    }
+    *hp = p;
+    return VNV_OK;
+}
+
+/* Set one link word of a node of this list (pin, store, release). */
+static int set_link(struct vnv_heap *h, vnv_obj_t list, uint32_t node, unsigned word,
+                    uint32_t v)
+{
+    void *p;
+    int err = vnv_get_mut(h, obj(node), &p);
+    if (err)
+        return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
+    uint32_t *n = p;
+    if (node_ours(n, list))
+        put(n, word, v);
+    else
+        err = VNV_ERR_CORRUPT;
+    (void)vnv_release(h, obj(node));
+    return err;
+}
+
+/* Free `node` if it still is a node of this list (a freed handle is INVAL: already done). */
+static int free_if_ours(struct vnv_heap *h, vnv_obj_t list, uint32_t node)
+{
+    const void *p;
+    int err = vnv_get(h, obj(node), &p);
+    if (err == VNV_ERR_INVAL)
+        return VNV_OK;
+    if (err)
+        return err;
+    int ours = node_ours(p, list);
+    (void)vnv_release(h, obj(node));
+    if (!ours)
+        return VNV_OK; /* the home was reused by something else: not ours to free */
+    err = vnv_free(h, obj(node));
+    STEP();
+    return err == VNV_ERR_INVAL ? VNV_OK : err;
+}
+
+/* Apply a committed intent to the pinned objects (ap: node H_IA, cp: node H_IC). */
+static void apply(uint32_t *hp, uint32_t *ap, uint32_t *cp)
+{
+    if (ap)
+        put(ap, N_NEXT, hp[H_IANEXT]);
+    if (cp)
+        put(cp, N_PREV, hp[H_ICPREV]);
+    put(hp, H_HEAD, hp[H_IHEAD]);
+    put(hp, H_TAIL, hp[H_ITAIL]);
+    put(hp, H_LEN, hp[H_ILEN]);
+}
+
+/* Finish an interrupted update (header writer-pinned). Leaves OP_NONE or OP_DESTROY, or
+ * returns the error with the intent still committed (retried by the next call). */
+static int recover(struct vnv_heap *h, vnv_obj_t list, uint32_t *hp)
+{
+    for (int round = 0; round < 3; round++) {
+        uint32_t op = hp[H_OP];
+        if (op == OP_NONE || op == OP_DESTROY)
+            return VNV_OK;
+        int err = VNV_OK;
+        if (op == OP_LINK || op == OP_UNLINK) {
+            if (hp[H_IA])
+                err = set_link(h, list, hp[H_IA], N_NEXT, hp[H_IANEXT]);
+            if (!err && hp[H_IC])
+                err = set_link(h, list, hp[H_IC], N_PREV, hp[H_ICPREV]);
+            if (err)
+                return err;
+            apply(hp, NULL, NULL);
+            commit(hp, op == OP_UNLINK ? OP_FREE : OP_NONE);
+        } else if (op == OP_FREE) {
+            err = free_if_ours(h, list, hp[H_NODE]);
+            if (err)
+                return err;
+            commit(hp, OP_NONE);
+        } else {
+            return VNV_ERR_CORRUPT;
+        }
+    }
+    return VNV_ERR_CORRUPT;
+}
+
+/* Header copy for readers: an interrupted link/unlink is finished first (only possible
+ * after a restart without attach); FREE does not change what readers see. */
+static int hdr_read(struct vnv_heap *h, vnv_obj_t list, uint32_t *c)
+{
+    int err = hdr_copy(h, list, c);
+    if (err)
+        return err;
+    if (c[H_OP] == OP_DESTROY)
+        return VNV_ERR_INVAL;
+    if (c[H_OP] != OP_LINK && c[H_OP] != OP_UNLINK)
+        return VNV_OK;
+    uint32_t *hp;
+    err = hdr_pin(h, list, &hp);
+    if (err)
+        return err;
+    err = recover(h, list, hp);
+    if (!err)
+        memcpy(c, hp, VNV_LIST_HEADER_SIZE);
+    (void)vnv_release(h, list);
+    return err;
+}
+
+/* ---- create, attach, destroy ----------------------------------------------------------------- */
+
+int vnv_list_create(struct vnv_heap *h, size_t elem_size, vnv_obj_t *list)
+{
+    if (!h || !list || elem_size == 0 || elem_size > VNV_LIST_MAX_ELEM)
+        return VNV_ERR_INVAL;
+    uint32_t init[H_WORDS];
+    memset(init, 0, sizeof init);
+    init[H_MAGIC] = L_MAGIC;
+    init[H_ESIZE] = (uint32_t)elem_size;
+    return vnv_alloc(h, sizeof init, init, list);
+}
+
+int vnv_list_attach(struct vnv_heap *h, vnv_obj_t list)
+{
+    uint32_t c[H_WORDS];
+    int err = hdr_copy(h, list, c);
+    if (err)
+        return err;
+    if (c[H_OP] == OP_DESTROY)
+        return VNV_ERR_INVAL;
+    if (c[H_OP] == OP_NONE)
+        return VNV_OK;
+    uint32_t *hp;
+    err = hdr_pin(h, list, &hp);
+    if (err)
+        return err;
+    err = recover(h, list, hp);
+    (void)vnv_release(h, list);
+    return err;
+}
+
+int vnv_list_destroy(struct vnv_heap *h, vnv_obj_t list)
+{
+    uint32_t *hp;
+    int err = hdr_pin(h, list, &hp);
+    if (err)
+        return err;
+    err = recover(h, list, hp);
+    if (!err && hp[H_OP] != OP_DESTROY) {
+        put(hp, H_NODE, 0);
+        commit(hp, OP_DESTROY);
+    }
+    /* H_NODE != 0: that node was (being) taken off the front and is (being) freed;
+     * H_IANEXT is the head that follows it. H_LEN stays an upper bound of the nodes left. */
+    uint32_t bound = hp[H_LEN];
+    for (uint32_t i = 0; !err && i <= bound + 1u; i++) {
+        uint32_t x = hp[H_NODE];
+        if (x) {
+            if (hp[H_HEAD] == x)
+                put(hp, H_HEAD, hp[H_IANEXT]);
+            err = free_if_ours(h, list, x);
+            if (err)
+                break;
+            put(hp, H_NODE, 0);
+        }
+        x = hp[H_HEAD];
+        if (!x)
+            break;
+        const void *p;
+        err = vnv_get(h, obj(x), &p);
+        if (err) {
+            err = err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
+            break;
+        }
+        const uint32_t *n = p;
+        uint32_t next = n[N_NEXT];
+        int ours = node_ours(n, list);
+        (void)vnv_release(h, obj(x));
+        if (!ours) {
+            err = VNV_ERR_CORRUPT;
+            break;
+        }
+        put(hp, H_IANEXT, next);
+        FENCE();
+        put(hp, H_NODE, x); /* commit of this step */
+        FENCE();
+        put(hp, H_HEAD, next);
+        if (hp[H_LEN])
+            put(hp, H_LEN, hp[H_LEN] - 1u);
+        err = vnv_free(h, obj(x));
+        STEP();
+        if (err)
+            break;
+        put(hp, H_NODE, 0);
+    }
+    if (!err && (hp[H_HEAD] || hp[H_NODE]))
+        err = VNV_ERR_CORRUPT; /* more nodes than the length allowed: a cycle */
+    (void)vnv_release(h, list);
+    if (!err) {
+        err = vnv_free(h, list);
+        STEP();
+    }
+    return err;
+}
+
+/* ---- push ------------------------------------------------------------------------------------ */
+
+/* Allocate a complete node; the caller holds its neighbours. */
+static int new_node(struct vnv_heap *h, vnv_obj_t list, uint32_t es, uint32_t prev,
+                    uint32_t next, const void *value, vnv_obj_t *out)
+{
+    uint32_t size = VNV_LIST_NODE_OVERHEAD + es;
+    if (size <= VNV_LIST_STACK_NODE) {
+        uint32_t buf[(VNV_LIST_STACK_NODE + 3u) / 4u];
+        buf[N_PREV] = prev;
+        buf[N_NEXT] = next;
+        buf[N_OWNER] = list.id;
+        buf[N_TAG] = N_MAGIC;
+        if (value)
+            memcpy(&buf[N_WORDS], value, es);
+        else
+            memset(&buf[N_WORDS], 0, es);
+        return vnv_alloc(h, size, buf, out);
+    }
+    int err = vnv_alloc(h, size, NULL, out);
+    if (err)
+        return err;
+    STEP();
+    void *p;
+    err = vnv_get_mut(h, *out, &p);
+    if (err) {
+        (void)vnv_free(h, *out); /* if even this fails, the node leaks (unreachable) */
+        return err;
+    }
+    uint32_t *n = p;
+    n[N_PREV] = prev;
+    n[N_NEXT] = next;
+    n[N_OWNER] = list.id;
+    n[N_TAG] = N_MAGIC;
+    if (value)
+        memcpy(&n[N_WORDS], value, es);
+    (void)vnv_release(h, *out);
+    return VNV_OK;
+}
+
+static int push(struct vnv_heap *h, vnv_obj_t list, const void *value, int front)
+{
+    uint32_t *hp, *np = NULL;
+    int err = hdr_pin(h, list, &hp);
+    if (err)
+        return err;
+    err = recover(h, list, hp);
+    if (!err && hp[H_OP] == OP_DESTROY)
+        err = VNV_ERR_INVAL;
+    uint32_t end = front ? hp[H_HEAD] : hp[H_TAIL];
+    if (!err && end) {
+        void *p;
+        err = vnv_get_mut(h, obj(end), &p);
+        if (err) {
+            err = err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
+        } else {
+            np = p;
+            if (!node_ours(np, list) || np[front ? N_PREV : N_NEXT] != 0)
+                err = VNV_ERR_CORRUPT;
+        }
+    }
+    vnv_obj_t n = VNV_NULL;
+    if (!err)
+        err = new_node(h, list, hp[H_ESIZE], front ? 0 : end, front ? end : 0, value, &n);
+    if (!err) {
+        STEP();
+        /* intent (invisible while op == NONE), then commit */
+        put(hp, H_NODE, n.id);
+        put(hp, H_IHEAD, front || !end ? n.id : hp[H_HEAD]);
+        put(hp, H_ITAIL, !front || !end ? n.id : hp[H_TAIL]);
+        put(hp, H_ILEN, hp[H_LEN] + 1u);
+        put(hp, H_IA, front ? 0 : end);
+        put(hp, H_IANEXT, front ? 0 : n.id);
+        put(hp, H_IC, front ? end : 0);
+        put(hp, H_ICPREV, front ? n.id : 0);
+        commit(hp, OP_LINK);
+        apply(hp, front ? NULL : np, front ? np : NULL);
+        commit(hp, OP_NONE);
+    }
+    if (np)
+        (void)vnv_release(h, obj(end));
+    (void)vnv_release(h, list);
+    return err;
+}
+
+int vnv_list_push_back(struct vnv_heap *h, vnv_obj_t list, const void *value)
+{
+    return push(h, list, value, 0);
+}
+
+int vnv_list_push_front(struct vnv_heap *h, vnv_obj_t list, const void *value)
+{
+    return push(h, list, value, 1);
+}
+
+/* ---- remove ---------------------------------------------------------------------------------- */
+
+enum which { W_FRONT, W_BACK, W_NODE };
+
+static int unlink_node(struct vnv_heap *h, vnv_obj_t list, enum which which, vnv_obj_t node,
+                       void *out)
+{
+    uint32_t *hp, *pp = NULL, *qp = NULL;
+    int err = hdr_pin(h, list, &hp);
+    if (err)
+        return err;
+    err = recover(h, list, hp);
+    if (!err && hp[H_OP] == OP_DESTROY)
+        err = VNV_ERR_INVAL;
+    if (err) {
+        (void)vnv_release(h, list);
+        return err;
+    }
+    uint32_t x = which == W_FRONT ? hp[H_HEAD] : which == W_BACK ? hp[H_TAIL] : node.id;
+    if (!x || x == list.id) {
+        (void)vnv_release(h, list);
+        return VNV_ERR_INVAL; /* empty, or VNV_NULL given */
+    }
+    const void *xv;
+    err = vnv_get(h, obj(x), &xv);
+    if (err) {
+        if (which != W_NODE && err == VNV_ERR_INVAL)
+            err = VNV_ERR_CORRUPT; /* the header names a dead node */
+        (void)vnv_release(h, list);
+        return err;
+    }
+    const uint32_t *xp = xv;
+    uint32_t p = xp[N_PREV], q = xp[N_NEXT];
+    int bad = which == W_NODE ? VNV_ERR_INVAL : VNV_ERR_CORRUPT;
+    if (!node_ours(xp, list) || (p == 0) != (hp[H_HEAD] == x) || (q == 0) != (hp[H_TAIL] == x))
+        err = bad;
+    else if (hp[H_LEN] == 0 || !node_size_ok(h, obj(x), hp[H_ESIZE]))
+        err = VNV_ERR_CORRUPT;
+    void *v;
+    if (!err && p) {
+        err = vnv_get_mut(h, obj(p), &v);
+        if (!err) {
+            pp = v;
+            if (!node_ours(pp, list) || pp[N_NEXT] != x)
+                err = bad;
+        } else if (err == VNV_ERR_INVAL) {
+            err = bad;
+        }
+    }
+    if (!err && q) {
+        err = vnv_get_mut(h, obj(q), &v);
+        if (!err) {
+            qp = v;
+            if (!node_ours(qp, list) || qp[N_PREV] != x)
+                err = bad;
+        } else if (err == VNV_ERR_INVAL) {
+            err = bad;
+        }
+    }
+    if (!err) {
+        if (out)
+            memcpy(out, &xp[N_WORDS], hp[H_ESIZE]);
+        uint32_t head = hp[H_HEAD], tail = hp[H_TAIL], len = hp[H_LEN];
+        put(hp, H_NODE, x);
+        put(hp, H_IHEAD, p ? head : q);
+        put(hp, H_ITAIL, q ? tail : p);
+        put(hp, H_ILEN, len - 1u);
+        put(hp, H_IA, p);
+        put(hp, H_IANEXT, q);
+        put(hp, H_IC, q);
+        put(hp, H_ICPREV, p);
+        commit(hp, OP_UNLINK);
+        apply(hp, pp, qp);
+        commit(hp, OP_FREE);
+        (void)vnv_release(h, obj(x));
+        xp = NULL;
+        err = vnv_free(h, obj(x));
+        STEP();
+        if (!err) {
+            commit(hp, OP_NONE);
+        } else {
+            /* The heap is unchanged by a failed free: put the node back (H_NODE is still x,
+             * which is all a FREE redo would use, until the LINK commit replaces it). */
+            put(hp, H_IHEAD, head);
+            put(hp, H_ITAIL, tail);
+            put(hp, H_ILEN, len);
+            put(hp, H_IA, p);
+            put(hp, H_IANEXT, x);
+            put(hp, H_IC, q);
+            put(hp, H_ICPREV, x);
+            commit(hp, OP_LINK);
+            apply(hp, pp, qp);
+            commit(hp, OP_NONE);
+        }
+    }
+    if (qp)
+        (void)vnv_release(h, obj(q));
+    if (pp)
+        (void)vnv_release(h, obj(p));
+    if (xp)
+        (void)vnv_release(h, obj(x));
+    (void)vnv_release(h, list);
+    return err;
+}
+
+int vnv_list_pop_back(struct vnv_heap *h, vnv_obj_t list, void *out)
+{
+    return unlink_node(h, list, W_BACK, VNV_NULL, out);
+}
+
+int vnv_list_pop_front(struct vnv_heap *h, vnv_obj_t list, void *out)
+{
+    return unlink_node(h, list, W_FRONT, VNV_NULL, out);
+}
+
+int vnv_list_remove(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t node, void *out)
+{
+    return unlink_node(h, list, W_NODE, node, out);
+}
+
+/* ---- reading --------------------------------------------------------------------------------- */
+
+int vnv_list_length(struct vnv_heap *h, vnv_obj_t list, uint32_t *len)
+{
+    uint32_t c[H_WORDS];
+    if (!len)
+        return VNV_ERR_INVAL;
+    int err = hdr_read(h, list, c);
+    if (!err)
+        *len = c[H_LEN];
+    return err;
+}
+
+int vnv_list_elem_size(struct vnv_heap *h, vnv_obj_t list, uint32_t *elem_size)
+{
+    uint32_t c[H_WORDS];
+    if (!elem_size)
+        return VNV_ERR_INVAL;
+    int err = hdr_copy(h, list, c);
+    if (!err)
+        *elem_size = c[H_ESIZE];
+    return err;
+}
+
+static int end_node(struct vnv_heap *h, vnv_obj_t list, int front, vnv_obj_t *node)
+{
+    uint32_t c[H_WORDS];
+    if (!node)
+        return VNV_ERR_INVAL;
+    int err = hdr_read(h, list, c);
+    if (!err)
+        *node = obj(front ? c[H_HEAD] : c[H_TAIL]);
+    return err;
+}
+
+int vnv_list_first(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t *node)
+{
+    return end_node(h, list, 1, node);
+}
+
+int vnv_list_last(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t *node)
+{
+    return end_node(h, list, 0, node);
+}
+
+/* Reader pin of a node of this list; released again on error. */
+static int node_get(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t node, const uint32_t **np)
+{
+    const void *p;
+    if (!h || vnv_is_null(list) || vnv_is_null(node) || vnv_same(list, node))
+        return VNV_ERR_INVAL;
+    int err = vnv_get(h, node, &p);
+    if (err)
+        return err;
+    if (!node_ours(p, list)) {
+        (void)vnv_release(h, node);
+        return VNV_ERR_INVAL;
+    }
+    *np = p;
+    return VNV_OK;
+}
+
+static int step_node(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t node, unsigned word,
+                     vnv_obj_t *out)
+{
+    const uint32_t *n;
+    if (!out)
+        return VNV_ERR_INVAL;
+    int err = node_get(h, list, node, &n);
+    if (err)
+        return err;
+    *out = obj(n[word]);
+    (void)vnv_release(h, node);
+    return VNV_OK;
+}
+
+int vnv_list_next(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t node, vnv_obj_t *out)
+{
+    return step_node(h, list, node, N_NEXT, out);
+}
+
+int vnv_list_prev(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t node, vnv_obj_t *out)
+{
+    return step_node(h, list, node, N_PREV, out);
+}
+
+int vnv_list_get(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t node, void *out)
+{
+    const uint32_t *n;
+    size_t sz = 0;
+    if (!out)
+        return VNV_ERR_INVAL;
+    int err = node_get(h, list, node, &n);
+    if (err)
+        return err;
+    err = vnv_size(h, node, &sz); /* resident while pinned: no storage traffic */
+    if (!err && sz > VNV_LIST_NODE_OVERHEAD)
+        memcpy(out, &n[N_WORDS], sz - VNV_LIST_NODE_OVERHEAD);
+    else if (!err)
+        err = VNV_ERR_CORRUPT;
+    (void)vnv_release(h, node);
+    return err;
+}
+
+int vnv_list_ref(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t node, const void **value)
+{
+    const uint32_t *n;
+    if (!value)
+        return VNV_ERR_INVAL;
+    int err = node_get(h, list, node, &n);
+    if (!err)
+        *value = &n[N_WORDS];
+    return err;
+}
+
+int vnv_list_ref_mut(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t node, void **value)
+{
+    void *p;
+    if (!h || !value || vnv_is_null(list) || vnv_is_null(node) || vnv_same(list, node))
+        return VNV_ERR_INVAL;
+    /* Check ownership with a reader pin first: a writer pin would charge the object dirty
+     * even when it turns out not to be ours. */
+    const uint32_t *n;
+    int err = node_get(h, list, node, &n);
+    if (err)
+        return err;
+    (void)vnv_release(h, node);
+    err = vnv_get_mut(h, node, &p);
+    if (!err)
+        *value = (uint32_t *)p + N_WORDS;
+    return err;
+}
+
+int vnv_list_release(struct vnv_heap *h, vnv_obj_t node) { return vnv_release(h, node); }
+
+static int peek_ref(struct vnv_heap *h, vnv_obj_t list, int front, vnv_obj_t *node,
+                    const void **value, void **mvalue)
+{
+    vnv_obj_t n;
+    if (!node || !(value || mvalue))
+        return VNV_ERR_INVAL;
+    int err = end_node(h, list, front, &n);
+    if (err)
+        return err;
+    if (vnv_is_null(n))
+        return VNV_ERR_INVAL; /* empty */
+    err = value ? vnv_list_ref(h, list, n, value) : vnv_list_ref_mut(h, list, n, mvalue);
+    if (err == VNV_ERR_INVAL)
+        err = VNV_ERR_CORRUPT; /* the header names something that is not our node */
+    if (!err)
+        *node = n;
+    return err;
+}
+
+static int peek_copy(struct vnv_heap *h, vnv_obj_t list, int front, void *out)
+{
+    vnv_obj_t n;
+    const void *v;
+    uint32_t c[H_WORDS];
+    if (!out)
+        return VNV_ERR_INVAL;
+    int err = hdr_read(h, list, c);
+    if (err)
+        return err;
+    n = obj(front ? c[H_HEAD] : c[H_TAIL]);
+    if (vnv_is_null(n))
+        return VNV_ERR_INVAL;
+    err = vnv_list_ref(h, list, n, &v);
+    if (err)
+        return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
+    if (node_size_ok(h, n, c[H_ESIZE]))
+        memcpy(out, v, c[H_ESIZE]);
+    else
+        err = VNV_ERR_CORRUPT;
+    (void)vnv_release(h, n);
+    return err;
+}
+
+int vnv_list_peek_back(struct vnv_heap *h, vnv_obj_t list, void *out)
+{
+    return peek_copy(h, list, 0, out);
+}
+
+int vnv_list_peek_front(struct vnv_heap *h, vnv_obj_t list, void *out)
+{
+    return peek_copy(h, list, 1, out);
+}
+
+int vnv_list_peek_back_ref(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t *node,
+                           const void **value)
+{
+    return peek_ref(h, list, 0, node, value, NULL);
+}
+
+int vnv_list_peek_front_ref(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t *node,
+                            const void **value)
+{
+    return peek_ref(h, list, 1, node, value, NULL);
+}
+
+int vnv_list_peek_back_mut(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t *node, void **value)
+{
+    return peek_ref(h, list, 0, node, NULL, value);
+}
+
+int vnv_list_peek_front_mut(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t *node, void **value)
+{
+    return peek_ref(h, list, 1, node, NULL, value);
+}
+
+/* ---- check ----------------------------------------------------------------------------------- */
+
+int vnv_list_check(struct vnv_heap *h, vnv_obj_t list)
+{
+    uint32_t c[H_WORDS];
+    int err = hdr_copy(h, list, c);
+    if (err)
+        return err;
+    uint32_t op = c[H_OP], es = c[H_ESIZE];
+    int redo = op == OP_LINK || op == OP_UNLINK;
+    uint32_t head = redo ? c[H_IHEAD] : c[H_HEAD];
+    uint32_t tail = redo ? c[H_ITAIL] : c[H_TAIL];
+    uint32_t len = redo ? c[H_ILEN] : c[H_LEN];
+    uint32_t gone = (op == OP_UNLINK || op == OP_FREE) ? c[H_NODE] : 0;
+    if (op == OP_DESTROY) {
+        /* only a chain from head of at most `length` of our nodes is required */
+        head = c[H_HEAD] == c[H_NODE] && c[H_NODE] ? c[H_IANEXT] : c[H_HEAD];
+        tail = 0;
+    } else if ((head == 0) != (tail == 0) || (head == 0) != (len == 0)) {
+        return VNV_ERR_CORRUPT;
+    }
+    uint32_t prev = 0, cur = head, count = 0;
+    while (cur) {
+        if (count >= len || cur == gone)
+            return VNV_ERR_CORRUPT; /* longer than its length (or a cycle), removed node */
+        const void *p;
+        err = vnv_get(h, obj(cur), &p);
+        if (err)
+            return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
+        const uint32_t *n = p;
+        size_t sz = 0;
+        err = vnv_size(h, obj(cur), &sz);
+        uint32_t np = n[N_PREV], nn = n[N_NEXT];
+        int ok = !err && node_ours(n, list) && sz == VNV_LIST_NODE_OVERHEAD + es;
+        (void)vnv_release(h, obj(cur));
+        if (err)
+            return err;
+        if (!ok)
+            return VNV_ERR_CORRUPT;
+        if (redo && cur == c[H_IA])
+            nn = c[H_IANEXT];
+        if (redo && cur == c[H_IC])
+            np = c[H_ICPREV];
+        if (op != OP_DESTROY && np != prev)
+            return VNV_ERR_CORRUPT;
+        prev = cur;
+        cur = nn;
+        count++;
+    }
+    if (op == OP_DESTROY)
+        return VNV_OK;
+    if (count != len || prev != tail)
+        return VNV_ERR_CORRUPT;
+    return VNV_OK;
+}

@@ -1,0 +1,1071 @@
+/* test_list.c - vnv_list against a reference deque: random operations with checkpoint + RAM
+ * wipe + resume and checkpoint + restart; objects touched per operation; refused inputs;
+ * injected I/O errors at every storage call of an operation; and power failures at every
+ * step of an operation (a checkpoint taken exactly there, then the power is lost). */
+#include <stdlib.h>
+
+#include "fixture.h"
+#include "rng.h"
+#include "vnvheap/list.h"
+#include "vtest.h"
+
+#ifdef VNV_TEST_CROSS
+#define RANDOM_OPS 4000
+#define RANDOM_OPS_LARGE 1500
+#else
+#define RANDOM_OPS 60000
+#define RANDOM_OPS_LARGE 8000
+#endif
+
+/* ---- the reference deque --------------------------------------------------------------------- */
+
+#define ESMAX 160
+#define MCAP 512
+
+struct model {
+    uint32_t es, head, n;
+    uint8_t v[MCAP][ESMAX];
+};
+
+static uint8_t *m_at(struct model *m, uint32_t i) { return m->v[(m->head + i) % MCAP]; }
+
+static void m_init(struct model *m, uint32_t es)
+{
+    m->es = es;
+    m->head = m->n = 0;
+}
+
+static void m_push_back(struct model *m, const void *v)
+{
+    memcpy(m_at(m, m->n), v, m->es);
+    m->n++;
+}
+
+static void m_push_front(struct model *m, const void *v)
+{
+    m->head = (m->head + MCAP - 1u) % MCAP;
+    memcpy(m->v[m->head], v, m->es);
+    m->n++;
+}
+
+static void m_remove(struct model *m, uint32_t i)
+{
+    for (uint32_t j = i; j + 1u < m->n; j++)
+        memcpy(m_at(m, j), m_at(m, j + 1u), m->es);
+    m->n--;
+}
+
+static void m_pop_front(struct model *m)
+{
+    m->head = (m->head + 1u) % MCAP;
+    m->n--;
+}
+
+/* Does the list hold exactly the model's values, forwards and backwards? */
+static int list_equals(struct fixture *f, vnv_obj_t l, struct model *m)
+{
+    uint32_t len = 0, es = 0, i = 0;
+    uint8_t buf[ESMAX];
+    vnv_obj_t n;
+    if (vnv_list_length(&f->heap, l, &len) || len != m->n)
+        return 0;
+    if (vnv_list_elem_size(&f->heap, l, &es) || es != m->es)
+        return 0;
+    int err = vnv_list_first(&f->heap, l, &n);
+    while (!err && !vnv_is_null(n)) {
+        if (i >= m->n || vnv_list_get(&f->heap, l, n, buf) || memcmp(buf, m_at(m, i), es))
+            return 0;
+        i++;
+        err = vnv_list_next(&f->heap, l, n, &n);
+    }
+    if (err || i != m->n)
+        return 0;
+    err = vnv_list_last(&f->heap, l, &n);
+    while (!err && !vnv_is_null(n)) {
+        if (i == 0 || vnv_list_get(&f->heap, l, n, buf) || memcmp(buf, m_at(m, i - 1u), es))
+            return 0;
+        i--;
+        err = vnv_list_prev(&f->heap, l, n, &n);
+    }
+    return !err && i == 0;
+}
+
+/* The node at position i (walking from the nearer end). */
+static vnv_obj_t nth(struct fixture *f, vnv_obj_t l, uint32_t i, uint32_t len)
+{
+    vnv_obj_t n = VNV_NULL;
+    if (i < len / 2) {
+        CHECK_EQ(vnv_list_first(&f->heap, l, &n), VNV_OK);
+        for (uint32_t k = 0; k < i; k++)
+            CHECK_EQ(vnv_list_next(&f->heap, l, n, &n), VNV_OK);
+    } else {
+        CHECK_EQ(vnv_list_last(&f->heap, l, &n), VNV_OK);
+        for (uint32_t k = len - 1u; k > i; k--)
+            CHECK_EQ(vnv_list_prev(&f->heap, l, n, &n), VNV_OK);
+    }
+    return n;
+}
+
+static struct vnv_stats stats(struct fixture *f)
+{
+    struct vnv_stats s;
+    memset(&s, 0, sizeof s);
+    (void)vnv_stats(&f->heap, &s);
+    return s;
+}
+
+struct elem {
+    uint32_t a, b, c;
+};
+
+static struct model m1, m2, m3; /* large: static */
+
+/* ---- basics ---------------------------------------------------------------------------------- */
+
+static void test_basic(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, 64u * 1024u, 4096, 1024) == VNV_OK);
+    uint32_t nv0 = stats(&f).nv_free;
+    vnv_obj_t l;
+    CHECK_EQ(vnv_list_create(&f.heap, sizeof(struct elem), &l), VNV_OK);
+    CHECK_EQ(vnv_list_check(&f.heap, l), VNV_OK);
+    uint32_t len = 99;
+    CHECK_EQ(vnv_list_length(&f.heap, l, &len), VNV_OK);
+    CHECK_EQ(len, 0);
+    struct elem e, out;
+    vnv_obj_t n;
+    CHECK_EQ(vnv_list_first(&f.heap, l, &n), VNV_OK);
+    CHECK(vnv_is_null(n));
+    CHECK_EQ(vnv_list_pop_back(&f.heap, l, &out), VNV_ERR_INVAL);  /* empty */
+    CHECK_EQ(vnv_list_pop_front(&f.heap, l, &out), VNV_ERR_INVAL); /* empty */
+    CHECK_EQ(vnv_list_peek_back(&f.heap, l, &out), VNV_ERR_INVAL);
+    const void *rv;
+    CHECK_EQ(vnv_list_peek_front_ref(&f.heap, l, &n, &rv), VNV_ERR_INVAL);
+    m_init(&m1, sizeof e);
+    for (uint32_t i = 1; i <= 3; i++) {
+        e = (struct elem){i, i * 10u, i * 100u};
+        CHECK_EQ(vnv_list_push_back(&f.heap, l, &e), VNV_OK);
+        m_push_back(&m1, &e);
+        CHECK_EQ(vnv_list_check(&f.heap, l), VNV_OK);
+    }
+    e = (struct elem){0, 0, 7};
+    CHECK_EQ(vnv_list_push_front(&f.heap, l, &e), VNV_OK);
+    m_push_front(&m1, &e);
+    CHECK_EQ(vnv_list_push_front(&f.heap, l, NULL), VNV_OK); /* zeroes */
+    memset(&e, 0, sizeof e);
+    m_push_front(&m1, &e);
+    CHECK(list_equals(&f, l, &m1));
+    CHECK_EQ(vnv_list_peek_back(&f.heap, l, &out), VNV_OK);
+    CHECK_EQ(out.a, 3);
+    CHECK_EQ(vnv_list_peek_front(&f.heap, l, &out), VNV_OK);
+    CHECK_EQ(out.c, 0);
+    /* pinned references */
+    const struct elem *rp;
+    struct elem *wp;
+    CHECK_EQ(vnv_list_peek_back_ref(&f.heap, l, &n, (const void **)&rp), VNV_OK);
+    CHECK_EQ(rp->b, 30);
+    CHECK_EQ(((uintptr_t)rp) % 8, 0);
+    CHECK_EQ(vnv_list_release(&f.heap, n), VNV_OK);
+    CHECK_EQ(vnv_list_peek_front_mut(&f.heap, l, &n, (void **)&wp), VNV_OK);
+    wp->a = 555;
+    CHECK_EQ(vnv_list_release(&f.heap, n), VNV_OK);
+    ((struct elem *)(void *)m_at(&m1, 0))->a = 555;
+    CHECK(list_equals(&f, l, &m1));
+    /* pops */
+    CHECK_EQ(vnv_list_pop_back(&f.heap, l, &out), VNV_OK);
+    CHECK_EQ(out.a, 3);
+    m1.n--;
+    CHECK_EQ(vnv_list_pop_front(&f.heap, l, &out), VNV_OK);
+    CHECK_EQ(out.a, 555);
+    m_pop_front(&m1);
+    CHECK_EQ(vnv_list_pop_front(&f.heap, l, NULL), VNV_OK); /* discard */
+    m_pop_front(&m1);
+    CHECK(list_equals(&f, l, &m1));
+    /* remove from the middle by handle */
+    n = nth(&f, l, 1, m1.n);
+    CHECK_EQ(vnv_list_remove(&f.heap, l, n, &out), VNV_OK);
+    CHECK_EQ(out.a, 2);
+    m_remove(&m1, 1);
+    CHECK_EQ(vnv_list_remove(&f.heap, l, n, &out), VNV_ERR_INVAL); /* already removed */
+    CHECK(list_equals(&f, l, &m1));
+    CHECK_EQ(vnv_list_check(&f.heap, l), VNV_OK);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    /* destroy frees every node and the header */
+    CHECK_EQ(vnv_list_destroy(&f.heap, l), VNV_OK);
+    CHECK_EQ(vnv_list_attach(&f.heap, l), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_push_back(&f.heap, l, &e), VNV_ERR_INVAL);
+    CHECK_EQ(stats(&f).nv_free, nv0);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    fx_free(&f);
+}
+
+/* The objects an operation touches, counted as loads from a cold state (nothing resident)
+ * and as the dirty bytes it leaves. */
+/* Write every object of the list home and drop it from RAM (every `step`-th node). */
+static void unload_nodes(struct fixture *f, vnv_obj_t l, uint32_t step)
+{
+    vnv_obj_t n;
+    uint32_t i = 0;
+    int err = vnv_list_first(&f->heap, l, &n);
+    while (!err && !vnv_is_null(n)) {
+        vnv_obj_t next;
+        err = vnv_list_next(&f->heap, l, n, &next);
+        if (i++ % step == 0) {
+            CHECK_EQ(vnv_unload(&f->heap, n), VNV_OK);
+            CHECK(!vnv_is_resident(&f->heap, n));
+        }
+        n = next;
+    }
+    CHECK_EQ(err, VNV_OK);
+}
+
+static void unload_all(struct fixture *f, vnv_obj_t l)
+{
+    unload_nodes(f, l, 1);
+    CHECK_EQ(vnv_unload(&f->heap, l), VNV_OK);
+    CHECK(!vnv_is_resident(&f->heap, l));
+}
+
+static void test_objects_touched(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, 64u * 1024u, 8192, 2048) == VNV_OK);
+    const uint32_t node = VNV_LIST_NODE_OVERHEAD + sizeof(struct elem); /* 28 */
+    vnv_obj_t l, n;
+    struct elem e = {1, 2, 3}, out;
+    CHECK_EQ(vnv_list_create(&f.heap, sizeof e, &l), VNV_OK);
+    for (int i = 0; i < 12; i++)
+        CHECK_EQ(vnv_list_push_back(&f.heap, l, &e), VNV_OK);
+    struct vnv_stats s0;
+    uint32_t len;
+
+#define COLD()                                                                             \
+    do {                                                                                   \
+        unload_all(&f, l);                                                                 \
+        CHECK_EQ(stats(&f).resident_objects, 0);                                           \
+        CHECK_EQ(stats(&f).dirty_bytes, 0);                                                \
+        s0 = stats(&f);                                                                    \
+    } while (0)
+#define LOADS() (stats(&f).loads - s0.loads)
+    COLD(); /* push: header W + old tail W + the new node (allocated resident) */
+    CHECK_EQ(vnv_list_push_back(&f.heap, l, &e), VNV_OK);
+    CHECK_EQ(LOADS(), 2);
+    CHECK_EQ(stats(&f).allocs - s0.allocs, 1);
+    CHECK_EQ(stats(&f).resident_objects, 3);
+    CHECK_EQ(stats(&f).dirty_bytes, VNV_LIST_HEADER_SIZE + 2 * node);
+    COLD();
+    CHECK_EQ(vnv_list_push_front(&f.heap, l, &e), VNV_OK);
+    CHECK_EQ(LOADS(), 2);
+    CHECK_EQ(stats(&f).dirty_bytes, VNV_LIST_HEADER_SIZE + 2 * node);
+    COLD(); /* pop: header W + the node R + its neighbour W, then the node is freed */
+    CHECK_EQ(vnv_list_pop_back(&f.heap, l, &out), VNV_OK);
+    CHECK_EQ(LOADS(), 3);
+    CHECK_EQ(stats(&f).frees - s0.frees, 1);
+    CHECK_EQ(stats(&f).resident_objects, 2);
+    CHECK_EQ(stats(&f).dirty_bytes, VNV_LIST_HEADER_SIZE + node);
+    COLD();
+    CHECK_EQ(vnv_list_pop_front(&f.heap, l, &out), VNV_OK);
+    CHECK_EQ(LOADS(), 3);
+    CHECK_EQ(stats(&f).dirty_bytes, VNV_LIST_HEADER_SIZE + node);
+    /* remove from the middle: header W + node R + both neighbours W */
+    n = nth(&f, l, 5, 12);
+    COLD();
+    CHECK_EQ(vnv_list_remove(&f.heap, l, n, &out), VNV_OK);
+    CHECK_EQ(LOADS(), 4);
+    CHECK_EQ(stats(&f).dirty_bytes, VNV_LIST_HEADER_SIZE + 2 * node);
+    /* readers: header R (+ node R), nothing dirty */
+    COLD();
+    CHECK_EQ(vnv_list_length(&f.heap, l, &len), VNV_OK);
+    CHECK_EQ(len, 11);
+    CHECK_EQ(LOADS(), 1);
+    COLD();
+    CHECK_EQ(vnv_list_peek_back(&f.heap, l, &out), VNV_OK);
+    CHECK_EQ(LOADS(), 2);
+    CHECK_EQ(stats(&f).dirty_bytes, 0);
+    COLD();
+    CHECK_EQ(vnv_list_first(&f.heap, l, &n), VNV_OK);
+    CHECK_EQ(LOADS(), 1);
+    COLD();
+    CHECK_EQ(vnv_list_next(&f.heap, l, n, &n), VNV_OK);
+    CHECK_EQ(LOADS(), 1);
+    CHECK_EQ(vnv_list_get(&f.heap, l, n, &out), VNV_OK);
+    CHECK_EQ(LOADS(), 2); /* the next node: its first access */
+    /* a push onto an empty list touches the header only (+ the new node) */
+    vnv_obj_t l2;
+    CHECK_EQ(vnv_list_create(&f.heap, sizeof e, &l2), VNV_OK);
+    CHECK_EQ(vnv_unload(&f.heap, l2), VNV_OK);
+    s0 = stats(&f);
+    CHECK_EQ(vnv_list_push_back(&f.heap, l2, &e), VNV_OK);
+    CHECK_EQ(LOADS(), 1);
+    CHECK_EQ(vnv_list_destroy(&f.heap, l2), VNV_OK);
+    /* destroy: header W, then every node R + freed */
+    COLD();
+    CHECK_EQ(vnv_list_destroy(&f.heap, l), VNV_OK);
+    CHECK_EQ(LOADS(), 1 + 11);
+    CHECK_EQ(stats(&f).frees - s0.frees, 1 + 11);
+#undef COLD
+#undef LOADS
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    fx_free(&f);
+}
+
+/* The budget an update needs, as list.h states it: HDR + 4 REC + 56 + 2 x (16 + es). */
+static void test_minimum_budget(void)
+{
+    const uint32_t es = 12, need = VNV_CKPT_HEADER_SIZE + 4 * VNV_CKPT_RECORD_SIZE +
+                                       VNV_LIST_HEADER_SIZE + 2 * (VNV_LIST_NODE_OVERHEAD + es);
+    for (uint32_t budget = need - 1; budget <= need; budget++) {
+        struct fixture f;
+        REQUIRE(fx_format(&f, 64u * 1024u, 4096, budget) == VNV_OK);
+        vnv_obj_t l;
+        struct elem e = {1, 2, 3}, out;
+        CHECK_EQ(vnv_list_create(&f.heap, es, &l), VNV_OK);
+        m_init(&m1, es);
+        for (uint32_t i = 0; i < 5; i++) {
+            e.a = i;
+            CHECK_EQ(vnv_list_push_back(&f.heap, l, &e), VNV_OK); /* 3 W + new node home */
+            m_push_back(&m1, &e);
+        }
+        vnv_obj_t n = nth(&f, l, 2, 5);
+        int err = vnv_list_remove(&f.heap, l, n, &out);
+        if (budget < need) {
+            CHECK_EQ(err, VNV_ERR_BUDGET);
+        } else {
+            CHECK_EQ(err, VNV_OK);
+            CHECK_EQ(out.a, 2);
+            m_remove(&m1, 2);
+        }
+        CHECK(list_equals(&f, l, &m1));
+        CHECK_EQ(vnv_list_check(&f.heap, l), VNV_OK);
+        CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+        fx_free(&f);
+    }
+}
+
+/* ---- random operations against the model ----------------------------------------------------- */
+
+static void random_run(uint32_t seed, uint32_t es, int ops, uint32_t ram, uint32_t dirty)
+{
+    struct fixture f;
+    struct rng r;
+    rng_seed(&r, seed);
+    REQUIRE(fx_format(&f, 256u * 1024u, ram, dirty) == VNV_OK);
+    uint32_t nv0 = stats(&f).nv_free;
+    vnv_obj_t l;
+    CHECK_EQ(vnv_list_create(&f.heap, es, &l), VNV_OK);
+    CHECK_EQ(vnv_set_root(&f.heap, l), VNV_OK);
+    m_init(&m1, es);
+    uint8_t v[ESMAX], out[ESMAX];
+    unsigned counts[16] = {0}, resumes = 0, restarts = 0;
+    for (int op = 0; op < ops; op++) {
+        uint32_t what = rng_below(&r, 100);
+        if (m1.n > 420 && what < 40)
+            what += 40; /* keep it below the model's capacity */
+        rng_fill(&r, v, es);
+        int err;
+        if (what < 22) {
+            CHECK_EQ(vnv_list_push_back(&f.heap, l, v), VNV_OK);
+            m_push_back(&m1, v);
+            counts[0]++;
+        } else if (what < 40) {
+            CHECK_EQ(vnv_list_push_front(&f.heap, l, v), VNV_OK);
+            m_push_front(&m1, v);
+            counts[1]++;
+        } else if (what < 72) {
+            int front = what < 58;
+            err = front ? vnv_list_pop_front(&f.heap, l, out) : vnv_list_pop_back(&f.heap, l, out);
+            if (m1.n == 0) {
+                CHECK_EQ(err, VNV_ERR_INVAL); /* empty */
+            } else {
+                CHECK_EQ(err, VNV_OK);
+                CHECK(memcmp(out, m_at(&m1, front ? 0 : m1.n - 1u), es) == 0);
+                if (front)
+                    m_pop_front(&m1);
+                else
+                    m1.n--;
+            }
+            counts[front ? 2 : 3]++;
+        } else if (what < 78) {
+            int front = what < 75;
+            err = front ? vnv_list_peek_front(&f.heap, l, out)
+                        : vnv_list_peek_back(&f.heap, l, out);
+            if (m1.n == 0) {
+                CHECK_EQ(err, VNV_ERR_INVAL);
+            } else {
+                CHECK_EQ(err, VNV_OK);
+                CHECK(memcmp(out, m_at(&m1, front ? 0 : m1.n - 1u), es) == 0);
+            }
+            counts[4]++;
+        } else if (what < 84) {
+            /* modify in place through a writer reference, sometimes across a checkpoint
+             * with RAM wipe */
+            vnv_obj_t n;
+            uint8_t *p;
+            int front = what < 81;
+            err = front ? vnv_list_peek_front_mut(&f.heap, l, &n, (void **)&p)
+                        : vnv_list_peek_back_mut(&f.heap, l, &n, (void **)&p);
+            if (m1.n == 0) {
+                CHECK_EQ(err, VNV_ERR_INVAL);
+            } else if (err == VNV_OK) {
+                if (rng_below(&r, 4) == 0) {
+                    CHECK_EQ(vnv_persist_all(), VNV_OK);
+                    resumes++;
+                }
+                CHECK(memcmp(p, m_at(&m1, front ? 0 : m1.n - 1u), es) == 0);
+                memcpy(p, v, es);
+                memcpy(m_at(&m1, front ? 0 : m1.n - 1u), v, es);
+                CHECK_EQ(vnv_list_release(&f.heap, n), VNV_OK);
+            } else {
+                CHECK_EQ(err, VNV_OK);
+            }
+            counts[5]++;
+        } else if (what < 89) {
+            if (m1.n) {
+                uint32_t i = rng_below(&r, m1.n);
+                vnv_obj_t n = nth(&f, l, i, m1.n);
+                CHECK_EQ(vnv_list_remove(&f.heap, l, n, out), VNV_OK);
+                CHECK(memcmp(out, m_at(&m1, i), es) == 0);
+                m_remove(&m1, i);
+            }
+            counts[6]++;
+        } else if (what < 93) {
+            uint32_t len = 0;
+            CHECK_EQ(vnv_list_length(&f.heap, l, &len), VNV_OK);
+            CHECK_EQ(len, m1.n);
+        } else if (what < 96) {
+            CHECK_EQ(vnv_persist_all(), VNV_OK); /* checkpoint + RAM wipe + resume */
+            resumes++;
+        } else if (what < 98) {
+            CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK); /* checkpoint + power loss */
+            CHECK_EQ(fx_reboot(&f), VNV_OK);
+            vnv_obj_t root;
+            CHECK_EQ(vnv_root(&f.heap, &root), VNV_OK);
+            CHECK(vnv_same(root, l));
+            CHECK_EQ(vnv_list_attach(&f.heap, root), VNV_OK);
+            restarts++;
+        } else if (what < 99) {
+            CHECK_EQ(vnv_list_check(&f.heap, l), VNV_OK);
+        } else {
+            if (rng_below(&r, 4) == 0) {
+                CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+                CHECK(list_equals(&f, l, &m1));
+            }
+        }
+        if (vtest_failed > 20)
+            break;
+    }
+    CHECK(list_equals(&f, l, &m1));
+    CHECK_EQ(vnv_list_check(&f.heap, l), VNV_OK);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    CHECK(stats(&f).peak_checkpoint_bytes <= dirty);
+    CHECK(stats(&f).evictions > 0 && stats(&f).flushes > 0);
+    CHECK(restarts > 10 && resumes > 10);
+    fprintf(stderr,
+            "  es %u: %d ops (push back/front %u/%u, pop front/back %u/%u, peek %u, "
+            "write-ref %u, remove %u), %u resumes, %u restarts, final length %u\n",
+            (unsigned)es, ops, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5],
+            counts[6], resumes, restarts, (unsigned)m1.n);
+    /* no node leaked over all of it */
+    CHECK_EQ(vnv_list_destroy(&f.heap, l), VNV_OK);
+    CHECK_EQ(stats(&f).nv_free, nv0);
+    fx_free(&f);
+}
+
+static void test_random_small_elements(void) { random_run(11, 12, RANDOM_OPS, 4096, 1024); }
+
+/* nodes larger than VNV_LIST_STACK_NODE: allocated zeroed, then filled */
+static void test_random_large_elements(void)
+{
+    random_run(12, 150, RANDOM_OPS_LARGE, 4096, 1536);
+}
+
+/* ---- refused inputs -------------------------------------------------------------------------- */
+
+static void test_bad_inputs(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, 64u * 1024u, 4096, 1024) == VNV_OK);
+    vnv_obj_t l, l2, plain, plain56, n, out_n;
+    uint32_t v = 5, len;
+    CHECK_EQ(vnv_list_create(&f.heap, 0, &l), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_create(&f.heap, VNV_LIST_MAX_ELEM + 1u, &l), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_create(&f.heap, SIZE_MAX, &l), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_create(&f.heap, 4, NULL), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_create(NULL, 4, &l), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_create(&f.heap, 4, &l), VNV_OK);
+    CHECK_EQ(vnv_list_create(&f.heap, 4, &l2), VNV_OK);
+    CHECK_EQ(vnv_alloc(&f.heap, 20, NULL, &plain), VNV_OK);
+    CHECK_EQ(vnv_alloc(&f.heap, VNV_LIST_HEADER_SIZE, NULL, &plain56), VNV_OK);
+    /* handles that are not lists */
+    CHECK_EQ(vnv_list_attach(&f.heap, VNV_NULL), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_attach(&f.heap, plain), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_attach(&f.heap, plain56), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_attach(&f.heap, (vnv_obj_t){l.id ^ 2u}), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_push_back(&f.heap, plain56, &v), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_pop_front(&f.heap, plain, &v), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_length(&f.heap, plain56, &len), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_check(&f.heap, plain56), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_destroy(&f.heap, plain56), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_push_back(NULL, l, &v), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_length(&f.heap, l, NULL), VNV_ERR_INVAL);
+    /* empty list */
+    CHECK_EQ(vnv_list_pop_back(&f.heap, l, &v), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_pop_front(&f.heap, l, &v), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_peek_front(&f.heap, l, &v), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_remove(&f.heap, l, VNV_NULL, &v), VNV_ERR_INVAL);
+    /* nodes of another list, the list itself, plain objects as nodes */
+    for (uint32_t i = 0; i < 3; i++) {
+        CHECK_EQ(vnv_list_push_back(&f.heap, l, &i), VNV_OK);
+        CHECK_EQ(vnv_list_push_back(&f.heap, l2, &i), VNV_OK);
+    }
+    CHECK_EQ(vnv_list_first(&f.heap, l2, &n), VNV_OK);
+    CHECK_EQ(vnv_list_remove(&f.heap, l, n, &v), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_next(&f.heap, l, n, &out_n), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_get(&f.heap, l, n, &v), VNV_ERR_INVAL);
+    const void *rv;
+    void *wv;
+    CHECK_EQ(vnv_list_ref(&f.heap, l, n, &rv), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_ref_mut(&f.heap, l, n, &wv), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_remove(&f.heap, l, l, &v), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_remove(&f.heap, l, plain, &v), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_remove(&f.heap, l, plain56, &v), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_next(&f.heap, l, l, &out_n), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_next(&f.heap, l, VNV_NULL, &out_n), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_remove(&f.heap, l, (vnv_obj_t){n.id ^ 4u}, &v), VNV_ERR_INVAL);
+    /* a popped node's handle is dead */
+    vnv_obj_t last;
+    CHECK_EQ(vnv_list_last(&f.heap, l, &last), VNV_OK);
+    CHECK_EQ(vnv_list_pop_back(&f.heap, l, &v), VNV_OK);
+    CHECK_EQ(vnv_list_get(&f.heap, l, last, &v), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_remove(&f.heap, l, last, &v), VNV_ERR_INVAL);
+    /* held references block the updates that need those nodes: BUSY, list unchanged */
+    vnv_obj_t held;
+    CHECK_EQ(vnv_list_peek_back_ref(&f.heap, l, &held, &rv), VNV_OK);
+    CHECK_EQ(vnv_list_push_back(&f.heap, l, &v), VNV_ERR_BUSY);  /* needs the tail W */
+    CHECK_EQ(vnv_list_pop_back(&f.heap, l, &v), VNV_ERR_BUSY);   /* frees the tail */
+    CHECK_EQ(vnv_list_push_front(&f.heap, l, &v), VNV_OK);       /* far end: fine */
+    CHECK_EQ(vnv_list_pop_front(&f.heap, l, &v), VNV_OK);
+    CHECK_EQ(vnv_list_release(&f.heap, held), VNV_OK);
+    CHECK_EQ(vnv_list_peek_front_mut(&f.heap, l, &held, &wv), VNV_OK);
+    CHECK_EQ(vnv_list_pop_front(&f.heap, l, &v), VNV_ERR_BUSY);
+    CHECK_EQ(vnv_list_pop_back(&f.heap, l, &v), VNV_ERR_BUSY); /* its neighbour W */
+    CHECK_EQ(vnv_list_peek_front(&f.heap, l, &v), VNV_ERR_BUSY);
+    CHECK_EQ(vnv_list_release(&f.heap, held), VNV_OK);
+    const void *hv;
+    CHECK_EQ(vnv_get(&f.heap, l, &hv), VNV_OK); /* someone reads the header */
+    CHECK_EQ(vnv_list_push_back(&f.heap, l, &v), VNV_ERR_BUSY);
+    CHECK_EQ(vnv_list_length(&f.heap, l, &len), VNV_OK);
+    CHECK_EQ(len, 2);
+    CHECK_EQ(vnv_release(&f.heap, l), VNV_OK);
+    CHECK_EQ(vnv_list_length(&f.heap, l, &len), VNV_OK);
+    CHECK_EQ(len, 2);
+    CHECK_EQ(vnv_list_check(&f.heap, l), VNV_OK);
+    CHECK_EQ(vnv_list_check(&f.heap, l2), VNV_OK);
+    /* a broken link is reported by check (a scribble through a raw pointer) */
+    uint32_t *raw;
+    CHECK_EQ(vnv_list_first(&f.heap, l2, &n), VNV_OK);
+    CHECK_EQ(vnv_get_mut(&f.heap, n, (void **)&raw), VNV_OK);
+    uint32_t saved = raw[1];
+    raw[1] = n.id; /* next = itself */
+    CHECK_EQ(vnv_release(&f.heap, n), VNV_OK);
+    CHECK_EQ(vnv_list_check(&f.heap, l2), VNV_ERR_CORRUPT);
+    CHECK_EQ(vnv_get_mut(&f.heap, n, (void **)&raw), VNV_OK);
+    raw[1] = saved;
+    CHECK_EQ(vnv_release(&f.heap, n), VNV_OK);
+    CHECK_EQ(vnv_list_check(&f.heap, l2), VNV_OK);
+    /* destroy: refused while a node is pinned, resumable */
+    CHECK_EQ(vnv_list_peek_back_ref(&f.heap, l2, &held, &rv), VNV_OK);
+    CHECK_EQ(vnv_list_destroy(&f.heap, l2), VNV_ERR_BUSY);
+    CHECK_EQ(vnv_list_check(&f.heap, l2), VNV_OK);            /* a partly destroyed list */
+    CHECK_EQ(vnv_list_attach(&f.heap, l2), VNV_ERR_INVAL);    /* ... is not attachable */
+    CHECK_EQ(vnv_list_push_back(&f.heap, l2, &v), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_release(&f.heap, held), VNV_OK);
+    CHECK_EQ(vnv_list_destroy(&f.heap, l2), VNV_OK);
+    CHECK_EQ(vnv_list_destroy(&f.heap, l2), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    fx_free(&f);
+}
+
+/* ---- injected I/O errors --------------------------------------------------------------------- */
+
+enum op_kind {
+    OP_PUSH_BACK,
+    OP_PUSH_FRONT,
+    OP_POP_BACK,
+    OP_POP_FRONT,
+    OP_REMOVE_MID,
+    OP_PUSH_EMPTY,
+    OP_POP_LAST,
+    OP_DESTROY,
+    OP_POP_PINNED, /* pop_back while the tail is referenced: its free fails, rolled back */
+    OP_KINDS
+};
+static const char *const op_name[OP_KINDS] = {"push_back", "push_front", "pop_back",
+                                              "pop_front", "remove",     "push(empty)",
+                                              "pop(last)", "destroy",    "pop(pinned)"};
+
+/* Run one operation on list `l` (model `m` = its content before) and put the expected
+ * content after it into `post`. Returns the operation's result. */
+static int run_op(struct fixture *f, enum op_kind k, vnv_obj_t l, vnv_obj_t mid,
+                  struct model *m, struct model *post, uint8_t *out)
+{
+    static const uint8_t val[ESMAX] = {0xAB, 0xCD, 0xEF, 0x01, 0x23, 0x45};
+    *post = *m;
+    switch (k) {
+    case OP_PUSH_BACK:
+    case OP_PUSH_EMPTY:
+        m_push_back(post, val);
+        return vnv_list_push_back(&f->heap, l, val);
+    case OP_PUSH_FRONT:
+        m_push_front(post, val);
+        return vnv_list_push_front(&f->heap, l, val);
+    case OP_POP_BACK:
+    case OP_POP_LAST:
+        memcpy(out + ESMAX, m_at(post, post->n - 1u), m->es);
+        post->n--;
+        return vnv_list_pop_back(&f->heap, l, out);
+    case OP_POP_FRONT:
+        memcpy(out + ESMAX, m_at(post, 0), m->es);
+        m_pop_front(post);
+        return vnv_list_pop_front(&f->heap, l, out);
+    case OP_REMOVE_MID: {
+        memcpy(out + ESMAX, m_at(post, 2), m->es);
+        m_remove(post, 2);
+        return vnv_list_remove(&f->heap, l, mid, out);
+    }
+    case OP_DESTROY:
+        post->n = 0;
+        return vnv_list_destroy(&f->heap, l);
+    case OP_POP_PINNED: {
+        /* `post` is what a restart sees if the checkpoint caught the removal committed */
+        post->n--;
+        vnv_obj_t held;
+        const void *rv;
+        int err = vnv_list_peek_back_ref(&f->heap, l, &held, &rv);
+        if (err)
+            return err;
+        err = vnv_list_pop_back(&f->heap, l, out); /* BUSY: the node cannot be freed */
+        (void)vnv_list_release(&f->heap, held);
+        return err;
+    }
+    default:
+        return VNV_ERR_INVAL;
+    }
+}
+
+/* Build the base heap image: lists of 6 and 0 elements (es 12) and one of 2 large elements,
+ * the handles in a root object. mode 1 (cold) unloads everything before the checkpoint,
+ * mode 2 every other node of list 0 and the header of list 2, mode 0 nothing. */
+struct base {
+    vnv_obj_t lists[3];
+    struct model *m[3];
+    uint8_t *image;
+    uint32_t nv_size;
+};
+
+static void make_base(struct fixture *f, struct base *b, int mode)
+{
+    static const uint32_t es[3] = {12, 12, 150};
+    static const uint32_t count[3] = {6, 0, 2};
+    b->m[0] = &m1;
+    b->m[1] = &m2;
+    b->m[2] = &m3;
+    for (int i = 0; i < 3; i++) {
+        m_init(b->m[i], es[i]);
+        CHECK_EQ(vnv_list_create(&f->heap, es[i], &b->lists[i]), VNV_OK);
+        for (uint32_t j = 0; j < count[i]; j++) {
+            uint8_t v[ESMAX];
+            memset(v, (int)(0x10u * (uint32_t)i + j + 1u), sizeof v);
+            CHECK_EQ(vnv_list_push_back(&f->heap, b->lists[i], v), VNV_OK);
+            m_push_back(b->m[i], v);
+        }
+        if (mode == 1)
+            unload_all(f, b->lists[i]);
+    }
+    if (mode == 2) {
+        unload_nodes(f, b->lists[0], 2);
+        CHECK_EQ(vnv_unload(&f->heap, b->lists[2]), VNV_OK);
+    }
+    vnv_obj_t root;
+    CHECK_EQ(vnv_alloc(&f->heap, sizeof b->lists, b->lists, &root), VNV_OK);
+    CHECK_EQ(vnv_set_root(&f->heap, root), VNV_OK);
+    if (mode == 1)
+        CHECK_EQ(vnv_unload(&f->heap, root), VNV_OK);
+    CHECK_EQ(vnv_checkpoint(&f->heap), VNV_OK);
+    b->nv_size = f->emu.size;
+    b->image = malloc(b->nv_size);
+    memcpy(b->image, f->nv, b->nv_size);
+}
+
+/* Back to the base state: the saved storage image, then a restart. */
+static int restore_base(struct fixture *f, struct base *b)
+{
+    memcpy(f->nv, b->image, b->nv_size);
+    int err = fx_reboot(f);
+    for (int i = 0; !err && i < 3; i++)
+        err = vnv_list_attach(&f->heap, b->lists[i]);
+    return err;
+}
+
+static void injection_sweep(int cold)
+{
+    struct fixture f;
+    struct base b;
+    REQUIRE(fx_format(&f, 64u * 1024u, cold ? 4096 : 1024, cold ? 1024 : 480) == VNV_OK);
+    make_base(&f, &b, cold);
+    static struct model post;
+    uint8_t out[2 * ESMAX];
+    unsigned trials = 0, failed_ops = 0;
+    for (int kind = 0; kind < OP_KINDS + 1; kind++) {
+        enum op_kind k = kind == OP_KINDS ? OP_PUSH_BACK : (enum op_kind)kind;
+        int which = k == OP_PUSH_EMPTY ? 1 : kind == OP_KINDS ? 2 : 0; /* 2: large elements */
+        if (k == OP_POP_LAST || k == OP_POP_PINNED)
+            continue; /* covered by the power-failure sweep */
+        for (int reads = 0; reads < 2; reads++) {
+            for (uint32_t at = 1; at < 400; at++) {
+                REQUIRE(restore_base(&f, &b) == VNV_OK);
+                vnv_obj_t l = b.lists[which];
+                struct model *m = b.m[which];
+                vnv_obj_t mid = k == OP_REMOVE_MID ? nth(&f, l, 2, m->n) : VNV_NULL;
+                if (reads)
+                    vnv_emu_fail_read_at(&f.emu, at);
+                else
+                    vnv_emu_fail_write_at(&f.emu, at);
+                int err = run_op(&f, k, l, mid, m, &post, out);
+                int fired = reads ? f.emu.fail_read_in == 0 : f.emu.fail_write_in == 0;
+                vnv_emu_fail_read_at(&f.emu, 0);
+                vnv_emu_fail_write_at(&f.emu, 0);
+                trials++;
+                if (!fired) {
+                    CHECK_EQ(err, VNV_OK); /* the operation needs fewer calls: done */
+                    break;
+                }
+                if (err)
+                    failed_ops++;
+                unsigned before = vtest_failed;
+                int hc = vnv_check(&f.heap);
+                CHECK_EQ(hc, VNV_OK);
+                if (k == OP_DESTROY) {
+                    /* either untouched (error before the DESTROY commit) or destroyed in
+                     * part: calling destroy again finishes it */
+                    int a = vnv_list_attach(&f.heap, l);
+                    if (!err) {
+                        CHECK_EQ(a, VNV_ERR_INVAL);
+                    } else if (a == VNV_OK) {
+                        CHECK(list_equals(&f, l, m));
+                        CHECK_EQ(vnv_list_check(&f.heap, l), VNV_OK);
+                    } else {
+                        CHECK_EQ(a, VNV_ERR_INVAL);
+                        CHECK_EQ(vnv_list_check(&f.heap, l), VNV_OK);
+                        if (hc == VNV_OK) {
+                            CHECK_EQ(vnv_list_destroy(&f.heap, l), VNV_OK);
+                            CHECK_EQ(vnv_list_attach(&f.heap, l), VNV_ERR_INVAL);
+                        }
+                    }
+                    continue;
+                }
+                CHECK_EQ(vnv_list_check(&f.heap, l), VNV_OK);
+                struct model *expect = err ? m : &post;
+                CHECK(list_equals(&f, l, expect));
+                if (!err && (k == OP_POP_BACK || k == OP_POP_FRONT || k == OP_REMOVE_MID))
+                    CHECK(memcmp(out, out + ESMAX, m->es) == 0);
+                if (hc == VNV_OK) {
+                    /* and it keeps working */
+                    uint8_t v[ESMAX] = {9, 9, 9};
+                    CHECK_EQ(vnv_list_push_front(&f.heap, l, v), VNV_OK);
+                    CHECK_EQ(vnv_list_pop_front(&f.heap, l, out), VNV_OK);
+                    CHECK(memcmp(out, v, m->es) == 0);
+                    CHECK(list_equals(&f, l, expect));
+                    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+                }
+                if (vtest_failed != before)
+                    fprintf(stderr, "  ^ %s, %s, %s failure at call %u: err %d\n",
+                            cold ? "cold" : "warm", op_name[k], reads ? "read" : "write",
+                            (unsigned)at, err);
+                if (vtest_failed > 40)
+                    return;
+            }
+        }
+    }
+    fprintf(stderr, "  %s: %u trials, %u operations failed and left the list as before\n",
+            cold ? "cold" : "warm", trials, failed_ops);
+    CHECK(failed_ops > 30);
+    free(b.image);
+    fx_free(&f);
+}
+
+/* A read or write error at the k-th storage call of one operation, for every k until the
+ * operation needs no more, from a cold state (everything on storage: loads, allocator and
+ * free traffic) and a warm one (dirty objects, tight budget: flushes while pinning): the
+ * operation either succeeds (list = after) or returns the error (list = before, untouched),
+ * vnv_check and vnv_list_check pass, and the list keeps working. */
+static void test_injected_errors(void)
+{
+    injection_sweep(1);
+    injection_sweep(0);
+}
+
+/* ---- power failure at every step ------------------------------------------------------------- */
+
+/* Storage wrapper and list step hook that count "events" (storage calls and list steps) and
+ * take a checkpoint at event number `target`: vnv_persist_all() as the power-failure
+ * interrupt would (deferred by the heap if it is inside a critical section). The persist
+ * callback wipes the RAM buffer and, if `cut`, switches the power off right after the
+ * checkpoint: later writes are dropped, so storage stays exactly as the checkpoint left it. */
+struct torn {
+    struct vnv_storage inner, outer;
+    struct fixture *f;
+    uint32_t events, target;
+    int armed, snapped, cut;
+};
+static struct torn T;
+
+static void t_tick(void)
+{
+    if (!T.target || T.snapped || T.armed)
+        return;
+    if (++T.events == T.target) {
+        T.armed = 1;
+        (void)vnv_persist_all();
+    }
+}
+
+static int t_read(void *ctx, uint32_t off, void *dst, uint32_t len)
+{
+    struct torn *t = ctx;
+    int err = t->inner.read(t->inner.ctx, off, dst, len);
+    t_tick();
+    return err;
+}
+
+static int t_write(void *ctx, uint32_t off, const void *src, uint32_t len)
+{
+    struct torn *t = ctx;
+    int err = t->inner.write(t->inner.ctx, off, src, len);
+    t_tick();
+    return err;
+}
+
+static int t_writev(void *ctx, uint32_t off, const struct vnv_iovec *iov, unsigned cnt)
+{
+    struct torn *t = ctx;
+    int err = t->inner.writev(t->inner.ctx, off, iov, cnt);
+    t_tick();
+    return err;
+}
+
+static int t_sync(void *ctx)
+{
+    struct torn *t = ctx;
+    int err = t->inner.sync(t->inner.ctx);
+    t_tick();
+    return err;
+}
+
+static void t_step(void *arg)
+{
+    (void)arg;
+    t_tick();
+}
+
+static int t_on_persist(void *user, int status, void *buf, size_t len)
+{
+    struct torn *t = user;
+    if (!t->armed)
+        return 0; /* an ordinary checkpoint: RAM intact */
+    t->armed = 0;
+    t->snapped = 1;
+    CHECK_EQ(status, VNV_OK);
+    memset(buf, 0, len);
+    if (t->cut)
+        vnv_emu_cut_power_after(&t->f->emu, 0);
+    return 1;
+}
+
+static void test_power_failure_at_every_step(void)
+{
+    struct fixture f;
+    struct base b;
+    fx_init(&f, 64u * 1024u, 2048, 512);
+    memset(&T, 0, sizeof T);
+    T.f = &f;
+    T.inner = f.storage;
+    T.outer = T.inner;
+    T.outer.ctx = &T;
+    T.outer.read = t_read;
+    T.outer.write = t_write;
+    T.outer.writev = T.inner.writev ? t_writev : NULL;
+    T.outer.sync = T.inner.sync ? t_sync : NULL;
+    f.cfg.storage = &T.outer;
+    f.cfg.on_persist = t_on_persist;
+    f.cfg.user = &T;
+    REQUIRE(vnv_format(&f.heap, &f.cfg) == VNV_OK);
+    make_base(&f, &b, 2); /* mixed residency */
+    vnv_list_set_step_hook(t_step, NULL);
+    static struct model post;
+    uint8_t out[2 * ESMAX];
+    unsigned trials = 0, outcomes[2] = {0, 0}, leaked = 0, resumed = 0, nested = 0;
+    for (int kind = 0; kind < OP_KINDS + 1; kind++) {
+        enum op_kind k = kind == OP_KINDS ? OP_PUSH_BACK : (enum op_kind)kind;
+        int which = k == OP_PUSH_EMPTY ? 1 : kind == OP_KINDS ? 2 : 0; /* 2: large elements */
+        if (k == OP_POP_LAST)
+            which = 2; /* pop twice: the second empties the list */
+        /* reference run: the storage use of the base and after the operation */
+        REQUIRE(restore_base(&f, &b) == VNV_OK);
+        vnv_obj_t l = b.lists[which];
+        struct model *m = b.m[which];
+        static struct model mid_model;
+        if (k == OP_POP_LAST) {
+            CHECK_EQ(vnv_list_pop_front(&f.heap, l, out), VNV_OK);
+            mid_model = *m;
+            m_pop_front(&mid_model);
+            m = &mid_model;
+            CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+            memcpy(b.image, f.nv, b.nv_size); /* base for this kind only */
+        }
+        uint32_t nv_pre = stats(&f).nv_free;
+        vnv_obj_t mid = k == OP_REMOVE_MID ? nth(&f, l, 2, m->n) : VNV_NULL;
+        const int expect = k == OP_POP_PINNED ? VNV_ERR_BUSY : VNV_OK;
+        CHECK_EQ(run_op(&f, k, l, mid, m, &post, out), expect);
+        CHECK(list_equals(&f, l, expect ? m : &post) || k == OP_DESTROY);
+        struct model *final = expect ? m : &post; /* after a call that ran to its end */
+        uint32_t nv_post = stats(&f).nv_free;
+        unsigned kind_outcomes[2] = {0, 0};
+        for (int cut = 1; cut >= 0; cut--) {
+            for (uint32_t at = 1; at < 2000; at++) {
+                REQUIRE(restore_base(&f, &b) == VNV_OK);
+                T.events = 0;
+                T.snapped = T.armed = 0;
+                T.cut = cut;
+                T.target = at;
+                int err = run_op(&f, k, l, mid, m, &post, out);
+                T.target = 0;
+                trials++;
+                if (!T.snapped) {
+                    CHECK_EQ(err, expect); /* fewer events than `at`: done */
+                    break;
+                }
+                unsigned before = vtest_failed;
+                if (!cut) {
+                    /* checkpoint + wipe + resume in the middle: invisible */
+                    resumed++;
+                    CHECK_EQ(err, expect);
+                    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+                    if (k == OP_DESTROY) {
+                        CHECK_EQ(vnv_list_attach(&f.heap, l), VNV_ERR_INVAL);
+                    } else {
+                        CHECK_EQ(vnv_list_check(&f.heap, l), VNV_OK);
+                        CHECK(list_equals(&f, l, final));
+                    }
+                    CHECK_EQ(stats(&f).nv_free, nv_post);
+                } else {
+                    /* the power was lost after that checkpoint: restart from it */
+                    int rerr = fx_reboot(&f);
+                    CHECK_EQ(rerr, VNV_OK);
+                    if (rerr)
+                        continue;
+                    int aerr;
+                    if (at % 3 == 0) {
+                        /* lose the power once more while attach finishes the operation */
+                        T.events = 0;
+                        T.snapped = T.armed = 0;
+                        T.target = 1u + (at / 3u) % 8u;
+                        aerr = vnv_list_attach(&f.heap, l);
+                        T.target = 0;
+                        if (T.snapped) {
+                            nested++;
+                            CHECK_EQ(fx_reboot(&f), VNV_OK);
+                            aerr = vnv_list_attach(&f.heap, l);
+                        }
+                    } else {
+                        aerr = vnv_list_attach(&f.heap, l);
+                    }
+                    int is_pre = 0;
+                    if (k == OP_DESTROY) {
+                        if (aerr == VNV_OK) {
+                            is_pre = 1;
+                            CHECK(list_equals(&f, l, m));
+                        } else {
+                            CHECK_EQ(aerr, VNV_ERR_INVAL);
+                            int cerr = vnv_list_check(&f.heap, l);
+                            CHECK(cerr == VNV_OK || cerr == VNV_ERR_INVAL); /* INVAL: freed */
+                            int derr = vnv_list_destroy(&f.heap, l);
+                            CHECK(derr == VNV_OK || derr == VNV_ERR_INVAL);
+                            CHECK_EQ(stats(&f).nv_free, nv_post);
+                        }
+                    } else {
+                        CHECK_EQ(aerr, VNV_OK);
+                        CHECK_EQ(vnv_list_check(&f.heap, l), VNV_OK);
+                        is_pre = list_equals(&f, l, m);
+                        int is_post = list_equals(&f, l, &post);
+                        CHECK(is_pre != is_post); /* exactly one of them */
+                        if (is_post && k != OP_POP_PINNED)
+                            CHECK_EQ(stats(&f).nv_free, nv_post);
+                        /* before the commit point a push may have leaked its new node */
+                        if (is_pre && stats(&f).nv_free != nv_pre) {
+                            leaked++;
+                            CHECK(k == OP_PUSH_BACK || k == OP_PUSH_FRONT || k == OP_PUSH_EMPTY);
+                            CHECK_EQ(stats(&f).nv_free, nv_post); /* one node's block */
+                        }
+                        /* and the list keeps working */
+                        uint8_t v[ESMAX] = {7};
+                        CHECK_EQ(vnv_list_push_back(&f.heap, l, v), VNV_OK);
+                        CHECK_EQ(vnv_list_pop_back(&f.heap, l, out), VNV_OK);
+                        CHECK_EQ(vnv_list_check(&f.heap, l), VNV_OK);
+                    }
+                    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+                    outcomes[!is_pre]++;
+                    kind_outcomes[!is_pre]++;
+                }
+                if (vtest_failed != before)
+                    fprintf(stderr, "  ^ %s, %s at event %u\n", op_name[k],
+                            cut ? "restart" : "resume", (unsigned)at);
+                if (vtest_failed > 40) {
+                    vnv_list_set_step_hook(NULL, NULL);
+                    return;
+                }
+            }
+        }
+        /* both sides of the commit point were hit */
+        CHECK(kind_outcomes[0] > 0 && kind_outcomes[1] > 0);
+        fprintf(stderr, "  %-12s %3u restarts before, %3u after its commit point\n",
+                kind == OP_KINDS ? "push(large)" : op_name[k], kind_outcomes[0],
+                kind_outcomes[1]);
+        if (k == OP_POP_LAST) {
+            /* back to the common base */
+            free(b.image);
+            fx_free(&f);
+            vnv_list_set_step_hook(NULL, NULL);
+            fx_init(&f, 64u * 1024u, 2048, 512);
+            T.inner = f.storage;
+            f.cfg.storage = &T.outer;
+            f.cfg.on_persist = t_on_persist;
+            f.cfg.user = &T;
+            REQUIRE(vnv_format(&f.heap, &f.cfg) == VNV_OK);
+            make_base(&f, &b, 2);
+            vnv_list_set_step_hook(t_step, NULL);
+        }
+    }
+    vnv_list_set_step_hook(NULL, NULL);
+    fprintf(stderr,
+            "  %u trials: %u restarts saw the state before, %u after; %u leaked one node; "
+            "%u resumed mid-operation; %u lost power again inside attach's redo\n",
+            trials, outcomes[0], outcomes[1], leaked, resumed, nested);
+    CHECK(nested > 20);
+    free(b.image);
+    fx_free(&f);
+}
+
+int main(void)
+{
+    RUN(test_basic);
+    RUN(test_objects_touched);
+    RUN(test_minimum_budget);
+    RUN(test_random_small_elements);
+    RUN(test_random_large_elements);
+    RUN(test_bad_inputs);
+    RUN(test_injected_errors);
+    RUN(test_power_failure_at_every_step);
+    return vtest_summary();
+}
