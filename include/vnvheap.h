@@ -331,14 +331,29 @@ int vnv_set_root(struct vnv_heap *h, vnv_obj_t obj);
  * For a heap inside a critical section the checkpoint is deferred to that section's end
  * (the interrupted code runs it there); sections are short and bounded (README). Uses no
  * read-modify-write atomics. For each heap: writes header + one record per resident object
- * + its dirty bytes, in ceil(resident / VNV_PERSIST_BATCH) + 1 transactions, never more than
- * vnv_persist_bound() bytes; syncs; calls on_persist; restores RAM if it was lost.
+ * + its dirty bytes, never more than vnv_persist_bound() bytes, as gather writes of at most
+ * VNV_PERSIST_BATCH records and 2 x VNV_PERSIST_BATCH + 4 pieces each, then the header:
+ * ceil(resident / VNV_PERSIST_BATCH) + 1 transactions when no partial object is dirty
+ * (each partial object adds one piece for its bitmap and one per run of dirty blocks);
+ * syncs; calls on_persist; restores RAM if it was lost.
  * Returns 0 if every heap was checkpointed or deferred, else the first error (the heap's
  * state in RAM is unaffected by a failed checkpoint).
  */
 int vnv_persist_all(void);
 
-/* The same for one heap, from normal code (never deferred). Errors: INVAL, IO. */
+/*
+ * Group several operations (e.g. allocate a node and store its handle in another object)
+ * so that no checkpoint can capture the heap between them: a checkpoint requested in
+ * between is deferred to vnv_atomic_end, exactly like the heap's own critical sections.
+ * The energy reserve must cover the time between begin and end: keep it short and
+ * bounded. Nestable (up to 200). Errors: INVAL (not open / end without begin), BUSY (too
+ * deep). O(1), no storage traffic (end may run the deferred checkpoint).
+ */
+int vnv_atomic_begin(struct vnv_heap *h);
+int vnv_atomic_end(struct vnv_heap *h);
+
+/* The same for one heap, from normal code (never deferred). Errors: INVAL (also inside an
+ * atomic group), IO. */
 int vnv_checkpoint(struct vnv_heap *h);
 
 /*

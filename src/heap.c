@@ -360,3 +360,21 @@ void vnv_abandon(struct vnv_heap *h)
     registry_remove(h);
     h->state = HS_NONE;
 }
+
+int vnv_atomic_begin(struct vnv_heap *h)
+{
+    if (!h || h->state != HS_OPEN)
+        return VNV_ERR_INVAL;
+    if (h->busy >= 200u)
+        return VNV_ERR_BUSY; /* nesting depth is a uint8_t */
+    sec_enter(h);
+    return VNV_OK;
+}
+
+int vnv_atomic_end(struct vnv_heap *h)
+{
+    if (!h || h->state != HS_OPEN || !h->busy)
+        return VNV_ERR_INVAL;
+    sec_leave(h); /* runs a checkpoint requested meanwhile */
+    return VNV_OK;
+}
