@@ -298,13 +298,14 @@ int ckpt_restore(struct vnv_heap *h, int keep_pins)
 
 /* ---- the power-failure path ------------------------------------------------------------------------ */
 
-int persist_now(struct vnv_heap *h)
+/* One checkpoint round: write (unless storage already holds exactly this state), callback,
+ * restore if RAM was lost. */
+static int persist_round(struct vnv_heap *h, int write)
 {
-    if (h->state != HS_OPEN)
-        return VNV_ERR_INVAL;
-    h->busy++; /* a nested interrupt now defers instead of re-entering */
     dbg("persist was triggered\n");
-    int err = ckpt_write(h, 0);
+    h->pending = 0; /* requests until now are answered by this round's callback */
+    int err = write ? ckpt_write(h, 0) : VNV_OK;
+    h->pending = 0; /* the state did not change while writing: same answer */
     int lost = h->on_persist ? h->on_persist(h->user, err, h->buf, h->buf_size) : 0;
     if (lost || !canary_ok(h)) {
         int rerr = ckpt_restore(h, 1);
@@ -317,9 +318,36 @@ int persist_now(struct vnv_heap *h)
         }
         dbg("restore finished\n");
     }
-    h->pending = 0; /* what a nested request wanted is what was just written */
-    h->busy--;
     return err;
+}
+
+/*
+ * A request that arrives once the callback has started (power failed again while the
+ * firmware waited, or during the restore) needs a callback of its own: another round. No
+ * application code ran in between, so storage already holds exactly this state and the
+ * round only calls the callback (and restores). The check is repeated after `busy`
+ * drops, so no request is left pending in the window before the decrement. At most
+ * VNV_PERSIST_ROUNDS rounds: a request still left (interrupts arriving faster than a
+ * restore completes, i.e. the supply never recovers) runs at the next section's end.
+ */
+#ifndef VNV_PERSIST_ROUNDS
+#define VNV_PERSIST_ROUNDS 8
+#endif
+
+int persist_now(struct vnv_heap *h)
+{
+    int err = VNV_OK, written = 0;
+    for (int round = 0; round < VNV_PERSIST_ROUNDS && h->state == HS_OPEN; round++) {
+        h->busy++; /* a nested interrupt now defers instead of re-entering */
+        int e = persist_round(h, !written);
+        written = !e;
+        if (e && !err)
+            err = e;
+        h->busy--;
+        if (h->busy || !h->pending)
+            break;
+    }
+    return h->state == HS_OPEN || err ? err : VNV_ERR_INVAL;
 }
 
 int persist_deferred(struct vnv_heap *h)

@@ -613,8 +613,11 @@ static void test_stress(void)
 
 /* More than one top-order (16 MiB) carved block: they never merge with each other. */
 #define BIG (2u * 16777216u + 4096u + 128u)
-static uint8_t big_mem[BIG];
+#ifndef VNV_TEST_CROSS
+static uint8_t big_mem[BIG]; /* 32 MiB: host only, the emulated boards have 4 MiB of RAM */
+#endif
 
+#ifndef VNV_TEST_CROSS
 static void test_big_region(void)
 {
     struct mock m;
@@ -642,6 +645,7 @@ static void test_big_region(void)
     CHECK_EQ(A->check(ST2, &s), VNV_OK);
     (void)c;
 }
+#endif
 
 int main(void)
 {
@@ -656,6 +660,8 @@ int main(void)
     RUN(test_io_errors);
     RUN(test_transaction_counts);
     RUN(test_stress);
+#ifndef VNV_TEST_CROSS
     RUN(test_big_region);
+#endif
     return vtest_summary();
 }
