@@ -63,3 +63,55 @@ test: test-gcc test-asan cross-test fuzz
 
 clean:
 	rm -rf $(BUILD)
+
+# ---- Benchmarks and figures (bench/README.md) ---------------------------------------------
+#   make bench        quick host suite (< 3 min): build/bench/host.jsonl (paper profile), plus
+#                     host-spi40.jsonl (persist, spi40 profile) and host-addrorder.jsonl
+#                     (applications, --policy addrorder); prints the targets table
+#   make bench-rv32   rv32imc under QEMU -icount shift=0: build/bench/rv32.jsonl (instructions)
+#   make plots        docs/figures/*.png (+ .svg) from build/bench and ../shared/reference/data
+# BENCH_ARGS / BENCH_RV32_ARGS add runner options, e.g. BENCH_ARGS="--policy addrorder".
+BENCH_OUT := $(BUILD)/bench
+BENCH_HOST := $(BUILD)/bench-host
+BENCH_RV32 := $(BUILD)/bench-rv32
+BENCH_ARGS ?=
+BENCH_RV32_ARGS ?=
+BENCH_CMAKE := -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVNV_WERROR=ON -DVNV_BUILD_TESTS=OFF \
+               -DVNV_BUILD_EXAMPLES=OFF -DVNV_BUILD_BENCH=ON
+# Debian's interpreter: python3-matplotlib installs there (a pyenv python3 may shadow it).
+PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
+
+.PHONY: bench bench-rv32 plots
+
+bench:
+	cmake -S . -B $(BENCH_HOST) $(BENCH_CMAKE) >/dev/null
+	cmake --build $(BENCH_HOST) -j $(JOBS) --target vnv-bench
+	mkdir -p $(BENCH_OUT)
+	$(BENCH_HOST)/bench/vnv-bench --json $(BENCH_OUT)/host.jsonl $(BENCH_ARGS) \
+	  > $(BENCH_OUT)/host.log
+	$(BENCH_HOST)/bench/vnv-bench --filter persist --storage-profile spi40 \
+	  --json $(BENCH_OUT)/host-spi40.jsonl > /dev/null 2>&1
+	$(BENCH_HOST)/bench/vnv-bench --filter app --policy addrorder \
+	  --json $(BENCH_OUT)/host-addrorder.jsonl > /dev/null 2>&1
+	$(PYTHON) bench/targets.py $(BENCH_OUT)
+
+bench-rv32:
+	@if ! command -v riscv64-unknown-elf-gcc >/dev/null || ! command -v qemu-system-riscv32 >/dev/null; then \
+	  echo "bench-rv32: needs gcc-riscv64-unknown-elf, picolibc-riscv64-unknown-elf, qemu-system-misc"; exit 1; fi
+	cmake -S . -B $(BENCH_RV32) -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-rv32imc.cmake $(BENCH_CMAKE) >/dev/null
+	cmake --build $(BENCH_RV32) -j $(JOBS) --target vnv-bench
+	mkdir -p $(BENCH_OUT)
+	semi=""; for a in $(BENCH_RV32_ARGS); do semi="$$semi,arg=$$a"; done; \
+	timeout 1200 qemu-system-riscv32 -machine virt -cpu lowrisc-ibex -bios none -nographic \
+	  -icount shift=0 -semihosting-config enable=on,target=native$$semi \
+	  -kernel $(BENCH_RV32)/bench/vnv-bench > $(BENCH_OUT)/rv32.log 2>&1; rc=$$?; \
+	grep '^\[BENCH-INFO\] ' $(BENCH_OUT)/rv32.log | sed 's/^\[BENCH-INFO\] //' > $(BENCH_OUT)/rv32.jsonl; \
+	grep -E 'BENCH-STATUS|!!' $(BENCH_OUT)/rv32.log; \
+	echo "wrote $(BENCH_OUT)/rv32.jsonl ($$(wc -l < $(BENCH_OUT)/rv32.jsonl) results)"; exit $$rc
+
+plots:
+	@$(PYTHON) -c 'import matplotlib' 2>/dev/null || \
+	  (echo "installing python3-matplotlib (Debian)"; \
+	   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-matplotlib)
+	@test -f $(BENCH_OUT)/host.jsonl || $(MAKE) bench
+	$(PYTHON) bench/plot.py --results $(BENCH_OUT) --out docs/figures
