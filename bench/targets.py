@@ -41,9 +41,19 @@ def main():
     sc = {r["bench_options"]["resident_objects"]: r for r in sel(rv32, "get_resident_scaling")}
     if sc:
         one, big = sc.get(1), sc.get(max(sc))
-        rows.append(("get+release of a resident object <= 100 rv32 instructions",
-                     "%d instructions (median, 1 resident; includes the runner's indirect "
-                     "call)" % one["cpu_median"], one["cpu_median"] <= 100))
+        split = {r["bench_options"]["call"]: r["cpu_median"] for r in sel(rv32, "get_min_split")}
+        harness = split.get("none (harness)")
+        if harness is not None and "vnv_get" in split and "vnv_release" in split:
+            net = split["vnv_get"] + split["vnv_release"] - 2 * harness
+            rows.append(("get+release of a resident object <= 100 rv32 instructions",
+                         "%d (get %d + release %d, each minus the harness's %d; "
+                         "get_resident_scaling with its loop: %d)"
+                         % (net, split["vnv_get"] - harness, split["vnv_release"] - harness,
+                            harness, one["cpu_median"]), net <= 100))
+        else:
+            rows.append(("get+release of a resident object <= 100 rv32 instructions",
+                         "%d instructions (median, 1 resident; includes the runner's "
+                         "indirect call)" % one["cpu_median"], one["cpu_median"] <= 100))
         ratio = big["cpu_median"] / one["cpu_median"]
         worst = big["cpu_max"] / one["cpu_median"]
         rows.append(("get+release with %d vs 1 resident <= 1.2x" % max(sc),

@@ -13,24 +13,24 @@ static int is_open(const struct vnv_heap *h) { return h && h->state == HS_OPEN; 
 
 /* 1 and *out if resident, 0 if not resident, VNV_ERR_INVAL for a handle that cannot be
  * live (zero tag) or that names a resident home with another tag (stale or forged).
- * The probe is a critical section: a restore may lay the index out differently (slot
- * positions are not preserved), while a block's address always is. So code outside
- * sections holds `struct meta *`, never slot numbers. */
-static int find_resident(const struct vnv_heap *ch, vnv_obj_t obj, struct meta **out)
+ * Not a critical section: a checkpoint that wipes and restores RAM in the middle of the
+ * probe puts every index entry back into the slot it had (checkpoint.c walks the index
+ * from just after an empty slot), so the probe continues on an identical table. */
+#if defined(__GNUC__) || defined(__clang__)
+#define HOT_INLINE __attribute__((always_inline)) inline
+#else
+#define HOT_INLINE inline
+#endif
+
+static int find_resident(const struct vnv_heap *h, vnv_obj_t obj, struct meta **out)
 {
-    struct vnv_heap *h = (struct vnv_heap *)(uintptr_t)ch; /* sections write h->busy only */
     if ((obj.id & ID_TAG_MASK) == 0)
         return VNV_ERR_INVAL;
-    int r = 0;
-    sec_enter(h);
-    int32_t s = idx_find(h, id_key(obj.id));
-    if (s >= 0) {
-        struct meta *m = idx_meta(h, (uint32_t)s);
-        r = m->id == obj.id ? 1 : VNV_ERR_INVAL;
-        *out = m;
-    }
-    sec_leave(h);
-    return r;
+    struct meta *m = idx_lookup(h, id_key(obj.id));
+    if (!m)
+        return 0;
+    *out = m;
+    return m->id == obj.id ? 1 : VNV_ERR_INVAL;
 }
 
 uint32_t dirty_runs(struct meta *m, uint32_t *block, uint32_t (*runs)[2], uint32_t max)
@@ -158,17 +158,14 @@ static int evict(struct vnv_heap *h, struct meta *m)
 }
 
 /* Ask the policy for a victim and check it really is one (a policy is replaceable code).
- * One critical section: the slot the policy names must still mean the same object. */
+ * Slots are stable across a checkpoint + restore (see find_resident). */
 static struct meta *pick(struct vnv_heap *h, enum vnv_pick kind)
 {
-    struct meta *m = NULL;
-    sec_enter(h);
     int32_t s = h->policy->pick(POL_ST(h), h, h->index_mask + 1u, kind);
     uint32_t need = kind == VNV_PICK_FLUSH ? VNV_SLOT_FLUSHABLE : VNV_SLOT_EVICTABLE;
     if (s >= 0 && (uint32_t)s <= h->index_mask && (vnv_slot_flags(h, (uint32_t)s) & need))
-        m = idx_meta(h, (uint32_t)s);
-    sec_leave(h);
-    return m;
+        return idx_meta(h, (uint32_t)s);
+    return NULL;
 }
 
 /* Evict until a block of `need` bytes fits the arena and the index has a free entry.
@@ -250,14 +247,6 @@ static int load(struct vnv_heap *h, uint32_t id, struct meta **out)
     }
     sec_leave(h);
     return err;
-}
-
-static int resident_or_load(struct vnv_heap *h, vnv_obj_t obj, struct meta **m)
-{
-    int r = find_resident(h, obj, m);
-    if (r < 0)
-        return r;
-    return r ? VNV_OK : load(h, obj.id, m);
 }
 
 /* ---- dirty marking ------------------------------------------------------------------------- */
@@ -485,20 +474,40 @@ int vnv_free(struct vnv_heap *h, vnv_obj_t obj)
     return err;
 }
 
-int vnv_get(struct vnv_heap *h, vnv_obj_t obj, const void **ptr)
+/* Pin a reader on `m` (resident, found for `obj`). */
+static HOT_INLINE int pin_reader(struct meta *m, const void **ptr)
 {
-    if (!is_open(h) || !ptr)
-        return VNV_ERR_INVAL;
-    struct meta *m;
-    int err = resident_or_load(h, obj, &m);
-    if (err)
-        return err;
     uint32_t w = m->word;
     if ((w & ST_WRITER) || (w & ST_READERS) >= VNV_MAX_READERS)
         return VNV_ERR_BUSY;
     m->word = (w + 1u) | ST_ACCESSED; /* one plain store: an interrupt sees before or after */
     *ptr = meta_data(m);
     return VNV_OK;
+}
+
+/* Everything but a resident hit: bad handles and loads. */
+static int get_slow(struct vnv_heap *h, vnv_obj_t obj, const void **ptr)
+{
+    struct meta *m;
+    int r = find_resident(h, obj, &m);
+    if (r < 0)
+        return r;
+    if (!r) {
+        int err = load(h, obj.id, &m);
+        if (err)
+            return err;
+    }
+    return pin_reader(m, ptr);
+}
+
+int vnv_get(struct vnv_heap *h, vnv_obj_t obj, const void **ptr)
+{
+    if (!is_open(h) || !ptr)
+        return VNV_ERR_INVAL;
+    struct meta *m = idx_lookup(h, id_key(obj.id)); /* the O(1) resident hit */
+    if (!m || m->id != obj.id)
+        return get_slow(h, obj, ptr);
+    return pin_reader(m, ptr);
 }
 
 static int get_writer(struct vnv_heap *h, vnv_obj_t obj, struct meta **out)
@@ -576,8 +585,10 @@ int vnv_mark_dirty(struct vnv_heap *h, vnv_obj_t obj, size_t off, size_t len)
 
 int vnv_release(struct vnv_heap *h, vnv_obj_t obj)
 {
-    struct meta *m;
-    if (!is_open(h) || find_resident(h, obj, &m) != 1)
+    if (!is_open(h))
+        return VNV_ERR_INVAL;
+    struct meta *m = idx_lookup(h, id_key(obj.id));
+    if (!m || m->id != obj.id) /* not resident, stale or forged: never pinned */
         return VNV_ERR_INVAL;
     uint32_t w = m->word;
     if (w & ST_WRITER)

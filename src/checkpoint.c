@@ -279,8 +279,7 @@ int ckpt_restore(struct vnv_heap *h, int keep_pins)
     memset(h->index, 0, (h->index_mask + 1u) * 2u);
     h->index_used = 0;
     h->used = VNV_CKPT_HEADER_SIZE;
-    h->dirty_data = 0;
-    h->policy->reset(POL_ST(h), h->index_mask + 1u);
+    h->dirty_data = 0; /* policy state lives in the heap struct: kept (open resets it) */
     err = h->ram->init(RAM_ST(h), h->arena, h->arena_size);
     uint32_t len = get_le32(hdr + 8), nrec = get_le32(hdr + 16), pos = VNV_CKPT_HEADER_SIZE;
     for (uint32_t i = 0; i < nrec && !err; i++)

@@ -9,31 +9,6 @@
  */
 #include "internal.h"
 
-static uint32_t home_slot(const struct vnv_heap *h, uint32_t key)
-{
-    return ((key * 0x9E3779B1u) >> 16) & h->index_mask; /* Fibonacci hashing, <= 65536 slots */
-}
-
-struct meta *idx_meta(const struct vnv_heap *h, uint32_t slot)
-{
-    uint32_t e = h->index[slot];
-    return e ? unit_meta(h, e) : NULL;
-}
-
-int32_t idx_find(const struct vnv_heap *h, uint32_t key)
-{
-    uint32_t s = home_slot(h, key);
-    for (uint32_t n = 0; n <= h->index_mask; n++) {
-        uint32_t e = h->index[s];
-        if (!e)
-            return -1;
-        if (id_key(unit_meta(h, e)->id) == key)
-            return (int32_t)s;
-        s = (s + 1u) & h->index_mask;
-    }
-    return -1;
-}
-
 void idx_insert(struct vnv_heap *h, uint32_t key, uint32_t unit)
 {
     uint32_t s = home_slot(h, key);

@@ -100,11 +100,48 @@ static inline uint32_t get_le16(const uint8_t *p) { return (uint32_t)p[0] | (uin
 uint32_t vnv_crc32(uint32_t crc, const void *buf, uint32_t len); /* start with 0 */
 uint8_t vnv_crc8(const uint8_t *buf, uint32_t len, uint8_t seed);
 
-/* index.c */
-int32_t idx_find(const struct vnv_heap *h, uint32_t key);
+/* index.c (lookups are inline: they are the get/release hot path) */
+static inline uint32_t home_slot(const struct vnv_heap *h, uint32_t key)
+{
+    return ((key * 0x9E3779B1u) >> 16) & h->index_mask; /* Fibonacci hashing, <= 65536 slots */
+}
+/* Metadata in `slot`, NULL if the slot is empty. */
+static inline struct meta *idx_meta(const struct vnv_heap *h, uint32_t slot)
+{
+    uint32_t e = h->index[slot];
+    return e ? unit_meta(h, e) : NULL;
+}
+/* Slot of the resident object with home key `key`, or -1. At most one pass (bounded). */
+static inline int32_t idx_find(const struct vnv_heap *h, uint32_t key)
+{
+    uint32_t s = home_slot(h, key);
+    for (uint32_t n = 0; n <= h->index_mask; n++) {
+        uint32_t e = h->index[s];
+        if (!e)
+            return -1;
+        if (id_key(unit_meta(h, e)->id) == key)
+            return (int32_t)s;
+        s = (s + 1u) & h->index_mask;
+    }
+    return -1;
+}
+/* Metadata of the resident object with home key `key`, or NULL. */
+static inline struct meta *idx_lookup(const struct vnv_heap *h, uint32_t key)
+{
+    uint32_t s = home_slot(h, key);
+    for (uint32_t n = 0; n <= h->index_mask; n++) {
+        uint32_t e = h->index[s];
+        if (!e)
+            return NULL;
+        struct meta *m = unit_meta(h, e);
+        if (id_key(m->id) == key)
+            return m;
+        s = (s + 1u) & h->index_mask;
+    }
+    return NULL;
+}
 void idx_insert(struct vnv_heap *h, uint32_t key, uint32_t unit);
 void idx_remove(struct vnv_heap *h, uint32_t slot);
-struct meta *idx_meta(const struct vnv_heap *h, uint32_t slot); /* NULL if empty */
 
 /* heap.c: critical sections and counted storage access */
 #define RAM_ST(h) ((void *)(h)->ram_state)
