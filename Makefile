@@ -8,7 +8,7 @@ JOBS ?= 2
 BUILD := build
 CMAKE_COMMON := -DVNV_WERROR=ON -DVNV_BUILD_TESTS=ON -DVNV_BUILD_EXAMPLES=ON
 
-.PHONY: all build demo demo-resume test test-gcc test-asan cross-test fuzz clean
+.PHONY: all build demo demo-resume test test-gcc test-asan cross-test fuzz size clean
 
 all: build
 
@@ -60,6 +60,10 @@ fuzz:
 	cd $(BUILD)/fuzz && ctest --output-on-failure
 
 test: test-gcc test-asan cross-test fuzz
+
+# Code size per target (-Os), struct sizes, per-object metadata, persist stack depth.
+size: build
+	python3 tools/size.py
 
 clean:
 	rm -rf $(BUILD)

@@ -363,7 +363,7 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status, const 
     unsigned n = 1;
     iov[0].base = hdr;
     iov[0].len = sizeof hdr;
-    static const uint8_t zeros[256];
+    static const uint8_t zeros[64];
     uint32_t done = 0;
     if (!resident && init) {
         iov[n].base = init;
@@ -371,8 +371,8 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status, const 
         done = sz;
     }
     err = heap_writev(h, home, iov, n);
-    for (uint32_t guard = 0; !err && !resident && done < sz && guard <= sz / 4096u; guard++) {
-        uint32_t chunk = 0; /* zero-fill: up to 16 x 256 B per transaction */
+    for (uint32_t guard = 0; !err && !resident && done < sz && guard <= sz / 1024u; guard++) {
+        uint32_t chunk = 0; /* zero-fill: up to 16 x 64 B per transaction */
         for (n = 0; n < 16 && done < sz; n++) {
             iov[n].base = zeros;
             iov[n].len = sz - done < sizeof zeros ? sz - done : (uint32_t)sizeof zeros;
