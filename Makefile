@@ -1,7 +1,8 @@
 # User-facing entry points. The two quick-start commands are `make demo` and `make test`.
 #   make demo        power-failure demo: a sensor logger reset at random every 5..50 ms (15 s)
 #   make demo-resume power failures every ~20 ms, RAM wiped at each one, execution resumes
-#   make test        the whole suite: GCC (optimised) + Clang ASan/UBSan, under CTest
+#   make test        the whole suite: GCC (optimised) + Clang ASan/UBSan (this one with object
+#                    transfers split into 48-byte transactions), cross, fuzz, under CTest
 #   make build       library, examples and tests (GCC, optimised)
 #   make clean
 JOBS ?= 2
@@ -17,7 +18,7 @@ $(BUILD)/gcc/CMakeCache.txt:
 
 $(BUILD)/asan/CMakeCache.txt:
 	cmake -S . -B $(BUILD)/asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
-	  -DVNV_SANITIZE=address,undefined $(CMAKE_COMMON)
+	  -DVNV_SANITIZE=address,undefined -DVNV_IO_CHUNK=48 $(CMAKE_COMMON)
 
 build: $(BUILD)/gcc/CMakeCache.txt
 	cmake --build $(BUILD)/gcc -j $(JOBS)

@@ -48,6 +48,12 @@ extern "C" {
 #ifndef VNV_MAX_READERS
 #define VNV_MAX_READERS 15 /* concurrent read pins per object (4 bits) */
 #endif
+#ifndef VNV_IO_CHUNK
+/* Most bytes of one object transferred in one storage transaction by a load or a flush (0 =
+ * the whole object). A checkpoint requested meanwhile waits for one chunk, so this bounds
+ * the deferral of loads and flushes; smaller chunks cost one transaction each. */
+#define VNV_IO_CHUNK 0
+#endif
 #ifndef VNV_PERSIST_BATCH
 #define VNV_PERSIST_BATCH 8 /* objects per checkpoint write transaction (stack use) */
 #endif

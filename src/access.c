@@ -89,6 +89,43 @@ static uint32_t block_need(uint32_t size, uint32_t status)
 
 /* ---- flush and evict ----------------------------------------------------------------------- */
 
+/* Object transfers are split into storage transactions of at most VNV_IO_CHUNK bytes, each
+ * its own critical section, so a checkpoint waits for one chunk rather than one object.
+ * Between chunks the object is still dirty (a flush) or resident and clean (a load): a
+ * checkpoint then records it whole, or reloads it from home after a RAM loss. */
+static int write_chunked(struct vnv_heap *h, uint32_t off, const uint8_t *src, uint32_t len)
+{
+    for (uint32_t done = 0; done < len;) {
+        uint32_t n = len - done;
+        if (VNV_IO_CHUNK && n > VNV_IO_CHUNK)
+            n = VNV_IO_CHUNK;
+        struct vnv_iovec iov = {src + done, n};
+        sec_enter(h);
+        int err = mutate_begin(h);
+        if (!err)
+            err = heap_writev(h, off + done, &iov, 1);
+        sec_leave(h);
+        if (err)
+            return err;
+        done += n;
+    }
+    return VNV_OK;
+}
+
+static int read_chunked(struct vnv_heap *h, uint32_t off, uint8_t *dst, uint32_t len)
+{
+    for (uint32_t done = 0; done < len;) {
+        uint32_t n = len - done;
+        if (VNV_IO_CHUNK && n > VNV_IO_CHUNK)
+            n = VNV_IO_CHUNK;
+        int err = heap_read(h, off + done, dst + done, n); /* a section of its own */
+        if (err)
+            return err;
+        done += n;
+    }
+    return VNV_OK;
+}
+
 /* Write the dirty bytes of an object no writer holds back home; one critical section and
  * one storage write per run, so a deferred checkpoint waits for one write at most. */
 static int flush_meta(struct vnv_heap *h, struct meta *m)
@@ -98,18 +135,15 @@ static int flush_meta(struct vnv_heap *h, struct meta *m)
     uint32_t home_data = id_home(m->id) + VNV_OBJ_HEADER_SIZE;
     if (!(m->word & ST_PARTIAL)) {
         uint32_t size = meta_size(m);
-        struct vnv_iovec iov = {meta_data(m), size};
-        sec_enter(h);
-        int err = mutate_begin(h);
-        if (!err)
-            err = heap_writev(h, home_data, &iov, 1);
+        int err = write_chunked(h, home_data, meta_data(m), size);
         if (!err) {
+            sec_enter(h);
             m->word &= ~ST_DIRTY;
             h->used -= size;
             h->dirty_data -= size;
             h->st.flushes++;
+            sec_leave(h);
         }
-        sec_leave(h);
         return err;
     }
     uint32_t nb = part_nblocks(meta_size(m), m->word & ST_MASK);
@@ -117,11 +151,8 @@ static int flush_meta(struct vnv_heap *h, struct meta *m)
         uint32_t run[1][2];
         if (!dirty_runs(m, &b, run, 1))
             break;
-        struct vnv_iovec iov = {meta_data(m) + run[0][0], run[0][1]};
+        int err = write_chunked(h, home_data + run[0][0], meta_data(m) + run[0][0], run[0][1]);
         sec_enter(h);
-        int err = mutate_begin(h);
-        if (!err)
-            err = heap_writev(h, home_data + run[0][0], &iov, 1);
         if (!err) {
             uint8_t *bm = meta_bitmap(m);
             uint32_t bs = part_block(m->word & ST_MASK);
@@ -235,18 +266,24 @@ static int load(struct vnv_heap *h, uint32_t id, struct meta **out)
         memset(meta_bitmap(m), 0, pad8(bm));
         idx_insert(h, id_key(id), off / 8u + 1u);
         charge(h, VNV_CKPT_RECORD_SIZE + bm);
-        err = heap_read(h, id_home(id) + VNV_OBJ_HEADER_SIZE, meta_data(m), oh.size);
-        if (err) {
-            idx_remove(h, (uint32_t)idx_find(h, id_key(id)));
-            (void)h->ram->free(RAM_ST(h), off, need);
-            h->used -= VNV_CKPT_RECORD_SIZE + bm;
-        } else {
-            h->st.loads++;
-            *out = m;
-        }
     }
     sec_leave(h);
-    return err;
+    if (err)
+        return err;
+    /* resident and clean from here: a checkpoint in between reloads it from home */
+    struct meta *m = (struct meta *)(void *)(h->arena + off);
+    err = read_chunked(h, id_home(id) + VNV_OBJ_HEADER_SIZE, meta_data(m), oh.size);
+    if (err) {
+        sec_enter(h);
+        idx_remove(h, (uint32_t)idx_find(h, id_key(id)));
+        (void)h->ram->free(RAM_ST(h), off, need);
+        h->used -= VNV_CKPT_RECORD_SIZE + bm;
+        sec_leave(h);
+        return err;
+    }
+    h->st.loads++;
+    *out = m;
+    return VNV_OK;
 }
 
 /* ---- dirty marking ------------------------------------------------------------------------- */
