@@ -637,30 +637,35 @@ int vnv_release(struct vnv_heap *h, vnv_obj_t obj)
     return VNV_OK;
 }
 
+/* For flush and unload: 1 and *m if `obj` is resident and none of the `busy_if` pins is
+ * held, 0 if it is valid but not resident (nothing to do), else an error. */
+static int resident_unpinned(struct vnv_heap *h, vnv_obj_t obj, uint32_t busy_if,
+                             struct meta **m)
+{
+    if (!is_open(h))
+        return VNV_ERR_INVAL;
+    int r = find_resident(h, obj, m);
+    if (r == 0) {
+        struct objhdr oh; /* validates the handle */
+        return read_objhdr(h, obj.id, &oh);
+    }
+    if (r > 0 && ((*m)->word & busy_if))
+        return VNV_ERR_BUSY;
+    return r;
+}
+
 int vnv_flush(struct vnv_heap *h, vnv_obj_t obj)
 {
     struct meta *m;
-    if (!is_open(h))
-        return VNV_ERR_INVAL;
-    int r = find_resident(h, obj, &m);
-    if (r <= 0)
-        return r < 0 ? r : (read_objhdr(h, obj.id, &(struct objhdr){0, 0}));
-    if (m->word & ST_WRITER)
-        return VNV_ERR_BUSY;
-    return flush_meta(h, m);
+    int r = resident_unpinned(h, obj, ST_WRITER, &m); /* readers cannot change it */
+    return r <= 0 ? r : flush_meta(h, m);
 }
 
 int vnv_unload(struct vnv_heap *h, vnv_obj_t obj)
 {
     struct meta *m;
-    if (!is_open(h))
-        return VNV_ERR_INVAL;
-    int r = find_resident(h, obj, &m);
-    if (r <= 0)
-        return r < 0 ? r : (read_objhdr(h, obj.id, &(struct objhdr){0, 0}));
-    if (m->word & ST_PINS)
-        return VNV_ERR_BUSY;
-    return evict(h, m);
+    int r = resident_unpinned(h, obj, ST_PINS, &m);
+    return r <= 0 ? r : evict(h, m);
 }
 
 /* ---- copy in / copy out: no pin, and no load for a non-resident object ----------------------- */
