@@ -32,12 +32,25 @@ static struct slot sl[SLOTS];
 static vnv_obj_t dead[SLOTS];
 static int ndead;
 
+static int last_err; /* the last API result checked, for the failure message */
+
 #define ENSURE(cond)                                                                         \
     do {                                                                                     \
         if (!(cond)) {                                                                       \
-            fprintf(stderr, "fuzz_heap.c:%d: %s\n", __LINE__, #cond);                        \
+            fprintf(stderr, "fuzz_heap.c:%d: %s (last result %s)\n", __LINE__, #cond,       \
+                    vnv_strerror(last_err));                                                 \
             abort();                                                                         \
         }                                                                                    \
+    } while (0)
+
+/* VNV_FUZZ_TRACE=1 prints every decoded operation (to replay a crash by hand). */
+static int tracing = -1;
+#define TRACE(...)                                                                           \
+    do {                                                                                     \
+        if (tracing < 0)                                                                     \
+            tracing = getenv("VNV_FUZZ_TRACE") != NULL;                                      \
+        if (tracing)                                                                         \
+            fprintf(stderr, __VA_ARGS__);                                                    \
     } while (0)
 
 struct input {
@@ -77,10 +90,11 @@ static void drop_pins(void)
 static void all_values(void)
 {
     for (int i = 0; i < SLOTS; i++) {
-        if (!sl[i].live || sl[i].writer)
-            continue;
+        if (!sl[i].live || sl[i].writer || sl[i].readers == VNV_MAX_READERS)
+            continue; /* one more reader would be (correctly) refused */
         const uint8_t *p;
         int err = vnv_get(&fx.heap, sl[i].obj, (const void **)&p);
+        last_err = err;
         if (env_error(err))
             continue;
         ENSURE(err == VNV_OK);
@@ -95,6 +109,8 @@ static void step(struct input *in)
     uint32_t op = take(in) % 16, a = take(in);
     struct slot *s = &sl[a % SLOTS];
     int err;
+    TRACE("op %u slot %u live %d readers %d writer %d\n", (unsigned)op, (unsigned)(a % SLOTS),
+          s->live, s->readers, s->writer);
     switch (op) {
     case 0: /* alloc, plain or partial */
     case 1:
