@@ -245,6 +245,17 @@ static void test_torn_checkpoint_sweep(void)
     fx_free(&f);
 }
 
+static uint32_t crc32_ref(const uint8_t *p, size_t n) /* zlib's CRC-32, bitwise */
+{
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int b = 0; b < 8; b++)
+            c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+    }
+    return ~c;
+}
+
 static void test_bad_superblock_and_config(void)
 {
     struct fixture f;
@@ -264,6 +275,26 @@ static void test_bad_superblock_and_config(void)
     CHECK_EQ(vnv_open(&f.heap, &f.cfg), VNV_ERR_CORRUPT);
     f.nv[VNV_SUPERBLOCK_SIZE + 20] ^= 0x10;
     CHECK_EQ(vnv_open(&f.heap, &f.cfg), VNV_OK);
+    vnv_abandon(&f.heap);
+    /* another storage size than at format: a configuration mismatch, nothing written */
+    struct vnv_storage smaller = f.storage;
+    smaller.size = NV - 4096;
+    f.cfg.storage = &smaller;
+    uint64_t writes = f.emu.write_calls;
+    CHECK_EQ(vnv_open(&f.heap, &f.cfg), VNV_ERR_INVAL);
+    CHECK_EQ(f.emu.write_calls, writes);
+    f.cfg = good;
+    /* another format version, with a valid CRC: refused, nothing written */
+    uint8_t sb[VNV_SUPERBLOCK_SIZE];
+    memcpy(sb, f.nv, sizeof sb);
+    f.nv[8] = 2;
+    uint32_t crc = crc32_ref(f.nv, 60);
+    for (int i = 0; i < 4; i++)
+        f.nv[60 + i] = (uint8_t)(crc >> (8 * i));
+    CHECK_EQ(vnv_open(&f.heap, &f.cfg), VNV_ERR_CORRUPT);
+    CHECK_EQ(f.emu.write_calls, writes);
+    memcpy(f.nv, sb, sizeof sb);
+    CHECK_EQ(vnv_open(&f.heap, &f.cfg), VNV_OK); /* and the real one still opens */
     vnv_abandon(&f.heap);
     memset(f.nv, 0x33, 64); /* not a vnvheap image */
     CHECK_EQ(vnv_open(&f.heap, &f.cfg), VNV_ERR_CORRUPT);
