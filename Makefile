@@ -1,7 +1,7 @@
 # User-facing entry points. The two quick-start commands are `make demo` and `make test`.
 #   make demo        power-failure demo: a sensor logger reset at random every 5..50 ms (15 s)
 #   make demo-resume power failures every ~20 ms, RAM wiped at each one, execution resumes
-#   make test        the whole suite: GCC (optimised) + Clang ASan/UBSan (this one with object
+#   make test        the whole suite: GCC -O3 + Clang ASan/UBSan (this one with object
 #                    transfers split into 48-byte transactions), cross, fuzz, under CTest
 #   make build       library, examples and tests (GCC, optimised)
 #   make clean
@@ -14,7 +14,7 @@ CMAKE_COMMON := -DVNV_WERROR=ON -DVNV_BUILD_TESTS=ON -DVNV_BUILD_EXAMPLES=ON
 all: build
 
 $(BUILD)/gcc/CMakeCache.txt:
-	cmake -S . -B $(BUILD)/gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_COMMON)
+	cmake -S . -B $(BUILD)/gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release $(CMAKE_COMMON)
 
 $(BUILD)/asan/CMakeCache.txt:
 	cmake -S . -B $(BUILD)/asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \

@@ -656,14 +656,14 @@ static int resident_unpinned(struct vnv_heap *h, vnv_obj_t obj, uint32_t busy_if
 
 int vnv_flush(struct vnv_heap *h, vnv_obj_t obj)
 {
-    struct meta *m;
+    struct meta *m = NULL;
     int r = resident_unpinned(h, obj, ST_WRITER, &m); /* readers cannot change it */
     return r <= 0 ? r : flush_meta(h, m);
 }
 
 int vnv_unload(struct vnv_heap *h, vnv_obj_t obj)
 {
-    struct meta *m;
+    struct meta *m = NULL;
     int r = resident_unpinned(h, obj, ST_PINS, &m);
     return r <= 0 ? r : evict(h, m);
 }

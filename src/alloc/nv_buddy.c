@@ -239,9 +239,12 @@ static int wr_heads(const struct nb_state *S, const struct vnv_storage *s, uint3
                     uint32_t hi)
 {
     uint8_t b[4u * NB_NORD_MAX];
-    for (uint32_t k = lo; k <= hi; k++)
-        put32(b + 4u * (k - lo), S->head[k]);
-    return vnv_storage_write(s, S->off + NB_FIXED + 4u * lo, b, 4u * (hi - lo + 1u));
+    if (lo > hi || hi >= NB_NORD_MAX)
+        return VNV_ERR_INVAL; /* never: callers pass orders */
+    uint32_t n = hi - lo + 1u;
+    for (uint32_t i = 0; i < n && i < NB_NORD_MAX; i++)
+        put32(b + 4u * i, S->head[lo + i]);
+    return vnv_storage_write(s, S->off + NB_FIXED + 4u * lo, b, 4u * n);
 }
 
 static int region_ok(const struct vnv_storage *s, uint32_t off, uint32_t size)
