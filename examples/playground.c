@@ -188,7 +188,7 @@ int main(int argc, char **argv)
         .storage = &storage,
         .buffer = ram,
         .buffer_size = sizeof ram,
-        .max_dirty_bytes = 320,
+        .max_dirty_bytes = 352, /* header 64 + records + a 256-byte object */
     };
     printf("storage %s, RAM buffer %zu B, checkpoint bound %" PRIu32 " B\n", path,
            sizeof ram, vnv_persist_bound(&cfg));

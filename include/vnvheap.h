@@ -60,7 +60,13 @@ extern "C" {
 
 /* ---- sizes that the sizing formula uses ----------------------------------------------- */
 
-#define VNV_CKPT_HEADER_SIZE 32u /* checkpoint header (fixed part of every checkpoint) */
+#ifndef VNV_FREE_CACHE
+/* Freed homes kept for reuse by an allocation of the same size (recorded in every
+ * checkpoint): a recycled allocation skips the NV allocator's storage traffic. 0 = off. */
+#define VNV_FREE_CACHE 4
+#endif
+/* checkpoint header (fixed part of every checkpoint): 32 B + 8 B per free-cache entry */
+#define VNV_CKPT_HEADER_SIZE (32u + 8u * VNV_FREE_CACHE)
 #define VNV_CKPT_RECORD_SIZE 8u  /* per resident object in a checkpoint */
 #define VNV_META_SIZE 8u         /* RAM metadata per resident object, before its data */
 #define VNV_OBJ_HEADER_SIZE 8u   /* per object on storage, before its data */
@@ -118,7 +124,13 @@ struct vnv_config {
     /* Persist-finished callback (optional) and its first argument. */
     vnv_persist_cb on_persist;
     void *user;
+    /* VNV_CFG_* bits; 0 = defaults. */
+    uint32_t flags;
 };
+
+/* Do not keep freed homes for reuse (VNV_FREE_CACHE): every free returns its block to the
+ * NV allocator at once, so stats.nv_free is exact after each free. */
+#define VNV_CFG_NO_FREE_CACHE 1u
 
 /* ---- statistics --------------------------------------------------------------------------- */
 
@@ -136,6 +148,7 @@ struct vnv_stats {
     uint32_t deferred;          /* persist requests deferred to the end of a critical section */
     uint32_t restores;          /* RAM buffer rebuilt from a checkpoint */
     uint32_t nv_leaked;         /* storage blocks lost to an error inside the NV allocator */
+    uint32_t nv_parked;         /* freed homes kept for reuse (not counted in nv_free) */
     uint32_t storage_reads, storage_writes; /* transactions issued by the heap */
     uint64_t storage_read_bytes, storage_write_bytes;
 };
@@ -170,6 +183,9 @@ struct vnv_heap {
     uint32_t root;       /* root handle id */
     uint32_t next_tag;
     uint32_t seq;        /* sequence number of the last checkpoint */
+    uint32_t cache_home[VNV_FREE_CACHE + 1]; /* freed homes kept for reuse (+1: no 0-size) */
+    uint32_t cache_size[VNV_FREE_CACHE + 1]; /* object size they held, 0 = empty slot */
+    uint32_t cache_limit;                    /* slots in use: VNV_FREE_CACHE or 0 */
     volatile uint8_t busy;      /* inside a critical section: persist must wait */
     volatile uint8_t pending;   /* a persist was requested during the critical section */
     volatile uint8_t ckpt_live; /* storage holds a valid checkpoint of the current state */
@@ -317,6 +333,13 @@ int vnv_unload(struct vnv_heap *h, vnv_obj_t obj);
  */
 int vnv_read(struct vnv_heap *h, vnv_obj_t obj, size_t off, void *dst, size_t len);
 int vnv_write(struct vnv_heap *h, vnv_obj_t obj, size_t off, const void *src, size_t len);
+
+/*
+ * Give the freed homes that the heap keeps for reuse (up to VNV_FREE_CACHE, see there) back
+ * to the NV allocator, e.g. before measuring free storage. vnv_close does it too.
+ * Errors: INVAL, IO. Storage: the NV allocator's free traffic per parked home.
+ */
+int vnv_trim(struct vnv_heap *h);
 
 /* Size in bytes of a live object. Errors: INVAL. Storage: HDR read if not resident. */
 int vnv_size(struct vnv_heap *h, vnv_obj_t obj, size_t *size);

@@ -82,6 +82,58 @@ static int mutate_begin(struct vnv_heap *h)
     return h->ckpt_live ? ckpt_invalidate(h) : VNV_OK;
 }
 
+/* ---- freed homes kept for reuse ------------------------------------------------------------ */
+
+/* Take a parked home that held an object of exactly `size` bytes (its block fits again). */
+static int free_cache_take(struct vnv_heap *h, uint32_t size, uint32_t *home)
+{
+    for (uint32_t i = 0; i < VNV_FREE_CACHE; i++)
+        if (h->cache_size[i] == size) {
+            *home = h->cache_home[i];
+            h->cache_size[i] = 0;
+            return 1;
+        }
+    return 0;
+}
+
+/* Park a freed home (its header already says freed); 0 if the cache is full. */
+static int free_cache_put(struct vnv_heap *h, uint32_t home, uint32_t size)
+{
+    for (uint32_t i = 0; i < h->cache_limit && i < VNV_FREE_CACHE; i++)
+        if (!h->cache_size[i]) {
+            h->cache_home[i] = home;
+            h->cache_size[i] = size;
+            return 1;
+        }
+    return 0;
+}
+
+/* Give every parked home back to the NV allocator (vnv_close). Call inside a section. */
+int free_cache_drain(struct vnv_heap *h)
+{
+    for (uint32_t i = 0; i < VNV_FREE_CACHE; i++) {
+        if (!h->cache_size[i])
+            continue;
+        int err = mutate_begin(h);
+        if (!err)
+            err = h->nv->free(NV_ST(h), &h->storage, h->cache_home[i]);
+        if (err)
+            return err;
+        h->cache_size[i] = 0;
+    }
+    return VNV_OK;
+}
+
+int vnv_trim(struct vnv_heap *h)
+{
+    if (!is_open(h))
+        return VNV_ERR_INVAL;
+    sec_enter(h);
+    int err = free_cache_drain(h);
+    sec_leave(h);
+    return err;
+}
+
 static uint32_t block_need(uint32_t size, uint32_t status)
 {
     return data_offset(size, status) + size;
@@ -371,12 +423,15 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status, const 
 
     sec_enter(h);
     uint32_t home = 0;
+    int cached = free_cache_take(h, sz, &home); /* a recycled home: no allocator traffic */
     int err = mutate_begin(h);
-    if (!err)
+    if (!err && !cached)
         err = h->nv->alloc(NV_ST(h), &h->storage, VNV_OBJ_HEADER_SIZE + sz, &home);
     if (!err && ((home & 3u) || home < h->nv_off || (home >> 2) >= (1u << 22)))
         err = VNV_ERR_CORRUPT; /* the NV allocator broke its contract */
     if (err) {
+        if (cached)
+            (void)free_cache_put(h, home, sz);
         sec_leave(h);
         return err;
     }
@@ -421,7 +476,8 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status, const 
     if (err) {
         if (resident)
             (void)h->ram->free(RAM_ST(h), off, need);
-        (void)h->nv->free(NV_ST(h), &h->storage, home);
+        if (!cached || !free_cache_put(h, home, sz))
+            (void)h->nv->free(NV_ST(h), &h->storage, home);
         sec_leave(h);
         return err;
     }
@@ -486,6 +542,7 @@ int vnv_free(struct vnv_heap *h, vnv_obj_t obj)
         if (err)
             return err;
     }
+    uint32_t size = r ? meta_size(m) : oh.size;
     uint8_t hdr[VNV_OBJ_HEADER_SIZE];
     objhdr_encode(hdr, obj.id, 0, 0, 0);
     struct vnv_iovec iov = {hdr, sizeof hdr};
@@ -501,9 +558,11 @@ int vnv_free(struct vnv_heap *h, vnv_obj_t obj)
         (void)h->ram->free(RAM_ST(h), off, block_need(meta_size(m), m->word & ST_MASK));
     }
     if (!err) {
-        /* The freed header is the commit point: the object is gone. If the allocator cannot
-         * take the block back now, it stays allocated but unreachable (counted). */
-        if (h->nv->free(NV_ST(h), &h->storage, id_home(obj.id)))
+        /* The freed header is the commit point: the object is gone. Its home is parked for
+         * an allocation of the same size, or goes back to the allocator; if that fails, it
+         * stays allocated but unreachable (counted). */
+        if (!free_cache_put(h, id_home(obj.id), size) &&
+            h->nv->free(NV_ST(h), &h->storage, id_home(obj.id)))
             h->st.nv_leaked++;
         h->st.frees++;
     }

@@ -100,6 +100,16 @@ static int check_locked(struct vnv_heap *h)
         FAIL(); /* budget invariant: what a checkpoint writes <= max_dirty_bytes */
     if (h->ram->check && h->ram->check(RAM_ST(h)))
         FAIL();
+    for (uint32_t i = 0; i < VNV_FREE_CACHE; i++) { /* parked homes: freed, distinct */
+        if (!h->cache_size[i])
+            continue;
+        for (uint32_t j = i + 1u; j < VNV_FREE_CACHE; j++)
+            if (h->cache_size[j] && h->cache_home[j] == h->cache_home[i])
+                FAIL();
+        int err = objhdr_check_freed(h, h->cache_home[i]);
+        if (err)
+            return err;
+    }
     if (blocks + h->ram->free_bytes(RAM_ST(h)) != h->arena_size)
         FAIL(); /* every allocated block belongs to exactly one resident object */
     int err = h->nv->check(NV_ST(h), &h->storage);
@@ -117,5 +127,8 @@ int vnv_stats(const struct vnv_heap *h, struct vnv_stats *out)
     out->dirty_bytes = h->dirty_data;
     out->checkpoint_bytes = h->used;
     out->nv_free = h->nv->free_bytes(NV_ST(h));
+    out->nv_parked = 0;
+    for (uint32_t i = 0; i < VNV_FREE_CACHE; i++)
+        out->nv_parked += h->cache_size[i] != 0;
     return VNV_OK;
 }

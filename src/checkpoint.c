@@ -149,6 +149,10 @@ int ckpt_write(struct vnv_heap *h, uint32_t flags)
     put_le32(hdr + 20, h->root);
     put_le32(hdr + 24, h->next_tag);
     put_le32(hdr + 28, flags);
+    for (uint32_t i = 0; i < VNV_FREE_CACHE; i++) { /* parked homes (docs/FORMAT.md 2.1) */
+        put_le32(hdr + 32 + 8 * i, h->cache_home[i]);
+        put_le32(hdr + 36 + 8 * i, h->cache_size[i]);
+    }
     put_le32(hdr + 12, vnv_crc32(w.crc, hdr, sizeof hdr));
     struct vnv_iovec iov = {hdr, sizeof hdr};
     int err = heap_writev(h, h->ckpt_off, &iov, 1);
@@ -291,6 +295,13 @@ int ckpt_restore(struct vnv_heap *h, int keep_pins)
     h->root = get_le32(hdr + 20);
     h->next_tag = get_le32(hdr + 24);
     h->seq = get_le32(hdr + 4);
+    for (uint32_t i = 0; i < VNV_FREE_CACHE; i++) {
+        uint32_t home = get_le32(hdr + 32 + 8 * i), size = get_le32(hdr + 36 + 8 * i);
+        if (size && (home < h->nv_off || (home & 3u) || size > h->nv_size))
+            return VNV_ERR_CORRUPT;
+        h->cache_home[i] = home;
+        h->cache_size[i] = size;
+    }
     h->ckpt_live = 1;
     return VNV_OK;
 }

@@ -20,7 +20,7 @@
 
 #define SB_MAGIC0 0x484E4E56u /* "VNNH" little-endian bytes: 'V','N','N','H' */
 #define SB_MAGIC1 0x31504145u /* "EAP1" */
-#define SB_VERSION 1u
+#define SB_VERSION 2u /* 2: checkpoint header carries the parked homes */
 #define CANARY0 0x43564E56u
 #define CANARY1 0x59524E41u
 #define OBJ_LIVE 0xA7u
@@ -110,6 +110,18 @@ void objhdr_encode(uint8_t *b, uint32_t id, uint32_t size, uint32_t status, int 
     put_le16(b + 4, live ? (id & ID_TAG_MASK) : 0);
     b[6] = live ? OBJ_LIVE : OBJ_FREED;
     b[7] = objhdr_crc(b, id_home(id));
+}
+
+/* 0 if the header at `home` is a valid freed header, VNV_ERR_CORRUPT if not, or IO. */
+int objhdr_check_freed(struct vnv_heap *h, uint32_t home)
+{
+    uint8_t b[VNV_OBJ_HEADER_SIZE];
+    if (home < h->nv_off || home > h->storage.size - VNV_OBJ_HEADER_SIZE)
+        return VNV_ERR_CORRUPT;
+    int err = heap_read(h, home, b, sizeof b);
+    if (err)
+        return err;
+    return (b[6] == OBJ_FREED && b[7] == objhdr_crc(b, home)) ? VNV_OK : VNV_ERR_CORRUPT;
 }
 
 int read_objhdr(struct vnv_heap *h, uint32_t id, struct objhdr *oh)
@@ -220,6 +232,7 @@ static int setup(struct vnv_heap *h, const struct vnv_config *cfg, struct layout
         return VNV_ERR_INVAL;
     h->on_persist = cfg->on_persist;
     h->user = cfg->user;
+    h->cache_limit = (cfg->flags & VNV_CFG_NO_FREE_CACHE) ? 0u : VNV_FREE_CACHE;
     h->buf = (uint8_t *)cfg->buffer + l->align_skip;
     h->buf_size = l->usable;
     h->index = (uint16_t *)(void *)(h->buf + 8);
@@ -265,6 +278,7 @@ static void superblock_encode(const struct vnv_heap *h, uint8_t *b)
     put_le32(b + 36, h->arena_size);
     put_le32(b + 40, name_hash(h->nv->name));
     put_le32(b + 44, name_hash(h->ram->name));
+    put_le32(b + 48, VNV_FREE_CACHE); /* the checkpoint header's size depends on it */
     put_le32(b + 60, vnv_crc32(0, b, 60));
 }
 
@@ -342,7 +356,9 @@ int vnv_close(struct vnv_heap *h)
             return err;
     }
     sec_enter(h);
-    int err = ckpt_write(h, CKPT_FLAG_CLEAN);
+    int err = free_cache_drain(h); /* a closed image holds no parked blocks */
+    if (!err)
+        err = ckpt_write(h, CKPT_FLAG_CLEAN);
     if (!err)
         err = vnv_storage_sync(&h->storage);
     if (!err) {

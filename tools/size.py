@@ -170,7 +170,7 @@ def main():
                                            sizes["meta"], sizes["rec"], stk))
     ex = host_bound_examples()
     if ex:
-        print("== checkpoint bound (vnv_persist_bound = min(max_dirty, 32 + arena)) ==")
+        print("== checkpoint bound (vnv_persist_bound = min(max_dirty, header + arena)) ==")
         print("  buffer  max_dirty  bound (bytes a checkpoint may write)")
         for b_, d_, bound in ex:
             print("  %6d  %9d  %5d" % (b_, d_, bound))

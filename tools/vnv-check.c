@@ -160,9 +160,10 @@ static int is_live(const struct walk_ctx *w, uint32_t id)
 /* ---- checkpoint ----------------------------------------------------------------------------------- */
 
 static int check_checkpoint(struct vnv_storage *st, uint32_t ckpt_off, uint32_t cap,
-                            const struct walk_ctx *w)
+                            uint32_t ncache, const struct walk_ctx *w)
 {
     uint8_t h[32];
+    uint32_t hsize = 32 + 8 * ncache; /* fixed part + parked homes (FORMAT.md 2.1) */
     if (vnv_storage_read(st, ckpt_off, h, 32))
         return VNV_ERR_IO;
     uint32_t len = le32(h + 8), nrec = le32(h + 16), root = le32(h + 20);
@@ -171,8 +172,8 @@ static int check_checkpoint(struct vnv_storage *st, uint32_t ckpt_off, uint32_t 
                 "without a new checkpoint, or the last checkpoint was torn)\n");
         return VNV_OK;
     }
-    if (len < 32 || len > cap) {
-        PROBLEM("checkpoint length %u outside [32, %u]\n", len, cap);
+    if (len < hsize || len > cap) {
+        PROBLEM("checkpoint length %u outside [%u, %u]\n", len, hsize, cap);
         return VNV_OK;
     }
     uint8_t *body = malloc(len);
@@ -180,9 +181,9 @@ static int check_checkpoint(struct vnv_storage *st, uint32_t ckpt_off, uint32_t 
         free(body);
         return VNV_ERR_IO;
     }
-    uint32_t crc = crc32(0, body + 32, len - 32);
+    uint32_t crc = crc32(0, body + hsize, len - hsize);
     memset(body + 12, 0, 4);
-    if (crc32(crc, body, 32) != le32(h + 12)) {
+    if (crc32(crc, body, hsize) != le32(h + 12)) {
         PROBLEM("checkpoint CRC mismatch (torn or corrupted)\n");
         free(body);
         return VNV_OK;
@@ -192,8 +193,21 @@ static int check_checkpoint(struct vnv_storage *st, uint32_t ckpt_off, uint32_t 
     if (root && !is_live(w, root))
         PROBLEM("root handle %08x names no live object\n", root);
     SAY("root: %s\n", root ? "set" : "none");
+    uint32_t parked = 0;
+    for (uint32_t i = 0; i < ncache; i++) {
+        uint32_t home = le32(body + 32 + 8 * i), size = le32(body + 36 + 8 * i);
+        uint8_t oh[8];
+        uint32_t osize, tag;
+        if (!size)
+            continue;
+        parked++;
+        if (vnv_storage_read(st, home, oh, 8) || object_header(oh, home, &osize, &tag) != HDR_FREED)
+            PROBLEM("parked home %u does not hold a freed object header\n", home);
+    }
+    if (parked)
+        SAY("parked for reuse: %u freed homes (counted among the freed blocks above)\n", parked);
     /* records: id, unit, status; then bitmap / dirty bytes whose length needs the size */
-    uint32_t pos = 32;
+    uint32_t pos = hsize;
     for (uint32_t i = 0; i < nrec && pos + 8 <= len; i++) {
         uint32_t id = le32(body + pos), st16 = (uint32_t)body[pos + 6] | body[pos + 7] << 8;
         pos += 8;
@@ -251,14 +265,14 @@ int main(int argc, char **argv)
         printf("PROBLEM: superblock CRC mismatch\n");
         return 1;
     }
-    if (le32(s + 8) != 1) {
-        printf("PROBLEM: format version %u, this tool reads version 1\n", le32(s + 8));
+    if (le32(s + 8) != 2) {
+        printf("PROBLEM: format version %u, this tool reads version 2\n", le32(s + 8));
         return 1;
     }
     uint32_t size = le32(s + 12), max_dirty = le32(s + 16), ckpt_off = le32(s + 20);
     uint32_t ckpt_cap = le32(s + 24), nv_off = le32(s + 28), nv_size = le32(s + 32);
     uint32_t arena = le32(s + 36);
-    SAY("superblock: format 1, storage %u B, max_dirty %u B, checkpoint [%u, +%u), "
+    SAY("superblock: format 2, storage %u B, max_dirty %u B, checkpoint [%u, +%u), "
         "objects [%u, +%u), RAM arena >= %u B\n", size, max_dirty, ckpt_off, ckpt_cap, nv_off,
         nv_size, arena);
     if (size != st.size)
@@ -286,14 +300,15 @@ int main(int argc, char **argv)
         SAY("objects: %u live (%u bytes), free space %u B\n", w.live, w.live_bytes,
             vnv_nv_buddy.free_bytes(nv_state));
         if (w.freed)
-            SAY("note: %u freed blocks the allocator could not take back (leaked)\n", w.freed);
+            SAY("note: %u freed blocks not yet returned to the allocator (parked for reuse, or "
+                "leaked by a failed free)\n", w.freed);
         if (w.garbage)
             SAY("note: %u allocated blocks without an object (interrupted allocations)\n",
                 w.garbage);
     }
 
     /* 3. the checkpoint */
-    if (!err && check_checkpoint(&st, ckpt_off, ckpt_cap, &w) == VNV_ERR_IO) {
+    if (!err && check_checkpoint(&st, ckpt_off, ckpt_cap, le32(s + 48), &w) == VNV_ERR_IO) {
         fprintf(stderr, "vnv-check: read error\n");
         return 2;
     }

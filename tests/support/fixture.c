@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+uint32_t fx_default_flags;
+
 static int fx_on_persist(void *user, int status, void *buf, size_t len)
 {
     struct fixture *f = user;
@@ -29,6 +31,7 @@ void fx_init(struct fixture *f, uint32_t nv_size, uint32_t ram_size, uint32_t ma
     f->cfg.max_dirty_bytes = max_dirty;
     f->cfg.on_persist = fx_on_persist;
     f->cfg.user = f;
+    f->cfg.flags = fx_default_flags;
     f->wipe = 1;
 }
 

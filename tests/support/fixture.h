@@ -17,6 +17,10 @@ struct fixture {
     int last_status;
 };
 
+/* cfg.flags that fx_init puts in every configuration (e.g. VNV_CFG_NO_FREE_CACHE for tests
+ * that check for leaks through stats.nv_free). */
+extern uint32_t fx_default_flags;
+
 /* Fill the config (modules NULL = defaults) over fresh zeroed memory; does not format. */
 void fx_init(struct fixture *f, uint32_t nv_size, uint32_t ram_size, uint32_t max_dirty);
 /* fx_init + vnv_format; returns the format result. */
