@@ -253,6 +253,15 @@ void vnv_abandon(struct vnv_heap *h);
 int vnv_alloc(struct vnv_heap *h, size_t size, const void *init, vnv_obj_t *out);
 
 /*
+ * Like vnv_alloc, initialised from `cnt` pieces (1..8) placed back to back: size = the sum
+ * of their lengths. Written home as header + pieces in one gather transaction, so a record
+ * header and a payload held apart never need a copy or a second write.
+ * Errors: as vnv_alloc; INVAL also for cnt 0 or > 8, or a NULL piece with a length.
+ */
+int vnv_alloc_gather(struct vnv_heap *h, const struct vnv_iovec *init, unsigned cnt,
+                     vnv_obj_t *out);
+
+/*
  * Like vnv_alloc, for an object with partial dirtiness tracking: a writer marks only the
  * blocks of `block_size` bytes (16, 32, 64 or 128) it touches (vnv_get_mut_range,
  * vnv_mark_dirty); flushes and checkpoints write only those blocks. Costs one bit per block

@@ -407,10 +407,14 @@ static uint32_t min_write_charge(uint32_t size, uint32_t status)
 
 /* ---- public operations ----------------------------------------------------------------------- */
 
-static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status, const void *init,
-                        vnv_obj_t *out)
+#define ALLOC_MAX_PIECES 8u /* pieces of a gathered initial value */
+
+/* `init`: cnt pieces whose lengths add up to `size`, or cnt == 0 for zeroes. */
+static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
+                        const struct vnv_iovec *init, unsigned cnt, vnv_obj_t *out)
 {
-    if (!is_open(h) || !out || size == 0 || size > VNV_MAX_OBJECT_SIZE)
+    if (!is_open(h) || !out || size == 0 || size > VNV_MAX_OBJECT_SIZE ||
+        cnt > ALLOC_MAX_PIECES)
         return VNV_ERR_INVAL;
     uint32_t sz = (uint32_t)size, need = block_need(sz, status);
     uint32_t bm = bitmap_bytes(sz, status);
@@ -457,10 +461,9 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status, const 
     iov[0].len = sizeof hdr;
     static const uint8_t zeros[64];
     uint32_t done = 0;
-    if (!resident && init) {
-        iov[n].base = init;
-        iov[n++].len = sz;
-        done = sz;
+    for (unsigned k = 0; !resident && k < cnt; k++) { /* header + value: one transaction */
+        iov[n++] = init[k];
+        done += init[k].len;
     }
     err = heap_writev(h, home, iov, n);
     for (uint32_t guard = 0; !err && !resident && done < sz && guard <= sz / 1024u; guard++) {
@@ -492,10 +495,10 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status, const 
             if (nb & 7u)
                 meta_bitmap(m)[nb / 8u] = (uint8_t)((1u << (nb & 7u)) - 1u);
         }
-        if (init)
-            memcpy(meta_data(m), init, sz);
-        else
-            memset(meta_data(m), 0, sz);
+        uint8_t *d = meta_data(m);
+        memset(d, 0, sz);
+        for (unsigned k = 0, at = 0; k < cnt; at += init[k].len, k++)
+            memcpy(d + at, init[k].base, init[k].len);
         idx_insert(h, id_key(id), off / 8u + 1u);
         charge(h, VNV_CKPT_RECORD_SIZE + bm + sz);
         h->dirty_data += sz;
@@ -509,7 +512,22 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status, const 
 
 int vnv_alloc(struct vnv_heap *h, size_t size, const void *init, vnv_obj_t *out)
 {
-    return alloc_common(h, size, 0, init, out);
+    struct vnv_iovec one = {init, (uint32_t)size};
+    return alloc_common(h, size, 0, &one, init ? 1u : 0u, out);
+}
+
+int vnv_alloc_gather(struct vnv_heap *h, const struct vnv_iovec *init, unsigned cnt,
+                     vnv_obj_t *out)
+{
+    uint32_t size = 0;
+    if (!init || cnt == 0 || cnt > ALLOC_MAX_PIECES)
+        return VNV_ERR_INVAL;
+    for (unsigned k = 0; k < cnt; k++) {
+        if ((!init[k].base && init[k].len) || init[k].len > VNV_MAX_OBJECT_SIZE - size)
+            return VNV_ERR_INVAL;
+        size += init[k].len;
+    }
+    return alloc_common(h, size, 0, init, cnt, out);
 }
 
 int vnv_alloc_blocks(struct vnv_heap *h, size_t size, uint32_t block_size, const void *init,
@@ -523,7 +541,9 @@ int vnv_alloc_blocks(struct vnv_heap *h, size_t size, uint32_t block_size, const
     case 128: shift = 3; break;
     default: return VNV_ERR_INVAL;
     }
-    return alloc_common(h, size, ST_PARTIAL | shift << ST_PSHIFT_POS, init, out);
+    struct vnv_iovec one = {init, (uint32_t)size};
+    return alloc_common(h, size, ST_PARTIAL | shift << ST_PSHIFT_POS, &one, init ? 1u : 0u,
+                        out);
 }
 
 int vnv_free(struct vnv_heap *h, vnv_obj_t obj)

@@ -443,6 +443,40 @@ static void test_free_cache(void)
     fx_free(&f);
 }
 
+static void test_alloc_gather(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+    uint32_t head[2] = {0x11111111u, 0x22222222u};
+    uint8_t body[300];
+    for (int i = 0; i < 300; i++)
+        body[i] = (uint8_t)i;
+    struct vnv_iovec init[2] = {{head, sizeof head}, {body, sizeof body}};
+    vnv_obj_t o, big;
+    CHECK_EQ(vnv_alloc_gather(&f.heap, init, 2, &o), VNV_OK); /* resident */
+    size_t sz;
+    CHECK_EQ(vnv_size(&f.heap, o, &sz), VNV_OK);
+    CHECK_EQ(sz, 308);
+    uint8_t out[308];
+    CHECK_EQ(vnv_read(&f.heap, o, 0, out, 308), VNV_OK);
+    CHECK(memcmp(out, head, 8) == 0 && memcmp(out + 8, body, 300) == 0);
+    /* written home: header + both pieces in one transaction */
+    CHECK_EQ(vnv_alloc(&f.heap, 700, NULL, &big), VNV_OK); /* fills RAM's headroom */
+    vnv_emu_reset_counters(&f.emu);
+    vnv_obj_t o2;
+    CHECK_EQ(vnv_alloc_gather(&f.heap, init, 2, &o2), VNV_OK);
+    if (!vnv_is_resident(&f.heap, o2))
+        CHECK(f.emu.write_calls <= 1 + 4); /* NV allocator + one gathered write */
+    CHECK_EQ(vnv_read(&f.heap, o2, 0, out, 308), VNV_OK);
+    CHECK(memcmp(out, head, 8) == 0 && memcmp(out + 8, body, 300) == 0);
+    CHECK_EQ(vnv_alloc_gather(&f.heap, init, 0, &o2), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_alloc_gather(&f.heap, init, 9, &o2), VNV_ERR_INVAL);
+    struct vnv_iovec bad[1] = {{NULL, 4}};
+    CHECK_EQ(vnv_alloc_gather(&f.heap, bad, 1, &o2), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    fx_free(&f);
+}
+
 int main(void)
 {
     RUN(test_format_and_bound);
@@ -460,5 +494,6 @@ int main(void)
     RUN(test_read_write_bypass);
     RUN(test_partial_own_blocks_flushed);
     RUN(test_free_cache);
+    RUN(test_alloc_gather);
     return vtest_summary();
 }

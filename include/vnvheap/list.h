@@ -76,11 +76,6 @@ extern "C" {
 #define VNV_LIST_HEADER_SIZE 56u   /* size of the list header object */
 #define VNV_LIST_MAX_ELEM (VNV_MAX_OBJECT_SIZE - VNV_LIST_NODE_OVERHEAD)
 
-/* Nodes up to this many bytes (overhead + value) are built on the stack and allocated in one
- * vnv_alloc; larger ones are allocated zeroed and then filled with one vnv_get_mut. */
-#ifndef VNV_LIST_STACK_NODE
-#define VNV_LIST_STACK_NODE 128u
-#endif
 
 /*
  * New empty list for values of `elem_size` bytes (1 .. VNV_LIST_MAX_ELEM). `*list` receives
@@ -112,22 +107,23 @@ int vnv_list_destroy(struct vnv_heap *h, vnv_obj_t list);
 
 /*
  * Append/prepend a copy of `value` (elem_size bytes; NULL = zeroes).
- * Touches: header W, the old tail (back) / head (front) W if the list was not empty, and
- * allocates the new node: at most 2 existing objects + 1 new one. Storage: vnv_alloc of
- * 16 + elem_size bytes plus any loads/flushes to pin the two. Nodes larger than
- * VNV_LIST_STACK_NODE are allocated zeroed and filled with one more vnv_get_mut (the new
- * node W; if that fails the fresh node is freed again). O(elem_size).
+ * Touches: header W (pinned), the new node (one gathered allocation: links + value), and
+ * the old tail's next (back) / old head's prev (front) link through vnv_write: a
+ * non-resident old end is written through (4 bytes), never loaded. Storage: the
+ * allocation (header + node in one write when it is not kept in RAM) + that link write.
+ * If the link cannot be written the push is backed out (the new node freed). O(elem_size).
  */
 int vnv_list_push_back(struct vnv_heap *h, vnv_obj_t list, const void *value);
 int vnv_list_push_front(struct vnv_heap *h, vnv_obj_t list, const void *value);
 
 /*
  * Remove the last/first element, copying its value to `out` (NULL = discard).
- * Errors: INVAL if the list is empty; BUSY if the node or its neighbour is pinned (also by a
- * reference of yours); IO. On an error `out` is unspecified and the list unchanged: if the
- * final vnv_free of the node fails, the unlink is rolled back (again by a committed intent).
- * Touches: header W, the removed node R, its one neighbour W (if any), then vnv_free of the
- * node: 3 objects. O(elem_size).
+ * Errors: INVAL if the list is empty; BUSY if the node is pinned (also by a reference of
+ * yours); IO. On an error `out` is unspecified and the list unchanged: if the final
+ * vnv_free of the node fails, the unlink is rolled back (again by a committed intent).
+ * Touches: header W, the removed node R, then vnv_free of the node: 2 objects. The new
+ * end's outer link is left as it was (the header names the ends), so no neighbour is
+ * loaded. O(elem_size).
  */
 int vnv_list_pop_back(struct vnv_heap *h, vnv_obj_t list, void *out);
 int vnv_list_pop_front(struct vnv_heap *h, vnv_obj_t list, void *out);

@@ -14,6 +14,11 @@
  * lands between any two stores captures either op = NONE (nothing happened) or a committed
  * intent, which recover() redoes after a restart.
  *
+ * End links: the head's prev and the tail's next are "don't care" (the header names the
+ * ends), so taking a node off an end touches no neighbour, and a push sets the old end's
+ * link with vnv_write: a non-resident neighbour is written through, never loaded. A streaming
+ * queue longer than RAM therefore costs one store and one load per item, not three loads.
+ *
  * Loops: destroy and check walk at most `length` (+ 1) nodes; recover runs at most 3 rounds.
  */
 #include <string.h>
@@ -178,17 +183,14 @@ static int hdr_pin(struct vnv_heap *h, vnv_obj_t list, uint32_t **hp)
 static int set_link(struct vnv_heap *h, vnv_obj_t list, uint32_t node, unsigned word,
                     uint32_t v)
 {
-    void *p;
-    int err = vnv_get_mut(h, obj(node), &p);
-    if (err)
-        return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
-    uint32_t *n = p;
-    if (node_ours(n, list))
-        put(n, word, v);
-    else
+    uint32_t id[2]; /* N_OWNER, N_TAG: is it still a node of this list? */
+    int err = vnv_read(h, obj(node), N_OWNER * 4u, id, sizeof id);
+    if (!err && !(id[1] == N_MAGIC && id[0] == list.id))
         err = VNV_ERR_CORRUPT;
-    (void)vnv_release(h, obj(node));
-    return err;
+    if (!err)
+        err = vnv_write(h, obj(node), word * 4u, &v, sizeof v);
+    STEP();
+    return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
 }
 
 /* Free `node` if it still is a node of this list (a freed handle is INVAL: already done). */
@@ -339,7 +341,7 @@ int vnv_list_destroy(struct vnv_heap *h, vnv_obj_t list)
             break;
         }
         const uint32_t *n = p;
-        uint32_t next = n[N_NEXT];
+        uint32_t next = x == hp[H_TAIL] ? 0 : n[N_NEXT]; /* the tail's next is stale */
         int ours = node_ours(n, list);
         (void)vnv_release(h, obj(x));
         if (!ours) {
@@ -375,43 +377,28 @@ int vnv_list_destroy(struct vnv_heap *h, vnv_obj_t list)
 static int new_node(struct vnv_heap *h, vnv_obj_t list, uint32_t es, uint32_t prev,
                     uint32_t next, const void *value, vnv_obj_t *out)
 {
-    uint32_t size = VNV_LIST_NODE_OVERHEAD + es;
-    if (size <= VNV_LIST_STACK_NODE) {
-        uint32_t buf[(VNV_LIST_STACK_NODE + 3u) / 4u];
-        buf[N_PREV] = prev;
-        buf[N_NEXT] = next;
-        buf[N_OWNER] = list.id;
-        buf[N_TAG] = N_MAGIC;
-        if (value)
-            memcpy(&buf[N_WORDS], value, es);
-        else
-            memset(&buf[N_WORDS], 0, es);
-        return vnv_alloc(h, size, buf, out);
-    }
-    int err = vnv_alloc(h, size, NULL, out);
-    if (err)
-        return err;
-    STEP();
-    void *p;
-    err = vnv_get_mut(h, *out, &p);
-    if (err) {
-        (void)vnv_free(h, *out); /* if even this fails, the node leaks (unreachable) */
-        return err;
-    }
-    uint32_t *n = p;
-    n[N_PREV] = prev;
-    n[N_NEXT] = next;
-    n[N_OWNER] = list.id;
-    n[N_TAG] = N_MAGIC;
+    uint32_t links[N_WORDS];
+    links[N_PREV] = prev;
+    links[N_NEXT] = next;
+    links[N_OWNER] = list.id;
+    links[N_TAG] = N_MAGIC;
+    /* links + value in one gathered allocation: the node is complete from its first byte
+     * and never needs loading back (a streaming queue writes each item once) */
+    struct vnv_iovec init[2] = {{links, sizeof links}, {value, es}};
     if (value)
-        memcpy(&n[N_WORDS], value, es);
-    (void)vnv_release(h, *out);
-    return VNV_OK;
+        return vnv_alloc_gather(h, init, 2, out);
+    int err = vnv_alloc(h, VNV_LIST_NODE_OVERHEAD + es, NULL, out); /* zero value */
+    if (!err)
+        err = vnv_write(h, *out, 0, links, sizeof links);
+    if (err && !vnv_is_null(*out))
+        (void)vnv_free(h, *out); /* if even this fails, the node leaks (unreachable) */
+    STEP();
+    return err;
 }
 
 static int push(struct vnv_heap *h, vnv_obj_t list, const void *value, int front)
 {
-    uint32_t *hp, *np = NULL;
+    uint32_t *hp;
     int err = hdr_pin(h, list, &hp);
     if (err)
         return err;
@@ -419,37 +406,49 @@ static int push(struct vnv_heap *h, vnv_obj_t list, const void *value, int front
     if (!err && hp[H_OP] == OP_DESTROY)
         err = VNV_ERR_INVAL;
     uint32_t end = front ? hp[H_HEAD] : hp[H_TAIL];
-    if (!err && end) {
-        void *p;
-        err = vnv_get_mut(h, obj(end), &p);
-        if (err) {
-            err = err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
-        } else {
-            np = p;
-            if (!node_ours(np, list) || np[front ? N_PREV : N_NEXT] != 0)
-                err = VNV_ERR_CORRUPT;
-        }
+    if (!err && end) { /* the old end must be ours: checked without loading it */
+        uint32_t id[2];
+        err = vnv_read(h, obj(end), N_OWNER * 4u, id, sizeof id);
+        if (err == VNV_ERR_INVAL || (!err && !(id[1] == N_MAGIC && id[0] == list.id)))
+            err = VNV_ERR_CORRUPT;
     }
     vnv_obj_t n = VNV_NULL;
     if (!err)
         err = new_node(h, list, hp[H_ESIZE], front ? 0 : end, front ? end : 0, value, &n);
     if (!err) {
         STEP();
+        uint32_t head = hp[H_HEAD], tail = hp[H_TAIL], len = hp[H_LEN];
         /* intent (invisible while op == NONE), then commit */
         put(hp, H_NODE, n.id);
-        put(hp, H_IHEAD, front || !end ? n.id : hp[H_HEAD]);
-        put(hp, H_ITAIL, !front || !end ? n.id : hp[H_TAIL]);
-        put(hp, H_ILEN, hp[H_LEN] + 1u);
+        put(hp, H_IHEAD, front || !end ? n.id : head);
+        put(hp, H_ITAIL, !front || !end ? n.id : tail);
+        put(hp, H_ILEN, len + 1u);
         put(hp, H_IA, front ? 0 : end);
         put(hp, H_IANEXT, front ? 0 : n.id);
         put(hp, H_IC, front ? end : 0);
         put(hp, H_ICPREV, front ? n.id : 0);
         commit(hp, OP_LINK);
-        apply(hp, front ? NULL : np, front ? np : NULL);
-        commit(hp, OP_NONE);
+        /* the old end's link: a write-through when it is not resident (no load) */
+        if (end)
+            err = set_link(h, list, end, front ? N_PREV : N_NEXT, n.id);
+        if (!err) {
+            apply(hp, NULL, NULL);
+            commit(hp, OP_NONE);
+        } else {
+            /* Back out: the header still names the old ends (the old end's outer link is
+             * don't-care whatever the failed write left there); the new node goes. */
+            put(hp, H_IHEAD, head);
+            put(hp, H_ITAIL, tail);
+            put(hp, H_ILEN, len);
+            put(hp, H_IA, 0);
+            put(hp, H_IC, 0);
+            commit(hp, OP_LINK);
+            apply(hp, NULL, NULL);
+            commit(hp, OP_NONE);
+            (void)vnv_free(h, n); /* if this fails too, the node leaks (unreachable) */
+            STEP();
+        }
     }
-    if (np)
-        (void)vnv_release(h, obj(end));
     (void)vnv_release(h, list);
     return err;
 }
@@ -496,14 +495,17 @@ static int unlink_node(struct vnv_heap *h, vnv_obj_t list, enum which which, vnv
         return err;
     }
     const uint32_t *xp = xv;
-    uint32_t p = xp[N_PREV], q = xp[N_NEXT];
     int bad = which == W_NODE ? VNV_ERR_INVAL : VNV_ERR_CORRUPT;
-    if (!node_ours(xp, list) || (p == 0) != (hp[H_HEAD] == x) || (q == 0) != (hp[H_TAIL] == x))
+    /* the ends' outer links are don't-care: the header says which node is an end */
+    uint32_t p = hp[H_HEAD] == x ? 0 : xp[N_PREV], q = hp[H_TAIL] == x ? 0 : xp[N_NEXT];
+    if (!node_ours(xp, list) || (hp[H_HEAD] != x && !p) || (hp[H_TAIL] != x && !q))
         err = bad;
     else if (hp[H_LEN] == 0 || !node_size_ok(h, obj(x), hp[H_ESIZE]))
         err = VNV_ERR_CORRUPT;
+    /* Only an interior node's neighbours change; taking an end off touches none. */
+    int interior = p && q;
     void *v;
-    if (!err && p) {
+    if (!err && interior) {
         err = vnv_get_mut(h, obj(p), &v);
         if (!err) {
             pp = v;
@@ -513,7 +515,7 @@ static int unlink_node(struct vnv_heap *h, vnv_obj_t list, enum which which, vnv
             err = bad;
         }
     }
-    if (!err && q) {
+    if (!err && interior) {
         err = vnv_get_mut(h, obj(q), &v);
         if (!err) {
             qp = v;
@@ -531,9 +533,9 @@ static int unlink_node(struct vnv_heap *h, vnv_obj_t list, enum which which, vnv
         put(hp, H_IHEAD, p ? head : q);
         put(hp, H_ITAIL, q ? tail : p);
         put(hp, H_ILEN, len - 1u);
-        put(hp, H_IA, p);
+        put(hp, H_IA, interior ? p : 0);
         put(hp, H_IANEXT, q);
-        put(hp, H_IC, q);
+        put(hp, H_IC, interior ? q : 0);
         put(hp, H_ICPREV, p);
         commit(hp, OP_UNLINK);
         apply(hp, pp, qp);
@@ -550,9 +552,9 @@ static int unlink_node(struct vnv_heap *h, vnv_obj_t list, enum which which, vnv
             put(hp, H_IHEAD, head);
             put(hp, H_ITAIL, tail);
             put(hp, H_ILEN, len);
-            put(hp, H_IA, p);
+            put(hp, H_IA, interior ? p : 0);
             put(hp, H_IANEXT, x);
-            put(hp, H_IC, q);
+            put(hp, H_IC, interior ? q : 0);
             put(hp, H_ICPREV, x);
             commit(hp, OP_LINK);
             apply(hp, pp, qp);
@@ -650,12 +652,17 @@ static int step_node(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t node, unsigne
                      vnv_obj_t *out)
 {
     const uint32_t *n;
+    uint32_t c[H_WORDS];
     if (!out)
         return VNV_ERR_INVAL;
-    int err = node_get(h, list, node, &n);
+    int err = hdr_read(h, list, c); /* the ends' outer links are don't-care */
     if (err)
         return err;
-    *out = obj(n[word]);
+    err = node_get(h, list, node, &n);
+    if (err)
+        return err;
+    int at_end = node.id == (word == N_NEXT ? c[H_TAIL] : c[H_HEAD]);
+    *out = obj(at_end ? 0 : n[word]);
     (void)vnv_release(h, node);
     return VNV_OK;
 }
@@ -837,6 +844,10 @@ int vnv_list_check(struct vnv_heap *h, vnv_obj_t list)
             nn = c[H_IANEXT];
         if (redo && cur == c[H_IC])
             np = c[H_ICPREV];
+        if (cur == head)
+            np = 0; /* the ends' outer links are don't-care */
+        if (cur == tail && op != OP_DESTROY)
+            nn = 0;
         if (op != OP_DESTROY && np != prev)
             return VNV_ERR_CORRUPT;
         prev = cur;
