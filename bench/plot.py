@@ -218,7 +218,7 @@ def fig_queue(host, rv32, ref, out):
     fig, ax = plt.subplots(figsize=(8.5, 4.8))
     for name, color, label in (("queue_storage", "C1", "storage-only"),
                                ("queue", "C0", "vnv_list on vnvheap"),
-                               ("queue_slist", "C4", "singly linked list on vnvheap")):
+                               ("queue_slist", "C4", "naive singly linked list, links via get_mut")):
         x, y = series(host, name, L, per)
         if x:
             ax.plot(x, y, "o-", ms=3, color=color, label="%s (modeled, paper profile)" % label)
