@@ -749,44 +749,54 @@ int vnv_unload(struct vnv_heap *h, vnv_obj_t obj)
 
 /* ---- copy in / copy out: no pin, and no load for a non-resident object ----------------------- */
 
-int vnv_read(struct vnv_heap *h, vnv_obj_t obj, size_t off, void *dst, size_t len)
+/* Where bytes [off, off+len) of `obj` are: 1 and *m if resident, 0 and *at (their storage
+ * offset) if not; VNV_ERR_INVAL for a bad handle or a range outside the object. */
+static int locate_range(struct vnv_heap *h, vnv_obj_t obj, size_t off, size_t len,
+                        struct meta **m, uint32_t *at)
 {
-    struct meta *m;
-    if (!is_open(h) || (!dst && len))
-        return VNV_ERR_INVAL;
-    int r = find_resident(h, obj, &m);
+    int r = find_resident(h, obj, m);
+    uint32_t size;
     if (r < 0)
         return r;
     if (r) {
-        if (off > meta_size(m) || len > meta_size(m) - off)
-            return VNV_ERR_INVAL;
-        if (m->word & ST_WRITER)
-            return VNV_ERR_BUSY;
-        memcpy(dst, meta_data(m) + off, len);
-        m->word |= ST_ACCESSED;
-        return VNV_OK;
+        size = meta_size(*m);
+    } else {
+        struct objhdr oh;
+        int err = read_objhdr(h, obj.id, &oh);
+        if (err)
+            return err;
+        size = oh.size;
+        *at = id_home(obj.id) + VNV_OBJ_HEADER_SIZE + (uint32_t)off;
     }
-    struct objhdr oh;
-    int err = read_objhdr(h, obj.id, &oh);
-    if (err)
-        return err;
-    if (off > oh.size || len > oh.size - off)
+    return (off > size || len > size - off) ? VNV_ERR_INVAL : r;
+}
+
+int vnv_read(struct vnv_heap *h, vnv_obj_t obj, size_t off, void *dst, size_t len)
+{
+    struct meta *m;
+    uint32_t at = 0;
+    if (!is_open(h) || (!dst && len))
         return VNV_ERR_INVAL;
-    /* Not resident: straight from home, so streaming data never evicts anything. */
-    return heap_read(h, id_home(obj.id) + VNV_OBJ_HEADER_SIZE + (uint32_t)off, dst, (uint32_t)len);
+    int r = locate_range(h, obj, off, len, &m, &at);
+    if (r <= 0) /* not resident: straight from home, streaming data evicts nothing */
+        return r < 0 ? r : heap_read(h, at, dst, (uint32_t)len);
+    if (m->word & ST_WRITER)
+        return VNV_ERR_BUSY;
+    memcpy(dst, meta_data(m) + off, len);
+    m->word |= ST_ACCESSED;
+    return VNV_OK;
 }
 
 int vnv_write(struct vnv_heap *h, vnv_obj_t obj, size_t off, const void *src, size_t len)
 {
     struct meta *m;
+    uint32_t at = 0;
     if (!is_open(h) || (!src && len))
         return VNV_ERR_INVAL;
-    int r = find_resident(h, obj, &m);
+    int r = locate_range(h, obj, off, len, &m, &at);
     if (r < 0)
         return r;
     if (r) {
-        if (off > meta_size(m) || len > meta_size(m) - off)
-            return VNV_ERR_INVAL;
         if (m->word & ST_PINS)
             return VNV_ERR_BUSY;
         m->word |= ST_WRITER | ST_ACCESSED; /* pinned while budget room is made */
@@ -796,18 +806,12 @@ int vnv_write(struct vnv_heap *h, vnv_obj_t obj, size_t off, const void *src, si
         m->word &= ~ST_WRITER;
         return err;
     }
-    struct objhdr oh;
-    int err = read_objhdr(h, obj.id, &oh);
-    if (err)
-        return err;
-    if (off > oh.size || len > oh.size - off)
-        return VNV_ERR_INVAL;
     /* Not resident: the home is the only copy, write through (no budget involved). */
     struct vnv_iovec iov = {src, (uint32_t)len};
     sec_enter(h);
-    err = mutate_begin(h);
+    int err = mutate_begin(h);
     if (!err)
-        err = heap_writev(h, id_home(obj.id) + VNV_OBJ_HEADER_SIZE + (uint32_t)off, &iov, 1);
+        err = heap_writev(h, at, &iov, 1);
     sec_leave(h);
     return err;
 }
