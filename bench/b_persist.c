@@ -158,6 +158,8 @@ static int heap_up(struct pers *p, uint32_t storage, uint32_t buffer, uint32_t d
     bench_storage(p->c, storage, &p->st);
     bench_heap_config(p->c, &p->cfg, &p->st, bench_scratch, buffer, dirty);
     p->cfg.index_entries = entries;
+    /* worst cases: every allocation goes through the NV allocator (no parked home reused) */
+    p->cfg.flags |= VNV_CFG_NO_FREE_CACHE;
     if (shim) {
         memset(&T, 0, sizeof T);
         T.c = p->c;
@@ -300,23 +302,27 @@ static unsigned ckpt_points(struct bench_ctx *c, const struct bench_family *f)
     if (BENCH_RV32 && !c->full)
         return 6;
     if (dirty_sweep)
-        return c->full ? 122 : 17; /* 56, 76..3916 step 32 / step 256 */
+        return c->full ? 122 : 17; /* least, 76..3916 step 32 / step 256 */
     return c->full ? 113 : 15;     /* 332..3916 step 32 / step 256 */
 }
 
 static uint32_t ckpt_x(struct bench_ctx *c, const struct bench_family *f, unsigned i)
 {
     int dirty_sweep = f->variant == PV_OBJECTS_DIRTY || f->variant == PV_DIRTY_DIRTY;
+    /* the smallest dirty limit a heap accepts (the original's sweep started at its 56-byte
+     * cutoff; ours is the checkpoint header + one record + 8 bytes) */
+    const uint32_t least = VNV_CKPT_HEADER_SIZE + VNV_CKPT_RECORD_SIZE + 8u;
     if (BENCH_RV32 && !c->full) {
-        static const uint32_t d[] = {56, 588, 1196, 1964, 2732, 3916};
+        static const uint32_t d[] = {0, 588, 1196, 1964, 2732, 3916};
         static const uint32_t b[] = {332, 972, 1612, 2252, 3148, 3916};
-        return dirty_sweep ? d[i] : b[i];
+        return dirty_sweep ? (d[i] < least ? least : d[i]) : b[i];
     }
     uint32_t step = c->full ? 32 : 256;
     if (dirty_sweep) {
         if (i == 0)
-            return 56;
+            return least;
         uint32_t v = 76 + step * (i - 1);
+        v = v < least ? least + 8u * i : v;
         return v > 3916 ? 3916 : v;
     }
     uint32_t v = 332 + step * i;
