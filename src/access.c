@@ -773,7 +773,7 @@ static int locate_range(struct vnv_heap *h, vnv_obj_t obj, size_t off, size_t le
 
 int vnv_read(struct vnv_heap *h, vnv_obj_t obj, size_t off, void *dst, size_t len)
 {
-    struct meta *m;
+    struct meta *m = NULL;
     uint32_t at = 0;
     if (!is_open(h) || (!dst && len))
         return VNV_ERR_INVAL;
@@ -789,7 +789,7 @@ int vnv_read(struct vnv_heap *h, vnv_obj_t obj, size_t off, void *dst, size_t le
 
 int vnv_write(struct vnv_heap *h, vnv_obj_t obj, size_t off, const void *src, size_t len)
 {
-    struct meta *m;
+    struct meta *m = NULL;
     uint32_t at = 0;
     if (!is_open(h) || (!src && len))
         return VNV_ERR_INVAL;
