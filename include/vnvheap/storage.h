@@ -49,6 +49,10 @@ int vnv_storage_writev(const struct vnv_storage *s, uint32_t off, const struct v
                        unsigned cnt);
 int vnv_storage_sync(const struct vnv_storage *s);
 
+/* For backends' writev: validate the pieces (no NULL piece with a length, no 32-bit
+ * overflow) and return their total length in *total. 0 or VNV_ERR_INVAL. O(cnt). */
+int vnv_iov_total(const struct vnv_iovec *iov, unsigned cnt, uint32_t *total);
+
 #ifdef __cplusplus
 }
 #endif

@@ -128,14 +128,9 @@ static int emu_write(void *ctx, uint32_t off, const void *src, uint32_t len)
 static int emu_writev(void *ctx, uint32_t off, const struct vnv_iovec *iov, unsigned cnt)
 {
     struct vnv_emu *e = ctx;
-    if (!e || (cnt && !iov))
-        return VNV_ERR_INVAL;
     uint32_t total = 0;
-    for (unsigned i = 0; i < cnt; i++) {
-        if (iov[i].len > UINT32_MAX - total || (iov[i].len && !iov[i].base))
-            return VNV_ERR_INVAL;
-        total += iov[i].len;
-    }
+    if (!e || vnv_iov_total(iov, cnt, &total))
+        return VNV_ERR_INVAL;
     if (!in_range(e, off, total))
         return VNV_ERR_INVAL;
     if (total == 0)

@@ -157,14 +157,9 @@ static int writev_all(int fd, uint32_t off, const struct vnv_iovec *iov, unsigne
 static int file_writev(void *ctx, uint32_t off, const struct vnv_iovec *iov, unsigned cnt)
 {
     struct vnv_file *f = ctx;
-    if (!f || (cnt && !iov))
-        return VNV_ERR_INVAL;
     uint32_t total = 0;
-    for (unsigned i = 0; i < cnt; i++) {
-        if (iov[i].len > UINT32_MAX - total || (iov[i].len && !iov[i].base))
-            return VNV_ERR_INVAL;
-        total += iov[i].len;
-    }
+    if (!f || vnv_iov_total(iov, cnt, &total))
+        return VNV_ERR_INVAL;
     if (!in_range(f, off, total))
         return VNV_ERR_INVAL;
     int saved = errno;

@@ -212,14 +212,9 @@ static int fram_write(void *ctx, uint32_t off, const void *src, uint32_t len)
 static int fram_writev(void *ctx, uint32_t off, const struct vnv_iovec *iov, unsigned cnt)
 {
     struct vnv_spi_fram *f = ctx;
-    if (!f || (cnt && !iov))
-        return VNV_ERR_INVAL;
     uint32_t total = 0;
-    for (unsigned i = 0; i < cnt; i++) {
-        if (iov[i].len > UINT32_MAX - total || (iov[i].len && !iov[i].base))
-            return VNV_ERR_INVAL;
-        total += iov[i].len;
-    }
+    if (!f || vnv_iov_total(iov, cnt, &total))
+        return VNV_ERR_INVAL;
     if (!in_range(f, off, total))
         return VNV_ERR_INVAL;
     if (total == 0)

@@ -20,17 +20,26 @@ int vnv_storage_write(const struct vnv_storage *s, uint32_t off, const void *src
     return len ? s->write(s->ctx, off, src, len) : VNV_OK;
 }
 
+int vnv_iov_total(const struct vnv_iovec *iov, unsigned cnt, uint32_t *total)
+{
+    uint32_t t = 0;
+    if (cnt && !iov)
+        return VNV_ERR_INVAL;
+    for (unsigned i = 0; i < cnt; i++) {
+        if (iov[i].len > UINT32_MAX - t || (iov[i].len && !iov[i].base))
+            return VNV_ERR_INVAL;
+        t += iov[i].len;
+    }
+    *total = t;
+    return VNV_OK;
+}
+
 int vnv_storage_writev(const struct vnv_storage *s, uint32_t off, const struct vnv_iovec *iov,
                        unsigned cnt)
 {
     uint32_t total = 0;
-    if (!s || (cnt && !iov))
+    if (!s || vnv_iov_total(iov, cnt, &total))
         return VNV_ERR_INVAL;
-    for (unsigned i = 0; i < cnt; i++) {
-        if (iov[i].len > UINT32_MAX - total || (iov[i].len && !iov[i].base))
-            return VNV_ERR_INVAL;
-        total += iov[i].len;
-    }
     if (!in_range(s, off, total))
         return VNV_ERR_INVAL;
     if (total == 0)
