@@ -144,7 +144,13 @@ struct vnv_stats {
     uint32_t arena_free;        /* free bytes in the RAM arena */
     uint32_t nv_free;           /* free bytes on storage (allocator's view) */
     uint32_t loads, flushes, evictions, allocs, frees;
-    uint32_t persists;          /* checkpoints written */
+    uint32_t persists;          /* checkpoints written (power-fail rounds, vnv_checkpoint,
+                                   vnv_close, vnv_format) */
+    uint32_t callbacks;         /* on_persist calls: one per persist round */
+    uint32_t rounds_unwritten;  /* persist rounds that wrote nothing: a request that arrived
+                                   during the callback or restore of the round before it,
+                                   while storage already held exactly that state */
+    uint32_t persist_errors;    /* persist rounds whose checkpoint failed (callback got < 0) */
     uint32_t deferred;          /* persist requests deferred to the end of a critical section */
     uint32_t restores;          /* RAM buffer rebuilt from a checkpoint */
     uint32_t nv_leaked;         /* storage blocks lost to an error inside the NV allocator */
@@ -158,7 +164,7 @@ struct vnv_stats {
 /*
  * The heap's control block. Allocate it statically or on the stack of main; treat every
  * field as private (they are visible only so that no allocation is needed). Its size is
- * sizeof(struct vnv_heap): about 400 bytes on 32-bit targets (see README).
+ * sizeof(struct vnv_heap) (`make size` prints it per target; README "Costs").
  */
 struct vnv_heap {
     struct vnv_storage storage;
@@ -202,7 +208,9 @@ struct vnv_heap {
  * | NV allocator region, and writes an empty checkpoint so that vnv_open works at once.
  * Errors: INVAL (NULL, buffer too small for the index plus one object, max_dirty_bytes too
  *   small to hold even one object, storage too small or larger than VNV_MAX_STORAGE_SIZE,
- *   more than VNV_MAX_HEAPS heaps, module state too large), IO.
+ *   more than VNV_MAX_HEAPS heaps, module state too large), BUSY (called from the persist
+ *   callback or inside an atomic group of this heap, or another open heap uses the same
+ *   storage: same ctx and read function), IO.
  * Time: O(buffer_size / 64) + the NV allocator's format. Storage: writes the superblock,
  *   the allocator's region header and a checkpoint header; one sync.
  */
@@ -213,10 +221,15 @@ int vnv_format(struct vnv_heap *h, const struct vnv_config *cfg);
  * and the last checkpoint (CRC-32), then rebuilds the RAM buffer from it. Afterwards the
  * heap holds exactly the objects and values of the moment that checkpoint was taken; no
  * object is pinned (references of the previous run are gone). Registers the heap.
- * Errors: INVAL (bad cfg; configuration differs from the one formatted: storage size,
- *   max_dirty_bytes, buffer smaller than at format, other NV allocator), CORRUPT (not a
- *   vnvheap image, other format version, bad CRC, torn or invalidated checkpoint — e.g.
- *   power was lost without a checkpoint), IO. On error storage is not changed.
+ * Errors: NOHEAP (no vnvheap image: blank or foreign device — the one case where a boot
+ *   sequence should call vnv_format), INVAL (bad cfg; configuration differs from the one
+ *   formatted: storage size, max_dirty_bytes, buffer smaller than at format, other NV
+ *   allocator), CORRUPT (a vnvheap image that is damaged or of another format version: bad
+ *   CRC, torn or invalidated checkpoint — e.g. power was lost without a checkpoint), NOMEM
+ *   (the checkpoint holds more resident objects than this buffer's index can: open with the
+ *   index_entries of the run that wrote it), BUSY (as vnv_format), IO. Only NOHEAP means
+ *   "nothing to lose"; never format on CORRUPT or IO without deciding to discard the data.
+ *   On error storage is not changed.
  * Time: O(checkpoint bytes + resident objects). Storage: reads superblock, the checkpoint
  *   twice (verify, then apply) and each resident clean object's home.
  */
@@ -225,8 +238,11 @@ int vnv_open(struct vnv_heap *h, const struct vnv_config *cfg);
 /*
  * Write every dirty object home, write an empty checkpoint that records the root handle,
  * sync, and unregister. Afterwards vnv_open finds every object with its current value.
- * Errors: INVAL (not open), BUSY (an object is still pinned; nothing was closed), IO (the
- *   heap stays open and usable; retry).
+ * on_persist is NOT called for this checkpoint (it is not a power-failure checkpoint; the
+ * caller knows when close returns).
+ * Errors: INVAL (not open), BUSY (an object is still pinned, or called from the persist
+ *   callback or inside an atomic group; nothing was closed), IO (the heap stays open and
+ *   usable; retry).
  * Storage: one write per dirty object (runs for partial objects) + checkpoint header; sync.
  */
 int vnv_close(struct vnv_heap *h);
@@ -271,7 +287,8 @@ int vnv_alloc_blocks(struct vnv_heap *h, size_t size, uint32_t block_size, const
                      vnv_obj_t *out);
 
 /*
- * Delete an object; its home becomes reusable and its handle invalid.
+ * Delete an object; its home becomes reusable and its handle invalid. If it was the root,
+ * the root becomes VNV_NULL in the same step (a checkpoint never records a dangling root).
  * Errors: INVAL (bad handle), BUSY (pinned), IO (nothing changed). Once the freed header is
  * written the free has happened; should the NV allocator then fail, its block stays
  * allocated but unreachable (stats.nv_leaked) and 0 is returned. Time: O(1) + NV allocator.
@@ -359,7 +376,9 @@ bool vnv_is_dirty(const struct vnv_heap *h, vnv_obj_t obj);
 
 /*
  * The root handle, stored in every checkpoint and found again by vnv_open.
- * vnv_set_root accepts VNV_NULL or a live handle (INVAL otherwise); no storage traffic.
+ * vnv_set_root accepts VNV_NULL (no root: vnv_root then yields VNV_NULL, and the object
+ * that was the root is left alone, still live) or a live handle (INVAL otherwise); no
+ * storage traffic. vnv_free of the root object clears the root.
  */
 int vnv_root(const struct vnv_heap *h, vnv_obj_t *out);
 int vnv_set_root(struct vnv_heap *h, vnv_obj_t obj);
@@ -374,8 +393,16 @@ int vnv_set_root(struct vnv_heap *h, vnv_obj_t obj);
  * ceil(resident / VNV_PERSIST_BATCH) + 1 transactions when no partial object is dirty
  * (each partial object adds one piece for its bitmap and one per run of dirty blocks);
  * syncs; calls on_persist; restores RAM if it was lost.
- * Returns 0 if every heap was checkpointed or deferred, else the first error (the heap's
- * state in RAM is unaffected by a failed checkpoint).
+ * Where the checkpoint and on_persist run: in the caller (the interrupt) when the heap was
+ * outside its critical sections; otherwise at the end of the critical section that the
+ * interrupt landed in, i.e. in normal code, after the handler returned (most requests in a
+ * busy program land in a section: storage transfers are sections). A request that arrives
+ * during on_persist or the restore gets one more round (callback, and restore if RAM was
+ * lost; nothing is written: storage already holds that state); at most VNV_PERSIST_ROUNDS
+ * (default 2) rounds per request, so a checkpoint causes at most that many restores.
+ * Returns 0 if every heap was checkpointed, VNV_PERSIST_DEFERRED (1) if at least one was
+ * deferred and none failed, else the first error (the heap's state in RAM is unaffected
+ * by a failed checkpoint).
  */
 int vnv_persist_all(void);
 

@@ -584,6 +584,8 @@ int vnv_free(struct vnv_heap *h, vnv_obj_t obj)
         if (!free_cache_put(h, id_home(obj.id), size) &&
             h->nv->free(NV_ST(h), &h->storage, id_home(obj.id)))
             h->st.nv_leaked++;
+        if (h->root == obj.id)
+            h->root = 0; /* never record a dangling root */
         h->st.frees++;
     }
     sec_leave(h);

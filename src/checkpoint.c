@@ -64,6 +64,9 @@ void registry_remove(struct vnv_heap *h)
             registry[i] = NULL;
 }
 
+/* The heap whose persist round is running (its callback may try lifecycle calls). */
+static struct vnv_heap *volatile in_round;
+
 /* ---- writing ---------------------------------------------------------------------------------- */
 
 struct writer {
@@ -198,14 +201,15 @@ static int ckpt_verify(struct vnv_heap *h, uint8_t *hdr)
     uint32_t len = get_le32(hdr + 8);
     if (get_le32(hdr) != CKPT_MAGIC || len < VNV_CKPT_HEADER_SIZE || len > h->ckpt_cap)
         return VNV_ERR_CORRUPT;
+    /* The arena is rebuilt right after this, so it serves as the read buffer: a checkpoint
+     * is verified in ceil(len / arena_size) reads, not one per 64 bytes. */
     uint32_t crc = 0;
-    uint8_t chunk[64];
     for (uint32_t pos = VNV_CKPT_HEADER_SIZE; pos < len;) {
-        uint32_t n = len - pos < sizeof chunk ? len - pos : (uint32_t)sizeof chunk;
-        err = heap_read(h, h->ckpt_off + pos, chunk, n);
+        uint32_t n = len - pos < h->arena_size ? len - pos : h->arena_size;
+        err = heap_read(h, h->ckpt_off + pos, h->arena, n);
         if (err)
             return err;
-        crc = vnv_crc32(crc, chunk, n);
+        crc = vnv_crc32(crc, h->arena, n);
         pos += n;
     }
     uint8_t tmp[VNV_CKPT_HEADER_SIZE];
@@ -316,7 +320,15 @@ static int persist_round(struct vnv_heap *h, int write)
     h->pending = 0; /* requests until now are answered by this round's callback */
     int err = write ? ckpt_write(h, 0) : VNV_OK;
     h->pending = 0; /* the state did not change while writing: same answer */
-    int lost = h->on_persist ? h->on_persist(h->user, err, h->buf, h->buf_size) : 0;
+    if (!write)
+        h->st.rounds_unwritten++;
+    else if (err)
+        h->st.persist_errors++;
+    int lost = 0;
+    if (h->on_persist) {
+        h->st.callbacks++;
+        lost = h->on_persist(h->user, err, h->buf, h->buf_size);
+    }
     if (lost || !canary_ok(h)) {
         int rerr = ckpt_restore(h, 1);
         if (rerr) {
@@ -340,16 +352,16 @@ static int persist_round(struct vnv_heap *h, int write)
  * VNV_PERSIST_ROUNDS rounds: a request still left (interrupts arriving faster than a
  * restore completes, i.e. the supply never recovers) runs at the next section's end.
  */
-#ifndef VNV_PERSIST_ROUNDS
-#define VNV_PERSIST_ROUNDS 8
-#endif
 
 int persist_now(struct vnv_heap *h)
 {
     int err = VNV_OK, written = 0;
     for (int round = 0; round < VNV_PERSIST_ROUNDS && h->state == HS_OPEN; round++) {
         h->busy++; /* a nested interrupt now defers instead of re-entering */
+        struct vnv_heap *outer = in_round; /* another heap's round, when nested */
+        in_round = h;
         int e = persist_round(h, !written);
+        in_round = outer;
         written = !e;
         if (e && !err)
             err = e;
@@ -368,7 +380,7 @@ int persist_deferred(struct vnv_heap *h)
 
 int vnv_persist_all(void)
 {
-    int ret = VNV_OK;
+    int ret = VNV_OK, deferred = 0;
     for (int i = 0; i < VNV_MAX_HEAPS; i++) {
         struct vnv_heap *h = registry[i];
         if (!h || h->state != HS_OPEN)
@@ -376,6 +388,7 @@ int vnv_persist_all(void)
         if (h->busy) {
             h->pending = 1;
             h->st.deferred++;
+            deferred = 1;
             dbg("cannot acquire lock. persist queued...\n");
             continue;
         }
@@ -383,8 +396,20 @@ int vnv_persist_all(void)
         if (err && !ret)
             ret = err;
     }
-    return ret;
+    return ret ? ret : (deferred ? VNV_PERSIST_DEFERRED : VNV_OK);
 }
+
+int registry_storage_taken(const struct vnv_heap *h, const struct vnv_storage *s)
+{
+    for (int i = 0; i < VNV_MAX_HEAPS; i++) {
+        const struct vnv_heap *o = registry[i];
+        if (o && o != h && o->storage.ctx == s->ctx && o->storage.read == s->read)
+            return 1;
+    }
+    return 0;
+}
+
+int persist_running(const struct vnv_heap *h) { return h && h == in_round; }
 
 int vnv_checkpoint(struct vnv_heap *h)
 {

@@ -12,6 +12,7 @@ const char *vnv_strerror(int err)
     case VNV_ERR_BUSY: return "VNV_ERR_BUSY";
     case VNV_ERR_CORRUPT: return "VNV_ERR_CORRUPT";
     case VNV_ERR_BUDGET: return "VNV_ERR_BUDGET";
+    case VNV_ERR_NOHEAP: return "VNV_ERR_NOHEAP";
     default: return "VNV_ERR_UNKNOWN";
     }
 }

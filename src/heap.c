@@ -218,10 +218,16 @@ static int setup(struct vnv_heap *h, const struct vnv_config *cfg, struct layout
 {
     if (!h)
         return VNV_ERR_INVAL;
-    registry_remove(h);
+    /* From the persist callback the heap is in use: wiping it there would leave the
+     * persist path's section counter unbalanced. */
+    if (persist_running(h))
+        return VNV_ERR_BUSY;
     int err = compute_layout(cfg, l);
     if (err)
         return err;
+    if (registry_storage_taken(h, cfg->storage))
+        return VNV_ERR_BUSY; /* another open heap owns this storage */
+    registry_remove(h);
     memset(h, 0, sizeof *h);
     h->storage = *cfg->storage;
     h->ram = cfg->ram_allocator ? cfg->ram_allocator : &vnv_ram_firstfit;
@@ -318,8 +324,9 @@ int vnv_open(struct vnv_heap *h, const struct vnv_config *cfg)
     err = heap_read(h, 0, sb, sizeof sb);
     if (err)
         return err;
-    if (get_le32(sb) != SB_MAGIC0 || get_le32(sb + 4) != SB_MAGIC1 ||
-        get_le32(sb + 60) != vnv_crc32(0, sb, 60) || get_le32(sb + 8) != SB_VERSION)
+    if (get_le32(sb) != SB_MAGIC0 || get_le32(sb + 4) != SB_MAGIC1)
+        return VNV_ERR_NOHEAP; /* blank or foreign: the caller may format */
+    if (get_le32(sb + 60) != vnv_crc32(0, sb, 60) || get_le32(sb + 8) != SB_VERSION)
         return VNV_ERR_CORRUPT;
     superblock_encode(h, want);
     /* Everything but the arena size must match; a larger arena than at format is fine. */
@@ -344,6 +351,8 @@ int vnv_close(struct vnv_heap *h)
 {
     if (!h || h->state != HS_OPEN)
         return VNV_ERR_INVAL;
+    if (h->busy)
+        return VNV_ERR_BUSY; /* from the persist callback or inside an atomic group */
     for (uint32_t s = 0; s <= h->index_mask; s++) {
         struct meta *m = idx_meta(h, s);
         if (m && (m->word & ST_PINS))

@@ -159,7 +159,7 @@ static void test_bad_configs(void)
     c = f.cfg;
     c.storage = NULL;
     CHECK_EQ(vnv_format(h, &c), VNV_ERR_INVAL);
-    CHECK_EQ(vnv_open(h, &f.cfg), VNV_ERR_CORRUPT); /* blank storage: not a heap */
+    CHECK_EQ(vnv_open(h, &f.cfg), VNV_ERR_NOHEAP); /* blank storage: not a heap */
     CHECK_EQ(vnv_format(h, &f.cfg), VNV_OK);
     CHECK_EQ(vnv_check(h), VNV_OK);
     fx_free(&f);

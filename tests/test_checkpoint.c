@@ -296,8 +296,13 @@ static void test_bad_superblock_and_config(void)
     memcpy(f.nv, sb, sizeof sb);
     CHECK_EQ(vnv_open(&f.heap, &f.cfg), VNV_OK); /* and the real one still opens */
     vnv_abandon(&f.heap);
-    memset(f.nv, 0x33, 64); /* not a vnvheap image */
-    CHECK_EQ(vnv_open(&f.heap, &f.cfg), VNV_ERR_CORRUPT);
+    memset(f.nv, 0x33, 64); /* not a vnvheap image: a foreign device */
+    CHECK_EQ(vnv_open(&f.heap, &f.cfg), VNV_ERR_NOHEAP);
+    memset(f.nv, 0xFF, f.storage.size); /* erased / blank */
+    CHECK_EQ(vnv_open(&f.heap, &f.cfg), VNV_ERR_NOHEAP);
+    memset(f.nv, 0x00, f.storage.size);
+    CHECK_EQ(vnv_open(&f.heap, &f.cfg), VNV_ERR_NOHEAP);
+    CHECK_EQ(f.emu.write_calls, writes); /* never writes */
     fx_free(&f);
 }
 

@@ -18,7 +18,7 @@
  * a second (a probe of the index interrupted by a restore missed a resident object: release
  * returned INVAL, get loaded a second, stale copy); see test_system_random.c, bug 1.
  *
- * VNV_TEST_SCALE multiplies the operation count and the time cap; VNV_TEST_SEED varies the
+ * VNV_TEST_SCALE multiplies the operation count; VNV_TEST_SEED varies the
  * workload (the signal timing varies by itself).
  */
 #define _POSIX_C_SOURCE 200809L
@@ -57,7 +57,7 @@ static void on_signal(int sig)
     (void)sig;
     int saved = errno;
     sig_count++;
-    if (vnv_persist_all() != VNV_OK)
+    if (vnv_persist_all() < 0)
         sig_errors++;
     if (sig_armed)
         arm(next_delay_ns()); /* timer_settime is async-signal-safe */
@@ -112,7 +112,7 @@ static double now(void)
 }
 
 static struct {
-    uint64_t persists, deferred, restores;
+    uint64_t persists, deferred, restores, callbacks;
 } acc;
 
 static void collect(struct fixture *f)
@@ -122,6 +122,7 @@ static void collect(struct fixture *f)
         acc.persists += st.persists;
         acc.deferred += st.deferred;
         acc.restores += st.restores;
+        acc.callbacks += st.callbacks;
     }
 }
 
@@ -133,7 +134,7 @@ struct run_cfg {
     uint32_t seed;
 };
 
-static void run(const struct run_cfg *c, uint64_t ops, double cap_s)
+static void run(const struct run_cfg *c, uint64_t ops)
 {
     struct fixture f;
     fx_init(&f, 1u << 20, c->ram, c->dirty);
@@ -154,8 +155,15 @@ static void run(const struct run_cfg *c, uint64_t ops, double cap_s)
     rng_seed(&sched, s.seed + 99u);
     double t0 = now();
     uint64_t i = 0;
+    /* Run the planned operations, and on until enough signals (and at least one deferred
+     * one) have arrived: signals come by wall-clock time, so how many land per operation
+     * depends on the machine's speed and load; what the run must contain does not. The
+     * deferral count is read live (white-box) because restarts reset the heap's stats. */
+    uint64_t max_ops = ops * 50u;
+    uint32_t deferred_live = 0;
     timer_start();
-    for (; i < ops; i++) {
+    for (; i < max_ops && (i < ops || sig_count < 300 || acc.deferred + deferred_live == 0);
+         i++) {
         sh_step(&s);
         uint32_t k = rng_below(&sched, 100000);
         if (k < 30) { /* a synchronous checkpoint; the signal may nest into it (deferred) */
@@ -179,8 +187,9 @@ static void run(const struct run_cfg *c, uint64_t ops, double cap_s)
         } else if (k < 50) {
             sh_verify_all(&s); /* every value, while signals keep coming */
         }
-        if ((i & 1023) == 0 && (now() - t0 > cap_s || s.fails > 50))
+        if ((i & 1023) == 0 && s.fails > 50)
             break;
+        deferred_live = f.heap.st.deferred;
     }
     timer_stop();
     double secs = now() - t0;
@@ -195,9 +204,12 @@ static void run(const struct run_cfg *c, uint64_t ops, double cap_s)
     CHECK_EQ(sig_errors, 0);
     CHECK(sig_count >= 300);        /* many asynchronous checkpoints */
     CHECK(acc.deferred > 0);        /* some arrived inside a critical section */
-    CHECK(acc.restores >= (uint64_t)sig_count / 2); /* most wiped RAM and resumed */
-    CHECK(f.persist_calls - persist_calls0 >= (unsigned)sig_count / 2);
-    CHECK(i >= ops / 20); /* the time cap did not starve the run */
+    CHECK(i >= ops);
+    /* Every callback wiped the buffer and was followed by exactly one restore. How many
+     * signals coalesced into one checkpoint depends on timing, so that is not asserted. */
+    CHECK_EQ(acc.restores, acc.callbacks);
+    CHECK(f.persist_calls - persist_calls0 >= acc.callbacks); /* + restarts' checkpoints */
+    CHECK(acc.callbacks >= 1);
     sh_report(&s);
     fprintf(stderr,
             "  [%s] %llu operations in %.2f s: %d signals, %llu persists, %llu deferred, "
@@ -216,13 +228,13 @@ static void test_signal_default(void)
 {
     /* 1 KiB of RAM for objects up to 120 B: a load or eviction every few operations */
     struct run_cfg c = {"signal", 1024, 400, NULL, {80, 120, 10, 300, 3, 0}, 11};
-    run(&c, scaled(SH_ASAN ? 250000 : 1500000), 15.0 * sh_scale());
+    run(&c, scaled(SH_ASAN ? 250000 : 1500000));
 }
 
 static void test_signal_ram_buddy(void)
 {
     struct run_cfg c = {"signal-buddy", 2048, 500, &vnv_ram_buddy, {80, 150, 10, 300, 3, 0}, 12};
-    run(&c, scaled(SH_ASAN ? 150000 : 700000), 10.0 * sh_scale());
+    run(&c, scaled(SH_ASAN ? 150000 : 700000));
 }
 
 int main(void)

@@ -54,7 +54,7 @@ static void irq_maybe(struct irq_storage *w)
     w->fired++;
     if (w->heap && !w->heap->busy) /* white-box: counts the checkpoints that run at once */
         w->fired_idle++;
-    if (vnv_persist_all() != VNV_OK)
+    if (vnv_persist_all() < 0)
         w->errors++;
     w->firing = 0;
 }

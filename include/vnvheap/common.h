@@ -27,8 +27,13 @@ enum vnv_error {
     VNV_ERR_IO = -5,       /* the storage device reported an error                      */
     VNV_ERR_BUSY = -16,    /* reference conflict: pinned, or readers/writer present     */
     VNV_ERR_CORRUPT = -84, /* checksum, magic or format mismatch on storage             */
-    VNV_ERR_BUDGET = -122  /* the dirty budget cannot hold it, even after flushing      */
+    VNV_ERR_BUDGET = -122, /* the dirty budget cannot hold it, even after flushing      */
+    VNV_ERR_NOHEAP = -19   /* no vnvheap image on this device (blank or foreign data)   */
 };
+
+/* Non-negative result of vnv_persist_all(): at least one heap was inside a critical section,
+ * and its checkpoint runs when that section ends (in normal code, not in the interrupt). */
+#define VNV_PERSIST_DEFERRED 1
 
 /* Human-readable name of an error code ("VNV_ERR_IO", ...); never NULL. */
 const char *vnv_strerror(int err);

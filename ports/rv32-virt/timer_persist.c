@@ -261,7 +261,7 @@ void tp_trap(void)
             if (!main_persist && !defer_t0)
                 defer_t0 = t0 | 1u;
         }
-        if (err && !irq_errors++)
+        if (err < 0 && !irq_errors++)
             irq_first_error = err;
         timer_rearm();
         return;

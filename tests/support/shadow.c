@@ -295,6 +295,8 @@ static void op_free(struct shadow *s)
     if (err)
         return;
     SH(!vnv_is_resident(H(s), t->h));
+    if (vnv_same(s->root, t->h))
+        s->root = VNV_NULL; /* freeing the root clears it */
     remember_freed(s, t->h);
     free(t->val);
     *t = s->o[--s->n];
