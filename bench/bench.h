@@ -85,6 +85,7 @@ struct bench_ctx {
     const char *policy_name;
     const struct vnv_policy *policy; /* --policy (default: clock, the library default) */
     int list_only;
+    int verbose;              /* --verbose: two progress lines per point (the old output) */
     /* the storage every benchmark uses */
     struct vnv_emu emu;
     uint8_t *mem;

@@ -1,31 +1,35 @@
 #!/usr/bin/env python3
-"""Render docs/figures/*.png (and .svg when small) from benchmark results.
+"""Render the figures (*.png, and .svg when small) from benchmark results.
 
-usage: plot.py [--results DIR] [--reference DIR] [--out DIR]
-  --results    build/bench            (host.jsonl required; rv32.jsonl optional)
-  --reference  ../shared/reference/data  (the original's ESP32-C3 measurements, optional)
-  --out        docs/figures
+usage: plot.py [--results DIR] [--reference FILE] [--out DIR] [--require-rv32]
+  --results      build/bench            (host.jsonl required; rv32.jsonl optional)
+  --reference    bench/reference.json   (the original's ESP32-C3 measurements, in the repository)
+  --out          build/figures          (`make figures` passes docs/figures)
+  --require-rv32 fail if rv32.jsonl is missing (the CPU curves come from it)
 
-No network. Needs matplotlib (Debian: python3-matplotlib).
-Labels: "vnvheap (modeled, paper profile)" is our emulated-FRAM storage time under
-vnv_emu_profile_paper (fitted to the paper's ESP32-C3 + MB85RS4MT); "vNV-Heap (paper,
-measured)" is the original's raw data (ticks / 16000 per ms). CPU time on the device is
-not part of our modeled time; where rv32.jsonl exists it is shown separately as
-instructions at 160 MHz (one instruction per cycle, a rough ESP32-C3 equivalent).
+No network. Needs matplotlib (Debian: apt-get install python3-matplotlib; or pip install
+matplotlib). Labels: "vnvheap (modeled, paper profile)" is our emulated-FRAM storage time
+under vnv_emu_profile_paper (fitted to the paper's ESP32-C3 + MB85RS4MT); "vNV-Heap (paper,
+measured)" is the original's data from bench/reference.json (see its "about"). CPU time on
+the device is not part of our modeled time; where rv32.jsonl exists it is shown separately
+as instructions at 160 MHz (one instruction per cycle, a rough ESP32-C3 equivalent).
 """
 import argparse
 import json
 import os
 import sys
 
-import matplotlib
+try:
+    import matplotlib
+except ImportError:
+    sys.exit("plot.py needs matplotlib for %s: apt-get install python3-matplotlib (Debian/Ubuntu)"
+             " or %s -m pip install matplotlib" % (sys.executable, sys.executable))
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 OURS = "vnvheap (modeled, paper profile)"
 PAPER = "vNV-Heap (paper, measured)"
-TICKS_PER_MS = 16000.0
 CPU_HZ_MS = 160000.0  # instructions per ms at 160 MHz, CPI 1
 SVG_MAX = 100 * 1024
 
@@ -37,20 +41,30 @@ def load_jsonl(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def load_ref(ref_dir, name):
-    p = os.path.join(ref_dir, name)
-    if not os.path.exists(p):
-        return []
-    with open(p) as f:
-        return json.load(f)
+class Reference:
+    """bench/reference.json: series of the original's measurements, ms per call/iteration."""
 
+    def __init__(self, path):
+        with open(path) as f:
+            doc = json.load(f)
+        self.series = {(s["bench_name"], s.get("page_size")): s for s in doc["series"]}
 
-def mean(xs):
-    return sum(xs) / len(xs) if xs else float("nan")
+    def xy(self, name, page=None):
+        s = self.series.get((name, page))
+        if not s:
+            return [], []
+        pts = sorted(zip(s["x"], s["ms"]))
+        return [p[0] for p in pts], [p[1] for p in pts]
 
+    def at(self, name, x, page=None):
+        s = self.series.get((name, page))
+        if not s or x not in s["x"]:
+            return None
+        return s["ms"][s["x"].index(x)]
 
-def ref_ms(r):
-    return mean(r["data"]) / r.get("ticks_per_ms", TICKS_PER_MS)
+    def value(self, name):
+        """The single value of a one-point series (the *_locked_wcet lines)."""
+        return self.series[(name, None)]["ms"][0]
 
 
 def by(rows, name):
@@ -99,11 +113,8 @@ def fig_get(host, rv32, ref, out):
             x, y = series(rv32, base, size, lambda r: r["cpu_median"] / CPU_HZ_MS)
             ax.plot(x, y, "s:", color="C1", ms=4,
                     label="baseline CPU only (rv32 instructions @160 MHz)")
-        if ref:
-            ax.plot(*series(ref, ours, size, ref_ms), "--", color="C3",
-                    label="vNV-Heap (ESP32-C3, measured 2024-12)")
-            ax.plot(*series(ref, base, size, ref_ms), "--", color="C2",
-                    label="its baseline (ESP32-C3, measured 2024-12)")
+        ax.plot(*ref.xy(ours), "--", color="C3", label="vNV-Heap (ESP32-C3, measured 2024-12)")
+        ax.plot(*ref.xy(base), "--", color="C2", label="its baseline (ESP32-C3, measured 2024-12)")
         ax.set_title(title)
         ax.set_xlabel("object size [B]")
         ax.set_ylabel("latency [ms]")
@@ -150,9 +161,7 @@ def fig_persist(host, ref, out):
             x, y = series(host, name, lambda r: r["bench_options"][xkey],
                           lambda r: float(r["modeled_ms"]))
             ax.plot(x, y, "-", color="C%d" % i, label="%s: %s" % (OURS, kind))
-            if ref:
-                x, y = series(ref, name, lambda r: r["bench_options"][xkey], ref_ms)
-                ax.plot(x, y, "--", color="C%d" % (i + 2), label="%s: %s" % (PAPER, kind))
+            ax.plot(*ref.xy(name), "--", color="C%d" % (i + 2), label="%s: %s" % (PAPER, kind))
         ax.set_xlabel(xlabel)
         ax.set_ylabel("checkpoint latency [ms]")
         ax.grid(alpha=0.3)
@@ -162,7 +171,7 @@ def fig_persist(host, ref, out):
     save(fig, out, "persist_latency")
 
 
-def fig_wcet(host, rv32, out):
+def fig_wcet(host, rv32, ref, out):
     names = ["storage", "flush", "load", "alloc", "free", "evict", "pick", "lookup"]
 
     def collect(rows):
@@ -188,10 +197,11 @@ def fig_wcet(host, rv32, out):
     ax.set_ylabel("storage time inside the section [ms]")
     ax.set_yscale("log")
     ax.set_title("%s:\nworst deferral of a checkpoint (storage part)" % OURS, fontsize=9)
-    ax.axhline(12282 / TICKS_PER_MS, color="C3", ls="--", lw=1,
-               label="vNV-Heap (paper, measured): storage_locked_wcet 0.77 ms")
-    ax.axhline(3458 / TICKS_PER_MS, color="C2", ls=":", lw=1,
-               label="vNV-Heap (paper, measured): largest CPU-only section 0.22 ms")
+    st, cpu = ref.value("storage_locked_wcet"), ref.value("cpu_section_locked_wcet")
+    ax.axhline(st, color="C3", ls="--", lw=1,
+               label="vNV-Heap (paper, measured): storage_locked_wcet %.2f ms" % st)
+    ax.axhline(cpu, color="C2", ls=":", lw=1,
+               label="vNV-Heap (paper, measured): largest CPU-only section %.2f ms" % cpu)
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=7)
     if rv32:
@@ -225,15 +235,12 @@ def fig_queue(host, rv32, ref, out):
     if rv32:
         x, y = series(rv32, "queue_ram", L, lambda r: r["cpu_median"] / r["ops"] / CPU_HZ_MS)
         ax.plot(x, y, "o-", ms=3, color="C2", label="RAM-only ring (rv32 CPU @160 MHz)")
-    if ref:
-        for name, color, label in (("queue_ram", "C2", "RAM-only"),
-                                   ("queue_storage", "C1", "storage-only"),
-                                   ("queue", "C3", "vNV-Heap")):
-            rs = by(ref, name)
-            x, y = series(ref, name, L, lambda r: ref_ms(r) / r["bench_options"]["iterations"])
-            if x:
-                ax.plot(x, y, "x--", ms=4, color=color, alpha=0.7,
-                        label="%s: %s" % (PAPER, label))
+    for name, color, label in (("queue_ram", "C2", "RAM-only"),
+                               ("queue_storage", "C1", "storage-only"),
+                               ("queue", "C3", "vNV-Heap")):
+        x, y = ref.xy(name)
+        if x:
+            ax.plot(x, y, "x--", ms=4, color=color, alpha=0.7, label="%s: %s" % (PAPER, label))
     ax.set_xlabel("queue length (256-byte items)")
     ax.set_ylabel("ms per produce + consume")
     ax.set_title("FIFO queue, 4 KiB of RAM")
@@ -251,21 +258,21 @@ def access(r):
 def fig_kvs(host, ref, out):
     pats = ["Random", "Sequential", "Partitioned", "Distributed"]
     per = lambda r: float(r["modeled_ms"]) / r.get("ops", 1)  # noqa: E731
-    ref_per = lambda r: ref_ms(r) / r["bench_options"]["inner"]["iterations"]  # noqa: E731
     cols = [("kvs", None)] + [("kvs_paged", p) for p in (32, 64, 128, 256, 512)]
+
+    def ours(name, page, p):
+        m = [r for r in by(host, name) if access(r) == p and
+             (page is None or r["bench_options"]["inner"]["kvs_options"]["page_size"] == page)]
+        return per(m[0]) if m else 0
+
+    def theirs(name, page, p):
+        return ref.at(name, p, page) or 0
+
     fig, axes = plt.subplots(1, 2, figsize=(14, 4.8), sharey=True)
-    for ax, rows, f, title in ((axes[0], host, per, OURS),
-                               (axes[1], ref, ref_per, PAPER)):
-        if not rows:
-            ax.set_visible(False)
-            continue
+    for ax, f, title in ((axes[0], ours, OURS), (axes[1], theirs, PAPER)):
         width = 0.8 / len(cols)
         for j, (name, page) in enumerate(cols):
-            ys = []
-            for p in pats:
-                m = [r for r in by(rows, name) if access(r) == p and
-                     (page is None or r["bench_options"]["inner"]["kvs_options"]["page_size"] == page)]
-                ys.append(f(m[0]) if m else 0)
+            ys = [f(name, page, p) for p in pats]
             label = "vnvheap / vNV-Heap" if page is None else "paged %d B" % page
             ax.bar([i + (j - len(cols) / 2) * width + width / 2 for i in range(len(pats))], ys,
                    width, label=label, color="C%d" % j)
@@ -285,9 +292,8 @@ def fig_storage(host, ref, out):
     for name, c in (("persistent_storage_write", "C0"), ("persistent_storage_read", "C1")):
         x, y = series(host, name, size, lambda r: float(r["modeled_ms"]))
         ax.plot(x, y, "-", color=c, label="%s (paper profile)" % name)
-        if ref:
-            x, y = series(ref, name, size, ref_ms)
-            ax.plot(x, y, "--", color=c, alpha=0.6, label="%s (ESP32-C3, measured 2024-12)" % name)
+        ax.plot(*ref.xy(name), "--", color=c, alpha=0.6,
+                label="%s (ESP32-C3, measured 2024-12)" % name)
     ax.set_xlabel("bytes")
     ax.set_ylabel("ms")
     ax.set_title("the cost profile against the measured FRAM (Sliced<4> MB85RS4MT)")
@@ -301,24 +307,28 @@ def main():
     root = os.path.dirname(here)
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", default=os.path.join(root, "build", "bench"))
-    ap.add_argument("--reference", default=os.path.join(root, "..", "shared", "reference", "data"))
-    ap.add_argument("--out", default=os.path.join(root, "docs", "figures"))
+    ap.add_argument("--reference", default=os.path.join(here, "reference.json"))
+    ap.add_argument("--out", default=os.path.join(root, "build", "figures"))
+    ap.add_argument("--require-rv32", action="store_true")
     a = ap.parse_args()
     host = load_jsonl(os.path.join(a.results, "host.jsonl"))
     if not host:
         sys.exit("no %s/host.jsonl: run `make bench` first" % a.results)
     rv32 = load_jsonl(os.path.join(a.results, "rv32.jsonl"))
-    ref_get = load_ref(a.reference, "ref-2024-12-29-get.json")
-    ref_persist = load_ref(a.reference, "paper-2025-03-13-persist.json")
-    ref_queue = load_ref(a.reference, "paper-2025-03-13-queue.json")
-    ref_kvs = load_ref(a.reference, "paper-2025-03-19-kvs.json")
-    fig_get(host, rv32, ref_get, a.out)
+    if not rv32:
+        msg = ("no %s/rv32.jsonl: the CPU curves (rv32 instructions) are missing; run "
+               "`make bench-rv32` for them" % a.results)
+        if a.require_rv32:
+            sys.exit(msg)
+        print("note:", msg)
+    ref = Reference(a.reference)
+    fig_get(host, rv32, ref, a.out)
     fig_scaling(host, rv32, a.out)
-    fig_persist(host, ref_persist, a.out)
-    fig_wcet(host, rv32, a.out)
-    fig_queue(host, rv32, ref_queue, a.out)
-    fig_kvs(host, ref_kvs, a.out)
-    fig_storage(host, ref_get, a.out)
+    fig_persist(host, ref, a.out)
+    fig_wcet(host, rv32, ref, a.out)
+    fig_queue(host, rv32, ref, a.out)
+    fig_kvs(host, ref, a.out)
+    fig_storage(host, ref, a.out)
 
 
 if __name__ == "__main__":

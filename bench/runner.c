@@ -4,8 +4,10 @@
  *   vnv-bench [--list] [--filter SUBSTR] [--reps N] [--cold N] [--json FILE]
  *             [--storage-profile paper|spi40|free] [--policy NAME] [--full]
  *
- * Progress goes to stderr; every result is one line "[BENCH-INFO] {json}" on stdout and,
- * with --json (host builds only), the bare JSON line appended to FILE.
+ * Progress goes to stderr: on a terminal one status line rewritten in place, otherwise one
+ * line per benchmark (--verbose: two lines per point). Every result is one line
+ * "[BENCH-INFO] {json}" on stdout and, with --json (host builds only), the bare JSON line
+ * appended to FILE.
  * On rv32 (QEMU semihosting) arguments come from -semihosting-config arg=...; without any,
  * the reduced embedded set runs (see BENCH_RV32_DEFAULT_FILTER in CMakeLists).
  */
@@ -22,6 +24,7 @@
 
 #ifdef VNV_BENCH_HOST
 #include <time.h>
+#include <unistd.h>
 #endif
 
 _Alignas(16) uint8_t bench_scratch[BENCH_SCRATCH_SIZE];
@@ -106,9 +109,48 @@ void bench_diff(const struct bench_sample *a, const struct bench_sample *b, stru
     o->modeled_ns = b->modeled_ns - a->modeled_ns;
 }
 
+/* ---- progress -------------------------------------------------------------------------------- */
+
+static int progress_tty;  /* stderr is a terminal: one status line, rewritten in place */
+static int progress_open; /* that line is on screen, not yet ended by a newline */
+
+/* End the in-place status line before anything else is printed to stderr. */
+static void progress_break(void)
+{
+    if (progress_open) {
+        fputc('\n', stderr);
+        progress_open = 0;
+    }
+}
+
+static void progress_point(const struct bench_ctx *c, const struct bench_spec *s)
+{
+    unsigned pct = c->total ? 100u * c->done / c->total : 100u;
+    if (c->verbose) {
+        fprintf(stderr, "[%3u%%] Running %s %s\n", pct, s->name, s->options);
+    } else if (progress_tty) {
+        /* \r, the text cut to 100 columns, then erase to the end of the line */
+        fprintf(stderr, "\r[%3u%%] %u/%u %.40s %.44s\033[K", pct, c->done, c->total, s->name,
+                s->options);
+        fflush(stderr);
+        progress_open = 1;
+    }
+}
+
+/* After the last point of a family: one line when stderr is not a terminal. */
+static void progress_family(const struct bench_ctx *c, const struct bench_family *f, unsigned n,
+                            unsigned failed)
+{
+    if (c->verbose || progress_tty)
+        return;
+    fprintf(stderr, "[%3u%%] %s: %u point%s%s\n", c->total ? 100u * c->done / c->total : 100u,
+            f->name, n, n == 1 ? "" : "s", failed ? ", FAILED" : "");
+}
+
 int bench_fail(struct bench_ctx *c, const char *what, int err)
 {
     (void)c; /* counted once, by main, from the family's return value */
+    progress_break();
     fprintf(stderr, "   !! %s failed: %s (%d)\n", what, vnv_strerror(err), err);
     return err ? err : -1;
 }
@@ -239,8 +281,7 @@ int bench_measure(struct bench_ctx *c, const struct bench_spec *s, void *arg)
     if (reps > BENCH_MAX_REPS)
         reps = BENCH_MAX_REPS;
     c->done++;
-    fprintf(stderr, "[%3u%%] Running %s %s\n", c->total ? 100u * c->done / c->total : 100u,
-            s->name, s->options);
+    progress_point(c, s);
     for (unsigned i = 0; i < cold + reps; i++) {
         int err = s->prepare ? s->prepare(arg, i) : 0;
         if (err)
@@ -318,13 +359,15 @@ int bench_measure(struct bench_ctx *c, const struct bench_spec *s, void *arg)
         fflush(json_out);
     }
 #endif
-    char ms[32];
-    struct jw t;
-    jw_init(&t, ms, sizeof ms);
-    jw_fixed(&t, med_model, 1000000u, 4);
-    fprintf(stderr, "-> Finished %s: modeled=%s ms, median=%lu %s, storage %lu+%lu tx\n\n",
-            s->name, ms, (unsigned long)med_cpu, bench_unit(), (unsigned long)med->rd_tx,
-            (unsigned long)med->wr_tx);
+    if (c->verbose) {
+        char ms[32];
+        struct jw t;
+        jw_init(&t, ms, sizeof ms);
+        jw_fixed(&t, med_model, 1000000u, 4);
+        fprintf(stderr, "-> Finished %s: modeled=%s ms, median=%lu %s, storage %lu+%lu tx\n\n",
+                s->name, ms, (unsigned long)med_cpu, bench_unit(), (unsigned long)med->rd_tx,
+                (unsigned long)med->wr_tx);
+    }
     return 0;
 }
 
@@ -358,7 +401,9 @@ static void usage(void)
             "                 [--storage-profile paper|spi40|free] [--policy %s] [--full]\n"
             "  --filter SUBSTR   run the benchmarks whose name contains SUBSTR (or whose\n"
             "                    group is SUBSTR: micro baseline storage persist wcet app)\n"
-            "  --full            the paper's repetitions and sweeps (slow)\n",
+            "  --full            the paper's repetitions and sweeps (slow)\n"
+            "  --verbose         two progress lines per point (default: one line per\n"
+            "                    benchmark, or one status line on a terminal)\n",
             pol);
 }
 
@@ -389,6 +434,8 @@ int main(int argc, char **argv)
             c->list_only = 1;
         } else if (!strcmp(a, "--full")) {
             c->full = 1;
+        } else if (!strcmp(a, "--verbose")) {
+            c->verbose = 1;
         } else if (!strcmp(a, "--filter") && v) {
             c->filter = v;
             i++;
@@ -468,6 +515,9 @@ int main(int argc, char **argv)
             best = b.cpu - a.cpu;
     }
     c->cpu_overhead = best;
+#ifdef VNV_BENCH_HOST
+    progress_tty = isatty(2);
+#endif
     fprintf(stderr, "vnv-bench: %u points, storage profile %s, policy %s, %s mode, counter "
                     "overhead %lu %s\n",
             total, c->profile_name, c->policy_name, c->full ? "full" : "quick",
@@ -478,20 +528,24 @@ int main(int argc, char **argv)
             const struct bench_family *f = &all_families[l].f[k];
             if (!selected(c, f))
                 continue;
-            unsigned n = f->points(c, f);
+            unsigned n = f->points(c, f), failed = 0;
             for (unsigned p = 0; p < n; p++) {
                 int err = f->run(c, f, p);
                 if (err) {
+                    progress_break();
                     fprintf(stderr, "   !! %s point %u: %s\n", f->name, p, vnv_strerror(err));
                     c->failures++;
+                    failed++;
                 }
                 vnv_abandon(&bench_heap); /* never leave a heap registered */
             }
+            progress_family(c, f, n, failed);
         }
 #ifdef VNV_BENCH_HOST
     if (json_out)
         fclose(json_out);
 #endif
+    progress_break();
     fprintf(stderr, "[BENCH-STATUS] Finished: %u points, %u failures\n", total, c->failures);
     return c->failures ? 1 : 0;
 }
