@@ -1,15 +1,23 @@
 # User-facing entry points. The two quick-start commands are `make demo` and `make test`.
-#   make demo        power-failure demo: a sensor logger reset at random every 5..50 ms (15 s)
+#   make demo        power-failure demo: a sensor logger reset at random every 5..50 ms (15 s);
+#                    keeps its storage image in $(BUILD)/demo and prints the vnv-check command
 #   make demo-resume power failures every ~20 ms, RAM wiped at each one, execution resumes
 #   make test        the whole suite: GCC -O3 + Clang ASan/UBSan (this one with object
-#                    transfers split into 48-byte transactions), cross, fuzz, under CTest
+#                    transfers split into 48-byte transactions), cross, fuzz, README numbers;
+#                    every stage runs even after one fails, then a summary names the failed ones
 #   make build       library, examples and tests (GCC, optimised)
 #   make clean
+# Everything goes under $(BUILD) (default build/): `make test BUILD=build-mine` keeps trees apart.
 JOBS ?= 2
-BUILD := build
+BUILD ?= build
 CMAKE_COMMON := -DVNV_WERROR=ON -DVNV_BUILD_TESTS=ON -DVNV_BUILD_EXAMPLES=ON
 
-.PHONY: all build demo demo-resume test test-gcc test-asan cross-test fuzz size clean
+# The stages of `make test`, each also a target of its own. Add one with `TEST_STAGES += name`
+# (not as a prerequisite of `test`, which would stop at the first failure).
+TEST_STAGES := test-gcc test-asan cross-test fuzz readme-numbers-check
+
+.PHONY: all build demo demo-resume test test-gcc test-asan cross-test fuzz size clean \
+        readme-numbers readme-numbers-check
 
 all: build
 
@@ -23,11 +31,19 @@ $(BUILD)/asan/CMakeCache.txt:
 build: $(BUILD)/gcc/CMakeCache.txt
 	cmake --build $(BUILD)/gcc -j $(JOBS)
 
-demo: build
-	$(BUILD)/gcc/examples/power_demo --mode restart --seconds 15
+# The demos build only what they run (power_demo, vnv-check), not the test programs.
+DEMO_DIR := $(BUILD)/demo
+demo: $(BUILD)/gcc/CMakeCache.txt
+	cmake --build $(BUILD)/gcc -j $(JOBS) --target power_demo vnv-check
+	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
+	$(BUILD)/gcc/examples/power_demo --mode restart --seconds 15 --dir $(DEMO_DIR)
+	@echo "check the image offline: $(BUILD)/gcc/tools/vnv-check $(DEMO_DIR)/power_demo_restart.bin"
 
-demo-resume: build
-	$(BUILD)/gcc/examples/power_demo --mode resume --seconds 10
+demo-resume: $(BUILD)/gcc/CMakeCache.txt
+	cmake --build $(BUILD)/gcc -j $(JOBS) --target power_demo vnv-check
+	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
+	$(BUILD)/gcc/examples/power_demo --mode resume --seconds 10 --dir $(DEMO_DIR)
+	@echo "check the image offline: $(BUILD)/gcc/tools/vnv-check $(DEMO_DIR)/power_demo_resume.bin"
 
 test-gcc: build
 	cd $(BUILD)/gcc && ctest --output-on-failure -j $(JOBS)
@@ -41,15 +57,16 @@ test-asan: $(BUILD)/asan/CMakeCache.txt
 # under QEMU. Skipped with a message where the cross toolchains are not installed.
 CROSS_TARGETS := rv32imc:riscv64-unknown-elf-gcc:qemu-system-riscv32 cortex-m3:arm-none-eabi-gcc:qemu-system-arm
 cross-test:
-	@for t in $(CROSS_TARGETS); do \
+	@failed=""; for t in $(CROSS_TARGETS); do \
 	  name=$${t%%:*}; rest=$${t#*:}; cc=$${rest%%:*}; qemu=$${rest#*:}; \
 	  if ! command -v $$cc >/dev/null || ! command -v $$qemu >/dev/null; then \
 	    echo "cross-test: $$name skipped ($$cc or $$qemu not installed; see .ci/run)"; continue; fi; \
-	  cmake -S . -B $(BUILD)/$$name -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-$$name.cmake \
-	    -DCMAKE_BUILD_TYPE=MinSizeRel $(CMAKE_COMMON) >/dev/null || exit 1; \
-	  cmake --build $(BUILD)/$$name -j $(JOBS) || exit 1; \
-	  (cd $(BUILD)/$$name && ctest --output-on-failure -j $(JOBS)) || exit 1; \
-	done
+	  { cmake -S . -B $(BUILD)/$$name -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-$$name.cmake \
+	      -DCMAKE_BUILD_TYPE=MinSizeRel $(CMAKE_COMMON) >/dev/null && \
+	    cmake --build $(BUILD)/$$name -j $(JOBS) && \
+	    (cd $(BUILD)/$$name && ctest --output-on-failure -j $(JOBS)); } || failed="$$failed $$name"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "cross-test: FAILED on:$$failed"; exit 1; fi
 
 # libFuzzer over the API with a shadow model; FUZZ_SECONDS=600 for a longer run.
 FUZZ_SECONDS ?= 60
@@ -60,21 +77,39 @@ fuzz:
 	cmake --build $(BUILD)/fuzz -j $(JOBS)
 	cd $(BUILD)/fuzz && ctest --output-on-failure
 
-test: test-gcc test-asan cross-test fuzz
+test:
+	@failed=""; for stage in $(TEST_STAGES); do \
+	  echo "==== make test: stage $$stage"; \
+	  $(MAKE) --no-print-directory $$stage || failed="$$failed $$stage"; \
+	done; \
+	echo "==== make test: stages run: $(TEST_STAGES)"; \
+	if [ -n "$$failed" ]; then echo "==== make test: FAILED stages:$$failed"; exit 1; fi; \
+	echo "==== make test: all stages passed"
 
 # Code size per target (-Os), struct sizes, per-object metadata, persist stack depth.
 size: build
-	python3 tools/size.py
+	python3 tools/size.py --build $(BUILD)
+
+# The README's size numbers (marked spans, see tools/readme_numbers.py) against `make size`.
+# readme-numbers-check is a stage of `make test`; `make readme-numbers` rewrites README.md.
+readme-numbers-check:
+	python3 tools/readme_numbers.py --check --build $(BUILD)
+
+readme-numbers:
+	python3 tools/readme_numbers.py --update --build $(BUILD)
 
 clean:
 	rm -rf $(BUILD)
 
 # ---- Benchmarks and figures (bench/README.md) ---------------------------------------------
-#   make bench        quick host suite (< 3 min): build/bench/host.jsonl (paper profile), plus
+#   make bench        quick host suite (< 3 min): $(BUILD)/bench/host.jsonl (paper profile), plus
 #                     host-spi40.jsonl (persist, spi40 profile) and host-addrorder.jsonl
 #                     (applications, --policy addrorder); prints the targets table
-#   make bench-rv32   rv32imc under QEMU -icount shift=0: build/bench/rv32.jsonl (instructions)
-#   make plots        docs/figures/*.png (+ .svg) from build/bench and ../shared/reference/data
+#   make bench-rv32   rv32imc under QEMU -icount shift=0: $(BUILD)/bench/rv32.jsonl (instructions)
+#   make plots        $(BUILD)/figures/*.png (+ .svg) from $(BUILD)/bench and bench/reference.json
+#                     (the original's measurements); needs matplotlib
+#   make figures      maintainers: the same into docs/figures (the committed ones), with the
+#                     rv32 points (runs bench / bench-rv32 first where their results are missing)
 # BENCH_ARGS / BENCH_RV32_ARGS add runner options, e.g. BENCH_ARGS="--policy addrorder".
 BENCH_OUT := $(BUILD)/bench
 BENCH_HOST := $(BUILD)/bench-host
@@ -86,7 +121,7 @@ BENCH_CMAKE := -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVNV_WERROR=ON -DVNV_BUILD_TES
 # Debian's interpreter: python3-matplotlib installs there (a pyenv python3 may shadow it).
 PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 
-.PHONY: bench bench-rv32 plots
+.PHONY: bench bench-rv32 plots figures check-matplotlib
 
 bench:
 	cmake -S . -B $(BENCH_HOST) $(BENCH_CMAKE) >/dev/null
@@ -114,9 +149,18 @@ bench-rv32:
 	grep -E 'BENCH-STATUS|!!' $(BENCH_OUT)/rv32.log; \
 	echo "wrote $(BENCH_OUT)/rv32.jsonl ($$(wc -l < $(BENCH_OUT)/rv32.jsonl) results)"; exit $$rc
 
-plots:
-	@$(PYTHON) -c 'import matplotlib' 2>/dev/null || \
-	  (echo "installing python3-matplotlib (Debian)"; \
-	   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-matplotlib)
-	@test -f $(BENCH_OUT)/host.jsonl || $(MAKE) bench
-	$(PYTHON) bench/plot.py --results $(BENCH_OUT) --out docs/figures
+check-matplotlib:
+	@$(PYTHON) -c 'import matplotlib' 2>/dev/null || { \
+	  echo "make plots: matplotlib is missing for $(PYTHON). Install it with"; \
+	  echo "  apt-get install python3-matplotlib      (Debian/Ubuntu, as root)"; \
+	  echo "  or: $(PYTHON) -m pip install matplotlib"; \
+	  echo "(PYTHON=... selects another interpreter)"; exit 1; }
+
+plots: check-matplotlib
+	@test -f $(BENCH_OUT)/host.jsonl || $(MAKE) --no-print-directory bench
+	$(PYTHON) bench/plot.py --results $(BENCH_OUT) --out $(BUILD)/figures
+
+figures: check-matplotlib
+	@test -f $(BENCH_OUT)/host.jsonl || $(MAKE) --no-print-directory bench
+	@test -f $(BENCH_OUT)/rv32.jsonl || $(MAKE) --no-print-directory bench-rv32
+	$(PYTHON) bench/plot.py --results $(BENCH_OUT) --out docs/figures --require-rv32

@@ -10,7 +10,11 @@ computes the deepest stack of vnv_persist_all over GCC's call graph. Indirect ca
 and the persist-finished callback are the application's and are reported separately.
 Ends with one machine-readable line per target:
   size <target> text= data= bss= heap= meta_ram= meta_ckpt= persist_stack=
+
+usage: size.py [--build DIR]   (build trees under DIR/size-<target>; default build)
+tools/readme_numbers.py calls measure() for the README's numbers.
 """
+import argparse
 import glob
 import os
 import re
@@ -36,8 +40,8 @@ def run(cmd, **kw):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw).stdout
 
 
-def build(name, toolchain):
-    b = os.path.join(ROOT, "build", "size-" + name)
+def build(name, toolchain, build_root):
+    b = os.path.join(build_root, "size-" + name)
     # CFLAGS from the environment are added to the toolchain's flags (CMAKE_C_FLAGS would
     # replace them)
     env = dict(os.environ, CFLAGS="-fcallgraph-info=su")
@@ -57,8 +61,8 @@ def object_sizes(prefix, b):
     return objs
 
 
-def probe(prefix, flags):
-    src = os.path.join(ROOT, "build", "size-probe.c")
+def probe(prefix, flags, build_root):
+    src = os.path.join(build_root, "size-probe.c")
     with open(src, "w") as f:
         f.write('#include "vnvheap.h"\n'
                 "struct vnv_heap vnv_probe_heap;\n"
@@ -113,12 +117,12 @@ def persist_stack(b):
     return depth("vnv_persist_all")
 
 
-def host_bound_examples():
+def host_bound_examples(build_root):
     """vnv_persist_bound for a few configurations (target independent)."""
-    lib = os.path.join(ROOT, "build", "gcc", "libvnvheap.a")
+    lib = os.path.join(build_root, "gcc", "libvnvheap.a")
     if not os.path.exists(lib):
         return []
-    src = os.path.join(ROOT, "build", "size-bound.c")
+    src = os.path.join(build_root, "size-bound.c")
     with open(src, "w") as f:
         f.write('#include <stdio.h>\n#include "vnvheap.h"\n'
                 "static int rd(void *c, uint32_t o, void *d, uint32_t l)"
@@ -137,38 +141,65 @@ def host_bound_examples():
     return [tuple(int(x) for x in l.split()) for l in run([exe]).splitlines()]
 
 
-def main():
-    lines, ok = [], True
-    for name, prefix, tc, flags in TARGETS:
-        if subprocess.run(["sh", "-c", "command -v %sgcc" % prefix],
-                          capture_output=True).returncode:
-            print("size: %s skipped (%sgcc not installed; see .ci/run)" % (name, prefix))
+def installed(prefix):
+    return subprocess.run(["sh", "-c", "command -v %sgcc" % prefix],
+                          capture_output=True).returncode == 0
+
+
+def measure(build_root, name):
+    """Build target `name` (-Os) under build_root and measure it; None if its toolchain is
+    missing. Keys: text data bss (default modules), objs, heap stats meta rec (sizes of
+    struct vnv_heap, struct vnv_stats, RAM metadata and checkpoint record per object),
+    stack, chain (vnv_persist_all)."""
+    for n, prefix, tc, flags in TARGETS:
+        if n != name:
             continue
-        b = build(name, tc)
+        if not installed(prefix):
+            return None
+        os.makedirs(build_root, exist_ok=True)
+        b = build(name, tc, build_root)
         objs = object_sizes(prefix, b)
         tot = [sum(objs.get(o, (0, 0, 0))[i] for o in DEFAULT) for i in range(3)]
-        sizes = probe(prefix, flags)
+        sizes = probe(prefix, flags, build_root)
         stk, chain = persist_stack(b)
+        return {"text": tot[0], "data": tot[1], "bss": tot[2], "objs": objs,
+                "heap": sizes["heap"], "stats": sizes["stats"], "meta": sizes["meta"],
+                "rec": sizes["rec"], "stack": stk, "chain": chain}
+    raise KeyError(name)
+
+
+def main():
+    ap = argparse.ArgumentParser(description="code size, RAM sizes, persist stack per target")
+    ap.add_argument("--build", default="build", help="build directory root (default: build)")
+    a = ap.parse_args()
+    build_root = os.path.join(ROOT, a.build)
+    lines = []
+    for name, prefix, tc, flags in TARGETS:
+        m = measure(build_root, name)
+        if m is None:
+            print("size: %s skipped (%sgcc not installed; see .ci/run)" % (name, prefix))
+            continue
+        objs = m["objs"]
         print("== %s (-Os, default modules: first-fit RAM, NV buddy, clock) ==" % name)
         print("  %-28s %7s %6s %6s" % ("object", "text", "data", "bss"))
         for o in DEFAULT:
             t = objs.get(o, (0, 0, 0))
             print("  %-28s %7d %6d %6d" % (o, t[0], t[1], t[2]))
-        print("  %-28s %7d %6d %6d" % ("library (default modules)", tot[0], tot[1], tot[2]))
+        print("  %-28s %7d %6d %6d" % ("library (default modules)", m["text"], m["data"],
+                                         m["bss"]))
         for o in OPTIONAL:
             if o in objs:
                 print("  %-28s %7d %6d %6d   (optional)" % (o, *objs[o]))
-        print("  sizeof(struct vnv_heap) %d B, struct vnv_stats %d B" % (sizes["heap"],
-                                                                         sizes["stats"]))
+        print("  sizeof(struct vnv_heap) %d B, struct vnv_stats %d B" % (m["heap"], m["stats"]))
         print("  per resident object: RAM metadata %d B, checkpoint record %d B"
-              % (sizes["meta"], sizes["rec"]))
+              % (m["meta"], m["rec"]))
         print("  vnv_persist_all worst stack: %d B (+ the storage backend's writev/read and "
-              "the persist-finished callback)" % stk)
-        print("    deepest chain: " + " > ".join(c.split(":")[-1] for c in chain))
+              "the persist-finished callback)" % m["stack"])
+        print("    deepest chain: " + " > ".join(c.split(":")[-1] for c in m["chain"]))
         lines.append("size %s text=%d data=%d bss=%d heap=%d meta_ram=%d meta_ckpt=%d "
-                     "persist_stack=%d" % (name, tot[0], tot[1], tot[2], sizes["heap"],
-                                           sizes["meta"], sizes["rec"], stk))
-    ex = host_bound_examples()
+                     "persist_stack=%d" % (name, m["text"], m["data"], m["bss"], m["heap"],
+                                           m["meta"], m["rec"], m["stack"]))
+    ex = host_bound_examples(build_root)
     if ex:
         print("== checkpoint bound (vnv_persist_bound = min(max_dirty, header + arena)) ==")
         print("  buffer  max_dirty  bound (bytes a checkpoint may write)")
@@ -176,7 +207,7 @@ def main():
             print("  %6d  %9d  %5d" % (b_, d_, bound))
     for l in lines:
         print(l)
-    return 0 if ok else 1
+    return 0
 
 
 if __name__ == "__main__":
