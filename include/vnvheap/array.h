@@ -76,7 +76,16 @@ int vnv_array_length(struct vnv_heap *h, vnv_obj_t arr, uint32_t *length);
 int vnv_array_elem_size(struct vnv_heap *h, vnv_obj_t arr, uint32_t *elem_size);
 int vnv_array_block_size(struct vnv_heap *h, vnv_obj_t arr, uint32_t *block_size);
 
-/* Copy element `index` / elements [first, first + count) out. Reader pin; nothing charged. */
+/*
+ * Copy element `index` / elements [first, first + count) out. Reader pin; nothing charged.
+ * NOTE "get" here means COPY (as in vnv_list_get), not pin as in the core API's vnv_get:
+ * the array is pinned only during the call and nothing is to be released; for a pointer
+ * use vnv_array_view. The pin loads a non-resident array as a WHOLE (HDR + object size
+ * bytes read). To read a few elements of a large, usually non-resident array, call
+ * vnv_read(h, arr, index * elem_size, out, count * elem_size) instead: it reads only those
+ * bytes at home and loads nothing (likewise vnv_write; then the index check and the
+ * per-element atomicity described above are yours). See docs/containers.md.
+ */
 int vnv_array_get(struct vnv_heap *h, vnv_obj_t arr, size_t index, void *out);
 int vnv_array_get_range(struct vnv_heap *h, vnv_obj_t arr, size_t first, size_t count,
                         void *out);
