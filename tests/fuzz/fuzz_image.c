@@ -255,6 +255,7 @@ struct track {
     vnv_obj_t obj;
     uint32_t size;
     int ok; /* value known: every later read must return exactly it */
+    int hands_off; /* VNV_FUZZ_IMAGE_SKIP=size: its size changed, leave it alone */
     uint8_t *val;
 };
 
@@ -265,8 +266,10 @@ static int crafted;
 /* VNV_FUZZ_IMAGE_SKIP (to look past known findings while they are being fixed):
  *   "inval": no inval-for-damaged-header findings;
  *   "tool":  run only the images vnv-check finds consistent (so what remains is damage the
- *            offline checker cannot see either). */
-static int skip_inval, skip_tool;
+ *            offline checker cannot see either);
+ *   "size":  leave alone (no write, free or value check) a known object whose size differs
+ *            from the one it was created with. */
+static int skip_inval, skip_tool, skip_size;
 static const struct scenario *cur;
 
 static int env_error(int err)
@@ -384,6 +387,7 @@ static void run(uint32_t flags)
         }
         TRACE("object %08x (%u bytes): %s, size %zu\n", t->obj.id, t->size, vnv_strerror(err),
               sz);
+        t->hands_off = skip_size && !err && sz != t->size;
         if (err)
             refused("read", t, err);
         t->ok = !err;
@@ -399,6 +403,10 @@ static void run(uint32_t flags)
         struct track *t = &tr[i];
         unsigned op = ((flags >> 1) + i * ((flags >> 5) | 1u)) % 4u;
         uint32_t sz = t->size;
+        if (t->hands_off) {
+            t->ok = 0;
+            continue;
+        }
         if (op == 1) { /* write the whole object (as large as the heap says it is) */
             static uint8_t v[NV_MAX];
             size_t rs = 0;
@@ -437,6 +445,7 @@ static void run(uint32_t flags)
         must("vnv_alloc", err);
         t->size = size;
         t->ok = 1;
+        t->hands_off = 0;
         ntr++;
     }
     must("vnv_check after writes, frees and allocations", vnv_check(&heap));
@@ -470,6 +479,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         tracing = getenv("VNV_FUZZ_TRACE") != NULL;
         skip_inval = skip && strstr(skip, "inval");
         skip_tool = skip && strstr(skip, "tool");
+        skip_size = skip && strstr(skip, "size");
     }
     if (size < 2)
         return 0;
@@ -534,7 +544,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         tr[ntr].obj = cur->obj[i];
         tr[ntr].size = cur->size[i];
         tr[ntr].val = vals[ntr];
-        tr[ntr].ok = 0;
+        tr[ntr].ok = tr[ntr].hands_off = 0;
         ntr++;
     }
     memcpy(before, nv, cur->nv);
