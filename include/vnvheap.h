@@ -60,26 +60,31 @@ extern "C" {
 
 /* ---- sizes that the sizing formula uses ----------------------------------------------- */
 
-#ifndef VNV_FREE_CACHE
-/* Freed homes kept for reuse by an allocation of the same size (recorded in every
- * checkpoint): a recycled allocation skips the NV allocator's storage traffic. 0 = off. */
-#define VNV_FREE_CACHE 4
+#define VNV_CKPT_HEADER_SIZE 32u  /* fixed part of every checkpoint */
+#define VNV_CKPT_RECORD_SIZE 12u  /* per resident object in a checkpoint */
+#define VNV_META_SIZE 8u          /* RAM metadata per resident object, before its data */
+#define VNV_OBJ_HEADER_SIZE 12u   /* per object on storage, before its two data slots */
+#define VNV_SUPERBLOCK_SIZE 64u   /* at storage offset 0 */
+#define VNV_MAX_OBJECT_SIZE ((1u << 21) - 1u)
+#define VNV_MAX_STORAGE_SIZE (1u << 24) /* 16 MiB */
+#ifndef VNV_MAX_UNITS
+/* Most allocation units of the NV map (the automatic unit size grows with the storage to
+ * stay within it). RAM: 5 bits per unit; every checkpoint: 3 bits per unit (see README). */
+#define VNV_MAX_UNITS 2048u
 #endif
-/* checkpoint header (fixed part of every checkpoint): 32 B + 8 B per free-cache entry */
-#define VNV_CKPT_HEADER_SIZE (32u + 8u * VNV_FREE_CACHE)
-#define VNV_CKPT_RECORD_SIZE 8u  /* per resident object in a checkpoint */
-#define VNV_META_SIZE 8u         /* RAM metadata per resident object, before its data */
-#define VNV_OBJ_HEADER_SIZE 8u   /* per object on storage, before its data */
-#define VNV_SUPERBLOCK_SIZE 64u  /* at storage offset 0 */
-#define VNV_MAX_OBJECT_SIZE ((1u << 22) - 1u)
-#define VNV_MAX_STORAGE_SIZE (1u << 24) /* handles address 16 MiB */
 
 /* ---- handles ---------------------------------------------------------------------------- */
 
 /* An object handle: a 32-bit value, stable across checkpoints and restarts, that may be
- * stored inside other objects. It encodes the home offset and a 10-bit tag; a handle that
- * was never issued or was freed is rejected with VNV_ERR_INVAL (a freed handle always; a
- * forged value with probability > 1 - 2^-18). The all-zero handle VNV_NULL is never valid. */
+ * stored inside other objects. It encodes the home's allocation unit (b bits, b = bits
+ * needed to number the units, at most 11 by default) and a tag of 32 - b bits taken from a
+ * counter of allocations kept in every checkpoint. A handle that was never issued or was
+ * freed is rejected with VNV_ERR_INVAL: a freed handle until 2^(32-b) - 1 more objects have
+ * been allocated (2 097 151 with 2048 units); after that, only if its home unit is then the
+ * start of an object whose allocation number is congruent to its own. A forged value passes
+ * only if it names a live object's unit and exact tag (probability 2^-(32-b) per try, less
+ * the fraction of units that are object starts). The all-zero handle VNV_NULL is never
+ * valid. */
 typedef struct {
     uint32_t id;
 } vnv_obj_t;
@@ -126,10 +131,13 @@ struct vnv_config {
     void *user;
     /* VNV_CFG_* bits; 0 = defaults. */
     uint32_t flags;
+    /* Allocation unit of the storage in bytes (a power of two >= 16); 0 = the smallest
+     * that keeps the storage within VNV_MAX_UNITS units. Every home is a whole number of
+     * units. Fixed at format. */
+    uint32_t nv_unit;
 };
 
-/* Do not keep freed homes for reuse (VNV_FREE_CACHE): every free returns its block to the
- * NV allocator at once, so stats.nv_free is exact after each free. */
+/* Accepted for compatibility; no effect (format 3 has no parked homes). */
 #define VNV_CFG_NO_FREE_CACHE 1u
 
 /* ---- statistics --------------------------------------------------------------------------- */
@@ -138,7 +146,10 @@ struct vnv_stats {
     uint32_t resident_objects;
     uint32_t resident_bytes;    /* RAM arena bytes used by resident objects (with metadata) */
     uint32_t dirty_bytes;       /* object bytes a checkpoint would write */
-    uint32_t checkpoint_bytes;  /* bytes a checkpoint would write right now */
+    uint32_t checkpoint_bytes;  /* budgeted bytes a checkpoint would write right now (header,
+                                   records, bitmaps, dirty data: <= max_dirty_bytes) */
+    uint32_t nv_map_bytes;      /* plus the NV map, a constant of the configuration: a
+                                   checkpoint writes checkpoint_bytes + nv_map_bytes */
     uint32_t peak_checkpoint_bytes;
     uint32_t bound;             /* vnv_persist_bound of the configuration */
     uint32_t arena_free;        /* free bytes in the RAM arena */
@@ -153,8 +164,10 @@ struct vnv_stats {
     uint32_t persist_errors;    /* persist rounds whose checkpoint failed (callback got < 0) */
     uint32_t deferred;          /* persist requests deferred to the end of a critical section */
     uint32_t restores;          /* RAM buffer rebuilt from a checkpoint */
-    uint32_t nv_leaked;         /* storage blocks lost to an error inside the NV allocator */
-    uint32_t nv_parked;         /* freed homes kept for reuse (not counted in nv_free) */
+    uint32_t nv_leaked;         /* always 0 (format 3 cannot leak storage) */
+    uint32_t nv_parked;         /* always 0 (format 3 has no parked homes) */
+    uint32_t nv_quarantined;    /* storage bytes freed since the last checkpoint: reusable
+                                   once the next checkpoint completes */
     uint32_t storage_reads, storage_writes; /* transactions issued by the heap */
     uint64_t storage_read_bytes, storage_write_bytes;
 };
@@ -182,23 +195,24 @@ struct vnv_heap {
     uint8_t *arena;      /* the RAM allocator's range */
     uint32_t arena_size;
     uint32_t max_dirty;
-    uint32_t ckpt_off, ckpt_cap; /* checkpoint region on storage */
-    uint32_t nv_off, nv_size;    /* NV allocator region on storage */
-    uint32_t used;       /* bytes the next checkpoint writes (header included) */
+    uint32_t ckpt_off, ckpt_cap; /* checkpoint slot A on storage; B follows; cap each */
+    uint32_t nv_off, nv_size;    /* object homes on storage */
+    uint32_t unit, units;        /* allocation unit (bytes) and number of units */
+    uint32_t unit_bits;          /* handle bits for the unit number; the tag has the rest */
+    uint32_t map_words;          /* 32-bit words per NV bitmap */
+    uint32_t *map;               /* the NV bitmaps, in the buffer (see internal.h) */
+    uint32_t used;       /* bytes the next checkpoint writes (header included, map not) */
     uint32_t dirty_data;
     uint32_t root;       /* root handle id */
-    uint32_t next_tag;
+    uint32_t alloc_count; /* allocations ever made: the next handle's tag */
     uint32_t seq;        /* sequence number of the last checkpoint */
-    uint32_t cache_home[VNV_FREE_CACHE + 1]; /* freed homes kept for reuse (+1: no 0-size) */
-    uint32_t cache_size[VNV_FREE_CACHE + 1]; /* object size they held, 0 = empty slot */
-    uint32_t cache_limit;                    /* slots in use: VNV_FREE_CACHE or 0 */
     volatile uint8_t busy;      /* inside a critical section: persist must wait */
     volatile uint8_t pending;   /* a persist was requested during the critical section */
-    volatile uint8_t ckpt_live; /* storage holds a valid checkpoint of the current state */
+    uint8_t slot;        /* checkpoint slot (0 = A, 1 = B) holding the last checkpoint */
+    uint8_t other_live;  /* the other slot may hold an older valid checkpoint */
     uint8_t state;              /* lifecycle, see heap.c */
     struct vnv_stats st;
     uint32_t ram_state[VNV_RAM_STATE_MAX / 4];
-    uint32_t nv_state[VNV_NV_STATE_MAX / 4];
     uint32_t policy_state[VNV_POLICY_STATE_MAX / 4];
 };
 

@@ -24,9 +24,9 @@ static int is_open(const struct vnv_heap *h) { return h && h->state == HS_OPEN; 
 
 static int find_resident(const struct vnv_heap *h, vnv_obj_t obj, struct meta **out)
 {
-    if ((obj.id & ID_TAG_MASK) == 0)
+    if (id_tag(h, obj.id) == 0)
         return VNV_ERR_INVAL;
-    struct meta *m = idx_lookup(h, id_key(obj.id));
+    struct meta *m = idx_lookup(h, id_key(h, obj.id));
     if (!m)
         return 0;
     *out = m;
@@ -75,64 +75,16 @@ uint32_t charge_of(struct meta *m)
            dirty_bytes_of(m);
 }
 
-/* A valid checkpoint on storage describes the state before this write: void it first, so a
- * reset after the write cannot load a checkpoint that no longer matches the homes. */
-static int mutate_begin(struct vnv_heap *h)
+/* The first home write after a checkpoint voids the older checkpoint in the other slot:
+ * it may depend on homes that are no longer protected (nvmap.c). One write per checkpoint
+ * interval. Call inside a critical section, before the write. */
+int mutate_begin(struct vnv_heap *h)
 {
-    return h->ckpt_live ? ckpt_invalidate(h) : VNV_OK;
+    return h->other_live ? ckpt_invalidate_other(h) : VNV_OK;
 }
 
-/* ---- freed homes kept for reuse ------------------------------------------------------------ */
-
-/* Take a parked home that held an object of exactly `size` bytes (its block fits again). */
-static int free_cache_take(struct vnv_heap *h, uint32_t size, uint32_t *home)
-{
-    for (uint32_t i = 0; i < VNV_FREE_CACHE; i++)
-        if (h->cache_size[i] == size) {
-            *home = h->cache_home[i];
-            h->cache_size[i] = 0;
-            return 1;
-        }
-    return 0;
-}
-
-/* Park a freed home (its header already says freed); 0 if the cache is full. */
-static int free_cache_put(struct vnv_heap *h, uint32_t home, uint32_t size)
-{
-    for (uint32_t i = 0; i < h->cache_limit && i < VNV_FREE_CACHE; i++)
-        if (!h->cache_size[i]) {
-            h->cache_home[i] = home;
-            h->cache_size[i] = size;
-            return 1;
-        }
-    return 0;
-}
-
-/* Give every parked home back to the NV allocator (vnv_close). Call inside a section. */
-int free_cache_drain(struct vnv_heap *h)
-{
-    for (uint32_t i = 0; i < VNV_FREE_CACHE; i++) {
-        if (!h->cache_size[i])
-            continue;
-        int err = mutate_begin(h);
-        if (!err)
-            err = h->nv->free(NV_ST(h), &h->storage, h->cache_home[i]);
-        if (err)
-            return err;
-        h->cache_size[i] = 0;
-    }
-    return VNV_OK;
-}
-
-int vnv_trim(struct vnv_heap *h)
-{
-    if (!is_open(h))
-        return VNV_ERR_INVAL;
-    sec_enter(h);
-    int err = free_cache_drain(h);
-    sec_leave(h);
-    return err;
-}
+/* Format 3 keeps no freed homes for reuse: storage allocation needs no I/O at all. */
+int vnv_trim(struct vnv_heap *h) { return (h && h->state == HS_OPEN) ? VNV_OK : VNV_ERR_INVAL; }
 
 static uint32_t block_need(uint32_t size, uint32_t status)
 {
@@ -178,47 +130,61 @@ static int read_chunked(struct vnv_heap *h, uint32_t off, uint8_t *dst, uint32_t
     return VNV_OK;
 }
 
-/* Write the dirty bytes of an object no writer holds back home; one critical section and
- * one storage write per run, so a deferred checkpoint waits for one write at most. */
+/*
+ * Write the dirty bytes of an object no writer holds back home, never over what the last
+ * checkpoint may read (nvmap.c):
+ *   - not yet homed: header + the whole object into slot 0 (the checkpoint holds all of it);
+ *   - current slot written since the last checkpoint (MAP_FRESH): the dirty bytes in place;
+ *   - otherwise: the whole object into the other slot, then flip MAP_CUR.
+ * One critical section and storage write per chunk (VNV_IO_CHUNK) or run, so a deferred
+ * checkpoint waits for one write at most; until the last one the object stays dirty, and a
+ * checkpoint meanwhile records it from RAM and the home as the map still describes it.
+ */
 static int flush_meta(struct vnv_heap *h, struct meta *m)
 {
     if (!(m->word & ST_DIRTY))
         return VNV_OK;
-    uint32_t home_data = id_home(m->id) + VNV_OBJ_HEADER_SIZE;
-    if (!(m->word & ST_PARTIAL)) {
-        uint32_t size = meta_size(m);
-        int err = write_chunked(h, home_data, meta_data(m), size);
-        if (!err) {
-            sec_enter(h);
-            m->word &= ~ST_DIRTY;
-            h->used -= size;
-            h->dirty_data -= size;
-            h->st.flushes++;
-            sec_leave(h);
-        }
-        return err;
-    }
-    uint32_t nb = part_nblocks(meta_size(m), m->word & ST_MASK);
-    for (uint32_t b = 0, guard = 0; guard <= nb; guard++) {
-        uint32_t run[1][2];
-        if (!dirty_runs(m, &b, run, 1))
-            break;
-        int err = write_chunked(h, home_data + run[0][0], meta_data(m) + run[0][0], run[0][1]);
+    uint32_t u = id_unit(h, m->id), size = meta_size(m), home = unit_off(h, u);
+    uint32_t st = m->word & ST_MASK, cur = (uint32_t)bit_get(nvmap(h, MAP_CUR), u);
+    int whole = !(st & ST_HOMED) || !bit_get(nvmap(h, MAP_FRESH), u);
+    uint32_t slot = !(st & ST_HOMED) ? 0u : (whole ? 1u - cur : cur);
+    int err = VNV_OK;
+    if (!(st & ST_HOMED)) { /* header + slot 0: one transaction when not chunked */
+        uint8_t hdr[VNV_OBJ_HEADER_SIZE];
+        objhdr_encode(h, hdr, m->id, size, st);
+        uint32_t first = VNV_IO_CHUNK && size > VNV_IO_CHUNK ? VNV_IO_CHUNK : size;
+        struct vnv_iovec iov[2] = {{hdr, sizeof hdr}, {meta_data(m), first}};
         sec_enter(h);
-        if (!err) {
-            uint8_t *bm = meta_bitmap(m);
-            uint32_t bs = part_block(m->word & ST_MASK);
-            for (uint32_t k = run[0][0] / bs; k < b; k++)
-                bm[k >> 3] &= (uint8_t)~(1u << (k & 7u));
-            h->used -= run[0][1];
-            h->dirty_data -= run[0][1];
-        }
+        err = mutate_begin(h);
+        if (!err)
+            err = heap_writev(h, home, iov, 2);
         sec_leave(h);
-        if (err)
-            return err;
+        if (!err)
+            err = write_chunked(h, slot_off(home, size, 0) + first, meta_data(m) + first,
+                                size - first);
+    } else if (whole || !(st & ST_PARTIAL)) {
+        err = write_chunked(h, slot_off(home, size, slot), meta_data(m), size);
+    } else {
+        uint32_t nb = part_nblocks(size, st);
+        for (uint32_t b = 0, guard = 0; !err && guard <= nb; guard++) {
+            uint32_t run[1][2];
+            if (!dirty_runs(m, &b, run, 1))
+                break;
+            err = write_chunked(h, slot_off(home, size, slot) + run[0][0],
+                                meta_data(m) + run[0][0], run[0][1]);
+        }
     }
+    if (err)
+        return err;
     sec_enter(h);
-    m->word &= ~ST_DIRTY;
+    bit_put(nvmap(h, MAP_CUR), u, (int)slot);
+    bit_set(nvmap(h, MAP_FRESH), u);
+    uint32_t d = dirty_bytes_of(m);
+    if (st & ST_PARTIAL)
+        memset(meta_bitmap(m), 0, bitmap_bytes(size, st));
+    m->word = (m->word & ~ST_DIRTY) | ST_HOMED;
+    h->used -= d;
+    h->dirty_data -= d;
     h->st.flushes++;
     sec_leave(h);
     return VNV_OK;
@@ -230,7 +196,7 @@ static int evict(struct vnv_heap *h, struct meta *m)
     if (err)
         return err;
     sec_enter(h);
-    int32_t s = idx_find(h, id_key(m->id));
+    int32_t s = idx_find(h, id_key(h, m->id));
     uint32_t off = (uint32_t)((uint8_t *)m - h->arena);
     h->used -= charge_of(m);
     idx_remove(h, (uint32_t)s);
@@ -316,7 +282,8 @@ static int load(struct vnv_heap *h, uint32_t id, struct meta **out)
         m->id = id;
         m->word = oh.size << ST_BITS | oh.status;
         memset(meta_bitmap(m), 0, pad8(bm));
-        idx_insert(h, id_key(id), off / 8u + 1u);
+        m->word |= ST_HOMED;
+        idx_insert(h, id_key(h, id), off / 8u + 1u);
         charge(h, VNV_CKPT_RECORD_SIZE + bm);
     }
     sec_leave(h);
@@ -324,10 +291,12 @@ static int load(struct vnv_heap *h, uint32_t id, struct meta **out)
         return err;
     /* resident and clean from here: a checkpoint in between reloads it from home */
     struct meta *m = (struct meta *)(void *)(h->arena + off);
-    err = read_chunked(h, id_home(id) + VNV_OBJ_HEADER_SIZE, meta_data(m), oh.size);
+    uint32_t u = id_unit(h, id);
+    err = read_chunked(h, slot_off(unit_off(h, u), oh.size, (uint32_t)bit_get(nvmap(h, MAP_CUR), u)),
+                       meta_data(m), oh.size);
     if (err) {
         sec_enter(h);
-        idx_remove(h, (uint32_t)idx_find(h, id_key(id)));
+        idx_remove(h, (uint32_t)idx_find(h, id_key(h, id)));
         (void)h->ram->free(RAM_ST(h), off, need);
         h->used -= VNV_CKPT_RECORD_SIZE + bm;
         sec_leave(h);
@@ -422,31 +391,24 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
         return VNV_ERR_BUDGET;
     if (h->ram->footprint(RAM_ST(h), need) > h->arena_size)
         return VNV_ERR_NOMEM;
-    if (sz > h->nv_size)
+    if (nvmap_need(h, sz) > h->nv_size)
         return VNV_ERR_NOSPC;
 
     sec_enter(h);
-    uint32_t home = 0;
-    int cached = free_cache_take(h, sz, &home); /* a recycled home: no allocator traffic */
-    int err = mutate_begin(h);
-    if (!err && !cached)
-        err = h->nv->alloc(NV_ST(h), &h->storage, VNV_OBJ_HEADER_SIZE + sz, &home);
-    if (!err && ((home & 3u) || home < h->nv_off || (home >> 2) >= (1u << 22)))
-        err = VNV_ERR_CORRUPT; /* the NV allocator broke its contract */
+    uint32_t u = 0;
+    int err = nvmap_alloc(h, sz, &u); /* RAM only: no storage traffic */
     if (err) {
-        if (cached)
-            (void)free_cache_put(h, home, sz);
         sec_leave(h);
         return err;
     }
-    uint32_t id = (home >> 2) << ID_TAG_BITS | h->next_tag;
-    uint8_t hdr[VNV_OBJ_HEADER_SIZE];
-    objhdr_encode(hdr, id, sz, status, 1);
+    uint32_t tags = (1u << (32u - h->unit_bits)) - 1u; /* tags 1 .. tags */
+    uint32_t id = (h->alloc_count % tags + 1u) << h->unit_bits | u;
 
     /* Place it in RAM, dirty, if that needs no eviction and no flush and still leaves room
      * for one more object of its size; else write it home. The headroom means a load right
      * after (a queue reading its oldest item) need not evict: streaming data then costs
-     * (1 - C/L) of uncached access instead of thrashing. */
+     * (1 - C/L) of uncached access instead of thrashing. A resident new object costs no
+     * storage traffic until it is flushed: freed before that, it never touches storage. */
     uint32_t off;
     int resident = h->index_used + 1u < h->index_cap &&
                    h->used + VNV_CKPT_RECORD_SIZE + bm + sz <= h->max_dirty &&
@@ -455,36 +417,39 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
         (void)h->ram->free(RAM_ST(h), off, need);
         resident = 0;
     }
-    struct vnv_iovec iov[17];
-    unsigned n = 1;
-    iov[0].base = hdr;
-    iov[0].len = sizeof hdr;
-    static const uint8_t zeros[64];
-    uint32_t done = 0;
-    for (unsigned k = 0; !resident && k < cnt; k++) { /* header + value: one transaction */
-        iov[n++] = init[k];
-        done += init[k].len;
-    }
-    err = heap_writev(h, home, iov, n);
-    for (uint32_t guard = 0; !err && !resident && done < sz && guard <= sz / 1024u; guard++) {
-        uint32_t chunk = 0; /* zero-fill: up to 16 x 64 B per transaction */
-        for (n = 0; n < 16 && done < sz; n++) {
-            iov[n].base = zeros;
-            iov[n].len = sz - done < sizeof zeros ? sz - done : (uint32_t)sizeof zeros;
-            done += iov[n].len;
-            chunk += iov[n].len;
+    if (!resident) { /* header + value into slot 0: one transaction */
+        uint8_t hdr[VNV_OBJ_HEADER_SIZE];
+        objhdr_encode(h, hdr, id, sz, status);
+        struct vnv_iovec iov[17];
+        unsigned n = 1;
+        iov[0].base = hdr;
+        iov[0].len = sizeof hdr;
+        static const uint8_t zeros[64];
+        uint32_t done = 0;
+        for (unsigned k = 0; k < cnt; k++) {
+            iov[n++] = init[k];
+            done += init[k].len;
         }
-        err = heap_writev(h, home + VNV_OBJ_HEADER_SIZE + done - chunk, iov, n);
-    }
-    if (err) {
-        if (resident)
-            (void)h->ram->free(RAM_ST(h), off, need);
-        if (!cached || !free_cache_put(h, home, sz))
-            (void)h->nv->free(NV_ST(h), &h->storage, home);
-        sec_leave(h);
-        return err;
-    }
-    if (resident) {
+        uint32_t home = unit_off(h, u);
+        err = mutate_begin(h);
+        if (!err)
+            err = heap_writev(h, home, iov, n);
+        for (uint32_t guard = 0; !err && done < sz && guard <= sz / 1024u; guard++) {
+            uint32_t chunk = 0; /* zero-fill: up to 16 x 64 B per transaction */
+            for (n = 0; n < 16 && done < sz; n++) {
+                iov[n].base = zeros;
+                iov[n].len = sz - done < sizeof zeros ? sz - done : (uint32_t)sizeof zeros;
+                done += iov[n].len;
+                chunk += iov[n].len;
+            }
+            err = heap_writev(h, slot_off(home, sz, 0) + done - chunk, iov, n);
+        }
+        if (err) {
+            nvmap_free(h, u); /* the units were free at the last checkpoint: nothing lost */
+            sec_leave(h);
+            return err;
+        }
+    } else {
         struct meta *m = (struct meta *)(void *)(h->arena + off);
         m->id = id;
         m->word = sz << ST_BITS | status | ST_DIRTY | ST_ACCESSED;
@@ -499,11 +464,11 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
         memset(d, 0, sz);
         for (unsigned k = 0, at = 0; k < cnt; at += init[k].len, k++)
             memcpy(d + at, init[k].base, init[k].len);
-        idx_insert(h, id_key(id), off / 8u + 1u);
+        idx_insert(h, u, off / 8u + 1u);
         charge(h, VNV_CKPT_RECORD_SIZE + bm + sz);
         h->dirty_data += sz;
     }
-    h->next_tag = h->next_tag % ID_TAG_MASK + 1u; /* 1 .. 1023 */
+    h->alloc_count++;
     h->st.allocs++;
     sec_leave(h);
     *out = (vnv_obj_t){id};
@@ -556,40 +521,28 @@ int vnv_free(struct vnv_heap *h, vnv_obj_t obj)
         return r;
     if (r && (m->word & ST_PINS))
         return VNV_ERR_BUSY;
-    struct objhdr oh;
     if (!r) {
+        struct objhdr oh; /* validates the handle */
         int err = read_objhdr(h, obj.id, &oh);
         if (err)
             return err;
     }
-    uint32_t size = r ? meta_size(m) : oh.size;
-    uint8_t hdr[VNV_OBJ_HEADER_SIZE];
-    objhdr_encode(hdr, obj.id, 0, 0, 0);
-    struct vnv_iovec iov = {hdr, sizeof hdr};
+    /* No storage traffic: the home's units are free now, and reusable once the next
+     * checkpoint no longer needs them (nvmap.c). */
     sec_enter(h);
-    int err = mutate_begin(h);
-    if (!err)
-        err = heap_writev(h, id_home(obj.id), &iov, 1);
-    if (!err && r) {
+    if (r) {
         uint32_t off = (uint32_t)((uint8_t *)m - h->arena);
         h->used -= charge_of(m);
         h->dirty_data -= dirty_bytes_of(m);
-        idx_remove(h, (uint32_t)idx_find(h, id_key(obj.id)));
+        idx_remove(h, (uint32_t)idx_find(h, id_key(h, obj.id)));
         (void)h->ram->free(RAM_ST(h), off, block_need(meta_size(m), m->word & ST_MASK));
     }
-    if (!err) {
-        /* The freed header is the commit point: the object is gone. Its home is parked for
-         * an allocation of the same size, or goes back to the allocator; if that fails, it
-         * stays allocated but unreachable (counted). */
-        if (!free_cache_put(h, id_home(obj.id), size) &&
-            h->nv->free(NV_ST(h), &h->storage, id_home(obj.id)))
-            h->st.nv_leaked++;
-        if (h->root == obj.id)
-            h->root = 0; /* never record a dangling root */
-        h->st.frees++;
-    }
+    nvmap_free(h, id_unit(h, obj.id));
+    if (h->root == obj.id)
+        h->root = 0; /* never record a dangling root */
+    h->st.frees++;
     sec_leave(h);
-    return err;
+    return VNV_OK;
 }
 
 /* Pin a reader on `m` (resident, found for `obj`). */
@@ -622,7 +575,7 @@ int vnv_get(struct vnv_heap *h, vnv_obj_t obj, const void **ptr)
 {
     if (!is_open(h) || !ptr)
         return VNV_ERR_INVAL;
-    struct meta *m = idx_lookup(h, id_key(obj.id)); /* the O(1) resident hit */
+    struct meta *m = idx_lookup(h, id_key(h, obj.id)); /* the O(1) resident hit */
     if (!m || m->id != obj.id)
         return get_slow(h, obj, ptr);
     return pin_reader(m, ptr);
@@ -705,7 +658,7 @@ int vnv_release(struct vnv_heap *h, vnv_obj_t obj)
 {
     if (!is_open(h))
         return VNV_ERR_INVAL;
-    struct meta *m = idx_lookup(h, id_key(obj.id));
+    struct meta *m = idx_lookup(h, id_key(h, obj.id));
     if (!m || m->id != obj.id) /* not resident, stale or forged: never pinned */
         return VNV_ERR_INVAL;
     uint32_t w = m->word;
@@ -768,9 +721,51 @@ static int locate_range(struct vnv_heap *h, vnv_obj_t obj, size_t off, size_t le
         if (err)
             return err;
         size = oh.size;
-        *at = id_home(obj.id) + VNV_OBJ_HEADER_SIZE + (uint32_t)off;
+        uint32_t u = id_unit(h, obj.id);
+        *at = slot_off(unit_off(h, u), size, (uint32_t)bit_get(nvmap(h, MAP_CUR), u)) +
+              (uint32_t)off;
     }
     return (off > size || len > size - off) ? VNV_ERR_INVAL : r;
+}
+
+#define COW_CHUNK 128u
+
+/* vnv_write to a non-resident object whose current slot the last checkpoint may read:
+ * copy it to the other slot with [off, off+len) replaced, then flip MAP_CUR. Never loads,
+ * so streaming writes evict nothing. 2 x ceil(size / COW_CHUNK) transactions. */
+static int cow_write(struct vnv_heap *h, uint32_t id, uint32_t off, const uint8_t *src,
+                     uint32_t len)
+{
+    struct objhdr oh;
+    int err = read_objhdr(h, id, &oh);
+    if (err)
+        return err;
+    uint32_t u = id_unit(h, id), home = unit_off(h, u);
+    uint32_t cur = (uint32_t)bit_get(nvmap(h, MAP_CUR), u);
+    uint8_t buf[COW_CHUNK];
+    for (uint32_t c = 0; c < oh.size && !err; c += COW_CHUNK) {
+        uint32_t n = oh.size - c < COW_CHUNK ? oh.size - c : COW_CHUNK;
+        err = heap_read(h, slot_off(home, oh.size, cur) + c, buf, n);
+        uint32_t lo = off > c ? off : c, hi = off + len < c + n ? off + len : c + n;
+        if (!err && lo < hi)
+            memcpy(buf + (lo - c), src + (lo - off), hi - lo);
+        struct vnv_iovec iov = {buf, n};
+        sec_enter(h);
+        if (!err && bit_get(nvmap(h, MAP_CUR), u) != (int)cur)
+            err = VNV_ERR_BUSY; /* unreachable: only this call writes it meanwhile */
+        if (!err)
+            err = mutate_begin(h);
+        if (!err)
+            err = heap_writev(h, slot_off(home, oh.size, 1u - cur) + c, &iov, 1);
+        sec_leave(h);
+    }
+    if (err)
+        return err;
+    sec_enter(h);
+    bit_put(nvmap(h, MAP_CUR), u, (int)(1u - cur));
+    bit_set(nvmap(h, MAP_FRESH), u);
+    sec_leave(h);
+    return VNV_OK;
 }
 
 int vnv_read(struct vnv_heap *h, vnv_obj_t obj, size_t off, void *dst, size_t len)
@@ -808,13 +803,19 @@ int vnv_write(struct vnv_heap *h, vnv_obj_t obj, size_t off, const void *src, si
         m->word &= ~ST_WRITER;
         return err;
     }
-    /* Not resident: the home is the only copy, write through (no budget involved). */
+    /* Not resident: the home is the only copy, write through (no budget involved) if its
+     * current slot is not the last checkpoint's; else copy on write. */
     struct vnv_iovec iov = {src, (uint32_t)len};
     sec_enter(h);
-    int err = mutate_begin(h);
-    if (!err)
-        err = heap_writev(h, at, &iov, 1);
+    int fresh = bit_get(nvmap(h, MAP_FRESH), id_unit(h, obj.id)), err = VNV_OK;
+    if (fresh) {
+        err = mutate_begin(h);
+        if (!err)
+            err = heap_writev(h, at, &iov, 1);
+    }
     sec_leave(h);
+    if (!fresh)
+        err = cow_write(h, obj.id, (uint32_t)off, src, (uint32_t)len);
     return err;
 }
 

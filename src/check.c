@@ -9,7 +9,8 @@
 static int equal_home(struct vnv_heap *h, struct meta *m, uint32_t off, uint32_t len)
 {
     uint8_t chunk[64];
-    uint32_t home = id_home(m->id) + VNV_OBJ_HEADER_SIZE + off;
+    uint32_t u = id_unit(h, m->id);
+    uint32_t home = slot_off(unit_off(h, u), meta_size(m), (uint32_t)bit_get(nvmap(h, MAP_CUR), u)) + off;
     const uint8_t *ram = meta_data(m) + off;
     for (uint32_t done = 0; done < len;) {
         uint32_t n = len - done < sizeof chunk ? len - done : (uint32_t)sizeof chunk;
@@ -46,6 +47,7 @@ static int check_clean_equal(struct vnv_heap *h, struct meta *m)
 }
 
 static int check_locked(struct vnv_heap *h);
+static int check_homes(struct vnv_heap *h);
 
 /* The whole check is one critical section: a checkpoint requested meanwhile runs after it. */
 int vnv_check(struct vnv_heap *h)
@@ -71,8 +73,11 @@ static int check_locked(struct vnv_heap *h)
             FAIL();
         struct meta *m = unit_meta(h, e);
         uint32_t st = m->word & ST_MASK, size = meta_size(m);
-        if ((m->id & ID_TAG_MASK) == 0 || size == 0 || idx_find(h, id_key(m->id)) != (int32_t)s)
-            FAIL(); /* unreachable by lookup, or a duplicate home */
+        uint32_t u = id_unit(h, m->id);
+        if (id_tag(h, m->id) == 0 || size == 0 || idx_find(h, u) != (int32_t)s || u >= h->units ||
+            !bit_get(nvmap(h, MAP_START), u) ||
+            nvmap_need(h, size) > nvmap_extent(h, u) * h->unit)
+            FAIL(); /* unreachable by lookup, a duplicate home, or not a home that fits */
         uint32_t need = data_offset(size, st) + size;
         if ((e - 1u) * 8u + h->ram->footprint(RAM_ST(h), need) > h->arena_size)
             FAIL();
@@ -81,15 +86,20 @@ static int check_locked(struct vnv_heap *h)
         uint32_t d = dirty_bytes_of(m);
         if ((st & ST_PARTIAL) && ((d != 0) != ((st & ST_DIRTY) != 0)))
             FAIL();
-        struct objhdr oh;
-        int err = read_objhdr(h, m->id, &oh);
-        if (err)
-            return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
-        if (oh.size != size || oh.status != (st & (ST_PARTIAL | ST_PSHIFT_MASK)))
-            FAIL();
-        err = check_clean_equal(h, m);
-        if (err)
-            return err;
+        int err;
+        if (st & ST_HOMED) {
+            struct objhdr oh;
+            err = read_objhdr(h, m->id, &oh);
+            if (err)
+                return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
+            if (oh.size != size || oh.status != (st & (ST_PARTIAL | ST_PSHIFT_MASK)))
+                FAIL();
+            err = check_clean_equal(h, m);
+            if (err)
+                return err;
+        } else if (d != size) {
+            FAIL(); /* never written home: all of it must be dirty (the checkpoint's copy) */
+        }
         used += charge_of(m);
         dirty += d;
         blocks += h->ram->footprint(RAM_ST(h), need);
@@ -100,20 +110,41 @@ static int check_locked(struct vnv_heap *h)
         FAIL(); /* budget invariant: what a checkpoint writes <= max_dirty_bytes */
     if (h->ram->check && h->ram->check(RAM_ST(h)))
         FAIL();
-    for (uint32_t i = 0; i < VNV_FREE_CACHE; i++) { /* parked homes: freed, distinct */
-        if (!h->cache_size[i])
-            continue;
-        for (uint32_t j = i + 1u; j < VNV_FREE_CACHE; j++)
-            if (h->cache_size[j] && h->cache_home[j] == h->cache_home[i])
-                FAIL();
-        int err = objhdr_check_freed(h, h->cache_home[i]);
-        if (err)
-            return err;
-    }
     if (blocks + h->ram->free_bytes(RAM_ST(h)) != h->arena_size)
         FAIL(); /* every allocated block belongs to exactly one resident object */
-    int err = h->nv->check(NV_ST(h), &h->storage);
-    return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
+    return check_homes(h);
+}
+
+/* Every home on storage: a valid header at each start unit (unless the object was never
+ * written home: then it is resident), whose two slots fit the home; homes never overlap
+ * (the bitmaps make that structural: nvmap_validate). O(objects) header reads. */
+static int check_homes(struct vnv_heap *h)
+{
+    if (nvmap_validate(h))
+        FAIL();
+    const uint32_t *a = nvmap(h, MAP_ALLOC), *c = nvmap(h, MAP_CALLOC);
+    for (uint32_t u = 0; u < h->units; u++) {
+        if (bit_get(nvmap(h, MAP_FRESH), u) && !bit_get(nvmap(h, MAP_START), u))
+            FAIL();
+        (void)c;
+        if (!bit_get(nvmap(h, MAP_START), u))
+            continue;
+        struct meta *m = idx_lookup(h, u);
+        if (m && !(m->word & ST_HOMED))
+            continue;
+        uint8_t b[VNV_OBJ_HEADER_SIZE];
+        int err = heap_read(h, unit_off(h, u), b, sizeof b);
+        if (err)
+            return err;
+        uint32_t id = get_le32(b + 4);
+        struct objhdr oh;
+        if (id_unit(h, id) != u || objhdr_decode(h, b, id, &oh) != VNV_OK)
+            FAIL();
+        if (m && m->id != id)
+            FAIL();
+        (void)a;
+    }
+    return VNV_OK;
 }
 
 int vnv_stats(const struct vnv_heap *h, struct vnv_stats *out)
@@ -125,10 +156,10 @@ int vnv_stats(const struct vnv_heap *h, struct vnv_stats *out)
     out->arena_free = h->ram->free_bytes(RAM_ST(h));
     out->resident_bytes = h->arena_size - out->arena_free;
     out->dirty_bytes = h->dirty_data;
+    out->nv_map_bytes = MAP_SAVED * h->map_words * 4u;
     out->checkpoint_bytes = h->used;
-    out->nv_free = h->nv->free_bytes(NV_ST(h));
-    out->nv_parked = 0;
-    for (uint32_t i = 0; i < VNV_FREE_CACHE; i++)
-        out->nv_parked += h->cache_size[i] != 0;
+    uint32_t q = nvmap_quarantined(h);
+    out->nv_free = (h->units - nvmap_count(h, MAP_ALLOC) - q) * h->unit;
+    out->nv_quarantined = q * h->unit;
     return VNV_OK;
 }

@@ -2,18 +2,21 @@
  * checkpoint.c - writing a checkpoint (the power-failure path), restoring the RAM buffer
  * from one (resume and open), and the registry vnv_persist_all() walks.
  *
- * Checkpoint region at h->ckpt_off (docs/FORMAT.md):
- *   header (32 B): magic, seq, len, crc, nrec, root, next_tag, flags
- *   per resident object: record (8 B: id, arena unit, status)
+ * Two checkpoint slots, A and B (docs/FORMAT.md section 2). A checkpoint goes to the slot
+ * that does not hold the last one:
+ *   header (32 B): magic, seq, len, crc, nrec, root, alloc_count, flags
+ *   NV map: MAP_SAVED bitmaps
+ *   per resident object: record (12 B: id, word, arena unit, 0)
  *                        [bitmap bytes, partial objects] [dirty bytes]
- * The body is written first, in batches of VNV_PERSIST_BATCH objects (one gather write
- * each), then the header; the CRC covers body and header, so a checkpoint torn anywhere
- * is detected. Writing never modifies the RAM buffer: the program continues untouched
- * when power does not actually fail.
+ * The body is written first (gather writes of VNV_PERSIST_BATCH objects), made durable
+ * (sync), and the header last: a checkpoint cut anywhere leaves the slot's header invalid,
+ * and open falls back to the other slot, which the heap never touched meanwhile. The CRC
+ * covers the header, the map, the records and bitmaps, not the data (ordered writes make
+ * the data complete whenever the header is). Writing never modifies the objects in RAM;
+ * when it completes, the NV map's protection moves to the new state (nvmap_commit).
  */
 #include "internal.h"
 
-#define CKPT_MAGIC 0x43564E56u /* "VNVC" */
 #define IOV_MAX (2u * VNV_PERSIST_BATCH + 4u)
 
 #if defined(VNV_PERSIST_DEBUG_PRINTS) && defined(__unix__)
@@ -71,7 +74,7 @@ static struct vnv_heap *volatile in_round;
 
 struct writer {
     struct vnv_heap *h;
-    uint32_t pos, batch_pos, crc;
+    uint32_t base, pos, batch_pos, crc;
     unsigned niov, nrec;
     int err;
     struct vnv_iovec iov[IOV_MAX];
@@ -81,37 +84,64 @@ struct writer {
 static void w_flush(struct writer *w)
 {
     if (w->niov && !w->err)
-        w->err = heap_writev(w->h, w->h->ckpt_off + w->batch_pos, w->iov, w->niov);
+        w->err = heap_writev(w->h, w->base + w->batch_pos, w->iov, w->niov);
     w->batch_pos = w->pos;
     w->niov = 0;
     w->nrec = 0;
 }
 
-static void w_add(struct writer *w, const void *p, uint32_t len)
+/* Queue `len` bytes; `meta` = part of what the CRC covers (not object data). */
+static void w_add(struct writer *w, const void *p, uint32_t len, int meta)
 {
+    if (!len)
+        return;
     if (w->niov == IOV_MAX)
         w_flush(w);
     if (len > w->h->ckpt_cap - w->pos) {
-        w->err = VNV_ERR_CORRUPT; /* budget invariant broken: never write past the region */
+        w->err = VNV_ERR_CORRUPT; /* budget invariant broken: never write past the slot */
         return;
     }
     w->iov[w->niov].base = p;
     w->iov[w->niov++].len = len;
-    w->crc = vnv_crc32(w->crc, p, len);
+    if (meta)
+        w->crc = vnv_crc32(w->crc, p, len);
     w->pos += len;
+}
+
+static uint32_t slot_base(const struct vnv_heap *h, uint32_t slot)
+{
+    return h->ckpt_off + slot * h->ckpt_cap;
+}
+
+/* Void the older checkpoint in the slot the next one goes to: from now on it may no longer
+ * match storage (its homes are about to change), and a torn next checkpoint must not leave
+ * it readable either. */
+int ckpt_invalidate_other(struct vnv_heap *h)
+{
+    static const uint8_t zero[16];
+    struct vnv_iovec iov = {zero, sizeof zero};
+    int err = heap_writev(h, slot_base(h, 1u - h->slot), &iov, 1);
+    if (!err)
+        h->other_live = 0;
+    return err;
 }
 
 int ckpt_write(struct vnv_heap *h, uint32_t flags)
 {
     struct writer w;
+    /* The target slot may still hold the checkpoint before the last one, intact (no home
+     * was written since the last one, or mutate_begin would have voided it). Overwriting it
+     * needs no invalidation first: the map and records come first in the body and the CRC
+     * covers them, so a cut anywhere leaves it unreadable, while the last checkpoint, in
+     * the other slot, stands. */
+    uint32_t target = 1u - h->slot;
     w.h = h;
+    w.base = slot_base(h, target);
     w.pos = w.batch_pos = VNV_CKPT_HEADER_SIZE;
     w.crc = 0;
     w.niov = w.nrec = 0;
     w.err = 0;
-    /* From here on storage may hold a valid checkpoint (this one, or the old one if this
-     * fails early): the next home write must void it first, whatever happens now. */
-    h->ckpt_live = 1;
+    w_add(&w, h->map, MAP_SAVED * h->map_words * 4u, 1);
     /* Walk the slots starting just after an empty one (at most 3/4 are used): restoring the
      * records in this order re-inserts every probe cluster from its start, which puts every
      * entry back into exactly the slot it had. */
@@ -127,22 +157,24 @@ int ckpt_write(struct vnv_heap *h, uint32_t flags)
         uint8_t *r = w.rec[w.nrec++];
         uint32_t st = m->word & ST_MASK, size = meta_size(m);
         put_le32(r, m->id);
-        put_le16(r + 4, (uint32_t)((uint8_t *)m - h->arena) / 8u + 1u);
-        put_le16(r + 6, st);
-        w_add(&w, r, VNV_CKPT_RECORD_SIZE);
+        put_le32(r + 4, m->word);
+        put_le16(r + 8, (uint32_t)((uint8_t *)m - h->arena) / 8u + 1u);
+        put_le16(r + 10, 0);
+        w_add(&w, r, VNV_CKPT_RECORD_SIZE, 1);
         nrec++;
         if (st & ST_PARTIAL) {
-            w_add(&w, meta_bitmap(m), bitmap_bytes(size, st));
+            w_add(&w, meta_bitmap(m), bitmap_bytes(size, st), 1);
             uint32_t b = 0, run[1][2];
             for (uint32_t guard = 0; guard <= size && dirty_runs(m, &b, run, 1); guard++)
-                w_add(&w, meta_data(m) + run[0][0], run[0][1]);
+                w_add(&w, meta_data(m) + run[0][0], run[0][1], 0);
         } else if (st & ST_DIRTY) {
-            w_add(&w, meta_data(m), size);
+            w_add(&w, meta_data(m), size, 0);
         }
     }
     w_flush(&w);
-    if (w.err)
-        return w.err;
+    int err = w.err ? w.err : vnv_storage_sync(&h->storage); /* body durable before header */
+    if (err)
+        return err;
     uint8_t hdr[VNV_CKPT_HEADER_SIZE];
     put_le32(hdr, CKPT_MAGIC);
     put_le32(hdr + 4, h->seq + 1u);
@@ -150,164 +182,270 @@ int ckpt_write(struct vnv_heap *h, uint32_t flags)
     put_le32(hdr + 12, 0);
     put_le32(hdr + 16, nrec);
     put_le32(hdr + 20, h->root);
-    put_le32(hdr + 24, h->next_tag);
+    put_le32(hdr + 24, h->alloc_count);
     put_le32(hdr + 28, flags);
-    for (uint32_t i = 0; i < VNV_FREE_CACHE; i++) { /* parked homes (docs/FORMAT.md 2.1) */
-        put_le32(hdr + 32 + 8 * i, h->cache_home[i]);
-        put_le32(hdr + 36 + 8 * i, h->cache_size[i]);
-    }
     put_le32(hdr + 12, vnv_crc32(w.crc, hdr, sizeof hdr));
     struct vnv_iovec iov = {hdr, sizeof hdr};
-    int err = heap_writev(h, h->ckpt_off, &iov, 1);
+    err = heap_writev(h, w.base, &iov, 1);
     if (!err)
         err = vnv_storage_sync(&h->storage);
     if (err)
-        return err;
+        return err; /* the slot holds no valid checkpoint now; the last one still stands */
     h->seq++;
-    h->ckpt_live = 1;
+    h->slot = (uint8_t)target;
+    h->other_live = 1;
+    nvmap_commit(h);
     h->st.persists++;
     return VNV_OK;
 }
 
-/* Zero magic, seq, len and crc: a later torn header write then always leaves a zero length
- * or a zero CRC behind, so an older checkpoint can never come back to life. */
-int ckpt_invalidate(struct vnv_heap *h)
-{
-    static const uint8_t zero[16];
-    struct vnv_iovec iov = {zero, sizeof zero};
-    int err = heap_writev(h, h->ckpt_off, &iov, 1);
-    if (!err)
-        h->ckpt_live = 0;
-    return err;
-}
-
 /* ---- restoring ----------------------------------------------------------------------------------- */
 
-/* Read [off, off+len) of the checkpoint region into dst, staying inside `limit`. */
-static int ck_read(struct vnv_heap *h, uint32_t *pos, uint32_t limit, void *dst, uint32_t len)
+/* Sequential reader over a checkpoint slot through the arena (which a restore rebuilds
+ * anyway): large reads, whatever the record sizes. */
+struct reader {
+    struct vnv_heap *h;
+    uint32_t base, pos, len;   /* slot offset; next byte; end */
+    uint32_t have, at;         /* bytes buffered in the arena; their slot position */
+    uint32_t crc;
+    int err;
+};
+
+static const uint8_t *rd_get(struct reader *r, uint32_t *n)
 {
-    if (len > limit - *pos)
-        return VNV_ERR_CORRUPT;
-    int err = heap_read(h, h->ckpt_off + *pos, dst, len);
-    *pos += len;
-    return err;
+    if (r->pos < r->at || r->pos >= r->at + r->have) {
+        uint32_t want = r->len - r->pos < r->h->arena_size ? r->len - r->pos : r->h->arena_size;
+        r->err = heap_read(r->h, r->base + r->pos, r->h->arena, want);
+        r->at = r->pos;
+        r->have = r->err ? 0 : want;
+        if (r->err)
+            return NULL;
+    }
+    uint32_t off = r->pos - r->at, left = r->have - off;
+    if (*n > left)
+        *n = left;
+    return r->h->arena + off;
 }
 
-static int ckpt_verify(struct vnv_heap *h, uint8_t *hdr)
+/* Consume n bytes: into dst (may be NULL) and/or the CRC. */
+static int rd_take(struct reader *r, void *dst, uint32_t n, int meta)
 {
-    int err = heap_read(h, h->ckpt_off, hdr, VNV_CKPT_HEADER_SIZE);
+    if (n > r->len - r->pos)
+        return VNV_ERR_CORRUPT;
+    for (uint32_t guard = 0; n && guard <= r->len; guard++) {
+        uint32_t k = n;
+        const uint8_t *p = rd_get(r, &k);
+        if (!p)
+            return r->err;
+        if (meta)
+            r->crc = vnv_crc32(r->crc, p, k);
+        if (dst) {
+            memcpy(dst, p, k);
+            dst = (uint8_t *)dst + k;
+        }
+        r->pos += k;
+        n -= k;
+    }
+    return VNV_OK;
+}
+
+/* Dirty bytes of a partial object from its bitmap (bits past the last block ignored
+ * here: vnv_check and the restore reject them). */
+static uint32_t runs_bytes(const uint8_t *bm, uint32_t size, uint32_t st)
+{
+    uint32_t bs = part_block(st), nb = part_nblocks(size, st), total = 0;
+    for (uint32_t b = 0; b < nb; b++)
+        if (bm[b >> 3] & (1u << (b & 7u)))
+            total += (b + 1u) * bs <= size ? bs : size - b * bs;
+    return total;
+}
+
+/* Verify the checkpoint in `slot`: header, then a streaming pass over map, records and
+ * bitmaps (CRC) that skips the data. *hdr receives the header. */
+static int ckpt_verify(struct vnv_heap *h, uint32_t slot, uint8_t *hdr)
+{
+    int err = heap_read(h, slot_base(h, slot), hdr, VNV_CKPT_HEADER_SIZE);
     if (err)
         return err;
-    uint32_t len = get_le32(hdr + 8);
-    if (get_le32(hdr) != CKPT_MAGIC || len < VNV_CKPT_HEADER_SIZE || len > h->ckpt_cap)
+    uint32_t len = get_le32(hdr + 8), nrec = get_le32(hdr + 16);
+    uint32_t mapb = MAP_SAVED * h->map_words * 4u;
+    if (get_le32(hdr) != CKPT_MAGIC || len < VNV_CKPT_HEADER_SIZE + mapb || len > h->ckpt_cap ||
+        nrec > (len - VNV_CKPT_HEADER_SIZE - mapb) / VNV_CKPT_RECORD_SIZE)
         return VNV_ERR_CORRUPT;
-    /* The arena is rebuilt right after this, so it serves as the read buffer: a checkpoint
-     * is verified in ceil(len / arena_size) reads, not one per 64 bytes. */
-    uint32_t crc = 0;
-    for (uint32_t pos = VNV_CKPT_HEADER_SIZE; pos < len;) {
-        uint32_t n = len - pos < h->arena_size ? len - pos : h->arena_size;
-        err = heap_read(h, h->ckpt_off + pos, h->arena, n);
-        if (err)
-            return err;
-        crc = vnv_crc32(crc, h->arena, n);
-        pos += n;
+    struct reader r = {h, slot_base(h, slot), VNV_CKPT_HEADER_SIZE, len, 0, 0, 0, 0};
+    err = rd_take(&r, NULL, mapb, 1);
+    uint8_t rec[VNV_CKPT_RECORD_SIZE], bm[64];
+    for (uint32_t i = 0; i < nrec && !err; i++) {
+        err = rd_take(&r, rec, sizeof rec, 1);
+        uint32_t word = get_le32(rec + 4), st = word & ST_MASK, size = word >> ST_BITS;
+        if (err || size == 0)
+            return err ? err : VNV_ERR_CORRUPT;
+        uint32_t data = (st & ST_DIRTY) ? size : 0;
+        if (st & ST_PARTIAL) { /* bitmap in pieces of 64 bytes: 512 blocks each */
+            uint32_t nbm = bitmap_bytes(size, st);
+            data = 0;
+            for (uint32_t done = 0; done < nbm && !err; done += sizeof bm) {
+                uint32_t n = nbm - done < sizeof bm ? nbm - done : (uint32_t)sizeof bm;
+                err = rd_take(&r, bm, n, 1);
+                uint32_t part = size - done * 8u * part_block(st);
+                if (part > n * 8u * part_block(st))
+                    part = n * 8u * part_block(st);
+                if (!err)
+                    data += runs_bytes(bm, part, st);
+            }
+        }
+        if (!err)
+            err = rd_take(&r, NULL, data, 0);
     }
+    if (err)
+        return err;
     uint8_t tmp[VNV_CKPT_HEADER_SIZE];
     memcpy(tmp, hdr, sizeof tmp);
     put_le32(tmp + 12, 0);
-    if (vnv_crc32(crc, tmp, sizeof tmp) != get_le32(hdr + 12))
-        return VNV_ERR_CORRUPT;
-    uint32_t tag = get_le32(hdr + 24);
-    if (tag == 0 || tag > ID_TAG_MASK || get_le32(hdr + 16) > (len - VNV_CKPT_HEADER_SIZE) / 8u)
+    if (r.pos != len || vnv_crc32(r.crc, tmp, sizeof tmp) != get_le32(hdr + 12))
         return VNV_ERR_CORRUPT;
     return VNV_OK;
 }
 
+/* Read [*pos, *pos + len) of the slot into dst, staying inside `limit`. */
+static int ck_read(struct vnv_heap *h, uint32_t base, uint32_t *pos, uint32_t limit, void *dst,
+                   uint32_t len)
+{
+    if (len > limit - *pos)
+        return VNV_ERR_CORRUPT;
+    int err = heap_read(h, base + *pos, dst, len);
+    *pos += len;
+    return err;
+}
+
 /* Re-create one resident object from its record. */
-static int restore_one(struct vnv_heap *h, uint32_t *pos, uint32_t len, int keep_pins)
+static int restore_one(struct vnv_heap *h, uint32_t base, uint32_t *pos, uint32_t len,
+                       int keep_pins)
 {
     uint8_t r[VNV_CKPT_RECORD_SIZE];
-    int err = ck_read(h, pos, len, r, sizeof r);
+    int err = ck_read(h, base, pos, len, r, sizeof r);
     if (err)
         return err;
-    uint32_t id = get_le32(r), unit = get_le16(r + 4), st = get_le16(r + 6);
-    if (unit == 0 || (unit - 1u) * 8u >= h->arena_size || (st & ~ST_MASK) ||
-        idx_find(h, id_key(id)) >= 0)
+    uint32_t id = get_le32(r), word = get_le32(r + 4), unit = get_le16(r + 8);
+    uint32_t st = word & ST_MASK, size = word >> ST_BITS, u = id_unit(h, id);
+    if (unit == 0 || (unit - 1u) * 8u >= h->arena_size || get_le16(r + 10) != 0 ||
+        id_tag(h, id) == 0 || u >= h->units || !bit_get(nvmap(h, MAP_START), u) ||
+        idx_find(h, u) >= 0 || size == 0 ||
+        ((st & ST_PSHIFT_MASK) && !(st & ST_PARTIAL)) ||
+        nvmap_need(h, size) > nvmap_extent(h, u) * h->unit)
         return VNV_ERR_CORRUPT;
     if (h->index_used >= h->index_cap)
         return VNV_ERR_NOMEM; /* index smaller than when the checkpoint was taken */
-    struct objhdr oh;
-    err = read_objhdr(h, id, &oh);
-    if (err)
-        return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
-    if ((st & (ST_PARTIAL | ST_PSHIFT_MASK)) != oh.status)
-        return VNV_ERR_CORRUPT;
-    uint32_t off = (unit - 1u) * 8u, need = data_offset(oh.size, st) + oh.size;
+    uint32_t off = (unit - 1u) * 8u, need = data_offset(size, st) + size;
     err = h->ram->alloc_at(RAM_ST(h), off, need);
     if (err)
         return err == VNV_ERR_NOMEM ? VNV_ERR_NOMEM : VNV_ERR_CORRUPT;
     struct meta *m = unit_meta(h, unit);
     m->id = id;
-    m->word = oh.size << ST_BITS | (keep_pins ? st : st & ~ST_PINS);
-    idx_insert(h, id_key(id), unit);
-    uint32_t home_data = id_home(id) + VNV_OBJ_HEADER_SIZE;
-    uint32_t bm = bitmap_bytes(oh.size, st), charged = VNV_CKPT_RECORD_SIZE + bm;
-    if (st & ST_PARTIAL) {
+    m->word = size << ST_BITS | (keep_pins ? st : st & ~ST_PINS);
+    idx_insert(h, u, unit);
+    uint32_t home_data = slot_off(unit_off(h, u), size, (uint32_t)bit_get(nvmap(h, MAP_CUR), u));
+    uint32_t bm = bitmap_bytes(size, st), charged = VNV_CKPT_RECORD_SIZE + bm;
+    if (!(st & ST_HOMED) && !(st & ST_DIRTY))
+        err = VNV_ERR_CORRUPT; /* never written home, so all of it must be in here */
+    if (err) {
+    } else if (st & ST_PARTIAL) {
         memset(meta_bitmap(m), 0, pad8(bm));
-        err = ck_read(h, pos, len, meta_bitmap(m), bm);
-        if (!err)
-            err = heap_read(h, home_data, meta_data(m), oh.size);
+        err = ck_read(h, base, pos, len, meta_bitmap(m), bm);
+        if (!err && (st & ST_HOMED))
+            err = heap_read(h, home_data, meta_data(m), size);
         uint32_t b = 0, run[1][2];
-        for (uint32_t guard = 0; !err && guard <= oh.size && dirty_runs(m, &b, run, 1); guard++) {
-            err = ck_read(h, pos, len, meta_data(m) + run[0][0], run[0][1]);
+        for (uint32_t guard = 0; !err && guard <= size && dirty_runs(m, &b, run, 1); guard++) {
+            err = ck_read(h, base, pos, len, meta_data(m) + run[0][0], run[0][1]);
             charged += run[0][1];
         }
+        if (!err && !(st & ST_HOMED) && charged != VNV_CKPT_RECORD_SIZE + bm + size)
+            err = VNV_ERR_CORRUPT; /* not homed: every block must be in the checkpoint */
         if (charged > VNV_CKPT_RECORD_SIZE + bm)
             m->word |= ST_DIRTY;
         else
             m->word &= ~ST_DIRTY;
     } else if (st & ST_DIRTY) {
-        err = ck_read(h, pos, len, meta_data(m), oh.size);
-        charged += oh.size;
+        err = ck_read(h, base, pos, len, meta_data(m), size);
+        charged += size;
     } else {
-        err = heap_read(h, home_data, meta_data(m), oh.size);
+        err = heap_read(h, home_data, meta_data(m), size);
     }
     charge(h, charged);
     h->dirty_data += charged - VNV_CKPT_RECORD_SIZE - bm;
     return err;
 }
 
-int ckpt_restore(struct vnv_heap *h, int keep_pins)
+/* Rebuild the RAM buffer (index, NV map, arena) from the checkpoint whose header `hdr`
+ * verified in h->slot. */
+static int ckpt_apply(struct vnv_heap *h, const uint8_t *hdr, int keep_pins)
 {
-    uint8_t hdr[VNV_CKPT_HEADER_SIZE];
-    int err = ckpt_verify(h, hdr);
-    if (err)
-        return err;
+    uint32_t base = slot_base(h, h->slot), mapb = MAP_SAVED * h->map_words * 4u;
     canary_write(h);
     memset(h->index, 0, (h->index_mask + 1u) * 2u);
     h->index_used = 0;
     h->used = VNV_CKPT_HEADER_SIZE;
     h->dirty_data = 0; /* policy state lives in the heap struct: kept (open resets it) */
-    err = h->ram->init(RAM_ST(h), h->arena, h->arena_size);
-    uint32_t len = get_le32(hdr + 8), nrec = get_le32(hdr + 16), pos = VNV_CKPT_HEADER_SIZE;
+    nvmap_clear(h);
+    int err = h->ram->init(RAM_ST(h), h->arena, h->arena_size);
+    if (!err)
+        err = heap_read(h, base + VNV_CKPT_HEADER_SIZE, h->map, mapb);
+    if (!err)
+        err = nvmap_validate(h);
+    uint32_t len = get_le32(hdr + 8), nrec = get_le32(hdr + 16);
+    uint32_t pos = VNV_CKPT_HEADER_SIZE + mapb;
     for (uint32_t i = 0; i < nrec && !err; i++)
-        err = restore_one(h, &pos, len, keep_pins);
-    if (!err && (pos != len || h->used != len || h->used > h->max_dirty))
+        err = restore_one(h, base, &pos, len, keep_pins);
+    if (!err && (pos != len || h->used + mapb != len || h->used > h->max_dirty))
+        err = VNV_ERR_CORRUPT;
+    if (!err && h->ram->check && h->ram->check(RAM_ST(h)))
+        err = VNV_ERR_CORRUPT;
+    uint32_t root = get_le32(hdr + 20);
+    if (!err && root && (id_unit(h, root) >= h->units || id_tag(h, root) == 0 ||
+                         !bit_get(nvmap(h, MAP_START), id_unit(h, root))))
         err = VNV_ERR_CORRUPT;
     if (err)
         return err;
-    h->root = get_le32(hdr + 20);
-    h->next_tag = get_le32(hdr + 24);
+    h->root = root;
+    h->alloc_count = get_le32(hdr + 24);
     h->seq = get_le32(hdr + 4);
-    for (uint32_t i = 0; i < VNV_FREE_CACHE; i++) {
-        uint32_t home = get_le32(hdr + 32 + 8 * i), size = get_le32(hdr + 36 + 8 * i);
-        if (size && (home < h->nv_off || (home & 3u) || size > h->nv_size))
-            return VNV_ERR_CORRUPT;
-        h->cache_home[i] = home;
-        h->cache_size[i] = size;
-    }
-    h->ckpt_live = 1;
+    nvmap_commit(h); /* this checkpoint is the state to protect */
     return VNV_OK;
+}
+
+int ckpt_restore(struct vnv_heap *h, int keep_pins)
+{
+    uint8_t hdr[VNV_CKPT_HEADER_SIZE];
+    int err = ckpt_verify(h, h->slot, hdr);
+    return err ? err : ckpt_apply(h, hdr, keep_pins);
+}
+
+/* At open: the newer of the two slots; the older one only if the newer does not verify
+ * (a checkpoint cut while it was written). A newer checkpoint that verifies but does not
+ * apply is damage: CORRUPT, never a silent fall-back to an older state. */
+int ckpt_open(struct vnv_heap *h)
+{
+    uint8_t hd[2][VNV_CKPT_HEADER_SIZE];
+    int err = heap_read(h, slot_base(h, 0), hd[0], VNV_CKPT_HEADER_SIZE);
+    if (!err)
+        err = heap_read(h, slot_base(h, 1), hd[1], VNV_CKPT_HEADER_SIZE);
+    if (err)
+        return err;
+    int m0 = get_le32(hd[0]) == CKPT_MAGIC, m1 = get_le32(hd[1]) == CKPT_MAGIC;
+    uint32_t first = (m1 && (!m0 || (int32_t)(get_le32(hd[1] + 4) - get_le32(hd[0] + 4)) > 0))
+                         ? 1u : 0u;
+    h->other_live = 1; /* whatever the other slot holds is voided before homes change */
+    for (uint32_t k = 0; k < 2; k++) {
+        uint32_t slot = k ? 1u - first : first;
+        err = ckpt_verify(h, slot, hd[slot]);
+        if (err == VNV_ERR_CORRUPT)
+            continue;
+        if (err)
+            return err;
+        h->slot = (uint8_t)slot;
+        return ckpt_apply(h, hd[slot], 0);
+    }
+    return VNV_ERR_CORRUPT;
 }
 
 /* ---- the power-failure path ------------------------------------------------------------------------ */
@@ -330,7 +468,9 @@ static int persist_round(struct vnv_heap *h, int write)
         lost = h->on_persist(h->user, err, h->buf, h->buf_size);
     }
     if (lost || !canary_ok(h)) {
-        int rerr = ckpt_restore(h, 1);
+        /* After a failed write storage holds an older state only: resuming from it would
+         * silently undo what the program still believes done. */
+        int rerr = err ? err : ckpt_restore(h, 1);
         if (rerr) {
             h->state = HS_BROKEN; /* RAM is gone and cannot be rebuilt: refuse further use */
             if (!err)

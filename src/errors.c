@@ -13,6 +13,7 @@ const char *vnv_strerror(int err)
     case VNV_ERR_CORRUPT: return "VNV_ERR_CORRUPT";
     case VNV_ERR_BUDGET: return "VNV_ERR_BUDGET";
     case VNV_ERR_NOHEAP: return "VNV_ERR_NOHEAP";
+    case VNV_ERR_VERSION: return "VNV_ERR_VERSION";
     default: return "VNV_ERR_UNKNOWN";
     }
 }

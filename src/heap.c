@@ -1,12 +1,13 @@
 /*
- * heap.c - heap lifecycle (format, open, close), storage layout, critical sections,
- * counted storage access and the on-storage object header.
+ * heap.c - heap lifecycle (format, open, close), storage and buffer layout, critical
+ * sections.
  *
- * Storage layout (docs/FORMAT.md):
- *   [0, 64)                    superblock
- *   [64, 64 + pad8(max_dirty))  checkpoint region
- *   [pad16(...), size)          NV allocator region (object homes)
- * RAM buffer layout: [canary 8 B][index: entries x 2 B, padded to 8][arena].
+ * Storage layout (docs/FORMAT.md, version 3):
+ *   [0, 64)                  superblock
+ *   [64, 64 + cap)           checkpoint slot A      cap = pad16(max_dirty + map bytes)
+ *   [64 + cap, 64 + 2 cap)   checkpoint slot B
+ *   [nv_off, size)           object homes, in allocation units
+ * RAM buffer layout: [canary 8 B][index: entries x 2 B, padded to 8][NV bitmaps][arena].
  */
 #include "internal.h"
 
@@ -20,11 +21,9 @@
 
 #define SB_MAGIC0 0x484E4E56u /* "VNNH" little-endian bytes: 'V','N','N','H' */
 #define SB_MAGIC1 0x31504145u /* "EAP1" */
-#define SB_VERSION 2u /* 2: checkpoint header carries the parked homes */
+#define SB_VERSION 3u /* 3: shadowed homes, two checkpoint slots, committed NV map */
 #define CANARY0 0x43564E56u
 #define CANARY1 0x59524E41u
-#define OBJ_LIVE 0xA7u
-#define OBJ_FREED 0x00u
 #define MIN_ARENA 64u
 
 /* ---- critical sections ------------------------------------------------------------------- */
@@ -47,31 +46,6 @@ void sec_leave(struct vnv_heap *h)
     }
 }
 
-/* ---- counted storage access -------------------------------------------------------------- */
-
-/* Every storage transaction is a critical section of its own: a checkpoint never starts
- * while the device is in the middle of another command (storage.h promises this). */
-int heap_read(struct vnv_heap *h, uint32_t off, void *dst, uint32_t len)
-{
-    sec_enter(h);
-    h->st.storage_reads++;
-    h->st.storage_read_bytes += len;
-    int err = vnv_storage_read(&h->storage, off, dst, len);
-    sec_leave(h);
-    return err;
-}
-
-int heap_writev(struct vnv_heap *h, uint32_t off, const struct vnv_iovec *iov, unsigned cnt)
-{
-    sec_enter(h);
-    h->st.storage_writes++;
-    for (unsigned i = 0; i < cnt; i++)
-        h->st.storage_write_bytes += iov[i].len;
-    int err = vnv_storage_writev(&h->storage, off, iov, cnt);
-    sec_leave(h);
-    return err;
-}
-
 void charge(struct vnv_heap *h, uint32_t bytes)
 {
     h->used += bytes;
@@ -90,65 +64,11 @@ int canary_ok(const struct vnv_heap *h)
     return get_le32(h->buf) == CANARY0 && get_le32(h->buf + 4) == CANARY1;
 }
 
-/* ---- object header on storage -------------------------------------------------------------- */
-
-/* 8 bytes at the home: size|flags (4), tag (2), state (1), CRC-8 over those 7 bytes seeded
- * with the home offset, so a header copied elsewhere (inside user data) does not validate. */
-static uint8_t objhdr_crc(const uint8_t *b, uint32_t home)
-{
-    uint8_t off[4];
-    put_le32(off, home);
-    return vnv_crc8(b, 7, vnv_crc8(off, 4, 0x5Au));
-}
-
-void objhdr_encode(uint8_t *b, uint32_t id, uint32_t size, uint32_t status, int live)
-{
-    uint32_t w = size;
-    if (status & ST_PARTIAL)
-        w |= 1u << 24 | ((status & ST_PSHIFT_MASK) >> ST_PSHIFT_POS) << 22;
-    put_le32(b, live ? w : 0);
-    put_le16(b + 4, live ? (id & ID_TAG_MASK) : 0);
-    b[6] = live ? OBJ_LIVE : OBJ_FREED;
-    b[7] = objhdr_crc(b, id_home(id));
-}
-
-/* 0 if the header at `home` is a valid freed header, VNV_ERR_CORRUPT if not, or IO. */
-int objhdr_check_freed(struct vnv_heap *h, uint32_t home)
-{
-    uint8_t b[VNV_OBJ_HEADER_SIZE];
-    if (home < h->nv_off || home > h->storage.size - VNV_OBJ_HEADER_SIZE)
-        return VNV_ERR_CORRUPT;
-    int err = heap_read(h, home, b, sizeof b);
-    if (err)
-        return err;
-    return (b[6] == OBJ_FREED && b[7] == objhdr_crc(b, home)) ? VNV_OK : VNV_ERR_CORRUPT;
-}
-
-int read_objhdr(struct vnv_heap *h, uint32_t id, struct objhdr *oh)
-{
-    uint32_t home = id_home(id);
-    uint8_t b[VNV_OBJ_HEADER_SIZE];
-    if ((id & ID_TAG_MASK) == 0 || home < h->nv_off ||
-        home > h->storage.size - VNV_OBJ_HEADER_SIZE)
-        return VNV_ERR_INVAL;
-    int err = heap_read(h, home, b, sizeof b);
-    if (err)
-        return err;
-    uint32_t w = get_le32(b);
-    if (b[7] != objhdr_crc(b, home) || b[6] != OBJ_LIVE || get_le16(b + 4) != (id & ID_TAG_MASK))
-        return VNV_ERR_INVAL;
-    oh->size = w & VNV_MAX_OBJECT_SIZE;
-    oh->status = (w >> 24 & 1u) ? ST_PARTIAL | ((w >> 22 & 3u) << ST_PSHIFT_POS) : 0;
-    if (oh->size == 0 || (w >> 25) != 0 || oh->size > h->storage.size - home - VNV_OBJ_HEADER_SIZE)
-        return VNV_ERR_INVAL;
-    return VNV_OK;
-}
-
 /* ---- configuration and layout ---------------------------------------------------------------- */
 
 struct layout {
-    uint32_t align_skip, usable, entries, arena_off, arena_size;
-    uint32_t ckpt_off, ckpt_cap, nv_off, nv_size;
+    uint32_t align_skip, usable, entries, map_off, map_words, arena_off, arena_size;
+    uint32_t ckpt_off, ckpt_cap, nv_off, nv_size, unit, units, unit_bits;
 };
 
 static uint32_t next_pow2(uint32_t v)
@@ -157,6 +77,44 @@ static uint32_t next_pow2(uint32_t v)
     while (p < v && p < (1u << 16))
         p <<= 1;
     return p;
+}
+
+/* Storage side: unit, units, checkpoint slots, homes. The map's size depends on the number
+ * of units and the slots' on the map's size: size the map for the whole device first (an
+ * upper bound), then count the units that remain. */
+static int storage_layout(const struct vnv_config *cfg, struct layout *l)
+{
+    uint32_t size = cfg->storage->size, unit = cfg->nv_unit;
+    if (size < 1024u)
+        return VNV_ERR_INVAL;
+    if (unit) {
+        if (unit < 16u || unit > (1u << 20) || (unit & (unit - 1u)))
+            return VNV_ERR_INVAL;
+    } else {
+        /* the smallest unit whose bitmaps (MAP_COUNT bits a unit) take at most 1/4 of the
+         * buffer and that keeps within VNV_MAX_UNITS units */
+        uint32_t most = VNV_MAX_UNITS, by_ram = (uint32_t)(cfg->buffer_size / 4u * 8u / MAP_COUNT);
+        if (by_ram < most)
+            most = by_ram;
+        for (unit = 16u; size / unit > most && unit < (1u << 20); unit <<= 1)
+            ;
+    }
+    uint32_t most = size / unit, words = (most + 31u) / 32u;
+    l->ckpt_off = VNV_SUPERBLOCK_SIZE;
+    l->ckpt_cap = (cfg->max_dirty_bytes + MAP_SAVED * words * 4u + 15u) & ~15u;
+    l->nv_off = l->ckpt_off + 2u * l->ckpt_cap;
+    if (l->ckpt_cap > size || l->nv_off > size - 2u * unit)
+        return VNV_ERR_INVAL;
+    l->nv_size = size - l->nv_off;
+    l->unit = unit;
+    l->units = l->nv_size / unit;
+    if (l->units > (1u << 21))
+        return VNV_ERR_INVAL;
+    l->map_words = (l->units + 31u) / 32u;
+    l->unit_bits = 1;
+    while ((1u << l->unit_bits) < l->units)
+        l->unit_bits++;
+    return VNV_OK;
 }
 
 static int compute_layout(const struct vnv_config *cfg, struct layout *l)
@@ -168,6 +126,9 @@ static int compute_layout(const struct vnv_config *cfg, struct layout *l)
         cfg->max_dirty_bytes < VNV_CKPT_HEADER_SIZE + VNV_CKPT_RECORD_SIZE + 8u ||
         cfg->max_dirty_bytes > VNV_MAX_STORAGE_SIZE)
         return VNV_ERR_INVAL;
+    int err = storage_layout(cfg, l);
+    if (err)
+        return err;
     l->align_skip = (uint32_t)((8u - ((uintptr_t)cfg->buffer & 7u)) & 7u);
     if (cfg->buffer_size < l->align_skip + 8u + 16u + MIN_ARENA || cfg->buffer_size > UINT32_MAX)
         return VNV_ERR_INVAL;
@@ -180,18 +141,13 @@ static int compute_layout(const struct vnv_config *cfg, struct layout *l)
     } else {
         l->entries = next_pow2(l->usable / 64u);
     }
-    l->arena_off = 8u + pad8(l->entries * 2u);
+    l->map_off = 8u + pad8(l->entries * 2u);
+    l->arena_off = l->map_off + pad8(MAP_COUNT * l->map_words * 4u);
     if (l->usable < l->arena_off + MIN_ARENA)
         return VNV_ERR_INVAL;
     l->arena_size = l->usable - l->arena_off;
     if (l->arena_size > 65534u * 8u) /* index entries hold (offset / 8) + 1 in 16 bits */
         l->arena_size = 65534u * 8u;
-    l->ckpt_off = VNV_SUPERBLOCK_SIZE;
-    l->ckpt_cap = pad8(cfg->max_dirty_bytes);
-    l->nv_off = (l->ckpt_off + l->ckpt_cap + 15u) & ~15u;
-    if (s->size < l->nv_off + 256u)
-        return VNV_ERR_INVAL;
-    l->nv_size = s->size - l->nv_off;
     return VNV_OK;
 }
 
@@ -200,9 +156,11 @@ uint32_t vnv_persist_bound(const struct vnv_config *cfg)
     struct layout l;
     if (compute_layout(cfg, &l))
         return 0;
-    /* every resident object's record + bitmap + dirty bytes fit in its arena block */
+    /* every resident object's record + bitmap + dirty bytes fit in its arena block; the
+     * NV map is the constant part */
     uint32_t most = VNV_CKPT_HEADER_SIZE + l.arena_size;
-    return cfg->max_dirty_bytes < most ? cfg->max_dirty_bytes : most;
+    return (cfg->max_dirty_bytes < most ? cfg->max_dirty_bytes : most) +
+           MAP_SAVED * l.map_words * 4u;
 }
 
 static uint32_t name_hash(const char *s)
@@ -231,19 +189,20 @@ static int setup(struct vnv_heap *h, const struct vnv_config *cfg, struct layout
     memset(h, 0, sizeof *h);
     h->storage = *cfg->storage;
     h->ram = cfg->ram_allocator ? cfg->ram_allocator : &vnv_ram_firstfit;
-    h->nv = cfg->nv_allocator ? cfg->nv_allocator : &vnv_nv_buddy;
+    h->nv = cfg->nv_allocator ? cfg->nv_allocator : &vnv_nv_firstfit;
     h->policy = cfg->policy ? cfg->policy : &vnv_policy_clock;
-    if (h->ram->state_size > VNV_RAM_STATE_MAX || h->nv->state_size > VNV_NV_STATE_MAX ||
-        h->policy->state_size > VNV_POLICY_STATE_MAX)
+    if (h->ram->state_size > VNV_RAM_STATE_MAX || h->policy->state_size > VNV_POLICY_STATE_MAX ||
+        !h->nv->round || !h->nv->place)
         return VNV_ERR_INVAL;
     h->on_persist = cfg->on_persist;
     h->user = cfg->user;
-    h->cache_limit = (cfg->flags & VNV_CFG_NO_FREE_CACHE) ? 0u : VNV_FREE_CACHE;
     h->buf = (uint8_t *)cfg->buffer + l->align_skip;
     h->buf_size = l->usable;
     h->index = (uint16_t *)(void *)(h->buf + 8);
     h->index_mask = l->entries - 1u;
     h->index_cap = l->entries - l->entries / 4u;
+    h->map = (uint32_t *)(void *)(h->buf + l->map_off);
+    h->map_words = l->map_words;
     h->arena = h->buf + l->arena_off;
     h->arena_size = l->arena_size;
     h->max_dirty = cfg->max_dirty_bytes;
@@ -251,20 +210,23 @@ static int setup(struct vnv_heap *h, const struct vnv_config *cfg, struct layout
     h->ckpt_cap = l->ckpt_cap;
     h->nv_off = l->nv_off;
     h->nv_size = l->nv_size;
+    h->unit = l->unit;
+    h->units = l->units;
+    h->unit_bits = l->unit_bits;
     h->used = VNV_CKPT_HEADER_SIZE;
-    h->next_tag = 1;
     h->st.bound = vnv_persist_bound(cfg);
     if (!registry_has_room(h))
         return VNV_ERR_INVAL;
     return VNV_OK;
 }
 
-/* Empty RAM state: canary, index, arena. */
+/* Empty RAM state: canary, index, NV map, arena. */
 static int reset_ram(struct vnv_heap *h)
 {
     canary_write(h);
     memset(h->index, 0, (h->index_mask + 1u) * 2u);
     h->index_used = 0;
+    nvmap_clear(h);
     h->policy->reset(POL_ST(h), h->index_mask + 1u);
     return h->ram->init(RAM_ST(h), h->arena, h->arena_size);
 }
@@ -284,7 +246,8 @@ static void superblock_encode(const struct vnv_heap *h, uint8_t *b)
     put_le32(b + 36, h->arena_size);
     put_le32(b + 40, name_hash(h->nv->name));
     put_le32(b + 44, name_hash(h->ram->name));
-    put_le32(b + 48, VNV_FREE_CACHE); /* the checkpoint header's size depends on it */
+    put_le32(b + 48, h->unit);
+    put_le32(b + 52, h->units);
     put_le32(b + 60, vnv_crc32(0, b, 60));
 }
 
@@ -297,16 +260,21 @@ int vnv_format(struct vnv_heap *h, const struct vnv_config *cfg)
     err = reset_ram(h);
     if (err)
         return err;
+    /* Both checkpoint slots are voided before the new superblock can make them count; the
+     * empty checkpoint then goes to slot A. */
+    static const uint8_t zero[VNV_CKPT_HEADER_SIZE];
+    struct vnv_iovec z = {zero, sizeof zero};
+    err = heap_writev(h, h->ckpt_off, &z, 1);
+    if (!err)
+        err = heap_writev(h, h->ckpt_off + h->ckpt_cap, &z, 1);
     uint8_t sb[VNV_SUPERBLOCK_SIZE];
     superblock_encode(h, sb);
     struct vnv_iovec iov = {sb, sizeof sb};
-    err = heap_writev(h, 0, &iov, 1);
     if (!err)
-        err = h->nv->format(NV_ST(h), &h->storage, h->nv_off, h->nv_size);
+        err = heap_writev(h, 0, &iov, 1);
+    h->slot = 1; /* so that the first checkpoint goes to slot A */
     if (!err)
         err = ckpt_write(h, CKPT_FLAG_CLEAN);
-    if (!err)
-        err = vnv_storage_sync(&h->storage);
     if (err)
         return err;
     h->state = HS_OPEN;
@@ -326,8 +294,18 @@ int vnv_open(struct vnv_heap *h, const struct vnv_config *cfg)
         return err;
     if (get_le32(sb) != SB_MAGIC0 || get_le32(sb + 4) != SB_MAGIC1)
         return VNV_ERR_NOHEAP; /* blank or foreign: the caller may format */
-    if (get_le32(sb + 60) != vnv_crc32(0, sb, 60) || get_le32(sb + 8) != SB_VERSION)
+    if (get_le32(sb + 60) != vnv_crc32(0, sb, 60))
         return VNV_ERR_CORRUPT;
+    if (get_le32(sb + 8) != SB_VERSION)
+        return VNV_ERR_VERSION; /* an image of another format version: not touched */
+    if (!cfg->nv_unit && get_le32(sb + 48) != h->unit) {
+        /* the unit was chosen at format (from that buffer's size): lay out with it */
+        struct vnv_config c = *cfg;
+        c.nv_unit = get_le32(sb + 48);
+        err = setup(h, &c, &l);
+        if (err)
+            return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
+    }
     superblock_encode(h, want);
     /* Everything but the arena size must match; a larger arena than at format is fine. */
     if (get_le32(sb + 36) > h->arena_size)
@@ -335,11 +313,9 @@ int vnv_open(struct vnv_heap *h, const struct vnv_config *cfg)
     put_le32(want + 36, get_le32(sb + 36));
     if (memcmp(sb, want, 60) != 0)
         return VNV_ERR_INVAL;
-    err = h->nv->attach(NV_ST(h), &h->storage, h->nv_off, h->nv_size);
+    err = reset_ram(h);
     if (!err)
-        err = reset_ram(h);
-    if (!err)
-        err = ckpt_restore(h, 0);
+        err = ckpt_open(h);
     if (err)
         return err;
     h->state = HS_OPEN;
@@ -365,11 +341,7 @@ int vnv_close(struct vnv_heap *h)
             return err;
     }
     sec_enter(h);
-    int err = free_cache_drain(h); /* a closed image holds no parked blocks */
-    if (!err)
-        err = ckpt_write(h, CKPT_FLAG_CLEAN);
-    if (!err)
-        err = vnv_storage_sync(&h->storage);
+    int err = ckpt_write(h, CKPT_FLAG_CLEAN);
     if (!err) {
         registry_remove(h);
         h->state = HS_NONE;

@@ -35,7 +35,7 @@ void idx_remove(struct vnv_heap *h, uint32_t slot)
         uint32_t e = h->index[s];
         if (!e)
             return;
-        uint32_t want = home_slot(h, id_key(unit_meta(h, e)->id));
+        uint32_t want = home_slot(h, id_key(h, unit_meta(h, e)->id));
         /* distance from home to s vs. from home to hole, both cyclic */
         if (((s - want) & h->index_mask) >= ((s - hole) & h->index_mask)) {
             h->index[hole] = (uint16_t)e;

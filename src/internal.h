@@ -13,7 +13,7 @@
 
 #include "vnvheap.h"
 
-/* status bits in meta.word (low 10 bits; the object size is in the upper 22) */
+/* status bits in meta.word (low 11 bits; the object size is in the upper 21) */
 #define ST_READERS 0x00Fu
 #define ST_WRITER 0x010u
 #define ST_DIRTY 0x020u    /* whole object dirty; partial: at least one block dirty */
@@ -21,8 +21,9 @@
 #define ST_PARTIAL 0x080u
 #define ST_PSHIFT_POS 8u    /* 2 bits: block size = 16 << pshift */
 #define ST_PSHIFT_MASK 0x300u
-#define ST_BITS 10u
-#define ST_MASK 0x3FFu
+#define ST_HOMED 0x400u     /* its header is on storage (it was written home at least once) */
+#define ST_BITS 11u
+#define ST_MASK 0x7FFu
 #define ST_PINS (ST_READERS | ST_WRITER)
 
 /* lifecycle */
@@ -30,8 +31,19 @@
 #define HS_OPEN 0xA5u
 #define HS_BROKEN 0x5Au /* a restore failed: only vnv_open/vnv_format can follow */
 
-#define ID_TAG_BITS 10u
-#define ID_TAG_MASK ((1u << ID_TAG_BITS) - 1u)
+/* NV bitmaps (one bit per allocation unit, h->map_words words each), in the buffer. The
+ * first three are committed with every checkpoint; the last two describe the protection
+ * of the last checkpoint's state. */
+enum {
+    MAP_ALLOC,  /* unit in use (current state) */
+    MAP_START,  /* unit is the first of an object's home */
+    MAP_CUR,    /* at a start unit: the object's current data slot (0 or 1) */
+    MAP_CALLOC, /* unit in use at the last checkpoint: not reusable before the next one */
+    MAP_FRESH,  /* at a start unit: the current slot was written since the last checkpoint
+                   (or the object is newer), so it may be overwritten in place */
+    MAP_COUNT,
+    MAP_SAVED = 3 /* bitmaps in a checkpoint */
+};
 
 struct meta {
     uint32_t id;   /* handle value */
@@ -44,8 +56,40 @@ struct objhdr {
     uint32_t status; /* ST_PARTIAL | pshift bits, as they go into meta.word */
 };
 
-static inline uint32_t id_home(uint32_t id) { return (id >> ID_TAG_BITS) << 2; }
-static inline uint32_t id_key(uint32_t id) { return id >> ID_TAG_BITS; }
+/* A handle: tag << unit_bits | unit. The index is keyed by the unit. */
+static inline uint32_t id_unit(const struct vnv_heap *h, uint32_t id)
+{
+    return id & ((1u << h->unit_bits) - 1u);
+}
+static inline uint32_t id_tag(const struct vnv_heap *h, uint32_t id) { return id >> h->unit_bits; }
+#define id_key id_unit
+static inline uint32_t unit_off(const struct vnv_heap *h, uint32_t u)
+{
+    return h->nv_off + u * h->unit;
+}
+static inline uint32_t id_home(const struct vnv_heap *h, uint32_t id)
+{
+    return unit_off(h, id_unit(h, id));
+}
+/* Storage offset of data slot `slot` of an object of `size` bytes at `home`. */
+static inline uint32_t slot_off(uint32_t home, uint32_t size, uint32_t slot)
+{
+    return home + VNV_OBJ_HEADER_SIZE + slot * size;
+}
+static inline uint32_t *nvmap(const struct vnv_heap *h, unsigned which)
+{
+    return h->map + which * h->map_words;
+}
+static inline int bit_get(const uint32_t *m, uint32_t u) { return (int)((m[u >> 5] >> (u & 31u)) & 1u); }
+static inline void bit_set(uint32_t *m, uint32_t u) { m[u >> 5] |= 1u << (u & 31u); }
+static inline void bit_clr(uint32_t *m, uint32_t u) { m[u >> 5] &= ~(1u << (u & 31u)); }
+static inline void bit_put(uint32_t *m, uint32_t u, int v)
+{
+    if (v)
+        bit_set(m, u);
+    else
+        bit_clr(m, u);
+}
 static inline uint32_t meta_size(const struct meta *m) { return m->word >> ST_BITS; }
 static inline uint32_t pad8(uint32_t n) { return (n + 7u) & ~7u; }
 
@@ -119,7 +163,7 @@ static inline int32_t idx_find(const struct vnv_heap *h, uint32_t key)
         uint32_t e = h->index[s];
         if (!e)
             return -1;
-        if (id_key(unit_meta(h, e)->id) == key)
+        if (id_key(h, unit_meta(h, e)->id) == key)
             return (int32_t)s;
         s = (s + 1u) & h->index_mask;
     }
@@ -134,7 +178,7 @@ static inline struct meta *idx_lookup(const struct vnv_heap *h, uint32_t key)
         if (!e)
             return NULL;
         struct meta *m = unit_meta(h, e);
-        if (id_key(m->id) == key)
+        if (id_key(h, m->id) == key)
             return m;
         s = (s + 1u) & h->index_mask;
     }
@@ -143,28 +187,44 @@ static inline struct meta *idx_lookup(const struct vnv_heap *h, uint32_t key)
 void idx_insert(struct vnv_heap *h, uint32_t key, uint32_t unit);
 void idx_remove(struct vnv_heap *h, uint32_t slot);
 
-/* heap.c: critical sections and counted storage access */
+/* heap.c: critical sections */
 #define RAM_ST(h) ((void *)(h)->ram_state)
-#define NV_ST(h) ((void *)(h)->nv_state)
 #define POL_ST(h) ((void *)(h)->policy_state)
 void canary_write(struct vnv_heap *h);
 int canary_ok(const struct vnv_heap *h);
 void charge(struct vnv_heap *h, uint32_t bytes);
 void sec_enter(struct vnv_heap *h);
 void sec_leave(struct vnv_heap *h);
+
+/* store/home.c: counted storage access and object headers on storage */
 int heap_read(struct vnv_heap *h, uint32_t off, void *dst, uint32_t len);
 int heap_writev(struct vnv_heap *h, uint32_t off, const struct vnv_iovec *iov, unsigned cnt);
+void objhdr_encode(const struct vnv_heap *h, uint8_t *b, uint32_t id, uint32_t size,
+                   uint32_t status);
+int objhdr_decode(const struct vnv_heap *h, const uint8_t *b, uint32_t id, struct objhdr *oh);
 int read_objhdr(struct vnv_heap *h, uint32_t id, struct objhdr *oh);
-void objhdr_encode(uint8_t *b, uint32_t id, uint32_t size, uint32_t status, int live);
-int objhdr_check_freed(struct vnv_heap *h, uint32_t home);
+
+/* store/nvmap.c: the NV bitmaps */
+uint32_t nvmap_need(const struct vnv_heap *h, uint32_t size);
+int nvmap_alloc(struct vnv_heap *h, uint32_t size, uint32_t *unit);
+uint32_t nvmap_extent(const struct vnv_heap *h, uint32_t unit);
+void nvmap_free(struct vnv_heap *h, uint32_t unit);
+void nvmap_commit(struct vnv_heap *h);
+void nvmap_clear(struct vnv_heap *h);
+int nvmap_validate(const struct vnv_heap *h);
+uint32_t nvmap_count(const struct vnv_heap *h, unsigned which);
+uint32_t nvmap_quarantined(const struct vnv_heap *h);
+
+/* access.c */
 uint32_t dirty_bytes_of(struct meta *m);
-int free_cache_drain(struct vnv_heap *h);
 uint32_t charge_of(struct meta *m);
+int mutate_begin(struct vnv_heap *h);
 
 /* checkpoint.c */
 int ckpt_write(struct vnv_heap *h, uint32_t flags);
 int ckpt_restore(struct vnv_heap *h, int keep_pins);
-int ckpt_invalidate(struct vnv_heap *h);
+int ckpt_invalidate_other(struct vnv_heap *h);
+int ckpt_open(struct vnv_heap *h);
 int persist_now(struct vnv_heap *h);
 int persist_deferred(struct vnv_heap *h);
 void registry_add(struct vnv_heap *h);
@@ -181,6 +241,7 @@ int registry_storage_taken(const struct vnv_heap *h, const struct vnv_storage *s
 #endif
 
 #define CKPT_FLAG_CLEAN 1u
+#define CKPT_MAGIC 0x43564E56u /* "VNVC" */
 
 /* Iterate the runs of consecutive dirty blocks of a partial object: returns the number of
  * runs written to `runs` (pairs of byte offset, length), starting after `*block` and

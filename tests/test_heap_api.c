@@ -8,6 +8,13 @@
 #define HDR VNV_CKPT_HEADER_SIZE
 #define REC VNV_CKPT_RECORD_SIZE
 
+/* The home unit a handle names (white-box: the low unit_bits of the handle). */
+static uint32_t id_unit_of_h(const struct vnv_heap *h, vnv_obj_t o)
+{
+    return o.id & ((1u << h->unit_bits) - 1u);
+}
+#define id_unit_of(o) id_unit_of_h(&f.heap, (o))
+
 static struct vnv_stats stats(struct fixture *f)
 {
     struct vnv_stats s;
@@ -20,15 +27,16 @@ static void test_format_and_bound(void)
 {
     struct fixture f;
     CHECK_EQ(fx_format(&f, NV, RAM, DIRTY), VNV_OK);
-    CHECK_EQ(vnv_persist_bound(&f.cfg), DIRTY);
     struct vnv_stats s = stats(&f);
+    CHECK(s.nv_map_bytes > 0);
+    CHECK_EQ(vnv_persist_bound(&f.cfg), DIRTY + s.nv_map_bytes); /* the map: a constant */
     CHECK_EQ(s.checkpoint_bytes, HDR);
     CHECK_EQ(s.resident_objects, 0);
-    CHECK_EQ(s.bound, DIRTY);
+    CHECK_EQ(s.bound, DIRTY + s.nv_map_bytes);
     CHECK_EQ(vnv_check(&f.heap), VNV_OK);
     /* a dirty limit larger than the whole buffer is clamped by what RAM can hold */
     f.cfg.max_dirty_bytes = 100000;
-    CHECK(vnv_persist_bound(&f.cfg) < RAM + HDR);
+    CHECK(vnv_persist_bound(&f.cfg) < RAM + HDR + s.nv_map_bytes);
     f.cfg.max_dirty_bytes = HDR + REC + 7; /* cannot hold even one object */
     CHECK_EQ(vnv_persist_bound(&f.cfg), 0);
     CHECK_EQ(vnv_format(&f.heap, &f.cfg), VNV_ERR_INVAL);
@@ -391,55 +399,51 @@ static void test_partial_own_blocks_flushed(void)
 
 /* Freed homes are parked for an allocation of the same size: no allocator traffic, the old
  * handle stays invalid, the parked set survives a restart, vnv_trim gives it back. */
-static void test_free_cache(void)
+/* Storage allocation lives in RAM (the NV map): an object born and freed between two
+ * checkpoints costs no storage transaction; a freed home that the last checkpoint still
+ * uses waits in quarantine until the next checkpoint completes. */
+static void test_short_lived_and_quarantine(void)
 {
     struct fixture f;
     REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
     vnv_obj_t a, b, c;
     uint8_t v[100];
     memset(v, 7, sizeof v);
-    CHECK_EQ(vnv_alloc(&f.heap, 100, v, &a), VNV_OK);
-    uint32_t nv_before = stats(&f).nv_free;
-    CHECK_EQ(vnv_free(&f.heap, a), VNV_OK);
-    CHECK_EQ(stats(&f).nv_parked, 1);
-    CHECK_EQ(stats(&f).nv_free, nv_before); /* still allocated in the NV allocator */
+    uint32_t nv0 = stats(&f).nv_free;
     vnv_emu_reset_counters(&f.emu);
-    CHECK_EQ(vnv_alloc(&f.heap, 100, v, &b), VNV_OK); /* same size: the parked home */
-    CHECK_EQ(stats(&f).nv_parked, 0);
-    CHECK_EQ(f.emu.read_calls, 0);  /* no allocator walk */
-    CHECK_EQ(f.emu.write_calls, 1); /* just the new object header */
-    CHECK_EQ(b.id >> 10, a.id >> 10); /* same home, new tag */
-    CHECK(b.id != a.id);
+    for (int i = 0; i < 50; i++) { /* a short-lived object: no storage traffic at all */
+        CHECK_EQ(vnv_alloc(&f.heap, 100, v, &a), VNV_OK);
+        CHECK_EQ(vnv_free(&f.heap, a), VNV_OK);
+    }
+    CHECK_EQ(f.emu.read_calls + f.emu.write_calls, 0);
+    CHECK_EQ(stats(&f).nv_free, nv0); /* born after the checkpoint: reusable at once */
+    CHECK_EQ(stats(&f).nv_quarantined, 0);
     const void *p;
     CHECK_EQ(vnv_get(&f.heap, a, &p), VNV_ERR_INVAL); /* the freed handle stays invalid */
-    CHECK_EQ(vnv_free(&f.heap, b), VNV_OK);
-    CHECK_EQ(vnv_alloc(&f.heap, 60, NULL, &c), VNV_OK); /* another size: not reused */
-    CHECK(c.id >> 10 != a.id >> 10);
-    CHECK_EQ(stats(&f).nv_parked, 1);
-    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
-    /* the parked set is part of the checkpoint */
+    /* one that the checkpoint knows: its home waits for the next checkpoint */
+    CHECK_EQ(vnv_alloc(&f.heap, 100, v, &b), VNV_OK);
     f.wipe = 0;
     CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
-    CHECK_EQ(fx_reboot(&f), VNV_OK);
-    CHECK_EQ(stats(&f).nv_parked, 1);
-    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
-    CHECK_EQ(vnv_alloc(&f.heap, 100, NULL, &b), VNV_OK);
-    CHECK_EQ(b.id >> 10, a.id >> 10);
+    uint32_t nv1 = stats(&f).nv_free;
+    vnv_emu_reset_counters(&f.emu);
     CHECK_EQ(vnv_free(&f.heap, b), VNV_OK);
-    /* vnv_trim returns it to the allocator */
-    uint32_t nv_parked_free = stats(&f).nv_free;
-    CHECK_EQ(vnv_trim(&f.heap), VNV_OK);
-    CHECK_EQ(stats(&f).nv_parked, 0);
-    CHECK(stats(&f).nv_free > nv_parked_free);
+    CHECK_EQ(f.emu.read_calls + f.emu.write_calls, 0);
+    CHECK(stats(&f).nv_quarantined > 0);
+    CHECK_EQ(stats(&f).nv_free, nv1);
+    CHECK_EQ(vnv_alloc(&f.heap, 100, NULL, &c), VNV_OK);
+    CHECK(id_unit_of(c) != id_unit_of(b)); /* not placed over the checkpoint's home */
     CHECK_EQ(vnv_check(&f.heap), VNV_OK);
-    /* disabled by configuration: every free goes back at once */
-    fx_free(&f);
-    fx_init(&f, NV, RAM, DIRTY);
-    f.cfg.flags = VNV_CFG_NO_FREE_CACHE;
-    REQUIRE(vnv_format(&f.heap, &f.cfg) == VNV_OK);
-    CHECK_EQ(vnv_alloc(&f.heap, 100, v, &a), VNV_OK);
-    CHECK_EQ(vnv_free(&f.heap, a), VNV_OK);
-    CHECK_EQ(stats(&f).nv_parked, 0);
+    /* a reset now reopens the checkpoint: b is back, c never existed */
+    CHECK_EQ(fx_reboot(&f), VNV_OK);
+    CHECK_EQ(vnv_read(&f.heap, b, 0, v, 100), VNV_OK);
+    CHECK_EQ(v[99], 7);
+    CHECK_EQ(vnv_get(&f.heap, c, &p), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_free(&f.heap, b), VNV_OK);
+    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK); /* now the home is free */
+    CHECK_EQ(stats(&f).nv_quarantined, 0);
+    CHECK_EQ(stats(&f).nv_free, nv0);
+    CHECK_EQ(vnv_trim(&f.heap), VNV_OK); /* nothing parked in format 3 */
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
     fx_free(&f);
 }
 
@@ -531,7 +535,7 @@ int main(void)
     RUN(test_scoped_ref);
     RUN(test_read_write_bypass);
     RUN(test_partial_own_blocks_flushed);
-    RUN(test_free_cache);
+    RUN(test_short_lived_and_quarantine);
     RUN(test_alloc_gather);
     RUN(test_atomic_group);
     return vtest_summary();

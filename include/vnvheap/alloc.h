@@ -59,44 +59,26 @@ struct vnv_ram_allocator {
 extern const struct vnv_ram_allocator vnv_ram_firstfit; /* address-ordered hole list (default) */
 extern const struct vnv_ram_allocator vnv_ram_buddy;    /* power-of-two buddy system */
 
-#ifndef VNV_NV_STATE_MAX
-#define VNV_NV_STATE_MAX 128u /* bytes of RAM state the heap reserves for an NV allocator */
-#endif
-
 /*
- * NV allocator over the storage range [off, off + size). All its persistent state lives
- * on storage inside that range, so it survives a reset; its RAM state is only a cache that
- * `attach` re-reads. A returned offset is absolute on the storage device and the caller
- * owns the bytes [*out, *out + size).
+ * NV allocator: places object homes on the storage device. The heap keeps the storage's
+ * allocation state as bitmaps in RAM (one bit per allocation unit, a power of two >= 16
+ * bytes, vnv_config.nv_unit) and commits them with every checkpoint, so that a reset at any
+ * instant finds the allocation state of the last checkpoint (docs/FORMAT.md). An NV allocator
+ * is therefore only a placement rule over those bitmaps: it keeps no state and does no I/O.
  */
 struct vnv_nv_allocator {
     const char *name;
-    uint32_t state_size; /* <= VNV_NV_STATE_MAX */
-
-    /* Lay out an empty allocator on storage (writes its on-storage structure). */
-    int (*format)(void *st, const struct vnv_storage *s, uint32_t off, uint32_t size);
-    /* Attach to a structure written by `format` (+ later operations): reads and validates
-     * what it needs. VNV_ERR_CORRUPT if it does not look right. */
-    int (*attach)(void *st, const struct vnv_storage *s, uint32_t off, uint32_t size);
-    /* Allocate `size` (> 0) bytes at an offset that is a multiple of 4.
-     * VNV_ERR_NOSPC when no free block fits. A failed alloc or free (VNV_ERR_IO) commits
-     * nothing: storage and RAM state are as before the call. */
-    int (*alloc)(void *st, const struct vnv_storage *s, uint32_t size, uint32_t *out);
-    /* Free what `alloc` returned. VNV_ERR_INVAL if `off` is not an allocated block. */
-    int (*free)(void *st, const struct vnv_storage *s, uint32_t off);
-    /* Walk and validate the whole structure on storage; 0 or VNV_ERR_CORRUPT (or IO). */
-    int (*check)(void *st, const struct vnv_storage *s);
-    /* Free bytes (usable payload) for statistics. */
-    uint32_t (*free_bytes)(const void *st);
-    /* Optional (NULL = not supported): call visit(ctx, off, size) for every allocated block,
-     * with the offset `alloc` returned and the usable bytes there; validates the structure
-     * as it goes (VNV_ERR_CORRUPT). A non-zero return of visit stops the walk and is
-     * returned. Used by offline checkers. O(blocks) storage reads. */
-    int (*walk)(void *st, const struct vnv_storage *s,
-                int (*visit)(void *ctx, uint32_t off, uint32_t size), void *ctx);
+    /* Units an object needing `units` units really occupies (rounding; >= units). */
+    uint32_t (*round)(uint32_t units);
+    /* Find `len` consecutive free units, where unit u is free iff bit u is clear in both
+     * bitmaps `a` and `b` (`nunits` bits, bit u = word u / 32, bit u % 32). On success *at is
+     * the first unit. VNV_ERR_NOSPC if no run fits. Pure and bounded: O(nunits). */
+    int (*place)(const uint32_t *a, const uint32_t *b, uint32_t nunits, uint32_t len,
+                 uint32_t *at);
 };
 
-extern const struct vnv_nv_allocator vnv_nv_buddy; /* buddy system, lists on storage (default) */
+extern const struct vnv_nv_allocator vnv_nv_firstfit; /* lowest free run (default) */
+extern const struct vnv_nv_allocator vnv_nv_buddy;    /* power-of-two runs, aligned */
 
 #ifdef __cplusplus
 }

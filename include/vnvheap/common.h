@@ -28,7 +28,8 @@ enum vnv_error {
     VNV_ERR_BUSY = -16,    /* reference conflict: pinned, or readers/writer present     */
     VNV_ERR_CORRUPT = -84, /* checksum, magic or format mismatch on storage             */
     VNV_ERR_BUDGET = -122, /* the dirty budget cannot hold it, even after flushing      */
-    VNV_ERR_NOHEAP = -19   /* no vnvheap image on this device (blank or foreign data)   */
+    VNV_ERR_NOHEAP = -19,  /* no vnvheap image on this device (blank or foreign data)   */
+    VNV_ERR_VERSION = -95  /* a vnvheap image of another format version (not touched)   */
 };
 
 /* Non-negative result of vnv_persist_all(): at least one heap was inside a critical section,

@@ -56,3 +56,9 @@ void fx_free(struct fixture *f)
     free(f->ram);
     f->nv = f->ram = NULL;
 }
+
+uint32_t st_map_bytes(struct fixture *f)
+{
+    struct vnv_stats st;
+    return vnv_stats(&f->heap, &st) == VNV_OK ? st.nv_map_bytes : 0u;
+}

@@ -28,5 +28,7 @@ int fx_format(struct fixture *f, uint32_t nv_size, uint32_t ram_size, uint32_t m
 /* Simulated reset: the RAM buffer and heap struct are trashed, storage kept; vnv_open. */
 int fx_reboot(struct fixture *f);
 void fx_free(struct fixture *f);
+/* The NV map's bytes in every checkpoint of this (open) heap: the bound's constant part. */
+uint32_t st_map_bytes(struct fixture *f);
 
 #endif

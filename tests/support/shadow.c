@@ -673,9 +673,9 @@ void sh_check_budget(struct shadow *s)
 {
     struct vnv_stats st = stats_of(s);
     s->checks++;
-    if (st.checkpoint_bytes > s->bound || st.checkpoint_bytes > s->max_dirty ||
+    if (st.checkpoint_bytes + st.nv_map_bytes > s->bound || st.checkpoint_bytes > s->max_dirty ||
         st.checkpoint_bytes < HDR + REC * st.resident_objects || st.bound != s->bound ||
-        st.resident_objects < s->npinned || st.peak_checkpoint_bytes > s->bound) {
+        st.resident_objects < s->npinned || st.peak_checkpoint_bytes + st.nv_map_bytes > s->bound) {
         char m[200];
         snprintf(m, sizeof m,
                  "budget: checkpoint_bytes %u peak %u bound %u/%u max_dirty %u resident %u "
@@ -828,9 +828,9 @@ void sh_checkpoint(struct shadow *s, int via_persist_all, int wipe)
     f->wipe = 1;
     SH_EQ(err, VNV_OK);
     uint64_t wrote = f->emu.write_bytes - wb0;
-    SH_EQ(wrote, before.checkpoint_bytes); /* exactly what the budget said */
+    SH_EQ(wrote, before.checkpoint_bytes + before.nv_map_bytes); /* exactly as announced */
     SH(wrote <= s->bound);
-    SH(wrote <= s->max_dirty);
+    SH(wrote - before.nv_map_bytes <= s->max_dirty);
     if (!partial_resident)
         SH(f->emu.write_calls - wc0 <=
            (before.resident_objects + VNV_PERSIST_BATCH - 1u) / VNV_PERSIST_BATCH + 1u);

@@ -1,0 +1,85 @@
+/*
+ * home.c - the object store's bottom: counted storage transactions and the object header
+ * that starts every home on storage.
+ *
+ * A home is a whole number of allocation units:
+ *   [header 12 B][data slot 0: size bytes][data slot 1: size bytes]
+ * The header is written once, with the first write of slot 0, and never changes while the
+ * object lives (docs/FORMAT.md section 4). Which slot holds the current data is kept in the
+ * NV map (MAP_CUR), which every checkpoint commits.
+ */
+#include "../internal.h"
+
+/* Every storage transaction is a critical section of its own: a checkpoint never starts
+ * while the device is in the middle of another command (storage.h promises this). */
+int heap_read(struct vnv_heap *h, uint32_t off, void *dst, uint32_t len)
+{
+    sec_enter(h);
+    h->st.storage_reads++;
+    h->st.storage_read_bytes += len;
+    int err = vnv_storage_read(&h->storage, off, dst, len);
+    sec_leave(h);
+    return err;
+}
+
+int heap_writev(struct vnv_heap *h, uint32_t off, const struct vnv_iovec *iov, unsigned cnt)
+{
+    sec_enter(h);
+    h->st.storage_writes++;
+    for (unsigned i = 0; i < cnt; i++)
+        h->st.storage_write_bytes += iov[i].len;
+    int err = vnv_storage_writev(&h->storage, off, iov, cnt);
+    sec_leave(h);
+    return err;
+}
+
+/* Header: word 0 = size | partial << 21 | block-size code << 22 (other bits 0), word 1 =
+ * the handle, word 2 = CRC-32 of words 0-1 and the home offset, so a header copied to
+ * another place (inside data) does not validate there. */
+static uint32_t hdr_crc(const uint8_t *b, uint32_t home)
+{
+    uint8_t off[4];
+    put_le32(off, home);
+    return vnv_crc32(vnv_crc32(0, off, 4), b, 8);
+}
+
+void objhdr_encode(const struct vnv_heap *h, uint8_t *b, uint32_t id, uint32_t size,
+                   uint32_t status)
+{
+    uint32_t w = size;
+    if (status & ST_PARTIAL)
+        w |= 1u << 21 | ((status & ST_PSHIFT_MASK) >> ST_PSHIFT_POS) << 22;
+    put_le32(b, w);
+    put_le32(b + 4, id);
+    put_le32(b + 8, hdr_crc(b, id_home(h, id)));
+}
+
+/* VNV_OK and *oh for the header of object `id` (already known to start at its unit);
+ * VNV_ERR_INVAL if it is an intact header of another object (a stale handle),
+ * VNV_ERR_CORRUPT if it is damaged or does not fit its home. */
+int objhdr_decode(const struct vnv_heap *h, const uint8_t *b, uint32_t id, struct objhdr *oh)
+{
+    uint32_t home = id_home(h, id), w = get_le32(b);
+    if (get_le32(b + 8) != hdr_crc(b, home) || (w >> 24) != 0)
+        return VNV_ERR_CORRUPT;
+    if (get_le32(b + 4) != id)
+        return id_unit(h, get_le32(b + 4)) == id_unit(h, id) ? VNV_ERR_INVAL : VNV_ERR_CORRUPT;
+    oh->size = w & VNV_MAX_OBJECT_SIZE;
+    oh->status = (w >> 21 & 1u) ? ST_PARTIAL | ((w >> 22 & 3u) << ST_PSHIFT_POS) : 0;
+    if (oh->size == 0 || (!(w >> 21 & 1u) && (w >> 22)) ||
+        nvmap_need(h, oh->size) > nvmap_extent(h, id_unit(h, id)) * h->unit)
+        return VNV_ERR_CORRUPT; /* its slots would reach past its home */
+    return VNV_OK;
+}
+
+/* Validate a handle of a non-resident object against the NV map and its header.
+ * INVAL: not the start of a live home, or another object's; CORRUPT: damaged header. */
+int read_objhdr(struct vnv_heap *h, uint32_t id, struct objhdr *oh)
+{
+    uint32_t u = id_unit(h, id);
+    if (id_tag(h, id) == 0 || u >= h->units || !bit_get(nvmap(h, MAP_START), u))
+        return VNV_ERR_INVAL;
+    uint8_t b[VNV_OBJ_HEADER_SIZE];
+    int err = heap_read(h, id_home(h, id), b, sizeof b);
+    return err ? err : objhdr_decode(h, b, id, oh);
+}

@@ -1,0 +1,109 @@
+/*
+ * nvmap.c - the allocation state of the storage: bitmaps in RAM, committed with every
+ * checkpoint (the first MAP_SAVED of them), so that a reset at any instant reopens with
+ * exactly the homes of the last checkpoint.
+ *
+ * Protection of the last checkpoint's state (docs/INTERNALS.md "Crash consistency"):
+ *   - a unit that was in use at the last checkpoint (MAP_CALLOC) is not reused before the
+ *     next one completes, even if its object was freed since;
+ *   - an object's data slot that the last checkpoint may read (its MAP_CUR slot, unless
+ *     MAP_FRESH) is never written: a flush goes to the other slot and flips MAP_CUR.
+ * nvmap_commit() lifts both when a checkpoint has completed.
+ */
+#include "../internal.h"
+
+/* Bytes of a home for an object of `size` bytes: header and two slots. */
+uint32_t nvmap_need(const struct vnv_heap *h, uint32_t size)
+{
+    (void)h;
+    return VNV_OBJ_HEADER_SIZE + 2u * size;
+}
+
+int nvmap_alloc(struct vnv_heap *h, uint32_t size, uint32_t *unit)
+{
+    uint32_t units = (nvmap_need(h, size) + h->unit - 1u) / h->unit;
+    uint32_t len = h->nv->round(units), at;
+    if (len < units)
+        return VNV_ERR_CORRUPT; /* the placement module broke its contract */
+    int err = h->nv->place(nvmap(h, MAP_ALLOC), nvmap(h, MAP_CALLOC), h->units, len, &at);
+    if (err)
+        return err == VNV_ERR_NOSPC ? err : VNV_ERR_CORRUPT;
+    if (at >= h->units || len > h->units - at)
+        return VNV_ERR_CORRUPT;
+    for (uint32_t u = at; u < at + len; u++)
+        if (bit_get(nvmap(h, MAP_ALLOC), u) || bit_get(nvmap(h, MAP_CALLOC), u))
+            return VNV_ERR_CORRUPT;
+    for (uint32_t u = at; u < at + len; u++)
+        bit_set(nvmap(h, MAP_ALLOC), u);
+    bit_set(nvmap(h, MAP_START), at);
+    bit_clr(nvmap(h, MAP_CUR), at);
+    bit_set(nvmap(h, MAP_FRESH), at); /* new: nothing of the last checkpoint lives here */
+    *unit = at;
+    return VNV_OK;
+}
+
+/* Units of the home starting at `unit`: up to the next start or free unit. */
+uint32_t nvmap_extent(const struct vnv_heap *h, uint32_t unit)
+{
+    const uint32_t *a = nvmap(h, MAP_ALLOC), *s = nvmap(h, MAP_START);
+    uint32_t u = unit + 1u;
+    while (u < h->units && bit_get(a, u) && !bit_get(s, u))
+        u++;
+    return u - unit;
+}
+
+/* The home becomes free now; its units are reusable once MAP_CALLOC says so. */
+void nvmap_free(struct vnv_heap *h, uint32_t unit)
+{
+    uint32_t n = nvmap_extent(h, unit);
+    for (uint32_t u = unit; u < unit + n; u++)
+        bit_clr(nvmap(h, MAP_ALLOC), u);
+    bit_clr(nvmap(h, MAP_START), unit);
+    bit_clr(nvmap(h, MAP_FRESH), unit);
+    bit_clr(nvmap(h, MAP_CUR), unit);
+}
+
+/* A checkpoint of the current state has completed: it is now the one to protect. */
+void nvmap_commit(struct vnv_heap *h)
+{
+    memcpy(nvmap(h, MAP_CALLOC), nvmap(h, MAP_ALLOC), h->map_words * 4u);
+    memset(nvmap(h, MAP_FRESH), 0, h->map_words * 4u);
+}
+
+void nvmap_clear(struct vnv_heap *h) { memset(h->map, 0, MAP_COUNT * h->map_words * 4u); }
+
+/* Structural checks of the saved bitmaps (a restore or vnv_check): starts and current
+ * slots only on used units, no bit past the last unit. */
+int nvmap_validate(const struct vnv_heap *h)
+{
+    const uint32_t *a = nvmap(h, MAP_ALLOC), *s = nvmap(h, MAP_START), *c = nvmap(h, MAP_CUR);
+    for (uint32_t w = 0; w < h->map_words; w++) {
+        uint32_t left = h->units - w * 32u; /* map_words = ceil(units / 32): left > 0 */
+        uint32_t past = left >= 32u ? 0u : ~((1u << left) - 1u);
+        if ((s[w] & ~a[w]) || (c[w] & ~s[w]) || ((a[w] | s[w] | c[w]) & past))
+            return VNV_ERR_CORRUPT;
+    }
+    /* every used unit belongs to a home: the first used unit after a free one is a start */
+    for (uint32_t u = 0; u < h->units; u++)
+        if (bit_get(a, u) && !bit_get(s, u) && (u == 0 || !bit_get(a, u - 1u)))
+            return VNV_ERR_CORRUPT;
+    return VNV_OK;
+}
+
+uint32_t nvmap_count(const struct vnv_heap *h, unsigned which)
+{
+    uint32_t n = 0;
+    const uint32_t *m = nvmap(h, which);
+    for (uint32_t u = 0; u < h->units; u++)
+        n += (uint32_t)bit_get(m, u);
+    return n;
+}
+
+/* Units freed since the last checkpoint that wait for the next one. */
+uint32_t nvmap_quarantined(const struct vnv_heap *h)
+{
+    uint32_t n = 0;
+    for (uint32_t u = 0; u < h->units; u++)
+        n += (uint32_t)(bit_get(nvmap(h, MAP_CALLOC), u) && !bit_get(nvmap(h, MAP_ALLOC), u));
+    return n;
+}
