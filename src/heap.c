@@ -91,9 +91,9 @@ static int storage_layout(const struct vnv_config *cfg, struct layout *l)
         if (unit < 16u || unit > (1u << 20) || (unit & (unit - 1u)))
             return VNV_ERR_INVAL;
     } else {
-        /* the smallest unit whose bitmaps (MAP_COUNT bits a unit) take at most 1/4 of the
+        /* the smallest unit whose bitmaps (MAP_COUNT bits a unit) take at most 1/3 of the
          * buffer and that keeps within VNV_MAX_UNITS units */
-        uint32_t most = VNV_MAX_UNITS, by_ram = (uint32_t)(cfg->buffer_size / 4u * 8u / MAP_COUNT);
+        uint32_t most = VNV_MAX_UNITS, by_ram = (uint32_t)(cfg->buffer_size / 3u * 8u / MAP_COUNT);
         if (by_ram < most)
             most = by_ram;
         for (unit = 16u; size / unit > most && unit < (1u << 20); unit <<= 1)
