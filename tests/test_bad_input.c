@@ -69,7 +69,8 @@ static void test_catalogue(void)
     vnv_obj_t o = m.obj[2], forged = {m.obj[2].id + (5u << 10)}, x;
 
     CHECK_EQ(vnv_get(h, forged, &rp), VNV_ERR_INVAL); /* forged handle */
-    CHECK_EQ(vnv_get(h, (vnv_obj_t){0x00000400u}, &rp), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_get(h, (vnv_obj_t){o.id ^ 0x80000000u}, &rp), VNV_ERR_INVAL); /* other tag */
+    CHECK_EQ(vnv_get(h, (vnv_obj_t){0xFFFFFFFFu}, &rp), VNV_ERR_INVAL);
     CHECK_EQ(vnv_free(h, forged), VNV_ERR_INVAL);
     CHECK_EQ(vnv_release(h, o), VNV_ERR_INVAL);      /* release without get */
     CHECK_EQ(vnv_get(h, o, &rp), VNV_OK);
@@ -326,7 +327,7 @@ static void test_storage_errors_everywhere(void)
         fx_free(&f);
     }
     printf("storage-error sites tried: %u, operations that failed cleanly: %u\n", sites, failed);
-    CHECK(sites > 60);
+    CHECK(sites > 30); /* format 3: allocations and frees do no storage I/O at all */
 }
 
 int main(void)
