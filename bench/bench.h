@@ -161,9 +161,8 @@ void bench_heap_config(struct bench_ctx *c, struct vnv_config *cfg, const struct
                        void *buf, size_t buf_size, uint32_t max_dirty);
 /* Writes "modules":{...} into an options object. */
 void bench_modules_json(struct jw *w, const struct vnv_config *cfg);
-/* A storage size whose NV-buddy block area is exactly 128 KiB (one carved block), so that an
- * allocation in an empty heap splits from the largest block and a free merges back up to it
- * (the allocator's worst cases). Depends on docs/FORMAT.md's layout and nv_buddy's header. */
+/* A storage size with 128 KiB of homes after the superblock and checkpoint slots
+ * (docs/FORMAT.md's layout). */
 uint32_t bench_pow2_storage(uint32_t max_dirty);
 /* Report a failed call (stderr) and count it; returns err. */
 int bench_fail(struct bench_ctx *c, const char *what, int err);

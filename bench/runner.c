@@ -205,14 +205,16 @@ void bench_heap_config(struct bench_ctx *c, struct vnv_config *cfg, const struct
     cfg->buffer_size = buf_size;
     cfg->max_dirty_bytes = max_dirty;
     cfg->ram_allocator = &vnv_ram_firstfit;
-    cfg->nv_allocator = &vnv_nv_buddy;
+    cfg->nv_allocator = &vnv_nv_firstfit;
     cfg->policy = c->policy;
 }
 
 uint32_t bench_pow2_storage(uint32_t max_dirty)
 {
-    uint32_t nv_off = (VNV_SUPERBLOCK_SIZE + ((max_dirty + 7u) & ~7u) + 15u) & ~15u;
-    return nv_off + 96u + 128u * 1024u; /* region header of 14 orders: 96 bytes */
+    /* superblock, two checkpoint slots (max_dirty + NV map of at most VNV_MAX_UNITS units),
+     * then 128 KiB of homes */
+    uint32_t slot = (max_dirty + 3u * (VNV_MAX_UNITS / 8u) + 15u) & ~15u;
+    return VNV_SUPERBLOCK_SIZE + 2u * slot + 128u * 1024u;
 }
 
 void bench_modules_json(struct jw *w, const struct vnv_config *cfg)

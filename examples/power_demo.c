@@ -2,7 +2,7 @@
  * power_demo.c - power failures on the desktop: the demo behind `make demo`.
  *
  *   power_demo [--mode restart|resume] [--seconds N] [--restarts N] [--interval-ms N]
- *              [--min-ms N] [--seed N] [--dir PATH]
+ *              [--min-ms N] [--kill-percent N] [--seed N] [--dir PATH]
  *
  * A parent process plays the power supply; a child process is the device. The device's
  * power-failure interrupt is SIGUSR1, whose handler calls vnv_persist_all(): the heap
@@ -20,6 +20,11 @@
  *   appends ~100000 readings a second; an unbounded log would fill the storage within a
  *   second). At the end the parent opens the log itself, verifies it once more and checks
  *   that no storage leaked.
+ *   --kill-percent of the failures (default 50) are unannounced: SIGKILL at whatever
+ *   instruction the logger is, with no checkpoint (a watchdog reset, a fault, a brown-out
+ *   the comparator missed). The logger also checkpoints every 2000 readings by itself, as a
+ *   device without a power-fail interrupt calls vnv_checkpoint at its commit points; after
+ *   an unannounced failure the next start must find exactly the last completed commit.
  *
  * --mode resume: "core heap". One long-running device; the parent sends a power failure
  *   every --interval-ms (default 20 ms). The callback zero-fills the RAM buffer (the RAM
@@ -71,6 +76,7 @@ struct options {
     unsigned restarts;    /* restart mode: stop after this many (0 = run for --seconds) */
     unsigned interval_ms; /* resume: signal period; restart: longest run before failure */
     unsigned min_ms;      /* restart: shortest run before failure */
+    unsigned kill_pct;    /* restart: share of failures that no interrupt announces */
     uint64_t seed;
     const char *dir; /* NULL = fresh temporary directory */
 };
@@ -115,7 +121,10 @@ static void sleep_ns(uint64_t ns)
 
 /* Child -> parent reports: fixed-size records, smaller than PIPE_BUF, so each write(2) is
  * atomic. write(2) is async-signal-safe: the persist callback may send one. */
-enum msg_type { MSG_PROGRESS = 1, MSG_RESULT, MSG_STATS, MSG_BOOT, MSG_CKPT, MSG_FAIL };
+enum msg_type {
+    MSG_PROGRESS = 1, MSG_RESULT, MSG_STATS, MSG_BOOT, MSG_CKPT, MSG_FAIL,
+    MSG_COMMIT_START, MSG_COMMIT_DONE /* restart mode: the logger's own checkpoints */
+};
 
 struct msg {
     uint32_t type;
@@ -177,11 +186,13 @@ static void install(int sig, void (*handler)(int))
  * designed for this context; if the heap is inside a critical section it defers the
  * checkpoint to the end of that section. Only async-signal-safe work happens here. */
 static volatile sig_atomic_t persist_all_err; /* first error vnv_persist_all returned */
+static volatile sig_atomic_t power_failing;   /* the interrupt has fired */
 
 static void on_power_fail(int sig)
 {
     (void)sig;
     int saved = errno;
+    power_failing = 1;
     int err = vnv_persist_all(); /* >= 0: written, or deferred to a section's end */
     if (err < 0 && !persist_all_err)
         persist_all_err = err;
@@ -718,6 +729,7 @@ static int run_resume(const struct options *opt, const char *path)
 #define L_MAX_DIRTY 1024
 #define L_STORAGE (64u * 1024u)
 #define L_MAGIC 0x474F4C56u /* "VLOG" */
+#define L_COMMIT_EVERY 2000 /* readings between the logger's own checkpoints */
 
 /* The root object. */
 struct log_header {
@@ -768,6 +780,8 @@ static int l_on_persist(void *user, int status, void *buf, size_t len)
     (void)user;
     (void)buf;
     (void)len;
+    if (!power_failing)
+        return 0; /* the logger's own checkpoint (a commit point): RAM is intact, go on */
     report(MSG_CKPT, status, l_hdr ? l_hdr->count : UINT64_MAX, 0, 0, 0, 0);
     _exit(status == VNV_OK ? 0 : 3);
 }
@@ -966,8 +980,21 @@ static void logger(const char *path, uint32_t seed)
         l_die("pinning the log header", err);
     l_hdr = p;
     block_usr1(SIG_UNBLOCK); /* boot is done: the power may fail from now on */
-    for (;;)
+    for (uint32_t n = 1;; n++) {
         l_append(l_hdr);
+        if (n % L_COMMIT_EVERY == 0) {
+            /* A commit point, as a device with no power-fail interrupt would have (a
+             * watchdog reset can come at any instruction): after a reset the log holds
+             * exactly the readings of the last completed one. The driver is told before
+             * and after, so it knows which counts a restart may find. */
+            uint32_t c = l_hdr->count;
+            report(MSG_COMMIT_START, 0, c, 0, 0, 0, 0);
+            err = vnv_checkpoint(&l_heap);
+            if (err)
+                l_die("checkpoint at a commit point", err);
+            report(MSG_COMMIT_DONE, 0, c, 0, 0, 0, 0);
+        }
+    }
 }
 
 /* How many more chunks fit on the storage of the open heap: allocate until it is full,
@@ -1035,8 +1062,10 @@ static int run_restart(const struct options *opt, const char *path)
     block_usr1(SIG_BLOCK); /* every logger starts with the power-fail interrupt masked */
     uint64_t t0 = now_ns(), end = t0 + (uint64_t)seconds * 1000000000u;
     uint64_t next_progress = t0 + 1000000000u;
-    uint64_t expected = existed ? UINT64_MAX : 0; /* readings the next start must find */
-    uint64_t failures = 0, appended = 0, verified = 0;
+    /* readings the next start may find: exactly `expected`, or after a reset no interrupt
+     * announced, `expected` or `maybe` (a commit that had started when the process died) */
+    uint64_t expected = existed ? UINT64_MAX : 0, maybe = expected;
+    uint64_t failures = 0, appended = 0, verified = 0, announced = 0, unannounced = 0;
     for (;;) {
         if (opt->restarts ? failures >= opt->restarts : now_ns() >= end)
             break;
@@ -1059,7 +1088,11 @@ static int run_restart(const struct options *opt, const char *path)
         }
         close(fds[1]);
         sleep_ns(((uint64_t)min_ms + rng_below(&rng, max_ms - min_ms + 1u)) * 1000000u);
-        kill(pid, SIGUSR1); /* the power fails */
+        /* the power fails: announced (the interrupt, then a checkpoint), or not at all (a
+         * watchdog reset, a fault, a brown-out the comparator missed): SIGKILL at whatever
+         * instruction the logger is */
+        int silent = rng_below(&rng, 100) < opt->kill_pct;
+        kill(pid, silent ? SIGKILL : SIGUSR1);
         int status;
         if (!wait_child(pid, &status, 30000000000u)) {
             kill(pid, SIGKILL);
@@ -1069,7 +1102,7 @@ static int run_restart(const struct options *opt, const char *path)
         }
         struct msg m;
         int booted = 0, ckpt = 0, child_failed = 0;
-        uint64_t found = 0, committed = 0, kept = 0;
+        uint64_t found = 0, committed = 0, kept = 0, done = 0, started = 0;
         int32_t ck_status = 0;
         while (read_msg(fds[0], &m)) {
             if (m.type == MSG_BOOT) {
@@ -1080,6 +1113,10 @@ static int run_restart(const struct options *opt, const char *path)
                 ckpt = 1;
                 committed = m.v[0];
                 ck_status = m.status;
+            } else if (m.type == MSG_COMMIT_START) {
+                started = m.v[0];
+            } else if (m.type == MSG_COMMIT_DONE) {
+                done = m.v[0];
             } else if (m.type == MSG_FAIL) {
                 child_failed = 1;
             }
@@ -1088,28 +1125,44 @@ static int run_restart(const struct options *opt, const char *path)
         char how[64];
         describe_exit(status, how, sizeof how);
         uint64_t n = failures + 1;
+        if (silent && !booted && !child_failed && WIFSIGNALED(status)) {
+            failures = n; /* the power died while it was still booting: nothing changed */
+            unannounced++;
+            continue;
+        }
         if (child_failed || !booted)
             return failed("start %" PRIu64 ": the logger could not %s (%s)", n,
                           booted ? "run" : "boot and verify its log", how);
-        if (expected != UINT64_MAX && found != expected)
+        if (expected != UINT64_MAX && found != expected && found != maybe)
             return failed("start %" PRIu64 ": found %" PRIu64 " readings, the last checkpoint "
                           "held %" PRIu64 " (%s)", n, found, expected,
                           found < expected ? "readings lost" : "readings duplicated");
-        if (!ckpt || ck_status != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        if (silent && ckpt)
+            return failed("start %" PRIu64 ": a checkpoint callback after SIGKILL?", n);
+        if (silent && (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL))
+            return failed("start %" PRIu64 ": the logger was not killed (%s)", n, how);
+        if (!silent && (!ckpt || ck_status != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0))
             return failed("start %" PRIu64 ": checkpoint %s (status %s, %s)", n,
                           ckpt ? "failed" : "not reported", vnv_strerror(ck_status), how);
-        if (committed < found)
+        if (!silent && committed < found)
             return failed("start %" PRIu64 ": the checkpoint holds %" PRIu64 " readings, fewer "
                           "than the %" PRIu64 " found at start", n, committed, found);
         failures = n;
-        appended += committed - found;
         verified += kept;
-        expected = committed;
+        if (silent) { /* the last completed commit, or the one in progress */
+            unannounced++;
+            expected = done > found ? done : found;
+            maybe = started > expected ? started : expected;
+        } else {
+            announced++;
+            expected = maybe = committed;
+        }
+        appended += (maybe > found ? maybe - found : 0);
         if (now_ns() >= next_progress) {
             unsigned pct = opt->restarts ? progress_pct(failures, opt->restarts)
                                          : progress_pct(now_ns() - t0, end - t0);
             progress("[%3u%%] %" PRIu64 " power failures, 0 lost, log at %" PRIu64 " readings",
-                     pct, failures, committed);
+                     pct, failures, expected);
             next_progress += 1000000000u;
         }
     }
@@ -1130,7 +1183,7 @@ static int run_restart(const struct options *opt, const char *path)
     char why[160];
     if (log_verify(&l_heap, &hd, why, sizeof why))
         return failed("final check: %s", why);
-    if (expected != UINT64_MAX && hd.count != expected)
+    if (expected != UINT64_MAX && hd.count != expected && hd.count != maybe)
         return failed("final check: %" PRIu32 " readings, the last checkpoint held %" PRIu64,
                       hd.count, expected);
     long fill = l_fill_count();
@@ -1145,12 +1198,16 @@ static int run_restart(const struct options *opt, const char *path)
     progress("[100%%] %" PRIu64 " power failures, 0 lost, log at %" PRIu32 " readings",
              failures, hd.count);
     progress_end();
+    fprintf(stderr, "%" PRIu64 " power failures announced by the interrupt (checkpoint, then "
+                    "power off), %" PRIu64 " unannounced (SIGKILL at a random instant: "
+                    "back to the last commit point)\n", announced, unannounced);
     fprintf(stderr, "%.1f s: %" PRIu64 " starts, %" PRIu64 " readings appended, %" PRIu64
                     " verified at starts; log keeps readings %" PRIu32 "..%" PRIu32
                     " in %" PRIu32 " chunks; no storage leaked (room for %ld more chunks)\n",
             secs, failures, appended, verified, hd.first, hd.count ? hd.count - 1u : 0u,
             hd.chunks, fill);
-    printf("OK: survived %" PRIu64 " power failures, 0 lost\n", failures);
+    printf("OK: survived %" PRIu64 " power failures (%" PRIu64 " announced, %" PRIu64
+           " unannounced), 0 lost\n", failures, announced, unannounced);
     return 0;
 }
 
@@ -1162,13 +1219,16 @@ static void usage(const char *prog)
 {
     fprintf(stderr,
             "usage: %s [--mode restart|resume] [--seconds N] [--restarts N]\n"
-            "          [--interval-ms N] [--min-ms N] [--seed N] [--dir PATH]\n"
+            "          [--interval-ms N] [--min-ms N] [--kill-percent N] [--seed N]\n"
+            "          [--dir PATH]\n"
             "  --mode restart   (default) a sensor logger is reset at every power failure\n"
             "  --mode resume    RAM is wiped at every power failure, execution resumes\n"
             "  --seconds N      run time (default 15 restart, 10 resume)\n"
             "  --restarts N     restart mode: stop after N power failures\n"
             "  --interval-ms N  resume: failure period (20); restart: longest run (50)\n"
             "  --min-ms N       restart: shortest run before a failure (5)\n"
+            "  --kill-percent N restart: failures with no interrupt (SIGKILL at a random\n"
+            "                   instant; the log goes back to its last commit point) (50)\n"
             "  --seed N         workload seed (default 1)\n"
             "  --dir PATH       directory for the storage file (default: temporary)\n",
             prog);
@@ -1187,7 +1247,7 @@ static int parse_uint(const char *s, unsigned long long max, unsigned long long 
 
 int main(int argc, char **argv)
 {
-    struct options opt = {MODE_RESTART, 0, 0, 0, 0, 1, NULL};
+    struct options opt = {MODE_RESTART, 0, 0, 0, 0, 50, 1, NULL};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         unsigned long long n = 0;
@@ -1214,6 +1274,8 @@ int main(int argc, char **argv)
             opt.interval_ms = (unsigned)n;
         } else if (!strcmp(a, "--min-ms") && !parse_uint(v, 60000, &n) && n) {
             opt.min_ms = (unsigned)n;
+        } else if (!strcmp(a, "--kill-percent") && !parse_uint(v, 100, &n)) {
+            opt.kill_pct = (unsigned)n;
         } else {
             fprintf(stderr, "%s: bad option or value: %s %s\n", argv[0], a, v);
             usage(argv[0]);
