@@ -54,6 +54,13 @@ extern "C" {
  * the deferral of loads and flushes; smaller chunks cost one transaction each. */
 #define VNV_IO_CHUNK 0
 #endif
+#ifndef VNV_PERSIST_ROUNDS
+/* Persist rounds per request: a request that arrives during a round's callback or restore
+ * (the supply failed again) gets one more round (callback, and restore if RAM was lost),
+ * up to this many in all, so one checkpoint causes at most this many restores. A request
+ * still left after that runs at the end of the next critical section. */
+#define VNV_PERSIST_ROUNDS 8
+#endif
 #ifndef VNV_PERSIST_BATCH
 #define VNV_PERSIST_BATCH 8 /* objects per checkpoint write transaction (stack use) */
 #endif
@@ -413,7 +420,7 @@ int vnv_set_root(struct vnv_heap *h, vnv_obj_t obj);
  * busy program land in a section: storage transfers are sections). A request that arrives
  * during on_persist or the restore gets one more round (callback, and restore if RAM was
  * lost; nothing is written: storage already holds that state); at most VNV_PERSIST_ROUNDS
- * (default 2) rounds per request, so a checkpoint causes at most that many restores.
+ * (default 8) rounds per request, so a checkpoint causes at most that many restores.
  * Returns 0 if every heap was checkpointed, VNV_PERSIST_DEFERRED (1) if at least one was
  * deferred and none failed, else the first error (the heap's state in RAM is unaffected
  * by a failed checkpoint).

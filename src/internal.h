@@ -233,12 +233,6 @@ int registry_has_room(const struct vnv_heap *h);
 int persist_running(const struct vnv_heap *h);
 int registry_storage_taken(const struct vnv_heap *h, const struct vnv_storage *s);
 
-/* Persist rounds per request (checkpoint.c): requests that arrive during a round's callback
- * or restore get one more round each, up to this many in all; so a checkpoint causes at most
- * this many restores. A request still left then runs at the end of the next section. */
-#ifndef VNV_PERSIST_ROUNDS
-#define VNV_PERSIST_ROUNDS 2
-#endif
 
 #define CKPT_FLAG_CLEAN 1u
 #define CKPT_MAGIC 0x43564E56u /* "VNVC" */
