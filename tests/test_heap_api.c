@@ -447,6 +447,45 @@ static void test_short_lived_and_quarantine(void)
     fx_free(&f);
 }
 
+/* A freed handle stays invalid while its home is reused over and over: 100 000 reuses of
+ * one home (tags come from a counter of 32 - unit_bits bits, README "Handles"), resident
+ * and written home, across checkpoints and a restart. */
+static void test_stale_handle_over_100000_reuses(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+    uint32_t v = 1, w;
+    vnv_obj_t first, o;
+    CHECK_EQ(vnv_alloc(&f.heap, sizeof v, &v, &first), VNV_OK);
+    CHECK_EQ(vnv_free(&f.heap, first), VNV_OK);
+    uint32_t unit = id_unit_of(first), same = 0;
+    const void *p;
+    for (uint32_t k = 0; k < 100000u; k++) {
+        v = k;
+        REQUIRE(vnv_alloc(&f.heap, sizeof v, &v, &o) == VNV_OK);
+        same += id_unit_of(o) == unit;
+        CHECK(o.id != first.id);
+        if (k % 1000u == 999u) { /* written home, committed: the stale check reads it */
+            CHECK_EQ(vnv_unload(&f.heap, o), VNV_OK);
+            CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+        }
+        if (k % 97u == 0 || k % 1000u == 999u) {
+            CHECK_EQ(vnv_get(&f.heap, first, &p), VNV_ERR_INVAL);
+            CHECK_EQ(vnv_read(&f.heap, first, 0, &w, sizeof w), VNV_ERR_INVAL);
+            CHECK_EQ(vnv_write(&f.heap, first, 0, &w, sizeof w), VNV_ERR_INVAL);
+            CHECK_EQ(vnv_free(&f.heap, first), VNV_ERR_INVAL);
+        }
+        REQUIRE(vnv_free(&f.heap, o) == VNV_OK);
+        if (k % 1000u == 999u)
+            CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK); /* the home is free again */
+    }
+    CHECK(same >= 99000u); /* really the same home, again and again */
+    CHECK_EQ(fx_reboot(&f), VNV_OK);
+    CHECK_EQ(vnv_get(&f.heap, first, &p), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    fx_free(&f);
+}
+
 static void test_alloc_gather(void)
 {
     struct fixture f;
@@ -536,6 +575,7 @@ int main(void)
     RUN(test_read_write_bypass);
     RUN(test_partial_own_blocks_flushed);
     RUN(test_short_lived_and_quarantine);
+    RUN(test_stale_handle_over_100000_reuses);
     RUN(test_alloc_gather);
     RUN(test_atomic_group);
     return vtest_summary();
