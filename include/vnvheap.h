@@ -20,7 +20,9 @@
  *   - "n" in complexities is an OBJECT's size in bytes; R is the index capacity (a constant
  *     of the configuration, see vnv_config.index_entries), never the number of objects.
  *   - "Storage:" lists the device traffic an operation may cause (transactions x bytes).
- *     HDR = 8 (object header on storage), REC = 8 (checkpoint record per resident object).
+ *     HDR = 12 (object header on storage), REC = 12 (checkpoint record per resident object),
+ *     MAP = the NV map (stats.nv_map_bytes). No operation ever overwrites what the last
+ *     completed checkpoint needs: a reset at any instant reopens it (README, Guarantees).
  *   - Interrupt safety: only vnv_persist_all() may be called from an interrupt or signal
  *     handler. Everything else is for normal (non-reentrant, single-threaded) code.
  *   - Pointers handed out are 8-byte aligned and valid between get and release, including
@@ -225,15 +227,15 @@ struct vnv_heap {
 
 /*
  * Create an empty heap on the storage described by `cfg`, erasing what was there, and
- * register it for vnv_persist_all(). Lays out: superblock | checkpoint region (bound bytes)
- * | NV allocator region, and writes an empty checkpoint so that vnv_open works at once.
+ * register it for vnv_persist_all(). Lays out: superblock | checkpoint slots A and B | object
+ * homes, and writes an empty checkpoint so that vnv_open works at once.
  * Errors: INVAL (NULL, buffer too small for the index plus one object, max_dirty_bytes too
  *   small to hold even one object, storage too small or larger than VNV_MAX_STORAGE_SIZE,
  *   more than VNV_MAX_HEAPS heaps, module state too large), BUSY (called from the persist
  *   callback or inside an atomic group of this heap, or another open heap uses the same
  *   storage: same ctx and read function), IO.
- * Time: O(buffer_size / 64) + the NV allocator's format. Storage: writes the superblock,
- *   the allocator's region header and a checkpoint header; one sync.
+ * Time: O(buffer_size / 64 + units / 32). Storage: voids both checkpoint headers, writes the
+ *   superblock and an empty checkpoint (header + MAP); two syncs.
  */
 int vnv_format(struct vnv_heap *h, const struct vnv_config *cfg);
 
@@ -251,8 +253,12 @@ int vnv_format(struct vnv_heap *h, const struct vnv_config *cfg);
  *   index_entries of the run that wrote it), BUSY (as vnv_format), IO. Only NOHEAP means
  *   "nothing to lose"; never format on CORRUPT or IO without deciding to discard the data.
  *   On error storage is not changed.
- * Time: O(checkpoint bytes + resident objects). Storage: reads superblock, the checkpoint
- *   twice (verify, then apply) and each resident clean object's home.
+ * Which checkpoint: the newer of the two slots, or the older one if the newer was cut while
+ *   it was written (docs/FORMAT.md 2.4). After any reset, announced or not, that is the last
+ *   completed checkpoint. There is no scan of the storage, whatever the number of objects.
+ * Time: O(checkpoint bytes + resident objects + units / 32). Storage: reads superblock, both
+ *   slot headers, the checkpoint twice (verify in arena-sized reads, then apply) and each
+ *   resident clean object's home.
  */
 int vnv_open(struct vnv_heap *h, const struct vnv_config *cfg);
 
@@ -264,7 +270,7 @@ int vnv_open(struct vnv_heap *h, const struct vnv_config *cfg);
  * Errors: INVAL (not open), BUSY (an object is still pinned, or called from the persist
  *   callback or inside an atomic group; nothing was closed), IO (the heap stays open and
  *   usable; retry).
- * Storage: one write per dirty object (runs for partial objects) + checkpoint header; sync.
+ * Storage: one write per dirty object (runs for partial objects) + a checkpoint; two syncs.
  */
 int vnv_close(struct vnv_heap *h);
 
@@ -284,8 +290,11 @@ void vnv_abandon(struct vnv_heap *h);
  * Errors: INVAL (size 0 or > VNV_MAX_OBJECT_SIZE, NULL out), NOMEM (can never fit the RAM
  *   arena), BUDGET (size + REC + header exceeds max_dirty_bytes: it could never be written),
  *   NOSPC (storage full), IO.
- * Time: O(n) + NV allocator. Storage: NV allocator traffic + one write of HDR (+ n bytes if
- *   written home).
+ * Time: O(n + units / 32) (the NV map's placement scan). Storage: none if it stays in RAM
+ *   (it is written home, with its header, when first flushed or evicted); else one write of
+ *   HDR + n bytes (+ the 16-byte void of the older checkpoint, once per checkpoint interval).
+ *   NOSPC may be transient: homes freed since the last checkpoint are reusable after the
+ *   next one (stats.nv_quarantined).
  */
 int vnv_alloc(struct vnv_heap *h, size_t size, const void *init, vnv_obj_t *out);
 
@@ -310,10 +319,10 @@ int vnv_alloc_blocks(struct vnv_heap *h, size_t size, uint32_t block_size, const
 /*
  * Delete an object; its home becomes reusable and its handle invalid. If it was the root,
  * the root becomes VNV_NULL in the same step (a checkpoint never records a dangling root).
- * Errors: INVAL (bad handle), BUSY (pinned), IO (nothing changed). Once the freed header is
- * written the free has happened; should the NV allocator then fail, its block stays
- * allocated but unreachable (stats.nv_leaked) and 0 is returned. Time: O(1) + NV allocator.
- * Storage: one HDR write (marks the header freed) + NV allocator traffic; never writes data.
+ * Errors: INVAL (bad handle), BUSY (pinned), CORRUPT (damaged header), IO (nothing changed).
+ * Time: O(home units).
+ * Storage: none if resident; else one HDR read (validates the handle). Never writes: the
+ *   home's units are free at once in RAM and reusable once the next checkpoint completes.
  */
 int vnv_free(struct vnv_heap *h, vnv_obj_t obj);
 
@@ -361,7 +370,9 @@ int vnv_release(struct vnv_heap *h, vnv_obj_t obj);
 /*
  * Write the object's dirty bytes home now (it stays resident, now clean). No-op if not
  * resident or clean. Allowed while readers hold it. Errors: INVAL, BUSY (writer holds it), IO.
- * Storage: one write of n bytes (partial: one write per run of dirty blocks).
+ * Storage: the first flush after a checkpoint writes the whole object (n bytes, + HDR if it
+ *   was never written home) into the data slot the checkpoint does not read; later ones
+ *   write n bytes (partial: one write per run of dirty blocks) in place.
  */
 int vnv_flush(struct vnv_heap *h, vnv_obj_t obj);
 
@@ -376,15 +387,16 @@ int vnv_unload(struct vnv_heap *h, vnv_obj_t obj);
  * Errors: INVAL (bad handle, range outside the object, NULL with len > 0), BUSY (vnv_read:
  *   a writer holds it; vnv_write: pinned), BUDGET, IO.
  * Time: O(len) + O(1) lookup. Storage: none if resident (vnv_write may flush others);
- *   else HDR read + one read / write of len bytes.
+ *   else HDR read + one read / write of len bytes; a vnv_write into a non-resident object
+ *   whose current data slot the last checkpoint reads copies it to the other slot instead
+ *   (2 x ceil(n / 128) transactions).
  */
 int vnv_read(struct vnv_heap *h, vnv_obj_t obj, size_t off, void *dst, size_t len);
 int vnv_write(struct vnv_heap *h, vnv_obj_t obj, size_t off, const void *src, size_t len);
 
 /*
- * Give the freed homes that the heap keeps for reuse (up to VNV_FREE_CACHE, see there) back
- * to the NV allocator, e.g. before measuring free storage. vnv_close does it too.
- * Errors: INVAL, IO. Storage: the NV allocator's free traffic per parked home.
+ * Kept for compatibility: format 3 parks no freed homes, so there is nothing to give back.
+ * Errors: INVAL (not open). O(1). Storage: none.
  */
 int vnv_trim(struct vnv_heap *h);
 
@@ -408,12 +420,14 @@ int vnv_set_root(struct vnv_heap *h, vnv_obj_t obj);
  * Checkpoint every registered heap: the power-failure entry point. INTERRUPT/SIGNAL SAFE.
  * For a heap inside a critical section the checkpoint is deferred to that section's end
  * (the interrupted code runs it there); sections are short and bounded (README). Uses no
- * read-modify-write atomics. For each heap: writes header + one record per resident object
- * + its dirty bytes, never more than vnv_persist_bound() bytes, as gather writes of at most
- * VNV_PERSIST_BATCH records and 2 x VNV_PERSIST_BATCH + 4 pieces each, then the header:
+ * read-modify-write atomics. For each heap: writes, into the checkpoint slot that does not
+ * hold the last one, the NV map + one record per resident object + its dirty bytes, never
+ * more than vnv_persist_bound() bytes, as gather writes of at most VNV_PERSIST_BATCH records
+ * and 2 x VNV_PERSIST_BATCH + 4 pieces each; syncs; then the header; syncs:
  * ceil(resident / VNV_PERSIST_BATCH) + 1 transactions when no partial object is dirty
  * (each partial object adds one piece for its bitmap and one per run of dirty blocks);
- * syncs; calls on_persist; restores RAM if it was lost.
+ * calls on_persist; restores RAM if it was lost. A cut anywhere leaves the previous
+ * checkpoint in place.
  * Where the checkpoint and on_persist run: in the caller (the interrupt) when the heap was
  * outside its critical sections; otherwise at the end of the critical section that the
  * interrupt landed in, i.e. in normal code, after the handler returned (most requests in a
@@ -452,7 +466,9 @@ uint32_t vnv_persist_bound(const struct vnv_config *cfg);
  * Validate every invariant: budget sum, index <-> metadata, RAM allocator structure, pins,
  * NV allocator structure, and that each clean resident object equals its home.
  * Returns 0 or CORRUPT (first violation), IO. Time: O(R + resident bytes + NV structure).
- * Storage: reads the NV allocator's structure and every clean resident object's home.
+ * Also: the NV map's structure, and every home's header against it (size fits the home,
+ * handle names the unit). Storage: reads every object header and every clean resident
+ * object's data.
  */
 int vnv_check(struct vnv_heap *h);
 
