@@ -24,6 +24,11 @@
 #include "vnvheap/list.h"
 
 #define MAXOBJ 48
+#ifdef VNV_TEST_CROSS
+#define CUT_STRIDE 7u /* under QEMU: every 7th byte (and the host build: every byte) */
+#else
+#define CUT_STRIDE 1u
+#endif
 
 struct world {
     vnv_obj_t obj[MAXOBJ];
@@ -346,7 +351,7 @@ static void sweep(const struct workload *wl, unsigned *total)
     vnv_abandon(&f.heap);
 
     unsigned tried = 0, as_s0 = 0, as_s1 = 0, corrupt = 0, wrong = 0;
-    for (uint32_t c = 0; c <= all; c++) {
+    for (uint32_t c = 0; c <= all; c += CUT_STRIDE) {
         memcpy(f.nv, image, wl->nv);
         memcpy(f.ram, ram, wl->ram);
         f.heap = heap0;
@@ -377,12 +382,12 @@ static void sweep(const struct workload *wl, unsigned *total)
     }
     printf("power-cut sweep [%s]: %u cuts (%u B between checkpoints + %u B final), "
            "%u reopened S0, %u reopened S1%s, %u CORRUPT, %u wrong\n",
-           wl->name, tried, between, all - between, as_s0, as_s1,
+           wl->name, tried, (unsigned)between, (unsigned)(all - between), as_s0, as_s1,
            wl->readonly ? " (= S0)" : "", corrupt, wrong);
     CHECK_EQ(corrupt, 0);
     CHECK_EQ(wrong, 0);
     CHECK_EQ(as_s0 + as_s1, tried);
-    CHECK(as_s0 >= between); /* every cut before the final checkpoint: S0 */
+    CHECK(as_s0 >= between / CUT_STRIDE); /* every cut before the final checkpoint: S0 */
     CHECK(wl->readonly || as_s1 >= 1); /* and the complete run: S1 */
     *total += tried;
     free(image);
