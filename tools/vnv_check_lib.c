@@ -1,21 +1,30 @@
 /*
  * vnv_check_lib.c - validate a vnvheap storage image offline, read-only (vnv_check_lib.h).
  *
- * Checks, following docs/FORMAT.md (decoded here independently of the library's internals,
- * so the tool also checks the specification):
- *   1. superblock: size, magic, version, CRC, geometry, free-cache count, arena size;
- *   2. NV allocator region: the default buddy allocator's structure (via its walk), and
- *      every allocated block's object header: live, freed-but-leaked, or garbage;
- *   3. checkpoint: header, CRC over body, every record names a live object, the root too;
- *   4. the library's own view: vnv_open on the image (read-only) followed by vnv_check.
- * Every field is bounded before it is used as a length, a count or an offset; all reads of
- * the image go through one bounds-checked function.
+ * Checks, following docs/FORMAT.md version 3 (decoded here independently of the library's
+ * internals, so the tool also checks the specification):
+ *   1. superblock: size, magic, CRC, version, and the geometry recomputed from the storage
+ *      size, max_dirty and the unit exactly as src/heap.c lays the device out;
+ *   2. both checkpoint slots: header, length, the CRC over map, records and bitmaps (object
+ *      data excluded), and which one vnv_open loads (section 2.4);
+ *   3. the loaded slot's NV map: START within ALLOC, CUR within START, no bit past the last
+ *      unit, the first used unit after a free one is a start;
+ *   4. every record: its unit is a START, its size fits the home, arena blocks do not
+ *      overlap, an object never written home is wholly in the checkpoint, a homed one
+ *      agrees with its header; the budget;
+ *   5. the object header at every START unit (CRC, handle, size fits the home), the root;
+ *   6. the library's own view: vnv_open on the image (read-only) followed by vnv_check.
+ * Every field is bounded before it is used as a length, a count or an offset; the image is
+ * only read after the geometry has been proved to lie inside it. Allocations: two bitmaps
+ * of one bit per unit (at most 256 KiB) and, for step 6, a RAM buffer of at most about
+ * 1.3 MiB.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "vnv_check_lib.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +34,37 @@
 #include "vnvheap.h"
 
 #define SB_SIZE 64u
-#define CK_FIXED 32u             /* checkpoint header without the parked homes */
+#define SB_MAGIC0 0x484E4E56u
+#define SB_MAGIC1 0x31504145u
+#define SB_VERSION 3u
+#define CK_MAGIC 0x43564E56u
+/* Header size and the split of a record's word follow the library's public constants, so
+ * the tool tracks a library whose header grew (docs/FORMAT.md 3: 32 bytes and 11 status
+ * bits, the size in the upper bits up to VNV_MAX_OBJECT_SIZE). */
+#define CK_HDR VNV_CKPT_HEADER_SIZE
+#define CK_REC 12u
+#define OBJ_HDR 12u
+#define NMAPS 3u                 /* ALLOC, START, CUR in a checkpoint */
+#define MAX_UNITS (1u << 21)
 #define MAX_ARENA (65534u * 8u)  /* a record's arena unit is (offset / 8) + 1 in 16 bits */
-#define MAX_LIVE 65536u          /* live handles remembered for the checkpoint's records */
+#define ARENA_UNITS 65534u
+#define SHOW_MAX 100u            /* PROBLEM lines printed; the rest are counted */
+
+/* status bits of a record's word (docs/FORMAT.md 2.3) */
+#define ST_DIRTY 0x020u
+#define ST_PARTIAL 0x080u
+#define ST_PSHIFT 0x300u
+#define ST_HOMED 0x400u
+#define ST_BITS st_bits()
+#define ST_MASK ((1u << ST_BITS) - 1u)
+
+static unsigned st_bits(void)
+{
+    unsigned b = 0;
+    while (b < 32u && (VNV_MAX_OBJECT_SIZE >> b))
+        b++;
+    return 32u - b;
+}
 
 struct ctx {
     FILE *out;
@@ -47,14 +84,22 @@ static void say(struct ctx *c, const char *fmt, ...)
 
 static void problem(struct ctx *c, const char *fmt, ...)
 {
-    c->problems++;
-    if (!c->out)
+    if (c->problems++ >= SHOW_MAX || !c->out)
         return;
     fputs("PROBLEM: ", c->out);
     va_list ap;
     va_start(ap, fmt);
     vfprintf(c->out, fmt, ap);
     va_end(ap);
+}
+
+static int verdict(struct ctx *c, const char *name)
+{
+    if (c->out && c->problems > SHOW_MAX)
+        fprintf(c->out, "(%u more problems not shown)\n", c->problems - SHOW_MAX);
+    if (c->out)
+        fprintf(c->out, "%s: %s\n", name, c->problems ? "PROBLEMS FOUND" : "consistent");
+    return c->problems ? VNV_CHECK_PROBLEMS : VNV_CHECK_OK;
 }
 
 /* ---- read-only storage over the image in memory ------------------------------------------ */
@@ -87,6 +132,8 @@ static uint32_t le32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+static uint32_t le16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+
 static uint32_t crc32(uint32_t crc, const uint8_t *p, size_t n)
 {
     crc = ~crc;
@@ -98,192 +145,419 @@ static uint32_t crc32(uint32_t crc, const uint8_t *p, size_t n)
     return ~crc;
 }
 
-static uint8_t crc8(const uint8_t *p, size_t n, uint8_t crc)
-{
-    for (size_t i = 0; i < n; i++) {
-        crc ^= p[i];
-        for (int b = 0; b < 8; b++)
-            crc = (uint8_t)((crc & 0x80u) ? ((unsigned)crc << 1) ^ 0x07u : (unsigned)crc << 1);
-    }
-    return crc;
-}
-
 static uint32_t fnv1a(const char *s)
 {
     uint32_t x = 2166136261u;
-    for (; *s; s++)
-        x = (x ^ (uint8_t)*s) * 16777619u;
+    for (uint32_t i = 0; s[i] && i < 64; i++)
+        x = (x ^ (uint8_t)s[i]) * 16777619u;
     return x;
 }
 
-enum hdr_kind { HDR_LIVE, HDR_FREED, HDR_GARBAGE };
+static int bit(const uint8_t *map, uint32_t u) { return (map[u >> 3] >> (u & 7u)) & 1; }
 
-/* Decode the 8-byte object header at `home` (GARBAGE also if it is outside the image). */
-static enum hdr_kind object_header(const struct vnv_storage *st, uint32_t home, uint32_t *size,
-                                   uint32_t *tag)
-{
-    uint8_t b[8];
-    uint8_t off[4] = {(uint8_t)home, (uint8_t)(home >> 8), (uint8_t)(home >> 16),
-                      (uint8_t)(home >> 24)};
-    *size = *tag = 0;
-    if (vnv_storage_read(st, home, b, 8) || b[7] != crc8(b, 7, crc8(off, 4, 0x5Au)))
-        return HDR_GARBAGE;
-    *size = le32(b) & 0x3FFFFFu;
-    *tag = (uint32_t)b[4] | (uint32_t)b[5] << 8;
-    if (b[6] == 0xA7u && *size && (le32(b) >> 25) == 0 && *tag && *tag < 1024)
-        return HDR_LIVE;
-    return b[6] == 0 ? HDR_FREED : HDR_GARBAGE;
-}
+/* ---- geometry --------------------------------------------------------------------------------- */
 
-/* ---- NV region walk ------------------------------------------------------------------------------ */
-
-struct walk_ctx {
-    struct ctx *c;
-    struct vnv_storage *st;
-    uint32_t live, freed, garbage, live_bytes;
-    uint32_t nlive, max_live;
-    uint32_t *live_ids; /* sorted by construction: the walk goes in address order */
+struct geo {
+    uint32_t size, max_dirty, cap, nv_off, nv_size, unit, units, words, unit_bits, arena;
+    uint32_t mapb; /* NMAPS * words * 4: the map in a checkpoint */
 };
 
-static int visit(void *ctx, uint32_t off, uint32_t size)
+/* The storage side of src/heap.c's layout, in 64-bit arithmetic. 0 or a reason. */
+static const char *layout(uint32_t size, uint32_t max_dirty, uint32_t unit, struct geo *g)
 {
-    struct walk_ctx *w = ctx;
-    uint32_t osize, tag;
-    if (size < 8)
-        return VNV_ERR_CORRUPT;
-    switch (object_header(w->st, off, &osize, &tag)) {
-    case HDR_LIVE:
-        if (osize > size - 8) {
-            problem(w->c, "object at %u: size %u exceeds its block (%u usable)\n", off, osize,
-                    size - 8);
-            break;
-        }
-        w->live++;
-        w->live_bytes += osize;
-        if (w->nlive < w->max_live)
-            w->live_ids[w->nlive++] = (off >> 2) << 10 | tag;
-        break;
-    case HDR_FREED:
-        w->freed++; /* freed, but the allocator could not take the block back */
-        break;
-    default:
-        w->garbage++; /* allocated block without a valid header: an interrupted alloc */
-        break;
-    }
-    return 0;
+    if (size < 1024u || size > VNV_MAX_STORAGE_SIZE)
+        return "storage size outside [1024, 16 MiB]";
+    if (unit < 16u || unit > (1u << 20) || (unit & (unit - 1u)))
+        return "allocation unit is not a power of two in [16, 1 MiB]";
+    if (max_dirty < CK_HDR + CK_REC + 8u || max_dirty > VNV_MAX_STORAGE_SIZE)
+        return "max_dirty outside [52, 16 MiB]";
+    uint64_t most = size / unit, words = (most + 31u) / 32u;
+    uint64_t cap = ((uint64_t)max_dirty + NMAPS * words * 4u + 15u) & ~(uint64_t)15u;
+    uint64_t nv_off = SB_SIZE + 2u * cap;
+    if (cap > size || nv_off + 2u * (uint64_t)unit > size)
+        return "the two checkpoint slots leave no room for homes";
+    g->size = size;
+    g->max_dirty = max_dirty;
+    g->cap = (uint32_t)cap;
+    g->nv_off = (uint32_t)nv_off;
+    g->nv_size = size - g->nv_off;
+    g->unit = unit;
+    g->units = g->nv_size / unit;
+    if (g->units > MAX_UNITS)
+        return "more than 2^21 units";
+    g->words = (g->units + 31u) / 32u;
+    g->mapb = NMAPS * g->words * 4u;
+    g->unit_bits = 1;
+    while ((1u << g->unit_bits) < g->units)
+        g->unit_bits++;
+    return NULL;
 }
 
-static int is_live(const struct walk_ctx *w, uint32_t id)
+static uint32_t id_unit(const struct geo *g, uint32_t id) { return id & ((1u << g->unit_bits) - 1u); }
+static uint32_t id_tag(const struct geo *g, uint32_t id) { return id >> g->unit_bits; }
+
+/* ---- checkpoint slots --------------------------------------------------------------------------- */
+
+struct slot {
+    int magic, ok;
+    const char *why; /* why it does not verify */
+    uint32_t base, seq, len, crc, nrec, root, count, flags;
+};
+
+static uint32_t runs_bytes(const uint8_t *bm, uint32_t size, uint32_t st)
 {
-    size_t lo = 0, hi = w->nlive;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (w->live_ids[mid] == id)
-            return 1;
-        if ((w->live_ids[mid] >> 10) < (id >> 10))
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return 0;
+    uint32_t bs = 16u << ((st & ST_PSHIFT) >> 8), nb = (size + bs - 1u) / bs, total = 0;
+    for (uint32_t b = 0; b < nb; b++)
+        if (bm[b >> 3] & (1u << (b & 7u)))
+            total += (b + 1u) * bs <= size ? bs : size - b * bs;
+    return total;
 }
 
-/* ---- checkpoint ----------------------------------------------------------------------------------- */
-
-/* `img` is the whole image; the superblock check has put [ckpt_off, ckpt_off + cap) inside
- * it and hsize <= cap. */
-static void check_checkpoint(struct ctx *c, struct vnv_storage *st, const uint8_t *img,
-                             uint32_t ckpt_off, uint32_t cap, uint32_t ncache,
-                             const struct walk_ctx *w)
+/* ckpt_verify of src/checkpoint.c, on the image: the geometry check has put
+ * [base, base + cap) inside the image. */
+static void verify_slot(const uint8_t *img, const struct geo *g, unsigned s, struct slot *sl)
 {
-    const uint8_t *h = img + ckpt_off;
-    uint32_t hsize = CK_FIXED + 8u * ncache; /* fixed part + parked homes (FORMAT.md 2.1) */
-    uint32_t len = le32(h + 8), nrec = le32(h + 16), root = le32(h + 20);
-    if (le32(h) != 0x43564E56u) {
-        problem(c, "no valid checkpoint (voided: power was lost after the heap wrote to "
-                   "storage without a new checkpoint, or the last checkpoint was torn)\n");
+    const uint8_t *h = img + SB_SIZE + (size_t)s * g->cap;
+    memset(sl, 0, sizeof *sl);
+    sl->base = SB_SIZE + s * g->cap;
+    sl->magic = le32(h) == CK_MAGIC;
+    sl->seq = le32(h + 4), sl->len = le32(h + 8), sl->crc = le32(h + 12);
+    sl->nrec = le32(h + 16), sl->root = le32(h + 20), sl->count = le32(h + 24);
+    sl->flags = le32(h + 28);
+    if (!sl->magic) {
+        sl->why = "no checkpoint (empty or voided)";
         return;
     }
-    if (len < hsize || len > cap) {
-        problem(c, "checkpoint length %u outside [%u, %u]\n", len, hsize, cap);
+    if (sl->len < CK_HDR + g->mapb || sl->len > g->cap) {
+        sl->why = "length outside the slot";
         return;
     }
-    uint8_t hdr[CK_FIXED];
-    memcpy(hdr, h, CK_FIXED);
-    memset(hdr + 12, 0, 4);
-    uint32_t crc = crc32(0, h + hsize, len - hsize);
-    crc = crc32(crc, hdr, CK_FIXED);
-    if (crc32(crc, h + CK_FIXED, hsize - CK_FIXED) != le32(h + 12)) {
-        problem(c, "checkpoint CRC mismatch (torn or corrupted)\n");
+    if (sl->nrec > (sl->len - CK_HDR - g->mapb) / CK_REC) {
+        sl->why = "more records than its length holds";
         return;
     }
-    say(c, "checkpoint: seq %u, %u bytes, %u resident objects, flags %s\n", le32(h + 4), len,
-        nrec, (le32(h + 28) & 1u) ? "clean" : "power-fail");
-    if (root && !is_live(w, root))
-        problem(c, "root handle %08x names no live object\n", root);
-    say(c, "root: %s\n", root ? "set" : "none");
-    uint32_t parked = 0;
-    for (uint32_t i = 0; i < ncache; i++) {
-        uint32_t home = le32(h + CK_FIXED + 8 * i), size = le32(h + CK_FIXED + 4 + 8 * i);
-        uint32_t osize, tag;
-        if (!size)
-            continue;
-        parked++;
-        if (object_header(st, home, &osize, &tag) != HDR_FREED)
-            problem(c, "parked home %u does not hold a freed object header\n", home);
-    }
-    if (parked)
-        say(c, "parked for reuse: %u freed homes (counted among the freed blocks above)\n",
-            parked);
-    /* records: id, unit, status; then bitmap / dirty bytes whose length needs the size */
-    uint32_t pos = hsize;
-    for (uint32_t i = 0; i < nrec; i++) {
-        if (len - pos < 8) {
-            problem(c, "checkpoint record %u of %u runs past the checkpoint's end\n", i, nrec);
+    uint32_t pos = CK_HDR + g->mapb, crc = crc32(0, h + CK_HDR, g->mapb);
+    for (uint32_t i = 0; i < sl->nrec; i++) {
+        if (sl->len - pos < CK_REC) {
+            sl->why = "a record runs past the checkpoint's end";
             return;
         }
-        uint32_t id = le32(h + pos), st16 = (uint32_t)h[pos + 6] | (uint32_t)h[pos + 7] << 8;
-        uint32_t home = (id >> 10) << 2, size = 0, tag;
-        pos += 8;
-        if (!is_live(w, id) || object_header(st, home, &size, &tag) != HDR_LIVE) {
-            problem(c, "checkpoint record %u names handle %08x: not a live object\n", i, id);
+        const uint8_t *r = h + pos;
+        crc = crc32(crc, r, CK_REC);
+        pos += CK_REC;
+        uint32_t word = le32(r + 4), st = word & ST_MASK, size = word >> ST_BITS, data = 0;
+        if (!size) {
+            sl->why = "a record of size 0";
             return;
         }
-        uint64_t need = 0; /* bytes of this record after its 8-byte head */
-        if (st16 & 0x80u) { /* partial: bitmap, then each dirty block */
-            uint32_t bs = 16u << ((st16 >> 8) & 3u), nb = (size + bs - 1) / bs;
-            uint32_t bmlen = (nb + 7) / 8;
-            if (len - pos < bmlen) {
-                problem(c, "checkpoint record %u (handle %08x) runs past the checkpoint's "
-                           "end\n", i, id);
+        if (st & ST_PARTIAL) {
+            uint32_t bs = 16u << ((st & ST_PSHIFT) >> 8), nbm = ((size + bs - 1u) / bs + 7u) / 8u;
+            if (sl->len - pos < nbm) {
+                sl->why = "a record's dirty bitmap runs past the checkpoint's end";
                 return;
             }
-            const uint8_t *bm = h + pos;
-            need = bmlen;
-            for (uint32_t b = 0; b < nb; b++)
-                if (bm[b / 8] & (1u << (b % 8)))
-                    need += (uint64_t)(b + 1) * bs <= size ? bs : size - b * bs;
-        } else if (st16 & 0x20u) {
-            need = size;
+            crc = crc32(crc, h + pos, nbm);
+            data = runs_bytes(h + pos, size, st);
+            pos += nbm;
+        } else if (st & ST_DIRTY) {
+            data = size;
         }
-        if (need > len - pos) {
-            problem(c, "checkpoint record %u (handle %08x) runs past the checkpoint's end\n", i,
-                    id);
+        if (sl->len - pos < data) {
+            sl->why = "a record's data runs past the checkpoint's end";
             return;
         }
-        pos += (uint32_t)need;
+        pos += data;
     }
-    if (pos != len)
-        problem(c, "checkpoint body does not parse to its length (%u != %u)\n", pos, len);
+    uint8_t tmp[CK_HDR];
+    memcpy(tmp, h, CK_HDR);
+    memset(tmp + 12, 0, 4);
+    if (pos != sl->len) {
+        sl->why = "the body does not parse to its length";
+        return;
+    }
+    if (crc32(crc, tmp, CK_HDR) != sl->crc) {
+        sl->why = "CRC mismatch (torn or damaged)";
+        return;
+    }
+    sl->ok = 1;
+}
+
+/* ---- the loaded checkpoint: map, records, homes ---------------------------------------------- */
+
+struct state {
+    struct ctx *c;
+    const uint8_t *img;
+    const struct geo *g;
+    const struct slot *sl;
+    const uint8_t *alloc, *start, *cur; /* the slot's bitmaps (bytes, little-endian words) */
+    uint8_t *resident;                   /* unit has a record */
+    uint8_t *unhomed;                    /* unit's record says never written home */
+    uint8_t arena[(ARENA_UNITS + 7u) / 8u];
+    uint32_t arena_end, dirty_bytes, overlaps;
+};
+
+static uint32_t extent(const struct state *s, uint32_t u)
+{
+    uint32_t v = u + 1u;
+    while (v < s->g->units && bit(s->alloc, v) && !bit(s->start, v))
+        v++;
+    return v - u;
+}
+
+static void check_map(struct state *s)
+{
+    const struct geo *g = s->g;
+    uint32_t bad_start = 0, bad_cur = 0, past = 0, orphan = 0, first = UINT32_MAX;
+    for (uint32_t w = 0; w < g->words; w++) {
+        uint32_t a = le32(s->alloc + 4u * w), st = le32(s->start + 4u * w);
+        uint32_t cu = le32(s->cur + 4u * w), left = g->units - w * 32u;
+        uint32_t mask = left >= 32u ? 0u : ~((1u << left) - 1u);
+        bad_start += (st & ~a) != 0;
+        bad_cur += (cu & ~st) != 0;
+        past += ((a | st | cu) & mask) != 0;
+    }
+    for (uint32_t u = 0; u < g->units; u++)
+        if (bit(s->alloc, u) && !bit(s->start, u) && (u == 0 || !bit(s->alloc, u - 1u))) {
+            orphan++;
+            if (first == UINT32_MAX)
+                first = u;
+        }
+    if (bad_start)
+        problem(s->c, "NV map: START bits on units that are not ALLOC (%u words)\n", bad_start);
+    if (bad_cur)
+        problem(s->c, "NV map: CUR bits on units that are not START (%u words)\n", bad_cur);
+    if (past)
+        problem(s->c, "NV map: bits past the last unit (%u)\n", g->units);
+    if (orphan)
+        problem(s->c, "NV map: %u used units follow a free one without being a start "
+                      "(first: unit %u)\n", orphan, first);
+}
+
+/* The 12-byte object header of the home at unit u: 0 or what is wrong with it. *id and
+ * *size receive its handle and size, *pbits its partial and block-size bits. */
+static const char *read_header(const struct state *s, uint32_t u, uint32_t *id, uint32_t *size,
+                               uint32_t *pbits)
+{
+    const struct geo *g = s->g;
+    uint32_t home = g->nv_off + u * g->unit; /* u < units: inside the image, >= 16 bytes */
+    const uint8_t *b = s->img + home;
+    uint8_t off[4] = {(uint8_t)home, (uint8_t)(home >> 8), (uint8_t)(home >> 16),
+                      (uint8_t)(home >> 24)};
+    uint32_t w = le32(b);
+    *id = le32(b + 4);
+    *size = w & 0x1FFFFFu;
+    *pbits = (w >> 21) & 7u;
+    if (le32(b + 8) != crc32(crc32(0, off, 4), b, 8))
+        return "CRC mismatch";
+    if ((w >> 24) || *size == 0 || *size > VNV_MAX_OBJECT_SIZE || (!(w >> 21 & 1u) && (w >> 22)))
+        return "malformed size word";
+    if (id_unit(g, *id) != u || id_tag(g, *id) == 0)
+        return "its handle does not name this unit";
+    if (OBJ_HDR + 2ull * *size > (uint64_t)extent(s, u) * g->unit)
+        return "its two data slots reach past its home";
+    return NULL;
+}
+
+static void check_records(struct state *s)
+{
+    const struct geo *g = s->g;
+    const struct slot *sl = s->sl;
+    const uint8_t *h = s->img + sl->base;
+    uint32_t pos = CK_HDR + g->mapb;
+    /* verify_slot has parsed the body: every record, bitmap and run lies inside len */
+    for (uint32_t i = 0; i < sl->nrec; i++) {
+        const uint8_t *r = h + pos;
+        uint32_t id = le32(r), word = le32(r + 4), au = le16(r + 8);
+        uint32_t st = word & ST_MASK, size = word >> ST_BITS, u = id_unit(g, id);
+        uint32_t nbm = 0, data = (st & ST_DIRTY) ? size : 0, nb = 0;
+        pos += CK_REC;
+        const uint8_t *bm = h + pos;
+        if (st & ST_PARTIAL) {
+            uint32_t bs = 16u << ((st & ST_PSHIFT) >> 8);
+            nb = (size + bs - 1u) / bs;
+            nbm = (nb + 7u) / 8u;
+            data = runs_bytes(bm, size, st);
+            pos += nbm;
+        }
+        pos += data;
+        s->dirty_bytes += data;
+        if (au == 0 || le16(r + 10) != 0)
+            problem(s->c, "record %u (handle %08" PRIx32 "): arena unit %u / padding %u\n", i,
+                    id, au, le16(r + 10));
+        if ((st & ST_PSHIFT) && !(st & ST_PARTIAL))
+            problem(s->c, "record %u (handle %08" PRIx32 "): block size on a plain object\n", i,
+                    id);
+        if (id_tag(g, id) == 0 || u >= g->units || !bit(s->start, u)) {
+            problem(s->c, "record %u: handle %08" PRIx32 " (unit %u) is not a START unit\n", i,
+                    id, u);
+            continue;
+        }
+        if (bit(s->resident, u)) {
+            problem(s->c, "record %u: a second record for unit %u\n", i, u);
+            continue;
+        }
+        s->resident[u >> 3] |= (uint8_t)(1u << (u & 7u));
+        if (OBJ_HDR + 2ull * size > (uint64_t)extent(s, u) * g->unit)
+            problem(s->c, "record %u (handle %08" PRIx32 "): %u bytes do not fit its home of "
+                          "%u units\n", i, id, size, extent(s, u));
+        if (st & ST_PARTIAL)
+            for (uint32_t b = nb; b < nbm * 8u; b++)
+                if (bm[b >> 3] & (1u << (b & 7u))) {
+                    problem(s->c, "record %u (handle %08" PRIx32 "): dirty bits past the last "
+                                  "block\n", i, id);
+                    break;
+                }
+        if (!(st & ST_HOMED)) {
+            s->unhomed[u >> 3] |= (uint8_t)(1u << (u & 7u));
+            if (data != size)
+                problem(s->c, "record %u (handle %08" PRIx32 "): never written home, but only "
+                              "%u of %u bytes are in the checkpoint\n", i, id, data, size);
+        } else {
+            uint32_t hid, hsize, pbits;
+            const char *why = read_header(s, u, &hid, &hsize, &pbits);
+            uint32_t want = (st & ST_PARTIAL) ? 1u | ((st & ST_PSHIFT) >> 8) << 1 : 0u;
+            if (!why && hid != id)
+                why = "it names another handle";
+            if (!why && (hsize != size || pbits != want))
+                why = "its size or block size differs from the record's";
+            if (why)
+                problem(s->c, "record %u (handle %08" PRIx32 "): header at unit %u: %s\n", i,
+                        id, u, why);
+        }
+        /* the arena block: [meta 8][bitmap, padded to 8][data] at (au - 1) * 8 */
+        uint64_t off = au ? (uint64_t)(au - 1u) * 8u : 0u;
+        uint64_t need = 8u + ((nbm + 7u) & ~7u) + (uint64_t)size;
+        if (off + need > MAX_ARENA) {
+            problem(s->c, "record %u (handle %08" PRIx32 "): arena block [%" PRIu64 ", +%" PRIu64
+                          ") past the largest arena\n", i, id, off, need);
+            continue;
+        }
+        if (off + need > s->arena_end)
+            s->arena_end = (uint32_t)(off + need);
+        if (s->overlaps || !au)
+            continue;
+        for (uint32_t k = (uint32_t)(off / 8u); k < (off + need + 7u) / 8u; k++) {
+            if (s->arena[k >> 3] & (1u << (k & 7u))) {
+                s->overlaps++;
+                problem(s->c, "record %u (handle %08" PRIx32 "): arena block overlaps another "
+                              "record's\n", i, id);
+                break;
+            }
+            s->arena[k >> 3] |= (uint8_t)(1u << (k & 7u));
+        }
+    }
+    if (sl->len - g->mapb > g->max_dirty)
+        problem(s->c, "checkpoint: %u bytes besides the map exceed max_dirty %u\n",
+                sl->len - g->mapb, g->max_dirty);
+}
+
+/* Every START unit's header; returns the objects and their bytes. */
+static void check_homes(struct state *s, uint32_t *objects, uint64_t *bytes, uint32_t *used)
+{
+    const struct geo *g = s->g;
+    *objects = *used = 0;
+    *bytes = 0;
+    for (uint32_t u = 0; u < g->units; u++) {
+        *used += (uint32_t)bit(s->alloc, u);
+        if (!bit(s->start, u))
+            continue;
+        (*objects)++;
+        if (bit(s->unhomed, u))
+            continue; /* resident and never written home: no header yet */
+        uint32_t id, size, pbits;
+        const char *why = read_header(s, u, &id, &size, &pbits);
+        if (why)
+            problem(s->c, "object header at unit %u (offset %u): %s\n", u,
+                    g->nv_off + u * g->unit, why);
+        else
+            *bytes += size;
+    }
+}
+
+static void check_root(struct state *s)
+{
+    const struct geo *g = s->g;
+    uint32_t root = s->sl->root, u = id_unit(g, root);
+    if (!root)
+        return;
+    if (id_tag(g, root) == 0 || u >= g->units || !bit(s->start, u)) {
+        problem(s->c, "root handle %08" PRIx32 " does not name a START unit\n", root);
+        return;
+    }
+    uint32_t id = root, size, pbits;
+    if (bit(s->unhomed, u)) { /* the record's handle */
+        const uint8_t *h = s->img + s->sl->base;
+        uint32_t pos = CK_HDR + g->mapb;
+        for (uint32_t i = 0; i < s->sl->nrec; i++) {
+            const uint8_t *r = h + pos;
+            uint32_t word = le32(r + 4), st = word & ST_MASK, sz = word >> ST_BITS;
+            if (id_unit(g, le32(r)) == u) {
+                id = le32(r);
+                break;
+            }
+            pos += CK_REC;
+            if (st & ST_PARTIAL) {
+                uint32_t nbm = ((sz + (16u << ((st & ST_PSHIFT) >> 8)) - 1u) /
+                                    (16u << ((st & ST_PSHIFT) >> 8)) + 7u) / 8u;
+                pos += nbm + runs_bytes(h + pos, sz, st);
+            } else if (st & ST_DIRTY) {
+                pos += sz;
+            }
+        }
+    } else if (read_header(s, u, &id, &size, &pbits)) {
+        return; /* reported with the homes */
+    }
+    if (id != root)
+        problem(s->c, "root handle %08" PRIx32 " is stale: unit %u holds object %08" PRIx32
+                      "\n", root, u, id);
+}
+
+/* ---- the library's view ------------------------------------------------------------------------- */
+
+static int library_view(struct ctx *c, struct vnv_storage *st, const struct geo *g,
+                        const struct vnv_nv_allocator *nv, const struct vnv_ram_allocator *ram,
+                        uint32_t arena_need, uint32_t nrec)
+{
+    uint32_t entries = 64;
+    while (entries < 65536u && entries - entries / 4u < nrec + 1u)
+        entries <<= 1;
+    uint32_t arena = g->arena > arena_need ? g->arena : arena_need;
+    if (arena < 4096u)
+        arena = 4096u;
+    if (arena > MAX_ARENA)
+        arena = MAX_ARENA;
+    size_t bufsize = 8u + ((size_t)entries * 2u + 7u) / 8u * 8u + (size_t)5u * g->words * 4u +
+                     arena + 64u;
+    bufsize = (bufsize + 7u) & ~(size_t)7u;
+    void *buf = aligned_alloc(8, bufsize);
+    if (!buf)
+        return VNV_CHECK_ERROR;
+    static struct vnv_heap heap;
+    struct vnv_config cfg = {.storage = st, .buffer = buf, .buffer_size = bufsize,
+                             .max_dirty_bytes = g->max_dirty, .nv_allocator = nv,
+                             .ram_allocator = ram, .index_entries = entries,
+                             .nv_unit = g->unit};
+    int err = vnv_open(&heap, &cfg);
+    if (!err)
+        err = vnv_check(&heap);
+    if (err)
+        problem(c, "vnv_open + vnv_check: %s\n", vnv_strerror(err));
+    else
+        say(c, "vnv_open + vnv_check: ok\n");
+    vnv_abandon(&heap);
+    free(buf);
+    return VNV_CHECK_OK;
 }
 
 /* ---- the image ------------------------------------------------------------------------------------ */
 
-static int verdict(struct ctx *c, const char *name)
+static void print_slot(struct ctx *c, unsigned s, const struct slot *sl)
 {
-    if (c->out)
-        fprintf(c->out, "%s: %s\n", name, c->problems ? "PROBLEMS FOUND" : "consistent");
-    return c->problems ? VNV_CHECK_PROBLEMS : VNV_CHECK_OK;
+    if (sl->ok)
+        say(c, "slot %c: seq %u, %u bytes, %u records, %s\n", 'A' + s, sl->seq, sl->len,
+            sl->nrec, (sl->flags & 1u) ? "clean (close/format)" : "power-fail");
+    else
+        say(c, "slot %c: %s%s\n", 'A' + s, sl->magic ? "does not verify: " : "", sl->why);
 }
 
 int vnv_check_image(const uint8_t *img, size_t len, const char *name, FILE *out, int quiet)
@@ -291,9 +565,9 @@ int vnv_check_image(const uint8_t *img, size_t len, const char *name, FILE *out,
     struct ctx c = {out, quiet, 0};
     if (!name)
         name = "image";
-    if (len < SB_SIZE) {
+    if (!img || len < SB_SIZE) {
         problem(&c, "%zu bytes: too small for a vnvheap image (the superblock alone is %u)\n",
-                len, SB_SIZE);
+                img ? len : 0, SB_SIZE);
         return verdict(&c, name);
     }
     if (len > VNV_MAX_STORAGE_SIZE) {
@@ -301,10 +575,9 @@ int vnv_check_image(const uint8_t *img, size_t len, const char *name, FILE *out,
                 VNV_MAX_STORAGE_SIZE);
         return verdict(&c, name);
     }
-    struct image im = {img, len};
-    struct vnv_storage st = {&im, (uint32_t)len, ro_read, ro_write, NULL, NULL};
+    /* 1. superblock */
     const uint8_t *s = img;
-    if (le32(s) != 0x484E4E56u || le32(s + 4) != 0x31504145u) {
+    if (le32(s) != SB_MAGIC0 || le32(s + 4) != SB_MAGIC1) {
         problem(&c, "not a vnvheap image (bad magic)\n");
         return verdict(&c, name);
     }
@@ -312,95 +585,118 @@ int vnv_check_image(const uint8_t *img, size_t len, const char *name, FILE *out,
         problem(&c, "superblock CRC mismatch\n");
         return verdict(&c, name);
     }
-    if (le32(s + 8) != 2) {
-        problem(&c, "format version %u, this tool reads version 2\n", le32(s + 8));
+    if (le32(s + 8) != SB_VERSION) {
+        problem(&c, "format version %" PRIu32 ", this tool reads %u\n", le32(s + 8), SB_VERSION);
         return verdict(&c, name);
     }
-    uint32_t size = le32(s + 12), max_dirty = le32(s + 16), ckpt_off = le32(s + 20);
-    uint32_t ckpt_cap = le32(s + 24), nv_off = le32(s + 28), nv_size = le32(s + 32);
-    uint32_t arena = le32(s + 36), ncache = le32(s + 48);
-    say(&c, "superblock: format 2, storage %u B, max_dirty %u B, checkpoint [%u, +%u), "
-            "objects [%u, +%u), RAM arena >= %u B\n", size, max_dirty, ckpt_off, ckpt_cap,
-        nv_off, nv_size, arena);
-    /* Nothing below may trust a field the superblock check has not bounded. */
-    if (size != len)
-        problem(&c, "image is %zu bytes, superblock says %u\n", len, size);
-    if (ckpt_off != SB_SIZE || ckpt_cap < max_dirty || (uint64_t)ckpt_off + ckpt_cap > nv_off ||
-        (uint64_t)nv_off + nv_size != size) {
-        problem(&c, "superblock: inconsistent geometry\n");
+    uint32_t size = le32(s + 12), max_dirty = le32(s + 16), unit = le32(s + 48);
+    struct geo g;
+    memset(&g, 0, sizeof g);
+    say(&c, "superblock: format 3, storage %u B, max_dirty %u B, unit %u B\n", size, max_dirty,
+        unit);
+    if (size != len) {
+        problem(&c, "image is %zu bytes, superblock says %" PRIu32 " (truncated or padded)\n",
+                len, size);
         return verdict(&c, name);
     }
-    if ((uint64_t)CK_FIXED + 8u * (uint64_t)ncache > ckpt_cap) {
-        problem(&c, "superblock: free-cache count %u does not fit the checkpoint region "
-                    "(%u bytes)\n", ncache, ckpt_cap);
+    const char *why = layout(size, max_dirty, unit, &g);
+    if (why) {
+        problem(&c, "superblock: inconsistent geometry: %s\n", why);
         return verdict(&c, name);
     }
-    if (arena > MAX_ARENA) {
+    static const struct {
+        unsigned off;
+        const char *field;
+    } fields[] = {{20, "ckpt_off"}, {24, "ckpt_cap"}, {28, "nv_off"}, {32, "nv_size"},
+                  {52, "units"}};
+    uint32_t want[] = {SB_SIZE, g.cap, g.nv_off, g.nv_size, g.units};
+    for (unsigned i = 0; i < 5; i++)
+        if (le32(s + fields[i].off) != want[i])
+            problem(&c, "superblock: inconsistent geometry: %s %" PRIu32 ", the layout of "
+                        "this size, max_dirty and unit gives %u\n", fields[i].field,
+                    le32(s + fields[i].off), want[i]);
+    if (le32(s + 56) != 0)
+        problem(&c, "superblock: reserved word is not zero\n");
+    g.arena = le32(s + 36);
+    if (g.arena > MAX_ARENA)
         problem(&c, "superblock: RAM arena size %u exceeds the format's limit of %u bytes\n",
-                arena, MAX_ARENA);
-        return verdict(&c, name);
-    }
+                g.arena, MAX_ARENA);
     if (c.problems)
         return verdict(&c, name);
-    if (le32(s + 40) != fnv1a(vnv_nv_buddy.name)) {
-        problem(&c, "the NV allocator is not the default buddy; only the checkpoint and the "
-                    "superblock can be checked\n");
+    say(&c, "layout: slots A [64, +%u) B [%u, +%u), homes [%u, +%u): %u units, RAM arena "
+            ">= %u B\n", g.cap, SB_SIZE + g.cap, g.cap, g.nv_off, g.nv_size, g.units, g.arena);
+    const struct vnv_nv_allocator *nv = NULL;
+    const struct vnv_ram_allocator *ram = NULL;
+    if (le32(s + 40) == fnv1a(vnv_nv_firstfit.name))
+        nv = &vnv_nv_firstfit;
+    else if (le32(s + 40) == fnv1a(vnv_nv_buddy.name))
+        nv = &vnv_nv_buddy;
+    if (le32(s + 44) == fnv1a(vnv_ram_firstfit.name))
+        ram = &vnv_ram_firstfit;
+    else if (le32(s + 44) == fnv1a(vnv_ram_buddy.name))
+        ram = &vnv_ram_buddy;
+    say(&c, "allocators: NV %s, RAM %s\n", nv ? nv->name : "unknown (custom?)",
+        ram ? ram->name : "unknown (custom?)");
+
+    /* 2. checkpoint slots: the newer verifying one is loaded, else the other */
+    struct slot sl[2];
+    verify_slot(img, &g, 0, &sl[0]);
+    verify_slot(img, &g, 1, &sl[1]);
+    print_slot(&c, 0, &sl[0]);
+    print_slot(&c, 1, &sl[1]);
+    unsigned first = (sl[1].magic && (!sl[0].magic || (int32_t)(sl[1].seq - sl[0].seq) > 0))
+                         ? 1u : 0u;
+    unsigned pick = sl[first].ok ? first : 1u - first;
+    if (!sl[pick].ok) {
+        problem(&c, "no checkpoint slot verifies: vnv_open gives CORRUPT\n");
         return verdict(&c, name);
     }
+    if (pick != first && sl[first].magic)
+        say(&c, "note: the newer slot %c does not verify (a checkpoint cut while it was "
+                "written); open loads the previous one\n", 'A' + first);
 
-    /* 2. the NV allocator's structure and every allocated block (at most one per 16 B) */
-    static uint32_t nv_state[VNV_NV_STATE_MAX / 4];
-    uint32_t max_live = nv_size / 16u + 1u < MAX_LIVE ? nv_size / 16u + 1u : MAX_LIVE;
-    struct walk_ctx w = {&c, &st, 0, 0, 0, 0, 0, max_live, calloc(max_live, sizeof(uint32_t))};
-    if (!w.live_ids) {
+    /* 3-5. the loaded checkpoint against the homes */
+    struct state *st = calloc(1, sizeof *st);
+    uint8_t *bits = calloc(2, (g.units + 7u) / 8u + 1u);
+    if (!st || !bits) {
+        free(st);
+        free(bits);
         if (out)
             fprintf(out, "vnv-check: out of memory\n");
         return VNV_CHECK_ERROR;
     }
-    int err = vnv_nv_buddy.attach(nv_state, &st, nv_off, nv_size);
-    if (!err)
-        err = vnv_nv_buddy.check(nv_state, &st);
-    if (!err)
-        err = vnv_nv_buddy.walk(nv_state, &st, visit, &w);
-    if (err) {
-        problem(&c, "NV allocator structure: %s\n", vnv_strerror(err));
-    } else {
-        say(&c, "objects: %u live (%u bytes), free space %u B\n", w.live, w.live_bytes,
-            vnv_nv_buddy.free_bytes(nv_state));
-        if (w.freed)
-            say(&c, "note: %u freed blocks not yet returned to the allocator (parked for "
-                    "reuse, or leaked by a failed free)\n", w.freed);
-        if (w.garbage)
-            say(&c, "note: %u allocated blocks without an object (interrupted allocations)\n",
-                w.garbage);
+    const uint8_t *map = img + sl[pick].base + CK_HDR;
+    st->c = &c, st->img = img, st->g = &g, st->sl = &sl[pick];
+    st->alloc = map, st->start = map + g.words * 4u, st->cur = map + 2u * g.words * 4u;
+    st->resident = bits, st->unhomed = bits + (g.units + 7u) / 8u + 1u;
+    check_map(st);
+    uint32_t objects = 0, used = 0;
+    uint64_t bytes = 0;
+    if (!c.problems) { /* extents need a sound map */
+        check_records(st);
+        check_homes(st, &objects, &bytes, &used);
+        check_root(st);
+        say(&c, "checkpoint: slot %c, seq %u, %u resident records (%u dirty bytes), root %s, "
+                "%u allocations so far\n", 'A' + pick, sl[pick].seq, sl[pick].nrec,
+            st->dirty_bytes, sl[pick].root ? "set" : "none", sl[pick].count);
+        say(&c, "objects: %u (%" PRIu64 " bytes of data on storage); NV units used %u of %u: "
+                "%" PRIu64 " B used, %" PRIu64 " B free; quarantine: not applicable offline\n",
+            objects, bytes, used, g.units, (uint64_t)used * g.unit,
+            (uint64_t)(g.units - used) * g.unit);
     }
+    uint32_t arena_need = st->arena_end, nrec = sl[pick].nrec;
+    free(st);
+    free(bits);
 
-    /* 3. the checkpoint */
-    if (!err)
-        check_checkpoint(&c, &st, img, ckpt_off, ckpt_cap, ncache, &w);
-    free(w.live_ids);
-
-    /* 4. the library's view: open and check, with a buffer the bounded arena fits in */
-    if (!c.problems) {
-        size_t bufsize = (size_t)arena + arena / 16u + 4096u;
-        void *buf = aligned_alloc(8, (bufsize + 7) & ~(size_t)7);
-        if (!buf) {
+    /* 6. the library's view */
+    if (!c.problems && nv && ram) {
+        struct image im = {img, len};
+        struct vnv_storage vs = {&im, (uint32_t)len, ro_read, ro_write, NULL, NULL};
+        if (library_view(&c, &vs, &g, nv, ram, arena_need, nrec) != VNV_CHECK_OK) {
             if (out)
                 fprintf(out, "vnv-check: out of memory\n");
             return VNV_CHECK_ERROR;
         }
-        static struct vnv_heap heap;
-        struct vnv_config cfg = {.storage = &st, .buffer = buf, .buffer_size = bufsize,
-                                 .max_dirty_bytes = max_dirty};
-        err = vnv_open(&heap, &cfg);
-        if (!err)
-            err = vnv_check(&heap);
-        if (err)
-            problem(&c, "vnv_open + vnv_check: %s\n", vnv_strerror(err));
-        else
-            say(&c, "vnv_open + vnv_check: ok\n");
-        vnv_abandon(&heap);
-        free(buf);
     }
     return verdict(&c, name);
 }

@@ -1,14 +1,24 @@
 /*
- * mkhostile - write damaged storage images for the vnv-check regression tests: each one
- * starts as a valid image made by the library, gets one field forged, and (unless the
- * name says raw) has its checksums recomputed, so only the forged field is wrong:
- *   ncache_wrap.img     superblock free-cache count whose header size wraps 32 bits
- *   huge_arena.img      superblock arena size of 4 GiB
- *   huge_ckpt.img       checkpoint region and length of 2 GiB
- *   bitmap_overrun.img  the last checkpoint record is a partial object whose dirty bitmap
- *                       lies past the end of the checkpoint
- *   truncated.img       the first 40 bytes of a valid image
- *   base.img            the valid image they come from
+ * mkhostile - write damaged storage images (format 3) for the vnv-check regression tests:
+ * each one starts as a valid image made by the library, gets one field forged, and (unless
+ * the text says otherwise) has its checksums recomputed (tests/support/image_crc.c), so only
+ * the forged field is wrong:
+ *   base.img              the valid image they come from (a power-fail checkpoint in slot B)
+ *   bad_version.img       superblock version 2
+ *   huge_unit.img         allocation unit 2^31
+ *   huge_units.img        unit count 2^32 - 1
+ *   map_overflow.img      unit count 2^32 - 16: ceil(units / 32) wraps in 32 bits
+ *   huge_dirty.img        max_dirty 2^32 - 16: the slot capacity would wrap
+ *   huge_arena.img        RAM arena size of 4 GiB
+ *   slot_past_end.img     slot capacity 2 GiB and a checkpoint length to match
+ *   nrec_overflow.img     2^30 records in the loaded slot (12 * nrec wraps), slot A voided
+ *   bitmap_overrun.img    the loaded slot's only record is a partial object whose dirty
+ *                         bitmap lies past the checkpoint's end, slot A voided
+ *   record_not_start.img  a record whose handle names a free unit
+ *   map_cur.img           a CUR bit on a unit that is not a START
+ *   header_crc.img        one flipped bit in a homed object's header (no checksum fixed)
+ *   truncated.img         the first 40 bytes of a valid image
+ *   truncated_homes.img   a valid image without its last 1000 bytes
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -22,7 +32,8 @@
 #define NV (16u * 1024u)
 
 static uint8_t base[NV], img[NV], ram[4096] __attribute__((aligned(8)));
-static vnv_obj_t big; /* a 600-byte partial object */
+static vnv_obj_t big;   /* a 600-byte partial object */
+static vnv_obj_t homed; /* written home and evicted */
 
 static int build(void)
 {
@@ -39,8 +50,9 @@ static int build(void)
     for (unsigned i = 0; i < 8; i++)
         if (vnv_alloc(&heap, 8 + 4 * i, NULL, &o[i]))
             return 1;
+    homed = o[1];
     if (vnv_alloc_blocks(&heap, 600, 32, NULL, &big) || vnv_set_root(&heap, o[0]) ||
-        vnv_free(&heap, o[5]) || vnv_checkpoint(&heap))
+        vnv_free(&heap, o[5]) || vnv_unload(&heap, homed) || vnv_checkpoint(&heap))
         return 1;
     vnv_abandon(&heap);
     return 0;
@@ -58,50 +70,94 @@ static int save(const char *dir, const char *name, size_t len)
     return 0;
 }
 
+/* a copy of base with one superblock field forged, checksums fixed */
+static int sb_case(const char *dir, const char *name, uint32_t off, uint32_t v)
+{
+    memcpy(img, base, NV);
+    vnv_img_put32(img, NV, off, v);
+    vnv_img_fix_checksums(img, NV);
+    return save(dir, name, NV);
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : ".";
     if (build())
         return 1;
-    uint32_t ck = vnv_img_ckpt_off(base, NV), hsize = vnv_img_ckpt_header_size(base, NV);
-    if (!ck || !hsize)
+    int s = vnv_img_loaded_slot(base, NV);
+    uint32_t units = vnv_img_units(base, NV);
+    if (s != 1 || !units) {
+        fprintf(stderr, "mkhostile: the base image is not as expected (slot %d)\n", s);
         return 1;
+    }
+    uint32_t ck = vnv_img_slot_off(base, NV, 1), other = vnv_img_slot_off(base, NV, 0);
+    uint32_t rec = ck + VNV_IMG_CK_HEADER + 12u * vnv_img_map_words(base, NV);
     memcpy(img, base, NV);
     if (save(dir, "base.img", NV))
         return 1;
-
-    /* 32 + 8 * ncache == 64 modulo 2^32: the header size looks normal, the count is not */
-    memcpy(img, base, NV);
-    vnv_img_put32(img, NV, VNV_IMG_SB_NCACHE, 0x20000004u);
-    vnv_img_fix_checksums(img, NV);
-    if (save(dir, "ncache_wrap.img", NV))
+    if (sb_case(dir, "bad_version.img", VNV_IMG_SB_VERSION, 2) ||
+        sb_case(dir, "huge_unit.img", VNV_IMG_SB_UNIT, 0x80000000u) ||
+        sb_case(dir, "huge_units.img", VNV_IMG_SB_UNITS, 0xFFFFFFFFu) ||
+        sb_case(dir, "map_overflow.img", VNV_IMG_SB_UNITS, 0xFFFFFFF0u) ||
+        sb_case(dir, "huge_dirty.img", VNV_IMG_SB_MAX_DIRTY, 0xFFFFFFF0u) ||
+        sb_case(dir, "huge_arena.img", VNV_IMG_SB_ARENA, 0xFFFFFFF0u))
         return 1;
 
     memcpy(img, base, NV);
-    vnv_img_put32(img, NV, VNV_IMG_SB_ARENA, 0xFFFFFFF0u);
-    vnv_img_fix_checksums(img, NV);
-    if (save(dir, "huge_arena.img", NV))
-        return 1;
-
-    memcpy(img, base, NV);
-    vnv_img_put32(img, NV, VNV_IMG_SB_CKPT_CAP, 0x80000000u);
     vnv_img_put32(img, NV, ck + VNV_IMG_CK_LEN, 0x7FFFFFF0u);
+    vnv_img_put32(img, NV, VNV_IMG_SB_CKPT_CAP, 0x80000000u);
     vnv_img_fix_checksums(img, NV);
-    if (save(dir, "huge_ckpt.img", NV))
+    if (save(dir, "slot_past_end.img", NV))
+        return 1;
+
+    memcpy(img, base, NV);
+    vnv_img_put32(img, NV, other, 0);
+    vnv_img_put32(img, NV, ck + VNV_IMG_CK_NREC, 0x40000000u);
+    vnv_img_fix_checksums(img, NV);
+    if (save(dir, "nrec_overflow.img", NV))
         return 1;
 
     /* one record, naming the 600-byte object as partial with 16-byte blocks (a 5-byte
      * bitmap), and the checkpoint ends right after the record */
     memcpy(img, base, NV);
+    vnv_img_put32(img, NV, other, 0);
     vnv_img_put32(img, NV, ck + VNV_IMG_CK_NREC, 1);
-    vnv_img_put32(img, NV, ck + VNV_IMG_CK_LEN, hsize + 8u);
-    vnv_img_put32(img, NV, ck + hsize, big.id);
-    uint32_t unit = vnv_img_get32(img, NV, ck + hsize + 4) & 0xFFFFu;
-    vnv_img_put32(img, NV, ck + hsize + 4, 0x00800000u | unit); /* status: partial, code 0 */
+    vnv_img_put32(img, NV, ck + VNV_IMG_CK_LEN, rec - ck + 12u);
+    vnv_img_put32(img, NV, rec, big.id);
+    vnv_img_put32(img, NV, rec + 4, 600u << vnv_img_status_bits() | 0x080u | 0x400u);
     vnv_img_fix_checksums(img, NV);
     if (save(dir, "bitmap_overrun.img", NV))
         return 1;
 
+    /* the first record's handle moved to the last unit (free in this image) */
     memcpy(img, base, NV);
+    uint32_t id = vnv_img_get32(img, NV, rec);
+    uint32_t u = vnv_img_handle_unit(img, NV, id);
+    vnv_img_put32(img, NV, rec, id - u + (units - 1u));
+    vnv_img_fix_checksums(img, NV);
+    if (vnv_img_map_bit(img, NV, 1, 0, units - 1u) || save(dir, "record_not_start.img", NV))
+        return 1;
+
+    memcpy(img, base, NV);
+    uint32_t cw = ck + VNV_IMG_CK_HEADER + 8u * vnv_img_map_words(base, NV) +
+                  4u * ((units - 1u) / 32u);
+    vnv_img_put32(img, NV, cw, vnv_img_get32(img, NV, cw) | 1u << ((units - 1u) % 32u));
+    vnv_img_fix_checksums(img, NV);
+    if (save(dir, "map_cur.img", NV))
+        return 1;
+
+    memcpy(img, base, NV);
+    uint32_t home = vnv_img_handle_home(img, NV, homed.id);
+    if (!vnv_img_objhdr_crc_ok(img, NV, home)) {
+        fprintf(stderr, "mkhostile: object %08x has no header at %u\n", homed.id, home);
+        return 1;
+    }
+    img[home + 1] ^= 0x04; /* its size */
+    if (save(dir, "header_crc.img", NV))
+        return 1;
+
+    memcpy(img, base, NV);
+    if (save(dir, "truncated_homes.img", NV - 1000u))
+        return 1;
     return save(dir, "truncated.img", 40);
 }

@@ -2,8 +2,10 @@
  * mkimage - write sample storage images for the vnv-check tests:
  *   good.img     objects, a root, a power-fail checkpoint with dirty and partial objects
  *   closed.img   the same after vnv_close
- *   stale.img    storage written after the checkpoint, no new one (power ran out)
- *   torn.img     the checkpoint cut half-way (the energy did not cover the bound)
+ *   stale.img    storage written after the checkpoint, no new one (power ran out): open
+ *                loads the last checkpoint, which is intact (format 3: consistent)
+ *   torn.img     the checkpoint cut half-way (the energy did not cover the bound): open
+ *                loads the previous checkpoint (format 3: consistent)
  *   flipped.img  one bit flipped in an object header
  *   foreign.img  not a vnvheap image
  */
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "image_crc.h"
 #include "vnvheap.h"
 #include "vnvheap/storage_emu.h"
 
@@ -79,7 +82,7 @@ int main(int argc, char **argv)
         return 1;
     vnv_obj_t root;
     vnv_root(&heap, &root);
-    uint32_t home = (root.id >> 10) << 2; /* docs/FORMAT.md section 4 */
+    uint32_t home = vnv_img_handle_home(nv, NV, root.id); /* docs/FORMAT.md section 4 */
     nv[home + 1] ^= 0x04; /* the root object's size field */
     if (save(dir, "flipped.img"))
         return 1;

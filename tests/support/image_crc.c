@@ -1,16 +1,19 @@
-/* image_crc.c - checksums of a storage image, format version 2 (see image_crc.h). */
+/* image_crc.c - checksums of a storage image, format version 3 (see image_crc.h). */
 #include "image_crc.h"
 
-#define OBJ_HDR 8u
-#define CK_FIXED 32u       /* checkpoint header without the parked homes */
-#define NB_FIXED 32u       /* buddy region header before the free-list heads */
-#define NB_MAGIC 0x42564E56u
-#define NB_SALT 0xB0DDB10Cu
-#define NB_ALLOC 2u
-#define NB_FREE 1u
-#define NB_MAX_ORDER 20u
+#define CK_MAGIC 0x43564E56u
+#define MAX_UNITS (1u << 21)
 
-static int in_image(size_t len, uint32_t off, uint32_t n)
+/* status bits below the size in a record's word (11 in docs/FORMAT.md 2.3) */
+unsigned vnv_img_status_bits(void)
+{
+    unsigned b = 0;
+    while (b < 32u && (VNV_MAX_OBJECT_SIZE >> b))
+        b++;
+    return 32u - b;
+}
+
+static int in_image(size_t len, uint64_t off, uint64_t n)
 {
     return off <= len && n <= len - off;
 }
@@ -42,42 +45,21 @@ uint32_t vnv_img_crc32(uint32_t crc, const uint8_t *p, size_t n)
     return ~crc;
 }
 
-static uint8_t crc8(const uint8_t *p, size_t n, uint8_t crc)
+uint32_t vnv_img_unit(const uint8_t *img, size_t len)
 {
-    for (size_t i = 0; i < n; i++) {
-        crc ^= p[i];
-        for (int b = 0; b < 8; b++)
-            crc = (uint8_t)((crc & 0x80u) ? ((unsigned)crc << 1) ^ 0x07u : (unsigned)crc << 1);
-    }
-    return crc;
+    uint32_t u = vnv_img_get32(img, len, VNV_IMG_SB_UNIT);
+    return (u >= 16u && u <= (1u << 20) && !(u & (u - 1u))) ? u : 0;
 }
 
-/* FORMAT.md 4: CRC-8 of header bytes 0..6, seeded with the CRC-8 of the home (LE u32). */
-static uint8_t objhdr_crc(const uint8_t *b, uint32_t home)
+uint32_t vnv_img_units(const uint8_t *img, size_t len)
 {
-    uint8_t off[4] = {(uint8_t)home, (uint8_t)(home >> 8), (uint8_t)(home >> 16),
-                      (uint8_t)(home >> 24)};
-    return crc8(b, 7, crc8(off, 4, 0x5Au));
+    uint32_t n = vnv_img_get32(img, len, VNV_IMG_SB_UNITS);
+    return n <= MAX_UNITS ? n : 0;
 }
 
-uint32_t vnv_img_handle_home(uint32_t id)
+uint32_t vnv_img_map_words(const uint8_t *img, size_t len)
 {
-    return (id >> 10) << 2;
-}
-
-uint32_t vnv_img_ckpt_off(const uint8_t *img, size_t len)
-{
-    uint32_t off = vnv_img_get32(img, len, VNV_IMG_SB_CKPT_OFF);
-    return in_image(len, off, CK_FIXED) ? off : 0;
-}
-
-uint32_t vnv_img_ckpt_header_size(const uint8_t *img, size_t len)
-{
-    uint32_t n = vnv_img_get32(img, len, VNV_IMG_SB_NCACHE);
-    uint32_t off = vnv_img_ckpt_off(img, len);
-    if (!off || n > (len - off - CK_FIXED) / 8u)
-        return 0;
-    return CK_FIXED + 8u * n;
+    return (vnv_img_units(img, len) + 31u) / 32u;
 }
 
 uint32_t vnv_img_nv_off(const uint8_t *img, size_t len)
@@ -85,11 +67,161 @@ uint32_t vnv_img_nv_off(const uint8_t *img, size_t len)
     return vnv_img_get32(img, len, VNV_IMG_SB_NV_OFF);
 }
 
+uint32_t vnv_img_slot_off(const uint8_t *img, size_t len, unsigned s)
+{
+    uint64_t off = (uint64_t)vnv_img_get32(img, len, VNV_IMG_SB_CKPT_OFF) +
+                   (uint64_t)(s & 1u) * vnv_img_get32(img, len, VNV_IMG_SB_CKPT_CAP);
+    return in_image(len, off, VNV_IMG_CK_HEADER) ? (uint32_t)off : 0;
+}
+
+/* Walk slot s as ckpt_verify does: the CRC over map, records and bitmaps, skipping data.
+ * Returns 1 if the slot parses completely to its length; *crc gets the CRC of what was
+ * covered (with the header, crc field zeroed). */
+static int slot_walk(const uint8_t *img, size_t len, unsigned s, uint32_t *crc)
+{
+    uint32_t base = vnv_img_slot_off(img, len, s);
+    uint32_t cap = vnv_img_get32(img, len, VNV_IMG_SB_CKPT_CAP);
+    uint32_t mapb = 12u * vnv_img_map_words(img, len);
+    if (!base || vnv_img_get32(img, len, base) != CK_MAGIC)
+        return 0;
+    uint64_t clen = vnv_img_get32(img, len, base + VNV_IMG_CK_LEN);
+    uint32_t nrec = vnv_img_get32(img, len, base + VNV_IMG_CK_NREC);
+    int ok = clen >= VNV_IMG_CK_HEADER + mapb && clen <= cap &&
+             nrec <= (clen - VNV_IMG_CK_HEADER - mapb) / VNV_IMG_CK_RECORD;
+    if (clen > cap)
+        clen = cap;
+    if (!in_image(len, base, clen))
+        clen = len - base, ok = 0;
+    const uint8_t *p = img + base;
+    uint64_t pos = VNV_IMG_CK_HEADER, end = clen;
+    uint32_t c = 0;
+#define COVER(n)                                                                             \
+    do {                                                                                     \
+        uint64_t n_ = (n);                                                                   \
+        if (n_ > end - pos) {                                                                \
+            c = vnv_img_crc32(c, p + pos, (size_t)(end - pos));                             \
+            pos = end, ok = 0;                                                               \
+            goto done;                                                                       \
+        }                                                                                    \
+        c = vnv_img_crc32(c, p + pos, (size_t)n_);                                          \
+        pos += n_;                                                                           \
+    } while (0)
+    if (end < pos)
+        return 0;
+    COVER(mapb);
+    for (uint32_t i = 0; i < nrec; i++) {
+        COVER(VNV_IMG_CK_RECORD);
+        const uint8_t *r = p + pos - VNV_IMG_CK_RECORD;
+        uint32_t word = (uint32_t)r[4] | (uint32_t)r[5] << 8 | (uint32_t)r[6] << 16 |
+                        (uint32_t)r[7] << 24;
+        uint32_t st = word & ((1u << vnv_img_status_bits()) - 1u), size = word >> vnv_img_status_bits();
+        if (!size) {
+            ok = 0;
+            goto done;
+        }
+        uint64_t data = (st & 0x20u) ? size : 0;
+        if (st & 0x80u) {
+            uint32_t bs = 16u << ((st >> 8) & 3u), nb = (size + bs - 1u) / bs;
+            uint32_t nbm = (nb + 7u) / 8u;
+            COVER(nbm);
+            const uint8_t *bm = p + pos - nbm;
+            data = 0;
+            for (uint32_t b = 0; b < nb; b++)
+                if (bm[b >> 3] & (1u << (b & 7u)))
+                    data += (uint64_t)(b + 1u) * bs <= size ? bs : size - b * bs;
+        }
+        if (data > end - pos) {
+            pos = end, ok = 0;
+            goto done;
+        }
+        pos += data;
+    }
+done:
+#undef COVER
+    if (pos != end)
+        ok = 0;
+    uint8_t h[VNV_IMG_CK_HEADER];
+    for (unsigned i = 0; i < sizeof h; i++)
+        h[i] = p[i];
+    h[12] = h[13] = h[14] = h[15] = 0;
+    *crc = vnv_img_crc32(c, h, sizeof h);
+    return ok;
+}
+
+int vnv_img_slot_ok(const uint8_t *img, size_t len, unsigned s)
+{
+    uint32_t crc = 0;
+    return slot_walk(img, len, s, &crc) &&
+           crc == vnv_img_get32(img, len, vnv_img_slot_off(img, len, s) + VNV_IMG_CK_CRC);
+}
+
+static int has_magic(const uint8_t *img, size_t len, unsigned s)
+{
+    uint32_t off = vnv_img_slot_off(img, len, s);
+    return off && vnv_img_get32(img, len, off) == CK_MAGIC;
+}
+
+int vnv_img_newest_slot(const uint8_t *img, size_t len)
+{
+    int m0 = has_magic(img, len, 0), m1 = has_magic(img, len, 1);
+    if (!m0 && !m1)
+        return -1;
+    if (!m0 || !m1)
+        return m0 ? 0 : 1;
+    uint32_t s0 = vnv_img_get32(img, len, vnv_img_slot_off(img, len, 0) + VNV_IMG_CK_SEQ);
+    uint32_t s1 = vnv_img_get32(img, len, vnv_img_slot_off(img, len, 1) + VNV_IMG_CK_SEQ);
+    return (int32_t)(s1 - s0) > 0 ? 1 : 0;
+}
+
+int vnv_img_loaded_slot(const uint8_t *img, size_t len)
+{
+    int first = vnv_img_newest_slot(img, len);
+    if (first < 0)
+        return -1;
+    if (vnv_img_slot_ok(img, len, (unsigned)first))
+        return first;
+    return vnv_img_slot_ok(img, len, 1u - (unsigned)first) ? 1 - first : -1;
+}
+
+int vnv_img_map_bit(const uint8_t *img, size_t len, unsigned s, unsigned m, uint32_t u)
+{
+    uint32_t base = vnv_img_slot_off(img, len, s), words = vnv_img_map_words(img, len);
+    if (!base || m > 2 || u >= vnv_img_units(img, len))
+        return 0;
+    uint64_t at = (uint64_t)base + VNV_IMG_CK_HEADER + 4u * ((uint64_t)m * words + u / 32u);
+    if (!in_image(len, at, 4))
+        return 0;
+    return (int)((vnv_img_get32(img, len, (uint32_t)at) >> (u % 32u)) & 1u);
+}
+
+uint32_t vnv_img_handle_unit(const uint8_t *img, size_t len, uint32_t id)
+{
+    uint32_t units = vnv_img_units(img, len), b = 1;
+    while (b < 31u && (1u << b) < units)
+        b++;
+    return id & ((1u << b) - 1u);
+}
+
+uint32_t vnv_img_handle_home(const uint8_t *img, size_t len, uint32_t id)
+{
+    uint64_t home = (uint64_t)vnv_img_nv_off(img, len) +
+                    (uint64_t)vnv_img_handle_unit(img, len, id) * vnv_img_unit(img, len);
+    return home <= UINT32_MAX ? (uint32_t)home : UINT32_MAX;
+}
+
+/* FORMAT.md 4: CRC-32 of the home offset (LE u32) followed by header bytes 0..7. */
+static uint32_t objhdr_crc(const uint8_t *b, uint32_t home)
+{
+    uint8_t off[4] = {(uint8_t)home, (uint8_t)(home >> 8), (uint8_t)(home >> 16),
+                      (uint8_t)(home >> 24)};
+    return vnv_img_crc32(vnv_img_crc32(0, off, 4), b, 8);
+}
+
 int vnv_img_objhdr_crc_ok(const uint8_t *img, size_t len, uint32_t home)
 {
-    if (!in_image(len, home, OBJ_HDR))
+    if (!in_image(len, home, VNV_IMG_OBJ_HEADER))
         return 0;
-    return img[home + 7] == objhdr_crc(img + home, home);
+    return vnv_img_get32(img, len, home + 8) == objhdr_crc(img + home, home);
 }
 
 void vnv_img_fix_superblock(uint8_t *img, size_t len)
@@ -98,58 +230,32 @@ void vnv_img_fix_superblock(uint8_t *img, size_t len)
         vnv_img_put32(img, len, 60, vnv_img_crc32(0, img, 60));
 }
 
-void vnv_img_fix_checkpoint(uint8_t *img, size_t len)
+void vnv_img_fix_checkpoints(uint8_t *img, size_t len)
 {
-    uint32_t off = vnv_img_ckpt_off(img, len), hsize = vnv_img_ckpt_header_size(img, len);
-    if (!off || !hsize)
-        return;
-    uint32_t clen = vnv_img_get32(img, len, off + VNV_IMG_CK_LEN);
-    if (clen < hsize || !in_image(len, off, clen))
-        return; /* no checksum can make this checkpoint valid */
-    uint32_t crc = vnv_img_crc32(0, img + off + hsize, clen - hsize);
-    vnv_img_put32(img, len, off + 12, 0);
-    vnv_img_put32(img, len, off + 12, vnv_img_crc32(crc, img + off, hsize));
-}
-
-void vnv_img_fix_nv_region(uint8_t *img, size_t len)
-{
-    uint32_t nv = vnv_img_nv_off(img, len);
-    if (in_image(len, nv, NB_FIXED) && vnv_img_get32(img, len, nv) == NB_MAGIC)
-        vnv_img_put32(img, len, nv + 28, vnv_img_crc32(0, img + nv, 28));
-}
-
-/* Block tag of the default buddy allocator (src/alloc/nv_buddy.c): a hash of the
- * area-relative position, the state and the order. */
-static uint32_t tag_of(uint32_t pos, uint32_t state, uint32_t k)
-{
-    return ((((pos >> 4) * 0x9E3779B1u) ^ NB_SALT) & ~0xFFu) | (state << 5) | k;
+    for (unsigned s = 0; s < 2; s++) {
+        uint32_t crc = 0, base = vnv_img_slot_off(img, len, s);
+        if (!has_magic(img, len, s))
+            continue;
+        (void)slot_walk(img, len, s, &crc);
+        vnv_img_put32(img, len, base + VNV_IMG_CK_CRC, crc);
+    }
 }
 
 unsigned vnv_img_fix_object_headers(uint8_t *img, size_t len)
 {
+    uint32_t units = vnv_img_units(img, len), unit = vnv_img_unit(img, len);
     uint32_t nv = vnv_img_nv_off(img, len);
-    if (!in_image(len, nv, NB_FIXED) || vnv_img_get32(img, len, nv) != NB_MAGIC)
-        return 0;
-    uint32_t hdr = vnv_img_get32(img, len, nv + 16), asize = vnv_img_get32(img, len, nv + 20);
-    if (hdr > len - nv || asize > len - nv - hdr)
-        return 0;
-    uint32_t area = nv + hdr;
     unsigned n = 0;
-    /* Linear walk: a valid tag advances by its block, anything else by the minimum block. */
-    for (uint32_t pos = 0; pos + 16u <= asize;) {
-        uint32_t raw = vnv_img_get32(img, len, area + pos), k = raw & 31u, st = (raw >> 5) & 7u;
-        uint32_t step = 16;
-        if ((raw & ~0xFFu) == (tag_of(pos, 0, 0) & ~0xFFu) && k <= NB_MAX_ORDER &&
-            (st == NB_ALLOC || st == NB_FREE) && (pos & ((16u << k) - 1u)) == 0 &&
-            (16u << k) <= asize - pos) {
-            step = 16u << k;
-            if (st == NB_ALLOC) {
-                uint32_t home = area + pos + 4u;
-                img[home + 7] = objhdr_crc(img + home, home);
-                n++;
-            }
-        }
-        pos += step;
+    if (!unit)
+        return 0;
+    for (uint32_t u = 0; u < units; u++) {
+        if (!vnv_img_map_bit(img, len, 0, 1, u) && !vnv_img_map_bit(img, len, 1, 1, u))
+            continue;
+        uint64_t home = (uint64_t)nv + (uint64_t)u * unit;
+        if (!in_image(len, home, VNV_IMG_OBJ_HEADER))
+            continue;
+        vnv_img_put32(img, len, (uint32_t)home + 8u, objhdr_crc(img + home, (uint32_t)home));
+        n++;
     }
     return n;
 }
@@ -157,7 +263,6 @@ unsigned vnv_img_fix_object_headers(uint8_t *img, size_t len)
 void vnv_img_fix_checksums(uint8_t *img, size_t len)
 {
     vnv_img_fix_object_headers(img, len);
-    vnv_img_fix_nv_region(img, len);
-    vnv_img_fix_checkpoint(img, len);
+    vnv_img_fix_checkpoints(img, len);
     vnv_img_fix_superblock(img, len);
 }

@@ -1,11 +1,11 @@
 /*
  * image_crc.h - the one place in the tests that knows the checksums of a storage image
- * (docs/FORMAT.md, format version 2) and where the fields they cover sit.
+ * (docs/FORMAT.md, format version 3) and where the fields they cover sit.
  *
  * The image fuzzer (tests/fuzz/fuzz_image.c) and the vnv-check regression images
- * (tests/image/mkhostile.c) edit images and then recompute the checksums through these
- * functions, so a change of the format (a new version, another checksum) is made here and
- * nowhere else in the tests.
+ * (tests/image/mkhostile.c, mkimage.c) edit images and then recompute the checksums through
+ * these functions, so a change of the format (a new version, another checksum) is made here
+ * and nowhere else in the tests.
  *
  * Every function treats the image as hostile: each field it uses is bounded against `len`,
  * so a damaged image gives a best-effort result and never an access outside
@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vnvheap.h"
+
 /* Superblock fields (byte offsets from the start of the image). */
 #define VNV_IMG_SB_VERSION 8u
 #define VNV_IMG_SB_STORAGE_SIZE 12u
@@ -26,13 +28,22 @@
 #define VNV_IMG_SB_NV_OFF 28u
 #define VNV_IMG_SB_NV_SIZE 32u
 #define VNV_IMG_SB_ARENA 36u
-#define VNV_IMG_SB_NCACHE 48u
+#define VNV_IMG_SB_UNIT 48u
+#define VNV_IMG_SB_UNITS 52u
 
-/* Checkpoint header fields (byte offsets from the checkpoint region's start). */
+/* Checkpoint slot header fields (byte offsets from the slot's start); the NV map follows
+ * the header, then the records (12 bytes each, with their bitmaps and data). */
+#define VNV_IMG_CK_SEQ 4u
 #define VNV_IMG_CK_LEN 8u
+#define VNV_IMG_CK_CRC 12u
 #define VNV_IMG_CK_NREC 16u
 #define VNV_IMG_CK_ROOT 20u
-#define VNV_IMG_CK_PARKED 32u /* + 8 i: home, + 8 i + 4: size */
+#define VNV_IMG_CK_HEADER VNV_CKPT_HEADER_SIZE /* 32 in docs/FORMAT.md 2.1 */
+#define VNV_IMG_CK_RECORD 12u
+#define VNV_IMG_OBJ_HEADER 12u
+
+/* Status bits below the size in a record's word (11 in docs/FORMAT.md 2.3). */
+unsigned vnv_img_status_bits(void);
 
 uint32_t vnv_img_get32(const uint8_t *img, size_t len, uint32_t off); /* 0 outside */
 void vnv_img_put32(uint8_t *img, size_t len, uint32_t off, uint32_t v); /* no-op outside */
@@ -40,26 +51,39 @@ void vnv_img_put32(uint8_t *img, size_t len, uint32_t off, uint32_t v); /* no-op
 /* CRC-32 (IEEE, reflected, as zlib); start with crc = 0. */
 uint32_t vnv_img_crc32(uint32_t crc, const uint8_t *p, size_t n);
 
-/* Storage offset of the home (object header) of handle `id`. */
-uint32_t vnv_img_handle_home(uint32_t id);
-/* Checkpoint region start and header size as the superblock states them (bounded: 0 if
- * the superblock puts them outside the image). */
-uint32_t vnv_img_ckpt_off(const uint8_t *img, size_t len);
-uint32_t vnv_img_ckpt_header_size(const uint8_t *img, size_t len);
-/* NV allocator region start (superblock's nv_off). */
+/* Geometry as the superblock states it (unit 0 / units 0 when the fields are unusable). */
+uint32_t vnv_img_unit(const uint8_t *img, size_t len);
+uint32_t vnv_img_units(const uint8_t *img, size_t len);
+uint32_t vnv_img_map_words(const uint8_t *img, size_t len); /* ceil(units / 32) */
 uint32_t vnv_img_nv_off(const uint8_t *img, size_t len);
+/* Start of checkpoint slot s (0 = A, 1 = B), 0 if the superblock puts it outside. */
+uint32_t vnv_img_slot_off(const uint8_t *img, size_t len, unsigned s);
+/* The slot vnv_open loads (docs/FORMAT.md 2.4: the newer verifying one), or -1. */
+int vnv_img_loaded_slot(const uint8_t *img, size_t len);
+/* The slot with the larger sequence number among those whose magic matches, or -1. */
+int vnv_img_newest_slot(const uint8_t *img, size_t len);
+/* 1 if the checkpoint in slot s is complete and its CRC verifies. */
+int vnv_img_slot_ok(const uint8_t *img, size_t len, unsigned s);
+/* Bit u of map m (0 ALLOC, 1 START, 2 CUR) of slot s; 0 outside. */
+int vnv_img_map_bit(const uint8_t *img, size_t len, unsigned s, unsigned m, uint32_t u);
 
-/* 1 if the 8-byte object header at `home` carries a matching CRC-8, else 0. */
+/* Unit of handle `id` and the storage offset of its home (object header); 0 / UINT32_MAX
+ * when the superblock is unusable. */
+uint32_t vnv_img_handle_unit(const uint8_t *img, size_t len, uint32_t id);
+uint32_t vnv_img_handle_home(const uint8_t *img, size_t len, uint32_t id);
+
+/* 1 if the 12-byte object header at `home` carries a matching CRC-32, else 0. */
 int vnv_img_objhdr_crc_ok(const uint8_t *img, size_t len, uint32_t home);
 
 /* Recompute, in place: */
-void vnv_img_fix_superblock(uint8_t *img, size_t len);   /* CRC-32 of bytes 0..59 */
-void vnv_img_fix_checkpoint(uint8_t *img, size_t len);   /* CRC-32 over body + header */
-void vnv_img_fix_nv_region(uint8_t *img, size_t len);    /* buddy region header CRC-32 */
-/* The CRC-8 of every object header found behind an allocated buddy block tag. Returns the
- * number of headers visited. */
+void vnv_img_fix_superblock(uint8_t *img, size_t len); /* CRC-32 of bytes 0..59 */
+/* The CRC of each slot whose magic matches, over map, records and bitmaps as ckpt_verify
+ * reads them (a record that runs past the slot's length: up to the length). */
+void vnv_img_fix_checkpoints(uint8_t *img, size_t len);
+/* The CRC of the object header at every START unit of either slot's map. Returns the
+ * number of headers written. */
 unsigned vnv_img_fix_object_headers(uint8_t *img, size_t len);
-/* All of the above, in dependency order (objects, NV region, checkpoint, superblock). */
+/* All of the above, in dependency order (objects, checkpoints, superblock). */
 void vnv_img_fix_checksums(uint8_t *img, size_t len);
 
 #endif
