@@ -69,12 +69,12 @@ extern "C" {
 
 /* ---- sizes that the sizing formula uses ----------------------------------------------- */
 
-#define VNV_CKPT_HEADER_SIZE 32u  /* fixed part of every checkpoint */
+#define VNV_CKPT_HEADER_SIZE 36u  /* fixed part of every checkpoint */
 #define VNV_CKPT_RECORD_SIZE 12u  /* per resident object in a checkpoint */
 #define VNV_META_SIZE 8u          /* RAM metadata per resident object, before its data */
 #define VNV_OBJ_HEADER_SIZE 12u   /* per object on storage, before its two data slots */
 #define VNV_SUPERBLOCK_SIZE 64u   /* at storage offset 0 */
-#define VNV_MAX_OBJECT_SIZE ((1u << 21) - 1u)
+#define VNV_MAX_OBJECT_SIZE ((1u << 18) - 1u) /* 256 KiB - 1 */
 #define VNV_MAX_STORAGE_SIZE (1u << 24) /* 16 MiB */
 #ifndef VNV_MAX_UNITS
 /* Most allocation units of the NV map (the automatic unit size grows with the storage to
@@ -219,6 +219,8 @@ struct vnv_heap {
     volatile uint8_t pending;   /* a persist was requested during the critical section */
     uint8_t slot;        /* checkpoint slot (0 = A, 1 = B) holding the last checkpoint */
     uint8_t other_live;  /* the other slot may hold an older valid checkpoint */
+    uint8_t group;       /* nesting depth of the open failure-atomic group (0 = none) */
+    uint32_t group_root; /* the root when the group began */
     uint8_t state;              /* lifecycle, see heap.c */
     struct vnv_stats st;
     uint32_t ram_state[VNV_RAM_STATE_MAX / 4];
@@ -442,18 +444,34 @@ int vnv_set_root(struct vnv_heap *h, vnv_obj_t obj);
 int vnv_persist_all(void);
 
 /*
- * Group several operations (e.g. allocate a node and store its handle in another object)
- * so that no checkpoint can capture the heap between them: a checkpoint requested in
- * between is deferred to vnv_atomic_end, exactly like the heap's own critical sections.
- * The energy reserve must cover the time between begin and end: keep it short and
- * bounded. Nestable (up to 200). Errors: INVAL (not open / end without begin), BUSY (too
- * deep). O(1), no storage traffic (end may run the deferred checkpoint).
+ * Failure-atomic groups: the operations between begin and end happen all or not at all for
+ * a program that restarts from main. A power-fail request inside a group is served at once,
+ * like anywhere else (same bound, same deferral: the group is not a critical section), and:
+ *   - resume (RAM kept or rebuilt): the program continues inside the group with all its
+ *     changes;
+ *   - restart (vnv_open after a reset, announced or not): every object and the root are as
+ *     they were before the group began, or, if the group ended before the last completed
+ *     checkpoint, as after it; never a mix;
+ *   - vnv_atomic_abort: rolls the group back in the running program.
+ * How: before its first change in the group an object's value goes home (a flush if it is
+ * dirty), and until the group ends it is neither flushed nor evicted; objects allocated in
+ * the group stay in RAM; objects freed in the group keep their homes (their handles are
+ * refused at once). Their changes are charged to the budget as dirty bytes like any others,
+ * so a change that cannot fit returns VNV_ERR_BUDGET (or NOMEM: RAM full of members) and the
+ * group can be aborted. Nesting is flat: inner begin/end pairs only count; the outermost end
+ * commits, an abort at any depth rolls back the whole group.
+ * Errors: INVAL (not open; end/abort without begin), BUSY (begin: 255 deep; abort: a member
+ *   is still pinned). begin: O(1), no storage traffic. end, abort: O(R); end: none;
+ *   abort: one HDR read per object freed in the group and one read of n bytes per object
+ *   changed in it. Pointers into members are invalid after abort.
  */
 int vnv_atomic_begin(struct vnv_heap *h);
 int vnv_atomic_end(struct vnv_heap *h);
+int vnv_atomic_abort(struct vnv_heap *h);
 
-/* The same for one heap, from normal code (never deferred). Errors: INVAL (also inside an
- * atomic group), IO. */
+/* The same for one heap, from normal code (never deferred; allowed inside a group: a
+ * restart then rolls the group back). Errors: INVAL (not open, or called from the persist
+ * callback), IO. */
 int vnv_checkpoint(struct vnv_heap *h);
 
 /*

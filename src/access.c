@@ -196,14 +196,57 @@ static int evict(struct vnv_heap *h, struct meta *m)
     if (err)
         return err;
     sec_enter(h);
-    int32_t s = idx_find(h, id_key(h, m->id));
-    uint32_t off = (uint32_t)((uint8_t *)m - h->arena);
-    h->used -= charge_of(m);
-    idx_remove(h, (uint32_t)s);
-    (void)h->ram->free(RAM_ST(h), off, block_need(meta_size(m), m->word & ST_MASK));
+    drop_resident(h, m);
     h->st.evictions++;
     sec_leave(h);
     return VNV_OK;
+}
+
+/* Drop the RAM copy of a resident object without writing anything (evict after its flush,
+ * free, a group's rollback). Call inside a critical section. */
+void drop_resident(struct vnv_heap *h, struct meta *m)
+{
+    uint32_t off = (uint32_t)((uint8_t *)m - h->arena);
+    h->used -= charge_of(m);
+    h->dirty_data -= dirty_bytes_of(m);
+    idx_remove(h, (uint32_t)idx_find(h, id_key(h, m->id)));
+    (void)h->ram->free(RAM_ST(h), off, block_need(meta_size(m), m->word & ST_MASK));
+}
+
+/* Replace a resident homed object's RAM copy by its home's current slot: it is clean again
+ * (a group member rolled back to the value before the group). */
+int reload_home(struct vnv_heap *h, struct meta *m)
+{
+    uint32_t u = id_unit(h, m->id), size = meta_size(m), st = m->word & ST_MASK;
+    int err = heap_read(h, slot_off(unit_off(h, u), size, (uint32_t)bit_get(nvmap(h, MAP_CUR), u)),
+                        meta_data(m), size);
+    if (err)
+        return err;
+    sec_enter(h);
+    uint32_t d = dirty_bytes_of(m);
+    if (st & ST_PARTIAL)
+        memset(meta_bitmap(m), 0, bitmap_bytes(size, st));
+    m->word &= ~ST_DIRTY;
+    h->used -= d;
+    h->dirty_data -= d;
+    sec_leave(h);
+    return VNV_OK;
+}
+
+/* Make `m` a member of the open failure-atomic group before its first change: the value it
+ * had before the group goes home (a flush, if it is dirty), and it stays there: members are
+ * neither flushed nor evicted until the group ends (policy view, index.c). */
+static int enlist(struct vnv_heap *h, struct meta *m)
+{
+    if (!h->group || (m->word & ST_GROUP))
+        return VNV_OK;
+    int err = flush_meta(h, m);
+    if (!err) {
+        sec_enter(h);
+        m->word |= ST_GROUP;
+        sec_leave(h);
+    }
+    return err;
 }
 
 /* Ask the policy for a victim and check it really is one (a policy is replaceable code).
@@ -393,6 +436,13 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
         return VNV_ERR_NOMEM;
     if (nvmap_need(h, sz) > h->nv_size)
         return VNV_ERR_NOSPC;
+    if (h->group) { /* a group's new object stays in RAM until the group ends: room first */
+        int e = make_budget(h, VNV_CKPT_RECORD_SIZE + bm + sz);
+        if (!e)
+            e = make_ram(h, need);
+        if (e)
+            return e;
+    }
 
     sec_enter(h);
     uint32_t u = 0;
@@ -410,12 +460,17 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
      * (1 - C/L) of uncached access instead of thrashing. A resident new object costs no
      * storage traffic until it is flushed: freed before that, it never touches storage. */
     uint32_t off;
-    int resident = h->index_used + 1u < h->index_cap &&
+    int resident = h->index_used + (h->group ? 0u : 1u) < h->index_cap &&
                    h->used + VNV_CKPT_RECORD_SIZE + bm + sz <= h->max_dirty &&
                    h->ram->alloc(RAM_ST(h), need, &off) == VNV_OK;
-    if (resident && !h->ram->fits(RAM_ST(h), need)) {
+    if (resident && !h->group && !h->ram->fits(RAM_ST(h), need)) {
         (void)h->ram->free(RAM_ST(h), off, need);
         resident = 0;
+    }
+    if (!resident && h->group) {
+        nvmap_free(h, u);
+        sec_leave(h);
+        return VNV_ERR_NOMEM;
     }
     if (!resident) { /* header + value into slot 0: one transaction */
         uint8_t hdr[VNV_OBJ_HEADER_SIZE];
@@ -452,7 +507,8 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
     } else {
         struct meta *m = (struct meta *)(void *)(h->arena + off);
         m->id = id;
-        m->word = sz << ST_BITS | status | ST_DIRTY | ST_ACCESSED;
+        m->word = sz << ST_BITS | status | ST_DIRTY | ST_ACCESSED |
+                  (h->group ? ST_GROUP | ST_GNEW : 0u);
         if (bm) {
             uint32_t nb = part_nblocks(sz, status);
             memset(meta_bitmap(m), 0, pad8(bm));
@@ -521,6 +577,23 @@ int vnv_free(struct vnv_heap *h, vnv_obj_t obj)
         return r;
     if (r && (m->word & ST_PINS))
         return VNV_ERR_BUSY;
+    if (h->group && !(r && (m->word & ST_GNEW))) {
+        /* In a group: the object only looks freed (tag 0 in RAM: its handle is refused);
+         * it keeps its home and comes back if the group rolls back. */
+        int err = r ? VNV_OK : load(h, obj.id, &m);
+        if (!err)
+            err = enlist(h, m);
+        if (err)
+            return err;
+        sec_enter(h);
+        m->word |= ST_GFREE;
+        m->id = id_unit(h, m->id);
+        if (h->root == obj.id)
+            h->root = 0;
+        h->st.frees++;
+        sec_leave(h);
+        return VNV_OK;
+    }
     if (!r) {
         struct objhdr oh; /* validates the handle */
         int err = read_objhdr(h, obj.id, &oh);
@@ -530,13 +603,8 @@ int vnv_free(struct vnv_heap *h, vnv_obj_t obj)
     /* No storage traffic: the home's units are free now, and reusable once the next
      * checkpoint no longer needs them (nvmap.c). */
     sec_enter(h);
-    if (r) {
-        uint32_t off = (uint32_t)((uint8_t *)m - h->arena);
-        h->used -= charge_of(m);
-        h->dirty_data -= dirty_bytes_of(m);
-        idx_remove(h, (uint32_t)idx_find(h, id_key(h, obj.id)));
-        (void)h->ram->free(RAM_ST(h), off, block_need(meta_size(m), m->word & ST_MASK));
-    }
+    if (r)
+        drop_resident(h, m);
     nvmap_free(h, id_unit(h, obj.id));
     if (h->root == obj.id)
         h->root = 0; /* never record a dangling root */
@@ -602,6 +670,9 @@ static int get_writer(struct vnv_heap *h, vnv_obj_t obj, struct meta **out)
         if (err)
             return err;
     }
+    int err = enlist(h, m);
+    if (err)
+        return err;
     /* Pin before making budget room, so the target can never be flushed or evicted. */
     m->word |= ST_WRITER | ST_ACCESSED;
     *out = m;
@@ -691,14 +762,15 @@ static int resident_unpinned(struct vnv_heap *h, vnv_obj_t obj, uint32_t busy_if
 int vnv_flush(struct vnv_heap *h, vnv_obj_t obj)
 {
     struct meta *m = NULL;
-    int r = resident_unpinned(h, obj, ST_WRITER, &m); /* readers cannot change it */
+    /* readers cannot change it; a group member keeps its home for a rollback */
+    int r = resident_unpinned(h, obj, ST_WRITER | ST_GMASK, &m);
     return r <= 0 ? r : flush_meta(h, m);
 }
 
 int vnv_unload(struct vnv_heap *h, vnv_obj_t obj)
 {
     struct meta *m = NULL;
-    int r = resident_unpinned(h, obj, ST_PINS, &m);
+    int r = resident_unpinned(h, obj, ST_PINS | ST_GMASK, &m);
     return r <= 0 ? r : evict(h, m);
 }
 
@@ -793,11 +865,20 @@ int vnv_write(struct vnv_heap *h, vnv_obj_t obj, size_t off, const void *src, si
     int r = locate_range(h, obj, off, len, &m, &at);
     if (r < 0)
         return r;
+    if (!r && h->group) { /* in a group: changed in RAM only, its home keeps the old value */
+        int err = load(h, obj.id, &m);
+        if (err)
+            return err;
+        r = 1;
+    }
     if (r) {
         if (m->word & ST_PINS)
             return VNV_ERR_BUSY;
+        int err = enlist(h, m);
+        if (err)
+            return err;
         m->word |= ST_WRITER | ST_ACCESSED; /* pinned while budget room is made */
-        int err = mark_own_range(h, m, (uint32_t)off, (uint32_t)len);
+        err = mark_own_range(h, m, (uint32_t)off, (uint32_t)len);
         if (!err)
             memcpy(meta_data(m) + off, src, len);
         m->word &= ~ST_WRITER;

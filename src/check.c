@@ -74,7 +74,9 @@ static int check_locked(struct vnv_heap *h)
         struct meta *m = unit_meta(h, e);
         uint32_t st = m->word & ST_MASK, size = meta_size(m);
         uint32_t u = id_unit(h, m->id);
-        if (id_tag(h, m->id) == 0 || size == 0 || idx_find(h, u) != (int32_t)s || u >= h->units ||
+        if ((id_tag(h, m->id) == 0) != ((st & ST_GFREE) != 0) || size == 0 ||
+            idx_find(h, u) != (int32_t)s || u >= h->units || (!h->group && (st & ST_GMASK)) ||
+            ((st & ST_GMASK) && !(st & ST_GROUP)) ||
             !bit_get(nvmap(h, MAP_START), u) ||
             nvmap_need(h, size) > nvmap_extent(h, u) * h->unit)
             FAIL(); /* unreachable by lookup, a duplicate home, or not a home that fits */
@@ -88,11 +90,12 @@ static int check_locked(struct vnv_heap *h)
             FAIL();
         int err;
         if (st & ST_HOMED) {
-            struct objhdr oh;
-            err = read_objhdr(h, m->id, &oh);
+            struct objhdr oh; /* (freed in a group: tag 0 here, check_homes reads it) */
+            err = (st & ST_GFREE) ? VNV_OK : read_objhdr(h, m->id, &oh);
             if (err)
                 return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
-            if (oh.size != size || oh.status != (st & (ST_PARTIAL | ST_PSHIFT_MASK)))
+            if (!(st & ST_GFREE) &&
+                (oh.size != size || oh.status != (st & (ST_PARTIAL | ST_PSHIFT_MASK))))
                 FAIL();
             err = check_clean_equal(h, m);
             if (err)
@@ -140,7 +143,7 @@ static int check_homes(struct vnv_heap *h)
         struct objhdr oh;
         if (id_unit(h, id) != u || objhdr_decode(h, b, id, &oh) != VNV_OK)
             FAIL();
-        if (m && m->id != id)
+        if (m && m->id != id && !(m->word & ST_GFREE)) /* freed in a group: tag 0 in RAM */
             FAIL();
         (void)a;
     }

@@ -183,7 +183,8 @@ int ckpt_write(struct vnv_heap *h, uint32_t flags)
     put_le32(hdr + 16, nrec);
     put_le32(hdr + 20, h->root);
     put_le32(hdr + 24, h->alloc_count);
-    put_le32(hdr + 28, flags);
+    put_le32(hdr + 28, flags | (h->group ? CKPT_FLAG_GROUP : 0u));
+    put_le32(hdr + 32, h->group ? h->group_root : h->root);
     put_le32(hdr + 12, vnv_crc32(w.crc, hdr, sizeof hdr));
     struct vnv_iovec iov = {hdr, sizeof hdr};
     err = heap_writev(h, w.base, &iov, 1);
@@ -329,7 +330,8 @@ static int restore_one(struct vnv_heap *h, uint32_t base, uint32_t *pos, uint32_
     uint32_t id = get_le32(r), word = get_le32(r + 4), unit = get_le16(r + 8);
     uint32_t st = word & ST_MASK, size = word >> ST_BITS, u = id_unit(h, id);
     if (unit == 0 || (unit - 1u) * 8u >= h->arena_size || get_le16(r + 10) != 0 ||
-        id_tag(h, id) == 0 || u >= h->units || !bit_get(nvmap(h, MAP_START), u) ||
+        (id_tag(h, id) == 0) != ((st & ST_GFREE) != 0) || u >= h->units ||
+        !bit_get(nvmap(h, MAP_START), u) || ((st & ST_GMASK) && !(st & ST_GROUP)) ||
         idx_find(h, u) >= 0 || size == 0 ||
         ((st & ST_PSHIFT_MASK) && !(st & ST_PARTIAL)) ||
         nvmap_need(h, size) > nvmap_extent(h, u) * h->unit)
@@ -400,7 +402,10 @@ static int ckpt_apply(struct vnv_heap *h, const uint8_t *hdr, int keep_pins)
         err = VNV_ERR_CORRUPT;
     if (!err && h->ram->check && h->ram->check(RAM_ST(h)))
         err = VNV_ERR_CORRUPT;
-    uint32_t root = get_le32(hdr + 20);
+    int rollback = !keep_pins && (get_le32(hdr + 28) & CKPT_FLAG_GROUP);
+    if (!err && rollback)
+        err = group_rollback(h); /* a restart sees the state before the open group */
+    uint32_t root = get_le32(hdr + (rollback ? 32 : 20));
     if (!err && root && (id_unit(h, root) >= h->units || id_tag(h, root) == 0 ||
                          !bit_get(nvmap(h, MAP_START), id_unit(h, root))))
         err = VNV_ERR_CORRUPT;

@@ -327,7 +327,7 @@ int vnv_close(struct vnv_heap *h)
 {
     if (!h || h->state != HS_OPEN)
         return VNV_ERR_INVAL;
-    if (h->busy)
+    if (h->busy || h->group)
         return VNV_ERR_BUSY; /* from the persist callback or inside an atomic group */
     for (uint32_t s = 0; s <= h->index_mask; s++) {
         struct meta *m = idx_meta(h, s);
@@ -356,22 +356,4 @@ void vnv_abandon(struct vnv_heap *h)
         return;
     registry_remove(h);
     h->state = HS_NONE;
-}
-
-int vnv_atomic_begin(struct vnv_heap *h)
-{
-    if (!h || h->state != HS_OPEN)
-        return VNV_ERR_INVAL;
-    if (h->busy >= 200u)
-        return VNV_ERR_BUSY; /* nesting depth is a uint8_t */
-    sec_enter(h);
-    return VNV_OK;
-}
-
-int vnv_atomic_end(struct vnv_heap *h)
-{
-    if (!h || h->state != HS_OPEN || !h->busy)
-        return VNV_ERR_INVAL;
-    sec_leave(h); /* runs a checkpoint requested meanwhile */
-    return VNV_OK;
 }

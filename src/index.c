@@ -55,10 +55,10 @@ uint32_t vnv_slot_flags(const struct vnv_heap *h, uint32_t slot)
     uint32_t st = m->word & ST_MASK, f = VNV_SLOT_USED;
     if (st & ST_DIRTY)
         f |= VNV_SLOT_DIRTY;
-    if ((st & ST_DIRTY) && !(st & ST_WRITER))
+    if ((st & ST_DIRTY) && !(st & (ST_WRITER | ST_GMASK)))
         f |= VNV_SLOT_FLUSHABLE;
-    if (!(st & ST_PINS))
-        f |= VNV_SLOT_EVICTABLE;
+    if (!(st & (ST_PINS | ST_GMASK)))
+        f |= VNV_SLOT_EVICTABLE; /* a group member keeps its place until the group ends */
     if (st & ST_ACCESSED)
         f |= VNV_SLOT_ACCESSED;
     return f;

@@ -22,8 +22,13 @@
 #define ST_PSHIFT_POS 8u    /* 2 bits: block size = 16 << pshift */
 #define ST_PSHIFT_MASK 0x300u
 #define ST_HOMED 0x400u     /* its header is on storage (it was written home at least once) */
-#define ST_BITS 11u
-#define ST_MASK 0x7FFu
+/* failure-atomic group members (access.c "groups"): not flushed or evicted until the end */
+#define ST_GROUP 0x800u     /* changed in the open group: its home holds the value before */
+#define ST_GNEW 0x1000u     /* allocated in the open group: gone if the group rolls back */
+#define ST_GFREE 0x2000u    /* freed in the open group: back if the group rolls back */
+#define ST_GMASK (ST_GROUP | ST_GNEW | ST_GFREE)
+#define ST_BITS 14u
+#define ST_MASK 0x3FFFu
 #define ST_PINS (ST_READERS | ST_WRITER)
 
 /* lifecycle */
@@ -219,6 +224,9 @@ uint32_t nvmap_quarantined(const struct vnv_heap *h);
 uint32_t dirty_bytes_of(struct meta *m);
 uint32_t charge_of(struct meta *m);
 int mutate_begin(struct vnv_heap *h);
+int group_rollback(struct vnv_heap *h);
+void drop_resident(struct vnv_heap *h, struct meta *m);
+int reload_home(struct vnv_heap *h, struct meta *m);
 
 /* checkpoint.c */
 int ckpt_write(struct vnv_heap *h, uint32_t flags);
@@ -235,6 +243,7 @@ int registry_storage_taken(const struct vnv_heap *h, const struct vnv_storage *s
 
 
 #define CKPT_FLAG_CLEAN 1u
+#define CKPT_FLAG_GROUP 2u /* taken inside a failure-atomic group: open rolls it back */
 #define CKPT_MAGIC 0x43564E56u /* "VNVC" */
 
 /* Iterate the runs of consecutive dirty blocks of a partial object: returns the number of

@@ -520,44 +520,6 @@ static void test_alloc_gather(void)
     fx_free(&f);
 }
 
-/* An atomic group defers a power-fail checkpoint to its end; nothing in between is seen. */
-static void test_atomic_group(void)
-{
-    struct fixture f;
-    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
-    f.wipe = 1;
-    vnv_obj_t a, b;
-    uint32_t one = 1, two = 2;
-    CHECK_EQ(vnv_atomic_end(&f.heap), VNV_ERR_INVAL); /* end without begin */
-    CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK);
-    CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK); /* nested */
-    CHECK_EQ(vnv_alloc(&f.heap, 4, &one, &a), VNV_OK);
-    unsigned calls = f.persist_calls;
-    CHECK_EQ(vnv_persist_all(), VNV_PERSIST_DEFERRED); /* the power-fail interrupt: deferred */
-    CHECK_EQ(f.persist_calls, calls);
-    CHECK_EQ(stats(&f).deferred, 1);
-    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_ERR_INVAL); /* not from inside a group */
-    CHECK_EQ(vnv_alloc(&f.heap, 4, &two, &b), VNV_OK);
-    CHECK_EQ(vnv_set_root(&f.heap, b), VNV_OK);
-    CHECK_EQ(vnv_atomic_end(&f.heap), VNV_OK);
-    CHECK_EQ(f.persist_calls, calls); /* still inside the outer group */
-    CHECK_EQ(vnv_atomic_end(&f.heap), VNV_OK);
-    CHECK_EQ(f.persist_calls, calls + 1); /* the deferred checkpoint ran at the end */
-    CHECK_EQ(f.last_status, VNV_OK);
-    /* the checkpoint holds both objects and the root: restart finds them */
-    CHECK_EQ(fx_reboot(&f), VNV_OK);
-    vnv_obj_t r;
-    CHECK_EQ(vnv_root(&f.heap, &r), VNV_OK);
-    CHECK(vnv_same(r, b));
-    uint32_t v = 0;
-    CHECK_EQ(vnv_read(&f.heap, a, 0, &v, 4), VNV_OK);
-    CHECK_EQ(v, 1);
-    CHECK_EQ(vnv_read(&f.heap, b, 0, &v, 4), VNV_OK);
-    CHECK_EQ(v, 2);
-    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
-    fx_free(&f);
-}
-
 int main(void)
 {
     RUN(test_format_and_bound);
@@ -577,6 +539,5 @@ int main(void)
     RUN(test_short_lived_and_quarantine);
     RUN(test_stale_handle_over_100000_reuses);
     RUN(test_alloc_gather);
-    RUN(test_atomic_group);
     return vtest_summary();
 }

@@ -64,9 +64,9 @@ int objhdr_decode(const struct vnv_heap *h, const uint8_t *b, uint32_t id, struc
         return VNV_ERR_CORRUPT;
     if (get_le32(b + 4) != id)
         return id_unit(h, get_le32(b + 4)) == id_unit(h, id) ? VNV_ERR_INVAL : VNV_ERR_CORRUPT;
-    oh->size = w & VNV_MAX_OBJECT_SIZE;
+    oh->size = w & 0x1FFFFFu;
     oh->status = (w >> 21 & 1u) ? ST_PARTIAL | ((w >> 22 & 3u) << ST_PSHIFT_POS) : 0;
-    if (oh->size == 0 || (!(w >> 21 & 1u) && (w >> 22)) ||
+    if (oh->size == 0 || oh->size > VNV_MAX_OBJECT_SIZE || (!(w >> 21 & 1u) && (w >> 22)) ||
         nvmap_need(h, oh->size) > nvmap_extent(h, id_unit(h, id)) * h->unit)
         return VNV_ERR_CORRUPT; /* its slots would reach past its home */
     return VNV_OK;
