@@ -22,7 +22,7 @@
  *   that no storage leaked.
  *   --kill-percent of the failures (default 50) are unannounced: SIGKILL at whatever
  *   instruction the logger is, with no checkpoint (a watchdog reset, a fault, a brown-out
- *   the comparator missed). The logger also checkpoints every 2000 readings by itself, as a
+ *   the comparator missed). The logger also checkpoints every 300 readings by itself, as a
  *   device without a power-fail interrupt calls vnv_checkpoint at its commit points; after
  *   an unannounced failure the next start must find exactly the last completed commit.
  *
@@ -729,7 +729,7 @@ static int run_resume(const struct options *opt, const char *path)
 #define L_MAX_DIRTY 1024
 #define L_STORAGE (64u * 1024u)
 #define L_MAGIC 0x474F4C56u /* "VLOG" */
-#define L_COMMIT_EVERY 2000 /* readings between the logger's own checkpoints */
+#define L_COMMIT_EVERY 300 /* readings between the logger's own checkpoints (~3 ms) */
 
 /* The root object. */
 struct log_header {
@@ -762,6 +762,9 @@ static struct vnv_storage l_storage;
 /* The header, write-pinned for the whole run: its RAM copy is exactly what a checkpoint
  * writes, so the persist callback can read the committed count from it. */
 static volatile struct log_header *l_hdr;
+static vnv_obj_t l_hobj; /* its handle */
+/* Inside a group: the count before it (what a restart will find), else UINT32_MAX. */
+static volatile uint32_t l_group_count = UINT32_MAX;
 
 static void l_config(struct vnv_config *cfg)
 {
@@ -782,7 +785,9 @@ static int l_on_persist(void *user, int status, void *buf, size_t len)
     (void)len;
     if (!power_failing)
         return 0; /* the logger's own checkpoint (a commit point): RAM is intact, go on */
-    report(MSG_CKPT, status, l_hdr ? l_hdr->count : UINT64_MAX, 0, 0, 0, 0);
+    uint64_t count = l_group_count != UINT32_MAX ? l_group_count
+                     : l_hdr ? l_hdr->count : UINT64_MAX;
+    report(MSG_CKPT, status, count, 0, 0, 0, 0);
     _exit(status == VNV_OK ? 0 : 3);
 }
 
@@ -882,18 +887,27 @@ static void l_append(volatile struct log_header *hd)
     uint32_t i = hd->count, v = reading(hd->seed, i);
     if (i % L_PER_CHUNK == 0) {
         /* A new chunk changes several objects together (new chunk, header, maybe the ring's
-         * tail): an atomic group, so a checkpoint requested meanwhile runs right after it
-         * (the energy margin covers the delay, just as for the heap's own critical
-         * sections). Otherwise a failure between vnv_alloc and storing its handle would
-         * leak the chunk. */
-        vnv_atomic_begin(&l_heap);
+         * tail): a failure-atomic group, so a restart finds all of it or none (a checkpoint
+         * requested inside is served at once; a restart rolls the group back). The
+         * header's writer pin is taken inside the group, so that its changes are the
+         * group's. */
+        l_group_count = i; /* a checkpoint from here on restarts with the count before */
+        atomic_signal_fence(memory_order_seq_cst);
+        vnv_release(&l_heap, l_hobj);
+        int err = vnv_atomic_begin(&l_heap);
+        void *hp;
+        if (!err)
+            err = vnv_get_mut(&l_heap, l_hobj, &hp);
+        if (err)
+            l_die("starting a group", err);
+        l_hdr = hd = hp;
         struct log_chunk nc;
         memset(&nc, 0, sizeof nc);
         nc.base = i;
         nc.prev = hd->cur;
         nc.val[0] = v;
         vnv_obj_t n;
-        int err = vnv_alloc(&l_heap, sizeof nc, &nc, &n);
+        err = vnv_alloc(&l_heap, sizeof nc, &nc, &n);
         if (err)
             l_die("allocating a chunk", err);
         hd->cur = n;
@@ -901,7 +915,11 @@ static void l_append(volatile struct log_header *hd)
         hd->count = i + 1u;
         if (hd->chunks > L_MAX_CHUNKS)
             l_drop_oldest(hd);
-        vnv_atomic_end(&l_heap);
+        err = vnv_atomic_end(&l_heap);
+        if (err)
+            l_die("ending a group", err);
+        atomic_signal_fence(memory_order_seq_cst);
+        l_group_count = UINT32_MAX;
         return;
     }
     /* The common case needs no masking: the reading lands in the chunk first, the count
@@ -979,6 +997,7 @@ static void logger(const char *path, uint32_t seed)
     if (err)
         l_die("pinning the log header", err);
     l_hdr = p;
+    l_hobj = hobj;
     block_usr1(SIG_UNBLOCK); /* boot is done: the power may fail from now on */
     for (uint32_t n = 1;; n++) {
         l_append(l_hdr);

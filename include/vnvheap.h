@@ -460,8 +460,10 @@ int vnv_persist_all(void);
  * so a change that cannot fit returns VNV_ERR_BUDGET (or NOMEM: RAM full of members) and the
  * group can be aborted. Nesting is flat: inner begin/end pairs only count; the outermost end
  * commits, an abort at any depth rolls back the whole group.
- * Errors: INVAL (not open; end/abort without begin), BUSY (begin: 255 deep; abort: a member
- *   is still pinned). begin: O(1), no storage traffic. end, abort: O(R); end: none;
+ * A group covers what is changed through calls made inside it; so the outermost begin
+ * refuses (BUSY) while any object is pinned for writing: take such pins inside the group.
+ * Errors: INVAL (not open; end/abort without begin), BUSY (begin: 255 deep, or a writer pin
+ *   is held; abort: a member is still pinned). begin: O(R), no storage traffic. end, abort: O(R); end: none;
  *   abort: one HDR read per object freed in the group and one read of n bytes per object
  *   changed in it. Pointers into members are invalid after abort.
  */

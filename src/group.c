@@ -25,6 +25,11 @@ int vnv_atomic_begin(struct vnv_heap *h)
         return VNV_ERR_INVAL;
     if (h->group == 255u)
         return VNV_ERR_BUSY;
+    for (uint32_t s = 0; !h->group && s <= h->index_mask; s++) {
+        const struct meta *m = idx_meta(h, s);
+        if (m && (m->word & ST_WRITER))
+            return VNV_ERR_BUSY; /* its changes could not be rolled back: pin it inside */
+    }
     if (!h->group)
         h->group_root = h->root;
     h->group++;
