@@ -1,17 +1,20 @@
 /*
- * fuzz_image.c - libFuzzer harness over storage images: every byte of an image is hostile.
+ * fuzz_image.c - libFuzzer harness over storage images (format 3): every byte of an image
+ * is hostile.
  *
  * Input: [scenario][flags] then up to 32 mutations [kind][index][offset lo][offset hi]
  * [count-1][bytes...]. The harness builds the scenario's image in-process with the library
- * on emulated FRAM (deterministic: objects, root, power-fail and clean checkpoints, parked
- * homes, a list, an array, large non-resident objects), applies the mutations (kind bits
- * 0-1: offset from the image start / from the home of known object `index` (signed) / from
- * the checkpoint region / from the NV region; bit 2: xor instead of set; bit 3 or 4: the
- * bytes are the 4-byte home or size of known object bytes[0]) and, if flags bit
- * 0 is set, recomputes every checksum of the format (tests/support/image_crc.c: the one
- * place that knows them), so the image is crafted rather than merely damaged. Anchoring
- * the offsets to objects and regions keeps the committed inputs meaningful when the
- * layout moves.
+ * on emulated FRAM (deterministic: objects, root, power-fail and clean checkpoints, homes
+ * freed since the last checkpoint, a list, an array, large non-resident objects), applies
+ * the mutations (kind bits 0-1: offset from the image start / from the home of known object
+ * `index` (signed; the home found through its handle's unit) / from a checkpoint slot
+ * (`index` bit 0 clear: the slot vnv_open loads, set: the other one) / from the loaded
+ * slot's NV map; bit 2: xor instead of set; bit 3: the bytes are the 4-byte handle of known
+ * object bytes[0], bit 4 (without bit 3): its size) and, if flags bit 0 is set, recomputes
+ * every checksum of the format (tests/support/image_crc.c: the one place that knows them:
+ * superblock, both slots, the header at every START unit), so the image is crafted rather
+ * than merely damaged. Anchoring the offsets to objects and slots keeps the committed
+ * inputs meaningful when the layout moves.
  *
  * Each run: vnv-check's vnv_check_image; vnv_open (on failure storage must be unchanged);
  * vnv_check; walk (every known object, the root, the list, the array); writes, frees and
@@ -23,9 +26,9 @@
  *     close, vnv_check), or an intact object whose value changed although nothing wrote it;
  *   - a checkpoint or close that succeeds but whose image does not open again;
  *   - a failed vnv_open that wrote to storage;
- *   - VNV_ERR_INVAL for a known handle whose header is damaged (CRC-8 mismatch): the damage
- *     must be reported as CORRUPT (not with recomputed checksums, where a header may be
- *     validly rewritten).
+ *   - VNV_ERR_INVAL for a known handle whose unit is a START in the loaded checkpoint's map
+ *     and whose header there is damaged (CRC-32 mismatch): the damage must be reported as
+ *     CORRUPT (not with recomputed checksums, where a header may be validly rewritten).
  * Every failure prints "FINDING <class>: ..." first. VNV_FUZZ_TRACE=1 traces the run.
  *
  *   make fuzz ...  (CTest fuzz_image, see CMakeLists.txt: VNV_FUZZ_IMAGE_IN_SUITE)
@@ -144,7 +147,7 @@ static void build(int k)
         uint32_t nv, ram, dirty;
     } geo[NSCEN] = {
         {"closed", 8192, 1024, 384},     {"power-fail", 8192, 1536, 512},
-        {"parked", 8192, 1024, 400},     {"list", 12288, 2048, 512},
+        {"freed", 8192, 1024, 400},     {"list", 12288, 2048, 512},
         {"array", 12288, 2048, 600},     {"large", 32768, 4096, 4096},
         {"mixed", 16384, 4096, 2048},
     };
@@ -171,7 +174,7 @@ static void build(int k)
         BUILD(vnv_checkpoint(&heap));
         vnv_abandon(&heap);
         break;
-    case 2: /* parked homes */
+    case 2: /* homes freed since the last checkpoint (quarantined), then a checkpoint */
         for (unsigned i = 0; i < 9; i++)
             keep(s, 24 + 8 * (i % 3), 0);
         drop(s, 1);
@@ -277,14 +280,21 @@ static int env_error(int err)
     return err == VNV_ERR_NOMEM || err == VNV_ERR_BUDGET || err == VNV_ERR_NOSPC;
 }
 
-/* A known handle that the heap refuses: its header must be intact (or crafted). */
+/* A known handle that the heap refuses with INVAL: if the loaded checkpoint's map has a
+ * START at its unit, the header there must be intact (or crafted). `before` is the image
+ * vnv_open read. */
 static void refused(const char *op, const struct track *t, int err)
 {
-    uint32_t home = vnv_img_handle_home(t->obj.id);
-    if (err == VNV_ERR_INVAL && !skip_inval && !crafted && !vnv_img_objhdr_crc_ok(nv, cur->nv, home))
+    uint32_t home = vnv_img_handle_home(before, cur->nv, t->obj.id);
+    uint32_t u = vnv_img_handle_unit(before, cur->nv, t->obj.id);
+    int slot = vnv_img_loaded_slot(before, cur->nv);
+    if (err == VNV_ERR_INVAL && !skip_inval && !crafted && slot >= 0 &&
+        vnv_img_map_bit(before, cur->nv, (unsigned)slot, 1, u) &&
+        !vnv_img_objhdr_crc_ok(before, cur->nv, home))
         FINDING("inval-for-damaged-header",
-                "%s of known handle %08x: INVAL, but its header at %u fails its CRC-8 "
-                "(damage, not a bad handle: expected CORRUPT)", op, t->obj.id, home);
+                "%s of known handle %08x: INVAL, but its unit %u is a START and its header at "
+                "%u fails its CRC (damage, not a bad handle: expected CORRUPT)", op, t->obj.id,
+                u, home);
 }
 
 static void verify_values(const char *when)
@@ -308,7 +318,7 @@ static void verify_values(const char *when)
             while (rbuf[k] == t->val[k])
                 k++;
             FINDING("value-changed", "%s: object %08x (home %u, %u bytes) differs at byte %u",
-                    when, t->obj.id, vnv_img_handle_home(t->obj.id), t->size, k);
+                    when, t->obj.id, vnv_img_handle_home(nv, cur->nv, t->obj.id), t->size, k);
         }
     }
 }
@@ -430,7 +440,7 @@ static void run(uint32_t flags)
             (void)sz;
         }
     }
-    /* allocations: sizes of the known objects (parked homes get reused) and a large one */
+    /* allocations: sizes of the known objects (freed homes get reused after a checkpoint) and a large one */
     for (unsigned k = 0; k < MAX_NEW && ntr < MAX_OBJ + MAX_NEW; k++) {
         struct track *t = &tr[ntr];
         uint32_t size = k < nt ? tr[k].size : 600u * k;
@@ -492,7 +502,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(nv, cur->img, cur->nv);
 
     /* mutations, anchored to the base image */
-    uint32_t ck = vnv_img_ckpt_off(cur->img, cur->nv), nvo = vnv_img_nv_off(cur->img, cur->nv);
+    int ls = vnv_img_loaded_slot(cur->img, cur->nv);
+    uint32_t slot_at[2] = {vnv_img_slot_off(cur->img, cur->nv, ls > 0 ? 1u : 0u),
+                           vnv_img_slot_off(cur->img, cur->nv, ls > 0 ? 0u : 1u)};
     size_t pos = 2;
     for (int m = 0; m < MAX_MUT && pos + 5 <= size; m++) {
         uint32_t kind = data[pos], idx = data[pos + 1];
@@ -507,19 +519,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         switch (kind & 3u) {
         case 0: at = off16; break;
         case 1:
-            at = cur->nobj ? (int64_t)vnv_img_handle_home(cur->obj[idx % cur->nobj].id) +
+            at = cur->nobj ? (int64_t)vnv_img_handle_home(cur->img, cur->nv,
+                                                           cur->obj[idx % cur->nobj].id) +
                                  (int16_t)off16
                            : (int64_t)off16;
             break;
-        case 2: at = (int64_t)ck + off16; break;
-        default: at = (int64_t)nvo + off16; break;
+        case 2: at = (int64_t)slot_at[idx & 1u] + off16; break;
+        default: at = (int64_t)slot_at[0] + VNV_IMG_CK_HEADER + off16; break;
         }
         uint8_t val[8];
         memcpy(val, data + pos, n);
         pos += n;
-        if ((kind & 0x18u) && cur->nobj) { /* a field naming another object: home or size */
+        if ((kind & 0x18u) && cur->nobj) { /* a field naming another object: handle or size */
             uint32_t o = val[0] % cur->nobj;
-            uint32_t v = (kind & 8u) ? vnv_img_handle_home(cur->obj[o].id) : cur->size[o];
+            uint32_t v = (kind & 8u) ? cur->obj[o].id : cur->size[o];
             n = 4;
             for (int b = 0; b < 4; b++)
                 val[b] = (uint8_t)(v >> (8 * b));
