@@ -77,7 +77,8 @@ static int members(struct vnv_heap *h, int roll_back)
                 continue;
             }
             m->id = id;
-        } else if (roll_back && (st & ST_DIRTY)) { /* changed in the group: its home's value */
+        }
+        if (roll_back && (st & ST_DIRTY)) { /* changed in the group: its home's value */
             int e = reload_home(h, m);
             if (e) {
                 err = err ? err : e;

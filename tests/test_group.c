@@ -218,6 +218,190 @@ static void test_group_budget(void)
     fx_free(&f);
 }
 
+/* ---- randomized model test ----------------------------------------------------------- */
+
+#define MN 12
+#define MAXV 64
+
+struct model {
+    vnv_obj_t h[MN];
+    uint8_t val[MN][MAXV];
+    uint32_t size[MN];
+    int live[MN];
+    vnv_obj_t root;
+};
+
+/* Checkpoints known to have been written, with the state a restart must then see. */
+#define MAXCK 64
+struct ckrec {
+    uint64_t end;     /* emulated bytes written when it completed */
+    struct model m;   /* what vnv_open must find (the group's start if taken inside one) */
+};
+
+static int model_matches(struct fixture *f, const struct model *m)
+{
+    vnv_obj_t r;
+    if (vnv_root(&f->heap, &r) || !vnv_same(r, m->root))
+        return 0;
+    for (int i = 0; i < MN; i++) {
+        if (vnv_is_null(m->h[i]))
+            continue;
+        uint8_t v[MAXV];
+        int err = vnv_read(&f->heap, m->h[i], 0, v, m->live[i] ? m->size[i] : 1);
+        if (m->live[i] ? (err || memcmp(v, m->val[i], m->size[i])) : err != VNV_ERR_INVAL)
+            return 0;
+    }
+    return vnv_check(&f->heap) == VNV_OK;
+}
+
+/* One random operation inside a group; updates the model on success. */
+static void group_op(struct fixture *f, struct model *m, struct rng *r)
+{
+    int i = (int)rng_below(r, MN);
+    uint32_t op = rng_below(r, 10);
+    if (!m->live[i]) { /* allocate */
+        uint32_t size = 4 + rng_below(r, MAXV - 4);
+        uint8_t v[MAXV];
+        rng_fill(r, v, size);
+        vnv_obj_t h;
+        int err = vnv_alloc(&f->heap, size, v, &h);
+        if (err) {
+            CHECK(err == VNV_ERR_BUDGET || err == VNV_ERR_NOMEM || err == VNV_ERR_NOSPC);
+            return;
+        }
+        m->h[i] = h;
+        m->size[i] = size;
+        memcpy(m->val[i], v, size);
+        m->live[i] = 1;
+    } else if (op < 6) { /* change some bytes */
+        uint32_t off = rng_below(r, m->size[i]), len = 1 + rng_below(r, m->size[i] - off);
+        uint8_t v[MAXV];
+        rng_fill(r, v, len);
+        int err;
+        if (op < 3) {
+            err = vnv_write(&f->heap, m->h[i], off, v, len);
+        } else {
+            uint8_t *p;
+            err = vnv_get_mut(&f->heap, m->h[i], (void **)&p);
+            if (!err) {
+                memcpy(p + off, v, len);
+                CHECK_EQ(vnv_release(&f->heap, m->h[i]), VNV_OK);
+            }
+        }
+        if (err) {
+            CHECK(err == VNV_ERR_BUDGET || err == VNV_ERR_NOMEM);
+            return;
+        }
+        memcpy(m->val[i] + off, v, len);
+    } else if (op < 8) { /* free */
+        int err = vnv_free(&f->heap, m->h[i]);
+        if (err) {
+            CHECK(err == VNV_ERR_BUDGET || err == VNV_ERR_NOMEM);
+            return;
+        }
+        m->live[i] = 0;
+        if (vnv_same(m->root, m->h[i]))
+            m->root = VNV_NULL;
+    } else { /* move the root */
+        CHECK_EQ(vnv_set_root(&f->heap, m->h[i]), VNV_OK);
+        m->root = m->h[i];
+    }
+}
+
+static void test_random_groups_with_resets(void)
+{
+    struct fixture f;
+    struct rng r;
+    rng_seed(&r, 2024);
+    unsigned restarts = 0, resumes = 0, rolled = 0, aborts = 0, commits = 0, groups = 0;
+    for (int run = 0; run < 60; run++) {
+        fx_init(&f, 32768, 2048, 300); /* small: flushes and evictions inside groups */
+        REQUIRE(vnv_format(&f.heap, &f.cfg) == VNV_OK);
+        f.wipe = 0;
+        static struct model m, start;
+        static struct ckrec ck[MAXCK];
+        memset(&m, 0, sizeof m);
+        int nck = 0;
+        ck[nck].end = f.emu.write_bytes;
+        ck[nck++].m = m;
+        /* power off after a random number of further bytes: a reset no checkpoint announced */
+        uint64_t cut = f.emu.write_bytes + 200u + rng_below(&r, 6000);
+        vnv_emu_cut_power_after(&f.emu, cut - f.emu.write_bytes);
+        for (int task = 0; task < 40 && !vnv_emu_power_is_off(&f.emu); task++) {
+            groups++;
+            start = m;
+            REQUIRE(vnv_atomic_begin(&f.heap) == VNV_OK);
+            int ops = 1 + (int)rng_below(&r, 5), dead = 0;
+            /* once the power is off the device is dead: stop at the next look (what ran
+             * after the cut wrote nothing that storage kept) */
+            for (int k = 0; k < ops && !(dead = vnv_emu_power_is_off(&f.emu)); k++) {
+                group_op(&f, &m, &r);
+                uint32_t ev = rng_below(&r, 20);
+                if (ev == 0 && nck < MAXCK) { /* a checkpoint inside the group: served now */
+                    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+                    ck[nck].end = f.emu.write_bytes;
+                    ck[nck++].m = start; /* a restart rolls the group back */
+                } else if (ev == 1 && nck < MAXCK) { /* the power-fail interrupt, RAM lost */
+                    f.wipe = 1;
+                    int err = vnv_persist_all();
+                    f.wipe = 0;
+                    if (vnv_emu_power_is_off(&f.emu))
+                        break; /* cut during it: dead */
+                    CHECK_EQ(err, VNV_OK);
+                    resumes++;
+                    ck[nck].end = f.emu.write_bytes;
+                    ck[nck++].m = start;
+                    CHECK(model_matches(&f, &m)); /* resume: inside, with everything */
+                }
+            }
+            if (dead || vnv_emu_power_is_off(&f.emu))
+                break;
+            if (rng_below(&r, 6) == 0) {
+                int err = vnv_atomic_abort(&f.heap);
+                if (vnv_emu_power_is_off(&f.emu))
+                    break;
+                CHECK_EQ(err, VNV_OK);
+                m = start;
+                aborts++;
+                CHECK(model_matches(&f, &m));
+            } else {
+                CHECK_EQ(vnv_atomic_end(&f.heap), VNV_OK);
+            }
+            if (rng_below(&r, 4) == 0 && nck < MAXCK) {
+                CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+                ck[nck].end = f.emu.write_bytes;
+                ck[nck++].m = m;
+                commits++;
+            }
+        }
+        /* reset: the last checkpoint that fully landed before the cut decides */
+        uint64_t landed = vnv_emu_power_is_off(&f.emu) ? cut : f.emu.write_bytes;
+        int last = 0;
+        for (int k = 0; k < nck; k++)
+            if (ck[k].end <= landed)
+                last = k;
+        f.emu.power_off = 0;
+        vnv_abandon(&f.heap);
+        int err = fx_reboot(&f);
+        CHECK_EQ(err, VNV_OK);
+        restarts++;
+        if (!err) {
+            int ok = model_matches(&f, &ck[last].m);
+            CHECK(ok);
+            if (!ok)
+                fprintf(stderr, "  run %d: restart does not match checkpoint %d of %d\n", run,
+                        last, nck);
+            rolled += memcmp(&ck[last].m, &m, sizeof m) != 0;
+        }
+        fx_free(&f);
+    }
+    printf("random groups: %u groups, %u aborted, %u resumes inside groups, %u checkpoints "
+           "after groups, %u restarts (%u of them lost work since: each exactly at a group "
+           "boundary)\n",
+           groups, aborts, resumes, commits, restarts, rolled);
+    CHECK(resumes > 10 && aborts > 10 && restarts == 60 && rolled > 10);
+}
+
 int main(void)
 {
     RUN(test_checkpoint_inside_group_served_at_once);
@@ -225,5 +409,6 @@ int main(void)
     RUN(test_end_without_checkpoint_restarts_before);
     RUN(test_abort_rolls_back);
     RUN(test_group_budget);
+    RUN(test_random_groups_with_resets);
     return vtest_summary();
 }
