@@ -402,6 +402,203 @@ static void test_random_groups_with_resets(void)
     CHECK(resumes > 10 && aborts > 10 && restarts == 60 && rolled > 10);
 }
 
+/* ---- a task-based application: a key-value store, one group per task ----------------- */
+
+#define KB 16     /* buckets */
+#define KOPS 3000 /* tasks */
+
+struct kv_root {
+    uint32_t next_task; /* tasks 0 .. next_task-1 are done */
+    uint32_t hits;      /* queries that found their key */
+    uint32_t sum;       /* of the values found */
+    vnv_obj_t bucket[KB];
+};
+struct kv_entry {
+    uint32_t key, value;
+    vnv_obj_t next;
+};
+
+/* Task t: insert/update, delete or query a key, all from t alone. */
+static void task_of(uint32_t t, uint32_t *kind, uint32_t *key, uint32_t *value)
+{
+    uint32_t x = t * 2654435761u ^ 0x9E3779B9u;
+    x ^= x >> 15;
+    *kind = x % 4u; /* 0, 1: put; 2: delete; 3: query */
+    *key = (x >> 8) % 97u;
+    *value = x >> 3;
+}
+
+/* One task as a failure-atomic group (root pinned inside it). */
+static int kv_task(struct fixture *f, vnv_obj_t rooth, uint32_t t)
+{
+    uint32_t kind, key, value;
+    task_of(t, &kind, &key, &value);
+    int err = vnv_atomic_begin(&f->heap);
+    struct kv_root *rt;
+    if (!err)
+        err = vnv_get_mut(&f->heap, rooth, (void **)&rt);
+    if (err)
+        return err;
+    vnv_obj_t *link = &rt->bucket[key % KB], cur = *link, prev = VNV_NULL;
+    struct kv_entry e;
+    while (!vnv_is_null(cur) && !err) {
+        err = vnv_read(&f->heap, cur, 0, &e, sizeof e);
+        if (err || e.key == key)
+            break;
+        prev = cur;
+        cur = e.next;
+    }
+    int found = !err && !vnv_is_null(cur);
+    if (!err && kind <= 1) {
+        if (found) {
+            e.value = value;
+            err = vnv_write(&f->heap, cur, 0, &e, sizeof e);
+        } else {
+            struct kv_entry n = {key, value, *link};
+            vnv_obj_t o;
+            err = vnv_alloc(&f->heap, sizeof n, &n, &o);
+            if (!err)
+                *link = o;
+        }
+    } else if (!err && kind == 2 && found) {
+        if (vnv_is_null(prev)) {
+            *link = e.next;
+        } else {
+            struct kv_entry pe;
+            err = vnv_read(&f->heap, prev, 0, &pe, sizeof pe);
+            pe.next = e.next;
+            if (!err)
+                err = vnv_write(&f->heap, prev, 0, &pe, sizeof pe);
+        }
+        if (!err)
+            err = vnv_free(&f->heap, cur);
+    } else if (!err && kind == 3 && found) {
+        rt->hits++;
+        rt->sum += e.value;
+    }
+    if (!err)
+        rt->next_task = t + 1u;
+    (void)vnv_release(&f->heap, rooth);
+    if (err) {
+        (void)vnv_atomic_abort(&f->heap);
+        return err;
+    }
+    return vnv_atomic_end(&f->heap);
+}
+
+/* The reference: the same tasks on a plain C table. */
+static void kv_reference(uint32_t *hits, uint32_t *sum, uint32_t *live, uint32_t *vals)
+{
+    static int have[97];
+    static uint32_t v[97];
+    memset(have, 0, sizeof have);
+    *hits = *sum = 0;
+    for (uint32_t t = 0; t < KOPS; t++) {
+        uint32_t kind, key, value;
+        task_of(t, &kind, &key, &value);
+        if (kind <= 1) {
+            have[key] = 1;
+            v[key] = value;
+        } else if (kind == 2) {
+            have[key] = 0;
+        } else if (have[key]) {
+            (*hits)++;
+            *sum += v[key];
+        }
+    }
+    *live = 0;
+    *vals = 0;
+    for (int k = 0; k < 97; k++)
+        if (have[k]) {
+            (*live)++;
+            *vals += v[k] * (uint32_t)(k + 1);
+        }
+}
+
+static void test_kvs_tasks_survive_resets(void)
+{
+    struct fixture f;
+    struct rng r;
+    rng_seed(&r, 77);
+    fx_init(&f, 65536, 3072, 600);
+    REQUIRE(vnv_format(&f.heap, &f.cfg) == VNV_OK);
+    f.wipe = 0;
+    struct kv_root r0;
+    memset(&r0, 0, sizeof r0);
+    vnv_obj_t rooth;
+    REQUIRE(vnv_alloc(&f.heap, sizeof r0, &r0, &rooth) == VNV_OK);
+    REQUIRE(vnv_set_root(&f.heap, rooth) == VNV_OK);
+    REQUIRE(vnv_checkpoint(&f.heap) == VNV_OK);
+    unsigned resets = 0, announced = 0, redone = 0;
+    for (int guard = 0; guard < 2000; guard++) {
+        struct kv_root rt;
+        REQUIRE(vnv_root(&f.heap, &rooth) == VNV_OK);
+        REQUIRE(vnv_read(&f.heap, rooth, 0, &rt, sizeof rt) == VNV_OK);
+        if (rt.next_task >= KOPS)
+            break;
+        /* run until a reset: unannounced after a random number of bytes, or announced
+         * (the interrupt's checkpoint, then the power goes) after a random number of tasks */
+        int silent = rng_below(&r, 3) != 0;
+        uint32_t tasks = 1 + rng_below(&r, 200), done = 0;
+        if (silent)
+            vnv_emu_cut_power_after(&f.emu, 100u + rng_below(&r, 20000));
+        for (uint32_t t = rt.next_task; t < KOPS && done < tasks; t++, done++) {
+            if (vnv_emu_power_is_off(&f.emu))
+                break;
+            int err = kv_task(&f, rooth, t);
+            if (vnv_emu_power_is_off(&f.emu))
+                break;
+            CHECK_EQ(err, VNV_OK);
+            if (err)
+                return;
+            if (rng_below(&r, 8) == 0)
+                CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK); /* a commit point */
+            if (rng_below(&r, 50) == 0) { /* a power-fail checkpoint inside a task */
+                CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK);
+                CHECK_EQ(vnv_persist_all(), VNV_OK);
+                CHECK_EQ(vnv_atomic_end(&f.heap), VNV_OK);
+            }
+        }
+        if (!silent) {
+            CHECK_EQ(vnv_persist_all(), VNV_OK);
+            announced++;
+        }
+        uint32_t before = rt.next_task;
+        f.emu.power_off = 0;
+        vnv_abandon(&f.heap);
+        REQUIRE(fx_reboot(&f) == VNV_OK);
+        resets++;
+        REQUIRE(vnv_root(&f.heap, &rooth) == VNV_OK);
+        REQUIRE(vnv_read(&f.heap, rooth, 0, &rt, sizeof rt) == VNV_OK);
+        CHECK(rt.next_task >= before); /* never behind the last commit */
+        redone += done - (rt.next_task - before);
+    }
+    /* the final contents equal the run without failures */
+    struct kv_root rt;
+    REQUIRE(vnv_read(&f.heap, rooth, 0, &rt, sizeof rt) == VNV_OK);
+    CHECK_EQ(rt.next_task, KOPS);
+    uint32_t hits, sum, live, vals, n = 0, got = 0;
+    kv_reference(&hits, &sum, &live, &vals);
+    CHECK_EQ(rt.hits, hits);
+    CHECK_EQ(rt.sum, sum);
+    for (int b = 0; b < KB; b++)
+        for (vnv_obj_t c = rt.bucket[b]; !vnv_is_null(c);) {
+            struct kv_entry e;
+            REQUIRE(vnv_read(&f.heap, c, 0, &e, sizeof e) == VNV_OK);
+            n++;
+            got += e.value * (e.key + 1u);
+            c = e.next;
+        }
+    CHECK_EQ(n, live);
+    CHECK_EQ(got, vals);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    printf("kvs tasks: %u tasks, %u resets (%u announced), %u tasks redone after resets; "
+           "contents and query results equal a run without failures\n",
+           (unsigned)KOPS, resets, announced, redone);
+    CHECK(resets > 20);
+    fx_free(&f);
+}
+
 int main(void)
 {
     RUN(test_checkpoint_inside_group_served_at_once);
@@ -410,5 +607,6 @@ int main(void)
     RUN(test_abort_rolls_back);
     RUN(test_group_budget);
     RUN(test_random_groups_with_resets);
+    RUN(test_kvs_tasks_survive_resets);
     return vtest_summary();
 }
