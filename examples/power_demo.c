@@ -950,7 +950,11 @@ static int l_boot(const char *path, uint32_t seed, vnv_persist_cb cb, vnv_obj_t 
     l_config(&cfg);
     cfg.on_persist = cb;
     memset(l_ram, 0x5A, sizeof l_ram); /* RAM holds garbage after a reset */
-    err = fresh ? vnv_format(&l_heap, &cfg) : vnv_open(&l_heap, &cfg);
+    /* The boot pattern: format only a device that holds no heap (a new file, or a power
+     * cut during the very first format); anything else is the heap to keep. */
+    err = fresh ? VNV_ERR_NOHEAP : vnv_open(&l_heap, &cfg);
+    if (err == VNV_ERR_NOHEAP)
+        err = vnv_format(&l_heap, &cfg);
     if (err)
         return err;
     err = vnv_check(&l_heap);

@@ -378,6 +378,21 @@ static int restore_one(struct vnv_heap *h, uint32_t base, uint32_t *pos, uint32_
     return err;
 }
 
+/* The root must name a live object exactly: its unit a start, and the resident record or
+ * the header there carrying the same handle. */
+static int root_valid(struct vnv_heap *h, uint32_t root)
+{
+    uint32_t u = id_unit(h, root);
+    if (u >= h->units || id_tag(h, root) == 0 || !bit_get(nvmap(h, MAP_START), u))
+        return VNV_ERR_CORRUPT;
+    const struct meta *m = idx_lookup(h, u);
+    if (m)
+        return m->id == root ? VNV_OK : VNV_ERR_CORRUPT;
+    struct objhdr oh;
+    int err = read_objhdr(h, root, &oh);
+    return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
+}
+
 /* Rebuild the RAM buffer (index, NV map, arena) from the checkpoint whose header `hdr`
  * verified in h->slot. */
 static int ckpt_apply(struct vnv_heap *h, const uint8_t *hdr, int keep_pins)
@@ -406,9 +421,8 @@ static int ckpt_apply(struct vnv_heap *h, const uint8_t *hdr, int keep_pins)
     if (!err && rollback)
         err = group_rollback(h); /* a restart sees the state before the open group */
     uint32_t root = get_le32(hdr + (rollback ? 32 : 20));
-    if (!err && root && (id_unit(h, root) >= h->units || id_tag(h, root) == 0 ||
-                         !bit_get(nvmap(h, MAP_START), id_unit(h, root))))
-        err = VNV_ERR_CORRUPT;
+    if (!err && root)
+        err = root_valid(h, root);
     if (err)
         return err;
     h->root = root;

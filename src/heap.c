@@ -103,7 +103,7 @@ static int storage_layout(const struct vnv_config *cfg, struct layout *l)
     l->ckpt_off = VNV_SUPERBLOCK_SIZE;
     l->ckpt_cap = (cfg->max_dirty_bytes + MAP_SAVED * words * 4u + 15u) & ~15u;
     l->nv_off = l->ckpt_off + 2u * l->ckpt_cap;
-    if (l->ckpt_cap > size || l->nv_off > size - 2u * unit)
+    if (l->ckpt_cap > size || 2u * unit > size || l->nv_off > size - 2u * unit)
         return VNV_ERR_INVAL;
     l->nv_size = size - l->nv_off;
     l->unit = unit;
@@ -260,21 +260,28 @@ int vnv_format(struct vnv_heap *h, const struct vnv_config *cfg)
     err = reset_ram(h);
     if (err)
         return err;
-    /* Both checkpoint slots are voided before the new superblock can make them count; the
-     * empty checkpoint then goes to slot A. */
+    /* Crash-safe order: first no superblock (a cut from here on leaves "no heap", never a
+     * damaged one), then both slots void, the empty checkpoint into slot A, and last the
+     * new superblock that makes it count. */
     static const uint8_t zero[VNV_CKPT_HEADER_SIZE];
     struct vnv_iovec z = {zero, sizeof zero};
-    err = heap_writev(h, h->ckpt_off, &z, 1);
+    err = heap_writev(h, 0, &z, 1);
+    if (!err)
+        err = vnv_storage_sync(&h->storage);
+    if (!err)
+        err = heap_writev(h, h->ckpt_off, &z, 1);
     if (!err)
         err = heap_writev(h, h->ckpt_off + h->ckpt_cap, &z, 1);
+    h->slot = 1; /* so that the first checkpoint goes to slot A */
+    if (!err)
+        err = ckpt_write(h, CKPT_FLAG_CLEAN);
     uint8_t sb[VNV_SUPERBLOCK_SIZE];
     superblock_encode(h, sb);
     struct vnv_iovec iov = {sb, sizeof sb};
     if (!err)
         err = heap_writev(h, 0, &iov, 1);
-    h->slot = 1; /* so that the first checkpoint goes to slot A */
     if (!err)
-        err = ckpt_write(h, CKPT_FLAG_CLEAN);
+        err = vnv_storage_sync(&h->storage);
     if (err)
         return err;
     h->state = HS_OPEN;
