@@ -55,6 +55,11 @@
 #define ST_PARTIAL 0x080u
 #define ST_PSHIFT 0x300u
 #define ST_HOMED 0x400u
+#define ST_GROUP 0x800u  /* failure-atomic group member (docs/FORMAT.md 2.3) */
+#define ST_GNEW 0x1000u
+#define ST_GFREE 0x2000u /* freed in the group: handle tag 0 in the record */
+#define ST_GMASK (ST_GROUP | ST_GNEW | ST_GFREE)
+#define CK_FLAG_GROUP 2u /* taken inside a group: vnv_open rolls the group back */
 #define ST_BITS st_bits()
 #define ST_MASK ((1u << ST_BITS) - 1u)
 
@@ -224,6 +229,8 @@ static void verify_slot(const uint8_t *img, const struct geo *g, unsigned s, str
     sl->seq = le32(h + 4), sl->len = le32(h + 8), sl->crc = le32(h + 12);
     sl->nrec = le32(h + 16), sl->root = le32(h + 20), sl->count = le32(h + 24);
     sl->flags = le32(h + 28);
+    if (sl->flags & CK_FLAG_GROUP) /* what a restart sees: the root before the group */
+        sl->root = le32(h + 32);
     if (!sl->magic) {
         sl->why = "no checkpoint (empty or voided)";
         return;
@@ -387,7 +394,11 @@ static void check_records(struct state *s)
         if ((st & ST_PSHIFT) && !(st & ST_PARTIAL))
             problem(s->c, "record %u (handle %08" PRIx32 "): block size on a plain object\n", i,
                     id);
-        if (id_tag(g, id) == 0 || u >= g->units || !bit(s->start, u)) {
+        if ((st & ST_GMASK) && (!(st & ST_GROUP) || !(s->sl->flags & CK_FLAG_GROUP)))
+            problem(s->c, "record %u (handle %08" PRIx32 "): group marks outside a group\n", i,
+                    id);
+        if ((id_tag(g, id) == 0) != ((st & ST_GFREE) != 0) || u >= g->units ||
+            !bit(s->start, u)) {
             problem(s->c, "record %u: handle %08" PRIx32 " (unit %u) is not a START unit\n", i,
                     id, u);
             continue;
@@ -416,7 +427,8 @@ static void check_records(struct state *s)
             uint32_t hid, hsize, pbits;
             const char *why = read_header(s, u, &hid, &hsize, &pbits);
             uint32_t want = (st & ST_PARTIAL) ? 1u | ((st & ST_PSHIFT) >> 8) << 1 : 0u;
-            if (!why && hid != id)
+            if (!why && ((st & ST_GFREE) ? id_unit(g, hid) != u || id_tag(g, hid) == 0
+                                         : hid != id))
                 why = "it names another handle";
             if (!why && (hsize != size || pbits != want))
                 why = "its size or block size differs from the record's";

@@ -78,6 +78,16 @@ int main(int argc, char **argv)
         return 1;
     if (build(300) || save(dir, "torn.img"))
         return 1;
+    if (build(0)) /* a checkpoint inside a failure-atomic group: marks, group root */
+        return 1;
+    vnv_obj_t g[3];
+    uint32_t one = 1;
+    if (vnv_atomic_begin(&heap) || vnv_alloc(&heap, 4, &one, &g[0]) ||
+        vnv_root(&heap, &g[1]) || vnv_write(&heap, g[1], 0, &one, 4) ||
+        vnv_set_root(&heap, g[0]) || vnv_alloc(&heap, 9, NULL, &g[2]) ||
+        vnv_unload(&heap, g[2]) == VNV_OK || vnv_checkpoint(&heap) || save(dir, "group.img"))
+        return 1;
+    vnv_abandon(&heap);
     if (build(0))
         return 1;
     vnv_obj_t root;
