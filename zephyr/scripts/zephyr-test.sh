@@ -73,7 +73,8 @@ ZT_OK='PROJECT EXECUTION (SUCCESSFUL|FAILED)'
 t_ztest() { # board name
   build "$2" tests/vnvheap "$1" || return 1
   case $1 in
-    native_sim*) timeout 300 "$OUT/$2/zephyr/zephyr.exe" > "$OUT/logs/$2.run" 2>&1 ;;
+    native_sim*) timeout 300 "$OUT/$2/zephyr/zephyr.exe" --eeprom="$OUT/$2/eeprom.bin" \
+                   --eeprom_erase > "$OUT/logs/$2.run" 2>&1 ;;
     *) run_qemu "$2" 300 "$ZT_OK" ;;
   esac
   grep -q 'PROJECT EXECUTION SUCCESSFUL' "$OUT/logs/$2.run"
