@@ -94,7 +94,7 @@ t_persist_file() {
 t_persist_fram() {
   build sample-persist-fram-ns samples/vnvheap_persist native_sim/native/64 \
     -DEXTRA_DTC_OVERLAY_FILE=fram.overlay -DEXTRA_CONF_FILE=fram.conf || return 1
-  timeout 300 "$OUT/sample-persist-fram-ns/zephyr/zephyr.exe" \
+  timeout 300 "$OUT/sample-persist-fram-ns/zephyr/zephyr.exe" --eeprom_in_ram \
     > "$OUT/logs/sample-persist-fram-ns.run" 2>&1
   grep -q '^OK: survived 200 power failures, 0 lost' "$OUT/logs/sample-persist-fram-ns.run"
 }
