@@ -14,7 +14,7 @@ CMAKE_COMMON := -DVNV_WERROR=ON -DVNV_BUILD_TESTS=ON -DVNV_BUILD_EXAMPLES=ON
 
 # The stages of `make test`, each also a target of its own. Add one with `TEST_STAGES += name`
 # (not as a prerequisite of `test`, which would stop at the first failure).
-TEST_STAGES := test-gcc test-asan cross-test fuzz readme-numbers-check
+TEST_STAGES := test-gcc test-asan cross-test fuzz readme-numbers-check zephyr-test
 
 .PHONY: all build demo demo-resume test test-gcc test-asan cross-test fuzz size clean \
         readme-numbers readme-numbers-check
@@ -164,3 +164,6 @@ figures: check-matplotlib
 	@test -f $(BENCH_OUT)/host.jsonl || $(MAKE) --no-print-directory bench
 	@test -f $(BENCH_OUT)/rv32.jsonl || $(MAKE) --no-print-directory bench-rv32
 	$(PYTHON) bench/plot.py --results $(BENCH_OUT) --out docs/figures --require-rv32
+
+# The Zephyr module (zephyr/): make zephyr-test
+include zephyr/zephyr.mk

@@ -69,6 +69,7 @@ static volatile uint32_t shadow_count;
 /* Power failures are simulated while the worker runs; a checkpoint at boot (the first one,
  * or one the button asks for while the heap is checked) just lets the boot continue. */
 static volatile bool armed;
+static volatile bool dead; /* in-process mode: the power died, the worker must stop */
 
 K_SEM_DEFINE(power_died, 0, 1);
 #define WORKER_PRIO 6
@@ -131,9 +132,46 @@ static int on_persist(void *user, int status, void *buf, size_t len)
 #ifdef CONFIG_APP_PROCESS_RESTART
     posix_exit(0); /* the power dies: nothing after the checkpoint runs */
 #else
-    k_sem_give(&power_died); /* main (higher priority than the worker) kills the worker */
+    /* The power dies: no later storage write may land (it would void the checkpoint). In
+     * the persist thread, main (higher priority than the worker) kills the worker as soon
+     * as this round ends. When the checkpoint ran deferred in the worker, the worker must
+     * first leave the heap's persist round (killing it inside would leave the library's
+     * round marker set - state a real power loss resets): it stops at its next storage
+     * call (dead_storage_call) or operation boundary instead. */
+    dead = true;
+    if (k_current_get() != &worker_thread)
+        k_sem_give(&power_died);
 #endif
     return 0;
+}
+
+static void worker_dies(void)
+{
+    k_sem_give(&power_died); /* main kills this thread at once */
+    k_sleep(K_FOREVER);
+}
+
+/* In-process mode: storage calls after the power died never reach the device. */
+static struct vnv_storage device;
+static void dead_storage_call(void)
+{
+    if (dead && k_current_get() == &worker_thread)
+        worker_dies();
+}
+static int s_read(void *c, uint32_t off, void *dst, uint32_t len)
+{
+    dead_storage_call();
+    return device.read(c, off, dst, len);
+}
+static int s_write(void *c, uint32_t off, const void *src, uint32_t len)
+{
+    dead_storage_call();
+    return device.write(c, off, src, len);
+}
+static int s_writev(void *c, uint32_t off, const struct vnv_iovec *iov, unsigned cnt)
+{
+    dead_storage_call();
+    return device.writev(c, off, iov, cnt);
 }
 
 static void stimulus(void *a, void *b, void *c)
@@ -201,6 +239,8 @@ static void worker(void *a, void *b, void *c)
     ARG_UNUSED(b);
     ARG_UNUSED(c);
     for (;;) {
+        if (dead)
+            worker_dies();
         append_one();
         if (rng() % 8 == 0) /* some unrelated reads keep the cache moving */
             (void)vnv_unload(&heap, root);
@@ -266,8 +306,12 @@ static void boot(void)
 
 int main(void)
 {
-    int err = vnv_zephyr_eeprom_storage(&eeprom, storage_dev, 0, HEAP_SIZE, &storage);
+    int err = vnv_zephyr_eeprom_storage(&eeprom, storage_dev, 0, HEAP_SIZE, &device);
     check(err, "storage");
+    storage = device;
+    storage.read = s_read;
+    storage.write = s_write;
+    storage.writev = s_writev;
     vnv_zephyr_config_init(&cfg);
     cfg.storage = &storage;
     cfg.buffer = ram;
@@ -289,6 +333,7 @@ int main(void)
         if (rec.survived >= CONFIG_APP_POWER_FAILURES)
             break;
         armed = true;
+        dead = false;
         k_thread_create(&worker_thread, worker_stack, K_THREAD_STACK_SIZEOF(worker_stack),
                         worker, NULL, NULL, NULL, WORKER_PRIO, 0, K_NO_WAIT);
         k_sem_take(&power_died, K_FOREVER); /* CONFIG_APP_PROCESS_RESTART: never returns */
