@@ -16,5 +16,9 @@ void vnv_zephyr_config_init(struct vnv_config *cfg)
 #else
     cfg->policy = &vnv_policy_clock;
 #endif
+#if defined(CONFIG_VNVHEAP_NV_BUDDY)
     cfg->nv_allocator = &vnv_nv_buddy;
+#else
+    cfg->nv_allocator = &vnv_nv_firstfit;
+#endif
 }
