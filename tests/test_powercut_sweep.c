@@ -351,7 +351,8 @@ static void sweep(const struct workload *wl, unsigned *total)
     vnv_abandon(&f.heap);
 
     unsigned tried = 0, as_s0 = 0, as_s1 = 0, corrupt = 0, wrong = 0;
-    for (uint32_t c = 0; c <= all; c += CUT_STRIDE) {
+    for (uint32_t c = 0, last = 0; !last; c = c + CUT_STRIDE < all ? c + CUT_STRIDE : all) {
+        last = c == all; /* the complete run is always among the cuts */
         memcpy(f.nv, image, wl->nv);
         memcpy(f.ram, ram, wl->ram);
         f.heap = heap0;
