@@ -84,26 +84,38 @@ int nvmap_validate(const struct vnv_heap *h)
             return VNV_ERR_CORRUPT;
     }
     /* every used unit belongs to a home: the first used unit after a free one is a start */
-    for (uint32_t u = 0; u < h->units; u++)
-        if (bit_get(a, u) && !bit_get(s, u) && (u == 0 || !bit_get(a, u - 1u)))
+    for (uint32_t w = 0, carry = 0; w < h->map_words; w++) {
+        uint32_t before = a[w] << 1 | carry; /* bit u: unit u - 1 is used */
+        if (a[w] & ~before & ~s[w])
             return VNV_ERR_CORRUPT;
+        carry = a[w] >> 31;
+    }
     return VNV_OK;
 }
 
+static uint32_t popcount32(uint32_t x)
+{
+    x = x - ((x >> 1) & 0x55555555u);
+    x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+    return (((x + (x >> 4)) & 0x0F0F0F0Fu) * 0x01010101u) >> 24;
+}
+
+/* Bits set in a map (bits past the last unit are always clear). O(units / 32). */
 uint32_t nvmap_count(const struct vnv_heap *h, unsigned which)
 {
     uint32_t n = 0;
     const uint32_t *m = nvmap(h, which);
-    for (uint32_t u = 0; u < h->units; u++)
-        n += (uint32_t)bit_get(m, u);
+    for (uint32_t w = 0; w < h->map_words; w++)
+        n += popcount32(m[w]);
     return n;
 }
 
-/* Units freed since the last checkpoint that wait for the next one. */
+/* Units freed since the last checkpoint that wait for the next one. O(units / 32). */
 uint32_t nvmap_quarantined(const struct vnv_heap *h)
 {
     uint32_t n = 0;
-    for (uint32_t u = 0; u < h->units; u++)
-        n += (uint32_t)(bit_get(nvmap(h, MAP_CALLOC), u) && !bit_get(nvmap(h, MAP_ALLOC), u));
+    const uint32_t *a = nvmap(h, MAP_ALLOC), *c = nvmap(h, MAP_CALLOC);
+    for (uint32_t w = 0; w < h->map_words; w++)
+        n += popcount32(c[w] & ~a[w]);
     return n;
 }
