@@ -1,7 +1,9 @@
 /*
  * fuzz_heap.c - libFuzzer harness: input bytes become a sequence of API calls (including
  * checkpoint + RAM wipe + resume, checkpoint + restart, close + open, bad handles, partial
- * writes) and every result is checked against a shadow model. Any mismatch aborts, which
+ * writes, and resets no checkpoint announced, with the power cut after any number of bytes
+ * of the operations before them) and every result is checked against a shadow model: after
+ * an unannounced reset the heap must open and hold exactly the model of the last checkpoint. Any mismatch aborts, which
  * libFuzzer reports as a crash with the input that caused it.
  *
  *   make fuzz FUZZ_SECONDS=600     # longer run; new inputs go to build/fuzz/corpus
@@ -33,6 +35,18 @@ static vnv_obj_t dead[SLOTS];
 static int ndead;
 
 static int last_err; /* the last API result checked, for the failure message */
+
+/* The model as of the last completed checkpoint (an unannounced reset returns to it). */
+static struct slot sl_ck[SLOTS];
+static vnv_obj_t dead_ck[SLOTS];
+static int ndead_ck;
+
+static void snapshot(void)
+{
+    memcpy(sl_ck, sl, sizeof sl);
+    memcpy(dead_ck, dead, sizeof dead);
+    ndead_ck = ndead;
+}
 
 #define ENSURE(cond)                                                                         \
     do {                                                                                     \
@@ -101,6 +115,38 @@ static void all_values(void)
         ENSURE(memcmp(p, sl[i].val, sl[i].size) == 0);
         ENSURE(vnv_release(&fx.heap, sl[i].obj) == VNV_OK);
     }
+}
+
+static void step(struct input *in);
+
+/* The power is cut after 8 * k bytes (k from the input) of the next few operations, which
+ * take no checkpoint; then the device restarts: the heap must open and hold exactly the
+ * last checkpoint's model. */
+static void unannounced_reset(struct input *in, uint32_t a)
+{
+    uint32_t k = take(in), ops = 1u + (a >> 1) % 8u;
+    vnv_emu_cut_power_after(&fx.emu, 8u * (uint64_t)k);
+    for (uint32_t i = 0; i < ops && in->n; i++) {
+        if (in->n >= 1u && (in->p[0] % 16u) >= 8u && (in->p[0] % 16u) <= 10u)
+            (void)take(in); /* no checkpoint, no close in between: skip that byte */
+        else if (in->n >= 1u && (in->p[0] % 16u) == 14u)
+            (void)take(in);
+        else
+            step(in);
+    }
+    TRACE("unannounced reset (cut after %u bytes, power %s)\n", (unsigned)(8u * k),
+          vnv_emu_power_is_off(&fx.emu) ? "cut" : "still on");
+    /* (handles made since the checkpoint died with the RAM that held them: the allocation
+     * counter is back at the checkpoint's, so they may name new objects later) */
+    memcpy(sl, sl_ck, sizeof sl);
+    memcpy(dead, dead_ck, sizeof dead);
+    ndead = ndead_ck;
+    int err = fx_reboot(&fx); /* powers the storage on again */
+    last_err = err;
+    ENSURE(err == VNV_OK);
+    drop_pins();
+    ENSURE(vnv_check(&fx.heap) == VNV_OK);
+    all_values();
 }
 
 static void step(struct input *in)
@@ -207,12 +253,14 @@ static void step(struct input *in)
     case 8: /* power failure: checkpoint, RAM wiped (or kept), resume */
         fx.wipe = (int)(a & 1);
         ENSURE(vnv_persist_all() == VNV_OK);
+        snapshot();
         ENSURE(vnv_check(h) == VNV_OK);
         held_pointers_intact();
         return;
     case 9: /* power failure then restart from main */
         fx.wipe = 0;
         ENSURE(vnv_checkpoint(h) == VNV_OK);
+        snapshot();
         ENSURE(fx_reboot(&fx) == VNV_OK);
         drop_pins();
         ENSURE(vnv_check(h) == VNV_OK);
@@ -226,6 +274,7 @@ static void step(struct input *in)
                 return;
             }
         ENSURE(err == VNV_OK);
+        snapshot();
         ENSURE(fx_reboot(&fx) == VNV_OK);
         all_values();
         return;
@@ -253,6 +302,12 @@ static void step(struct input *in)
     case 13:
         ENSURE(vnv_check(h) == VNV_OK);
         return;
+    case 14: /* a reset no checkpoint announced (watchdog, fault, brown-out) */
+        if (a & 1)
+            unannounced_reset(in, a);
+        else
+            ENSURE(vnv_check(h) == VNV_OK);
+        return;
     default: { /* writes through a held writer pointer */
         if (!s->live || !s->writer)
             return;
@@ -273,6 +328,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ndead = 0;
     if (fx_format(&fx, NV, RAM, DIRTY) != VNV_OK)
         abort();
+    snapshot();
     struct input in = {data, size};
     for (int n = 0; in.n && n < 4000; n++) {
         step(&in);
