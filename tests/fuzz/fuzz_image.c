@@ -477,6 +477,28 @@ static void run(uint32_t flags)
         FINDING("no-reopen", "vnv_open after a successful close: %s", vnv_strerror(err));
     must("vnv_check after close and open", vnv_check(&heap));
     verify_values("after close and open");
+
+    /* more changes with the power cut after some of their bytes, and no checkpoint: the
+     * restart must find exactly the state the close left */
+    vnv_emu_cut_power_after(&emu, 1u + ((flags * 2654435761u) >> 20) % 4096u);
+    uint8_t junk[64];
+    memset(junk, 0xC3, sizeof junk);
+    for (unsigned i = 0; i < ntr; i++) {
+        struct track *t = &tr[i];
+        if (t->ok && !t->hands_off) {
+            (void)vnv_write(&heap, t->obj, 0, junk, t->size < sizeof junk ? t->size : sizeof junk);
+            (void)vnv_unload(&heap, t->obj);
+        }
+    }
+    vnv_obj_t extra;
+    (void)vnv_alloc(&heap, 40, junk, &extra);
+    vnv_abandon(&heap);
+    err = reopen();
+    if (err)
+        FINDING("no-reopen", "vnv_open after a power cut with no checkpoint: %s",
+                vnv_strerror(err));
+    must("vnv_check after a power cut", vnv_check(&heap));
+    verify_values("after a power cut with no checkpoint");
     vnv_abandon(&heap);
 }
 
