@@ -86,6 +86,11 @@ struct bench_ctx {
     const struct vnv_policy *policy; /* --policy (default: clock, the library default) */
     int list_only;
     int verbose;              /* --verbose: two progress lines per point (the old output) */
+    /* --original: the original's exact configurations (queue: 100 iterations, 3784-byte
+     * buffer, items from its per-byte modulo; KVS dirty limit 11 534; get benchmarks time
+     * the get alone; the counter's own cost is not subtracted) */
+    int original;
+    const char *file_path;    /* --storage-file PATH: a POSIX file (pread/pwrite, no sync) */
     /* the storage every benchmark uses */
     struct vnv_emu emu;
     uint8_t *mem;
@@ -103,7 +108,9 @@ const char *bench_machine(void);
 uint32_t bench_ticks_per_ms(void);
 
 /* Reset the emulator over `size` bytes (<= mem_size) with the selected profile and fill
- * `*s` with its callbacks. The content is zeroed. */
+ * `*s` with its callbacks. The content is zeroed. With --storage-file the storage is that
+ * file instead (host builds), behind a shim that updates the same counters (transactions,
+ * bytes, modeled time under the profile), so every count stays comparable. */
 void bench_storage(struct bench_ctx *c, uint32_t size, struct vnv_storage *s);
 void bench_snapshot(struct bench_ctx *c, struct bench_sample *out); /* counters now */
 void bench_diff(const struct bench_sample *a, const struct bench_sample *b,
