@@ -3,7 +3,9 @@
  *
  *   storage   vnv_zephyr_eeprom_storage(): a struct vnv_storage over any EEPROM-API device,
  *             e.g. VNV_ZEPHYR_STORAGE_DEVICE, the devicetree's `zephyr,vnvheap-storage`
- *             chosen node (fujitsu,mb85rsxx SPI FRAM, zephyr,sim-eeprom, ...).
+ *             chosen node (fujitsu,mb85rsxx SPI FRAM, zephyr,sim-eeprom, ...);
+ *             vnv_zephyr_spi_fram_storage(): the library's own SPI FRAM driver on a
+ *             "vnvheap,spi-fram" node (any MB85RS part, e.g. the MB85RS64V).
  *   power     vnv_zephyr_power_fail(): ISR-safe; wakes the persist thread (highest
  *             priority), which calls vnv_persist_all(). Storage drivers take locks and may
  *             sleep, so the checkpoint cannot run inside the interrupt itself.
@@ -25,6 +27,10 @@ extern "C" {
 /* The storage device the devicetree chose: chosen { zephyr,vnvheap-storage = &fram; }; */
 #if DT_HAS_CHOSEN(zephyr_vnvheap_storage)
 #define VNV_ZEPHYR_STORAGE_DEVICE DEVICE_DT_GET(DT_CHOSEN(zephyr_vnvheap_storage))
+/* 1 if that node is a "vnvheap,spi-fram" (use vnv_zephyr_spi_fram_storage), else 0 (an
+ * EEPROM-API device: vnv_zephyr_eeprom_storage). */
+#define VNV_ZEPHYR_STORAGE_IS_SPI_FRAM                                                        \
+    DT_NODE_HAS_COMPAT(DT_CHOSEN(zephyr_vnvheap_storage), vnvheap_spi_fram)
 #endif
 
 /* Zero *cfg, then set the RAM allocator and policy chosen in Kconfig
@@ -53,6 +59,24 @@ struct vnv_zephyr_eeprom {
  */
 int vnv_zephyr_eeprom_storage(struct vnv_zephyr_eeprom *e, const struct device *dev,
                               uint32_t offset, uint32_t size, struct vnv_storage *out);
+
+/* ---- the library's SPI FRAM driver on a Zephyr SPI device (CONFIG_VNVHEAP_SPI_FRAM_ZEPHYR) */
+
+#if defined(CONFIG_VNVHEAP_SPI_FRAM_ZEPHYR) || defined(__DOXYGEN__)
+#include "vnvheap/storage_spi_fram.h"
+/*
+ * Describe bytes [0, size) of the "vnvheap,spi-fram" device `dev` (size 0 = all of it,
+ * capped at VNV_MAX_STORAGE_SIZE) as heap storage in *out: the callbacks of
+ * src/storage/spi_fram.c (sync NULL: FRAM is durable at CS rise), with the device's
+ * struct vnv_spi_fram as ctx. Bytes above `size` stay reachable through out->read/write
+ * (the driver checks against the chip's capacity), e.g. for an application record.
+ * Errors: VNV_ERR_INVAL (NULL, size above the chip), VNV_ERR_IO (SPI bus not ready, RDID
+ * answer not the node's jedec-id: init failed; the device is not ready).
+ */
+int vnv_zephyr_spi_fram_storage(const struct device *dev, uint32_t size, struct vnv_storage *out);
+/* The driver state of a ready device (RDID answer, traffic counters: read only), or NULL. */
+struct vnv_spi_fram *vnv_zephyr_spi_fram_driver(const struct device *dev);
+#endif
 
 /* ---- the power-fail persist thread (CONFIG_VNVHEAP_PERSIST_THREAD) ------------------------ */
 

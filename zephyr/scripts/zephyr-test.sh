@@ -98,6 +98,14 @@ t_persist_fram() {
     > "$OUT/logs/sample-persist-fram-ns.run" 2>&1
   grep -q '^OK: survived 200 power failures, 0 lost' "$OUT/logs/sample-persist-fram-ns.run"
 }
+t_persist_fram64v() { # the library's own SPI FRAM driver through the Zephyr SPI glue
+  build sample-persist-fram64v-ns samples/vnvheap_persist native_sim/native/64 \
+    -DEXTRA_DTC_OVERLAY_FILE=fram64v.overlay -DEXTRA_CONF_FILE=fram64v.conf || return 1
+  timeout 300 "$OUT/sample-persist-fram64v-ns/zephyr/zephyr.exe" --eeprom_in_ram \
+    > "$OUT/logs/sample-persist-fram64v-ns.run" 2>&1
+  grep -q '^spi fram: RDID 04 7f 03 02, 2 address bytes' "$OUT/logs/sample-persist-fram64v-ns.run" &&
+  grep -q '^OK: survived 200 power failures, 0 lost' "$OUT/logs/sample-persist-fram64v-ns.run"
+}
 t_persist_qemu() { # board name
   build "$2" samples/vnvheap_persist "$1" -DCONFIG_APP_POWER_FAILURES=50 || return 1
   run_qemu "$2" 300 '^OK: survived 50 power failures, 0 lost|FAIL'
@@ -129,6 +137,7 @@ step ztest-qemu_cortex_m3 qemu_cortex_m3 t_ztest qemu_cortex_m3 ztest-qemu_corte
 step sample-counter-native_sim native_sim t_counter
 step sample-persist-native_sim native_sim t_persist_file
 step sample-persist-fram-native_sim native_sim t_persist_fram
+step sample-persist-fram64v-native_sim native_sim t_persist_fram64v
 step sample-bench-native_sim native_sim t_bench
 step sample-persist-qemu_riscv32 qemu_riscv32 t_persist_qemu qemu_riscv32 sample-persist-rv
 step sample-persist-qemu_cortex_m3 qemu_cortex_m3 t_persist_qemu qemu_cortex_m3 sample-persist-m3

@@ -15,6 +15,13 @@
  * the readings of the last checkpoint with their values, and continues. After
  * CONFIG_APP_POWER_FAILURES failures it prints "OK: survived N power failures, 0 lost", or
  * "FAIL: ..." at the first discrepancy.
+ *
+ * Storage: the chosen zephyr,vnvheap-storage node, an EEPROM-API device (sim-eeprom,
+ * fujitsu,mb85rsxx) or a vnvheap,spi-fram node (the library's own SPI FRAM driver, e.g. an
+ * MB85RS64V: esp32c3_devkitm, or the chip model with fram64v.overlay on native_sim). The
+ * heap uses CONFIG_APP_HEAP_SIZE bytes, the harness record follows.
+ * Without gpio-emul (real boards) nobody presses the button for you: each press of the
+ * power-fail button is one power failure.
  */
 #include <stddef.h>
 #include <string.h>
@@ -32,8 +39,11 @@
 #endif
 
 #define CHUNK 16u /* readings per chunk object */
-#define RING 24u  /* chunk objects in the ring */
-#define HEAP_SIZE (12u * 1024u)
+#define HEAP_SIZE ((uint32_t)CONFIG_APP_HEAP_SIZE)
+/* Chunk objects in the ring. A replaced chunk's storage is reusable only after the next
+ * checkpoint (vnv_alloc, NOSPC): a small heap (an 8 KiB MB85RS64V) keeps a shorter ring to
+ * leave room for the chunks replaced between two button presses. */
+#define RING (HEAP_SIZE >= 12288u ? 24u : 8u)
 #define RECORD_OFF HEAP_SIZE /* the harness record, right after the heap's storage */
 #define RECORD_MAGIC 0x56524543u
 
@@ -57,7 +67,9 @@ static struct gpio_callback button_cb;
 
 static _Alignas(8) uint8_t ram[2048];
 static struct vnv_heap heap;
+#if !VNV_ZEPHYR_STORAGE_IS_SPI_FRAM
 static struct vnv_zephyr_eeprom eeprom;
+#endif
 static struct vnv_storage storage;
 static struct vnv_config cfg;
 static vnv_obj_t root;
@@ -106,9 +118,33 @@ static void fail(const char *what, int err)
 #endif
 }
 
+/* The device itself: the heap's storage callbacks plus the bytes past HEAP_SIZE. */
+static struct vnv_storage device;
+
+static int storage_open(void)
+{
+#if VNV_ZEPHYR_STORAGE_IS_SPI_FRAM
+    /* The record lies past HEAP_SIZE: the driver's callbacks reach the whole chip. */
+    return vnv_zephyr_spi_fram_storage(storage_dev, HEAP_SIZE, &device);
+#else
+    return vnv_zephyr_eeprom_storage(&eeprom, storage_dev, 0, HEAP_SIZE, &device);
+#endif
+}
+
+static int record_io(bool write)
+{
+#if VNV_ZEPHYR_STORAGE_IS_SPI_FRAM
+    return write ? device.write(device.ctx, RECORD_OFF, &rec, sizeof rec)
+                 : device.read(device.ctx, RECORD_OFF, &rec, sizeof rec);
+#else
+    return write ? eeprom_write(storage_dev, RECORD_OFF, &rec, sizeof rec)
+                 : eeprom_read(storage_dev, RECORD_OFF, &rec, sizeof rec);
+#endif
+}
+
 static void record_write(void)
 {
-    if (eeprom_write(storage_dev, RECORD_OFF, &rec, sizeof rec) != 0)
+    if (record_io(true) != 0)
         fail("record write", VNV_ERR_IO);
 }
 
@@ -152,7 +188,6 @@ static void worker_dies(void)
 }
 
 /* In-process mode: storage calls after the power died never reach the device. */
-static struct vnv_storage device;
 static void dead_storage_call(void)
 {
     if (dead && k_current_get() == &worker_thread)
@@ -174,6 +209,7 @@ static int s_writev(void *c, uint32_t off, const struct vnv_iovec *iov, unsigned
     return device.writev(c, off, iov, cnt);
 }
 
+#ifdef CONFIG_GPIO_EMUL
 static void stimulus(void *a, void *b, void *c)
 {
     ARG_UNUSED(a);
@@ -190,6 +226,7 @@ static void stimulus(void *a, void *b, void *c)
     }
 }
 K_THREAD_DEFINE(stimulus_tid, 1024, stimulus, NULL, NULL, NULL, STIMULUS_PRIO, 0, 0);
+#endif
 
 /* ---- the workload ------------------------------------------------------------------------ */
 
@@ -306,7 +343,7 @@ static void boot(void)
 
 int main(void)
 {
-    int err = vnv_zephyr_eeprom_storage(&eeprom, storage_dev, 0, HEAP_SIZE, &device);
+    int err = storage_open();
     check(err, "storage");
     storage = device;
     storage.read = s_read;
@@ -318,7 +355,7 @@ int main(void)
     cfg.buffer_size = sizeof ram;
     cfg.max_dirty_bytes = 512;
     cfg.on_persist = on_persist;
-    if (eeprom_read(storage_dev, RECORD_OFF, &rec, sizeof rec) != 0)
+    if (record_io(false) != 0)
         fail("record read", VNV_ERR_IO);
     if (rec.magic != RECORD_MAGIC)
         rec = (struct record){0};
@@ -327,6 +364,9 @@ int main(void)
     err = vnv_zephyr_power_fail_gpio(&button, &button_cb, GPIO_INT_EDGE_TO_ACTIVE);
     if (err)
         fail("power-fail button", VNV_ERR_IO);
+#ifndef CONFIG_GPIO_EMUL
+    printk("press the power-fail button %d times\n", CONFIG_APP_POWER_FAILURES);
+#endif
 
     for (;;) {
         boot();
@@ -341,7 +381,9 @@ int main(void)
         vnv_abandon(&heap);
         memset(ram, 0xA5, sizeof ram); /* and so is the RAM */
     }
+#ifdef CONFIG_GPIO_EMUL
     k_thread_suspend(stimulus_tid);
+#endif
     struct vnv_zephyr_persist_stats ps;
     vnv_zephyr_persist_stats(&ps);
     struct vnv_stats st;
@@ -351,6 +393,23 @@ int main(void)
            (unsigned)ps.requests, (unsigned)ps.rounds, (unsigned)ps.failures,
            (int)ps.stack_unused, CONFIG_VNVHEAP_PERSIST_THREAD_STACK_SIZE,
            (unsigned)st.peak_checkpoint_bytes, (unsigned)st.bound, (unsigned)st.deferred);
+#if VNV_ZEPHYR_STORAGE_IS_SPI_FRAM
+    const struct vnv_spi_fram *f = vnv_zephyr_spi_fram_driver(storage_dev);
+    printk("spi fram: RDID %02x %02x %02x %02x, %u address bytes; this life %llu CS cycles, "
+           "%llu bytes, %llu transfer calls, %llu errors\n",
+           f->rdid[0], f->rdid[1], f->rdid[2], f->rdid[3], (unsigned)f->chip.addr_bytes,
+           (unsigned long long)f->cs_cycles, (unsigned long long)f->bytes,
+           (unsigned long long)f->calls, (unsigned long long)f->errors);
+#endif
+#ifdef CONFIG_APP_FRAM_EMUL
+    extern void fram_emul_report(uint64_t *, uint64_t *, uint64_t *);
+    uint64_t cyc, viol, ign;
+    fram_emul_report(&cyc, &viol, &ign);
+    printk("fram model: %llu CS cycles, %llu bus-contract violations, %llu ignored writes\n",
+           (unsigned long long)cyc, (unsigned long long)viol, (unsigned long long)ign);
+    if (viol || ign)
+        fail("fram model", VNV_ERR_IO);
+#endif
     printk("OK: survived %u power failures, 0 lost\n", (unsigned)rec.survived);
 #ifdef CONFIG_ARCH_POSIX
     posix_exit(0);
