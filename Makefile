@@ -127,13 +127,13 @@ bench:
 	cmake -S . -B $(BENCH_HOST) $(BENCH_CMAKE) >/dev/null
 	cmake --build $(BENCH_HOST) -j $(JOBS) --target vnv-bench
 	mkdir -p $(BENCH_OUT)
-	$(BENCH_HOST)/bench/vnv-bench --json $(BENCH_OUT)/host.jsonl $(BENCH_ARGS) \
-	  > $(BENCH_OUT)/host.log
+	rc=0; $(BENCH_HOST)/bench/vnv-bench --json $(BENCH_OUT)/host.jsonl $(BENCH_ARGS) \
+	  > $(BENCH_OUT)/host.log || rc=1; \
 	$(BENCH_HOST)/bench/vnv-bench --filter persist --storage-profile spi40 \
-	  --json $(BENCH_OUT)/host-spi40.jsonl > /dev/null 2>&1
+	  --json $(BENCH_OUT)/host-spi40.jsonl > /dev/null 2>&1 || rc=1; \
 	$(BENCH_HOST)/bench/vnv-bench --filter app --policy addrorder \
-	  --json $(BENCH_OUT)/host-addrorder.jsonl > /dev/null 2>&1
-	$(PYTHON) bench/targets.py $(BENCH_OUT)
+	  --json $(BENCH_OUT)/host-addrorder.jsonl > /dev/null 2>&1 || rc=1; \
+	$(PYTHON) bench/targets.py $(BENCH_OUT) && exit $$rc
 
 bench-rv32:
 	@if ! command -v riscv64-unknown-elf-gcc >/dev/null || ! command -v qemu-system-riscv32 >/dev/null; then \
@@ -147,7 +147,8 @@ bench-rv32:
 	  -kernel $(BENCH_RV32)/bench/vnv-bench > $(BENCH_OUT)/rv32.log 2>&1; rc=$$?; \
 	grep '^\[BENCH-INFO\] ' $(BENCH_OUT)/rv32.log | sed 's/^\[BENCH-INFO\] //' > $(BENCH_OUT)/rv32.jsonl; \
 	grep -E 'BENCH-STATUS|!!' $(BENCH_OUT)/rv32.log; \
-	echo "wrote $(BENCH_OUT)/rv32.jsonl ($$(wc -l < $(BENCH_OUT)/rv32.jsonl) results)"; exit $$rc
+	echo "wrote $(BENCH_OUT)/rv32.jsonl ($$(wc -l < $(BENCH_OUT)/rv32.jsonl) results)"; \
+	if test -f $(BENCH_OUT)/host.jsonl; then $(PYTHON) bench/targets.py $(BENCH_OUT) || rc=1; fi; exit $$rc
 
 check-matplotlib:
 	@$(PYTHON) -c 'import matplotlib' 2>/dev/null || { \
