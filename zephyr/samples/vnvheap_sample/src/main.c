@@ -3,7 +3,8 @@
  * the devicetree chose (chosen { zephyr,vnvheap-storage = ...; }). Each boot opens the heap,
  * finds the counter through the root handle, adds 101 and closes the heap. On native_sim
  * the simulated EEPROM is a host file (flash... see README): run it twice and the count goes
- * on.
+ * on. On esp32c3_devkitm the device is an MB85RS64V SPI FRAM, a vnvheap,spi-fram node (the
+ * library's own driver; boards/esp32c3_devkitm.overlay): press reset and the count goes on.
  */
 #include <zephyr/kernel.h>
 #include <zephyr/sys/printk.h>
@@ -16,13 +17,19 @@ struct counter {
 
 static _Alignas(8) uint8_t ram[1024];
 static struct vnv_heap heap;
+#if !VNV_ZEPHYR_STORAGE_IS_SPI_FRAM
 static struct vnv_zephyr_eeprom eeprom;
+#endif
 
 int main(void)
 {
     struct vnv_storage storage;
+#if VNV_ZEPHYR_STORAGE_IS_SPI_FRAM
+    int err = vnv_zephyr_spi_fram_storage(VNV_ZEPHYR_STORAGE_DEVICE, 0, &storage); /* all */
+#else
     int err = vnv_zephyr_eeprom_storage(&eeprom, VNV_ZEPHYR_STORAGE_DEVICE, 0, 16 * 1024,
                                         &storage);
+#endif
     if (err) {
         printk("storage: %s\n", vnv_strerror(err));
         return 0;
