@@ -114,8 +114,8 @@ t_persist_qemu() { # board name
 t_bench() {
   build sample-bench-ns samples/vnvheap_benchmark native_sim/native/64 || return 1
   timeout 600 "$OUT/sample-bench-ns/zephyr/zephyr.exe" > "$OUT/logs/sample-bench-ns.run" 2>&1
-  grep -q 'BENCH-STATUS\] Finished: [0-9]* points, 0 failures' "$OUT/logs/sample-bench-ns.run" ||
-    return 1
+  grep -q 'BENCH-STATUS\] Finished: [0-9]* points, 0 failures' "$OUT/logs/sample-bench-ns.run" &&
+  grep -q '^\[ *[0-9]*%\] Running ' "$OUT/logs/sample-bench-ns.run" || return 1
   # The result lines, in the form bench/plot.py reads (--results DIR with DIR/host.jsonl).
   mkdir -p "$OUT/sample-bench-ns/results"
   grep '^\[BENCH-INFO\] ' "$OUT/logs/sample-bench-ns.run" | sed 's/^\[BENCH-INFO\] //' \

@@ -1,8 +1,9 @@
 /*
  * zbench.c - vnv-bench (bench/runner.c and the families) on Zephyr. The runner's CPU counter
  * becomes k_cycle_get_32() (64-bit extended); result lines are the same
- * "[BENCH-INFO] {json}" lines (bench/plot.py reads them), progress "[ NN%] Running ..." and
- * "[BENCH-STATUS] Finished: N points, M failures" go to the console as on the host.
+ * "[BENCH-INFO] {json}" lines (bench/plot.py reads them), progress "[ NN%] Running ..." (with
+ * --verbose, CONFIG_APP_BENCH_VERBOSE) and "[BENCH-STATUS] Finished: N points, M failures" go
+ * to the console as on the host.
  * On native_sim simulated time stands still while code runs, so the cycle counts are 0
  * there; the storage counters and modeled times are exact. On QEMU the counter runs.
  *
@@ -69,8 +70,17 @@ uint32_t bench_ticks_per_ms(void) { return zb_ticks_per_ms(); }
 
 int main(void)
 {
-    char *argv[] = {"vnv-bench", "--filter", CONFIG_APP_BENCH_FILTER, NULL};
-    int argc = CONFIG_APP_BENCH_FILTER[0] ? 3 : 1;
+    /* --verbose: the "[ NN%] Running ..." line per point (CONFIG_APP_BENCH_VERBOSE); the
+     * runner decides the terse form by isatty() on the host only. */
+    char *argv[5] = {"vnv-bench"};
+    int argc = 1;
+    if (IS_ENABLED(CONFIG_APP_BENCH_VERBOSE))
+        argv[argc++] = "--verbose";
+    if (CONFIG_APP_BENCH_FILTER[0]) {
+        argv[argc++] = "--filter";
+        argv[argc++] = CONFIG_APP_BENCH_FILTER;
+    }
+    argv[argc] = NULL;
     int rc = bench_main(argc, argv);
     printk("vnv-bench exit %d\n", rc);
 #ifdef CONFIG_ARCH_POSIX
