@@ -32,7 +32,7 @@ static struct trig {
     struct vnv_storage inner;
     const struct vnv_policy *pol;
     const struct vnv_ram_allocator *ram;
-    uint32_t ck_lo, ck_hi;   /* checkpoint region on storage */
+    uint32_t ck_lo;          /* checkpoint slots on storage: [ck_lo, bench_heap.nv_off) */
     int active;              /* counting events */
     unsigned kinds;          /* which hooks count and may fire */
     uint32_t events, fire_at;
@@ -58,10 +58,11 @@ static void t_event(unsigned kind)
 
 static void t_write_seen(uint32_t off, uint32_t len)
 {
-    if (!T.waiting || off < T.ck_lo || off >= T.ck_hi)
+    /* the two checkpoint slots: [superblock end, first home) (docs/FORMAT.md) */
+    if (!T.waiting || off < T.ck_lo || off >= bench_heap.nv_off)
         return;
-    if (off == T.ck_lo && len == 16)
-        return; /* ckpt_invalidate: a home write is about to happen, not the checkpoint */
+    if (len == 16 && (off - T.ck_lo) % bench_heap.ckpt_cap == 0)
+        return; /* voiding the older slot: a home write is about to happen, not a checkpoint */
     bench_snapshot(T.c, &T.s1);
     T.waiting = 0;
     T.got = 1;
@@ -167,7 +168,6 @@ static int heap_up(struct pers *p, uint32_t storage, uint32_t buffer, uint32_t d
         T.pol = p->cfg.policy ? p->cfg.policy : &vnv_policy_clock;
         T.ram = p->cfg.ram_allocator;
         T.ck_lo = VNV_SUPERBLOCK_SIZE; /* docs/FORMAT.md: the region follows the superblock */
-        T.ck_hi = VNV_SUPERBLOCK_SIZE + ((dirty + 7u) & ~7u);
         t_policy.name = T.pol->name;
         t_policy.state_size = T.pol->state_size;
         t_ram.name = T.ram->name;

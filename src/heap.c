@@ -156,9 +156,14 @@ uint32_t vnv_persist_bound(const struct vnv_config *cfg)
     struct layout l;
     if (compute_layout(cfg, &l))
         return 0;
-    /* every resident object's record + bitmap + dirty bytes fit in its arena block; the
-     * NV map is the constant part */
-    uint32_t most = VNV_CKPT_HEADER_SIZE + l.arena_size;
+    /* a resident object's record + bitmap + dirty bytes exceed its arena block (meta +
+     * bitmap + data, at least 16 bytes) by at most REC - META: at most that much per
+     * object that can be resident. The NV map is the constant part. */
+    uint32_t objs = l.entries - l.entries / 4u;
+    if (objs > l.arena_size / 16u)
+        objs = l.arena_size / 16u;
+    uint32_t most = VNV_CKPT_HEADER_SIZE + l.arena_size +
+                    objs * (VNV_CKPT_RECORD_SIZE - VNV_META_SIZE);
     return (cfg->max_dirty_bytes < most ? cfg->max_dirty_bytes : most) +
            MAP_SAVED * l.map_words * 4u;
 }

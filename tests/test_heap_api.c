@@ -43,6 +43,27 @@ static void test_format_and_bound(void)
     fx_free(&f);
 }
 
+/* When RAM, not max_dirty, limits the checkpoint: a buffer full of tiny dirty objects
+ * (records are 12 bytes, metadata 8) still checkpoints within vnv_persist_bound. */
+static void test_bound_when_ram_limits(void)
+{
+    struct fixture f;
+    fx_init(&f, NV, 1024, 8000); /* max_dirty far above what 1 KiB of RAM can hold */
+    REQUIRE(vnv_format(&f.heap, &f.cfg) == VNV_OK);
+    uint8_t one = 1;
+    vnv_obj_t o;
+    int n = 0;
+    while (n < 200 && vnv_alloc(&f.heap, 1, &one, &o) == VNV_OK && vnv_is_resident(&f.heap, o))
+        n++;
+    CHECK(n > 10);
+    uint64_t w0 = f.emu.write_bytes;
+    f.wipe = 0;
+    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+    CHECK(f.emu.write_bytes - w0 <= vnv_persist_bound(&f.cfg));
+    CHECK_EQ(f.emu.write_bytes - w0, stats(&f).checkpoint_bytes + stats(&f).nv_map_bytes);
+    fx_free(&f);
+}
+
 static void test_alloc_get_roundtrip(void)
 {
     struct fixture f;
@@ -523,6 +544,7 @@ static void test_alloc_gather(void)
 int main(void)
 {
     RUN(test_format_and_bound);
+    RUN(test_bound_when_ram_limits);
     RUN(test_alloc_get_roundtrip);
     RUN(test_zero_init_and_large_home_write);
     RUN(test_readers_and_writer);
