@@ -208,6 +208,7 @@ struct vnv_heap {
     uint32_t nv_off, nv_size;    /* object homes on storage */
     uint32_t unit, units;        /* allocation unit (bytes) and number of units */
     uint32_t unit_bits;          /* handle bits for the unit number; the tag has the rest */
+    uint32_t unit_mask;          /* (1 << unit_bits) - 1: the index key of a handle */
     uint32_t map_words;          /* 32-bit words per NV bitmap */
     uint32_t *map;               /* the NV bitmaps, in the buffer (see internal.h) */
     uint32_t used;       /* bytes the next checkpoint writes (header included, map not) */

@@ -218,6 +218,7 @@ static int setup(struct vnv_heap *h, const struct vnv_config *cfg, struct layout
     h->unit = l->unit;
     h->units = l->units;
     h->unit_bits = l->unit_bits;
+    h->unit_mask = (1u << l->unit_bits) - 1u;
     h->used = VNV_CKPT_HEADER_SIZE;
     h->st.bound = vnv_persist_bound(cfg);
     if (!registry_has_room(h))
