@@ -763,8 +763,9 @@ static struct vnv_storage l_storage;
  * writes, so the persist callback can read the committed count from it. */
 static volatile struct log_header *l_hdr;
 static vnv_obj_t l_hobj; /* its handle */
-/* Inside a group: the count before it (what a restart will find), else UINT32_MAX. */
-static volatile uint32_t l_group_count = UINT32_MAX;
+/* While a group is open: the count before it (what a restart from a checkpoint taken inside
+ * the group will find). */
+static volatile uint32_t l_group_count;
 
 static void l_config(struct vnv_config *cfg)
 {
@@ -785,7 +786,8 @@ static int l_on_persist(void *user, int status, void *buf, size_t len)
     (void)len;
     if (!power_failing)
         return 0; /* the logger's own checkpoint (a commit point): RAM is intact, go on */
-    uint64_t count = l_group_count != UINT32_MAX ? l_group_count
+    /* inside a group the restart rolls it back: report the count from before it */
+    uint64_t count = vnv_atomic_depth(&l_heap) ? l_group_count
                      : l_hdr ? l_hdr->count : UINT64_MAX;
     report(MSG_CKPT, status, count, 0, 0, 0, 0);
     _exit(status == VNV_OK ? 0 : 3);
@@ -918,8 +920,6 @@ static void l_append(volatile struct log_header *hd)
         err = vnv_atomic_end(&l_heap);
         if (err)
             l_die("ending a group", err);
-        atomic_signal_fence(memory_order_seq_cst);
-        l_group_count = UINT32_MAX;
         return;
     }
     /* The common case needs no masking: the reading lands in the chunk first, the count

@@ -220,7 +220,7 @@ struct vnv_heap {
     volatile uint8_t pending;   /* a persist was requested during the critical section */
     uint8_t slot;        /* checkpoint slot (0 = A, 1 = B) holding the last checkpoint */
     uint8_t other_live;  /* the other slot may hold an older valid checkpoint */
-    uint8_t group;       /* nesting depth of the open failure-atomic group (0 = none) */
+    volatile uint8_t group; /* nesting depth of the open failure-atomic group (0 = none) */
     uint32_t group_root; /* the root when the group began */
     uint8_t state;              /* lifecycle, see heap.c */
     struct vnv_stats st;
@@ -471,6 +471,10 @@ int vnv_persist_all(void);
 int vnv_atomic_begin(struct vnv_heap *h);
 int vnv_atomic_end(struct vnv_heap *h);
 int vnv_atomic_abort(struct vnv_heap *h);
+/* Nesting depth of the open group (0: none). INTERRUPT/SIGNAL SAFE (one load): a persist
+ * callback can tell whether the checkpoint it follows was taken inside a group, i.e.
+ * whether a restart from it rolls the group back. O(1), no storage traffic; 0 for NULL. */
+int vnv_atomic_depth(const struct vnv_heap *h);
 
 /* The same for one heap, from normal code (never deferred; allowed inside a group: a
  * restart then rolls the group back). Errors: INVAL (not open, or called from the persist

@@ -126,6 +126,8 @@ int vnv_atomic_abort(struct vnv_heap *h)
     return err;
 }
 
+int vnv_atomic_depth(const struct vnv_heap *h) { return h ? (int)h->group : 0; }
+
 /* vnv_open of a checkpoint taken inside a group: the state before the group. */
 int group_rollback(struct vnv_heap *h)
 {

@@ -1,6 +1,5 @@
 /*
- * heap.c - heap lifecycle (format, open, close), storage and buffer layout, critical
- * sections.
+ * heap.c - heap lifecycle (format, open, close): the storage and buffer layouts.
  *
  * Storage layout (docs/FORMAT.md, version 3):
  *   [0, 64)                  superblock
@@ -11,58 +10,10 @@
  */
 #include "internal.h"
 
-#ifndef __STDC_NO_ATOMICS__
-#include <stdatomic.h>
-/* A compiler barrier only: no instruction is emitted, so no atomics are needed. */
-#define BARRIER() atomic_signal_fence(memory_order_seq_cst)
-#else
-#define BARRIER() __asm__ __volatile__("" ::: "memory")
-#endif
-
 #define SB_MAGIC0 0x484E4E56u /* "VNNH" little-endian bytes: 'V','N','N','H' */
 #define SB_MAGIC1 0x31504145u /* "EAP1" */
 #define SB_VERSION 3u /* 3: shadowed homes, two checkpoint slots, committed NV map */
-#define CANARY0 0x43564E56u
-#define CANARY1 0x59524E41u
 #define MIN_ARENA 64u
-
-/* ---- critical sections ------------------------------------------------------------------- */
-
-/* The power-failure interrupt only ever reads `busy`; normal code owns it. */
-void sec_enter(struct vnv_heap *h)
-{
-    h->busy++;
-    BARRIER();
-}
-
-void sec_leave(struct vnv_heap *h)
-{
-    BARRIER();
-    h->busy--;
-    BARRIER();
-    if (!h->busy && h->pending) {
-        h->pending = 0;
-        (void)persist_deferred(h); /* the deferred checkpoint runs here */
-    }
-}
-
-void charge(struct vnv_heap *h, uint32_t bytes)
-{
-    h->used += bytes;
-    if (h->used > h->st.peak_checkpoint_bytes)
-        h->st.peak_checkpoint_bytes = h->used;
-}
-
-void canary_write(struct vnv_heap *h)
-{
-    put_le32(h->buf, CANARY0);
-    put_le32(h->buf + 4, CANARY1);
-}
-
-int canary_ok(const struct vnv_heap *h)
-{
-    return get_le32(h->buf) == CANARY0 && get_le32(h->buf + 4) == CANARY1;
-}
 
 /* ---- configuration and layout ---------------------------------------------------------------- */
 

@@ -118,6 +118,11 @@ static inline uint32_t data_offset(uint32_t size, uint32_t status)
     return VNV_META_SIZE + pad8(bitmap_bytes(size, status));
 }
 static inline uint8_t *meta_bitmap(struct meta *m) { return (uint8_t *)m + VNV_META_SIZE; }
+/* Arena bytes of a resident object's block: meta, bitmap, data. */
+static inline uint32_t block_need(uint32_t size, uint32_t status)
+{
+    return data_offset(size, status) + size;
+}
 static inline uint8_t *meta_data(struct meta *m)
 {
     return (uint8_t *)m + data_offset(meta_size(m), m->word & ST_MASK);
@@ -192,7 +197,7 @@ static inline struct meta *idx_lookup(const struct vnv_heap *h, uint32_t key)
 void idx_insert(struct vnv_heap *h, uint32_t key, uint32_t unit);
 void idx_remove(struct vnv_heap *h, uint32_t slot);
 
-/* heap.c: critical sections */
+/* sections.c: critical sections, budget counter, canary */
 #define RAM_ST(h) ((void *)(h)->ram_state)
 #define POL_ST(h) ((void *)(h)->policy_state)
 void canary_write(struct vnv_heap *h);
@@ -220,13 +225,15 @@ int nvmap_validate(const struct vnv_heap *h);
 uint32_t nvmap_count(const struct vnv_heap *h, unsigned which);
 uint32_t nvmap_quarantined(const struct vnv_heap *h);
 
-/* access.c */
+/* cache/resident.c: one resident object */
 uint32_t dirty_bytes_of(struct meta *m);
 uint32_t charge_of(struct meta *m);
-int mutate_begin(struct vnv_heap *h);
-int group_rollback(struct vnv_heap *h);
 void drop_resident(struct vnv_heap *h, struct meta *m);
 int reload_home(struct vnv_heap *h, struct meta *m);
+
+/* access.c: object operations; group.c */
+int mutate_begin(struct vnv_heap *h);
+int group_rollback(struct vnv_heap *h);
 
 /* checkpoint.c */
 int ckpt_write(struct vnv_heap *h, uint32_t flags);

@@ -175,8 +175,12 @@ static void test_abort_rolls_back(void)
     CHECK_EQ(vnv_get(&f.heap, sc.a, &p), VNV_OK);
     CHECK_EQ(vnv_atomic_abort(&f.heap), VNV_ERR_BUSY); /* a member is pinned */
     CHECK_EQ(vnv_release(&f.heap, sc.a), VNV_OK);
+    CHECK_EQ(vnv_atomic_depth(&f.heap), 1);
     CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK); /* nested: abort takes the whole group */
+    CHECK_EQ(vnv_atomic_depth(&f.heap), 2);
     CHECK_EQ(vnv_atomic_abort(&f.heap), VNV_OK);
+    CHECK_EQ(vnv_atomic_depth(&f.heap), 0);
+    CHECK_EQ(vnv_atomic_depth(NULL), 0);
     CHECK_EQ(vnv_atomic_end(&f.heap), VNV_ERR_INVAL); /* nothing open any more */
     CHECK_EQ(vnv_atomic_abort(&f.heap), VNV_ERR_INVAL);
     expect(&f, &sc, 0);

@@ -7,7 +7,7 @@
  * average and never more than the table size. Deletion shifts the following cluster back
  * (no tombstones), so probe lengths do not degrade over time.
  */
-#include "internal.h"
+#include "../internal.h"
 
 void idx_insert(struct vnv_heap *h, uint32_t key, uint32_t unit)
 {

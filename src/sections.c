@@ -1,0 +1,58 @@
+/*
+ * sections.c - the bottom of the core: critical sections (the only synchronisation with
+ * the power-failure interrupt), the budget counter and the RAM buffer's canary.
+ *
+ * The interrupt only ever reads `busy`; normal code owns it. Leaving the outermost section
+ * runs a checkpoint an interrupt deferred meanwhile: the one call that goes up the layers.
+ */
+#include "internal.h"
+
+#ifndef __STDC_NO_ATOMICS__
+#include <stdatomic.h>
+/* A compiler barrier only: no instruction is emitted, so no atomics are needed. */
+#define BARRIER() atomic_signal_fence(memory_order_seq_cst)
+#else
+#define BARRIER() __asm__ __volatile__("" ::: "memory")
+#endif
+
+#define CANARY0 0x43564E56u
+#define CANARY1 0x59524E41u
+
+/* ---- critical sections ------------------------------------------------------------------- */
+
+/* The power-failure interrupt only ever reads `busy`; normal code owns it. */
+void sec_enter(struct vnv_heap *h)
+{
+    h->busy++;
+    BARRIER();
+}
+
+void sec_leave(struct vnv_heap *h)
+{
+    BARRIER();
+    h->busy--;
+    BARRIER();
+    if (!h->busy && h->pending) {
+        h->pending = 0;
+        (void)persist_deferred(h); /* the deferred checkpoint runs here */
+    }
+}
+
+void charge(struct vnv_heap *h, uint32_t bytes)
+{
+    h->used += bytes;
+    if (h->used > h->st.peak_checkpoint_bytes)
+        h->st.peak_checkpoint_bytes = h->used;
+}
+
+void canary_write(struct vnv_heap *h)
+{
+    put_le32(h->buf, CANARY0);
+    put_le32(h->buf + 4, CANARY1);
+}
+
+int canary_ok(const struct vnv_heap *h)
+{
+    return get_le32(h->buf) == CANARY0 && get_le32(h->buf + 4) == CANARY1;
+}
+
