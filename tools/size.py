@@ -3,7 +3,7 @@
 
 For rv32imc and cortex-m3 (-Os, MinSizeRel): builds the library with
 -fcallgraph-info=su, sums .text/.data/.bss of the objects a default configuration links
-(core + first-fit + NV buddy + clock; storage backends and containers listed apart),
+(core + first-fit + NV placement + clock; storage backends and containers listed apart),
 reads sizeof(struct vnv_heap) and the per-object metadata sizes from probe symbols, and
 computes the deepest stack of vnv_persist_all over GCC's call graph. Indirect calls
 (module operations) are resolved to the default modules' functions; the storage backend
@@ -28,8 +28,9 @@ TARGETS = [
     ("cortex-m3", "arm-none-eabi-", "cmake/toolchain-cortex-m3.cmake",
      ["-mcpu=cortex-m3", "-mthumb"]),
 ]
-DEFAULT = ["access", "heap", "index", "checkpoint", "check", "crc32", "errors", "storage",
-           "ram_firstfit", "nv_buddy", "clock"]
+DEFAULT = ["access", "heap", "sections", "group", "index", "resident", "home", "nvmap",
+           "checkpoint", "check", "crc32", "errors", "storage", "ram_firstfit", "nv_place",
+           "clock"]
 OPTIONAL = ["ram_buddy", "addrorder", "emu", "spi_fram", "list", "array"]
 # what an indirect call on the persist path can reach with the default modules (storage
 # callbacks and on_persist are the application's and reported apart)
