@@ -18,8 +18,12 @@ static int is_open(const struct vnv_heap *h) { return h && h->state == HS_OPEN; 
  * from just after an empty slot), so the probe continues on an identical table. */
 #if defined(__GNUC__) || defined(__clang__)
 #define HOT_INLINE __attribute__((always_inline)) inline
+/* kept out of line, so that the hot path's only call is a tail call and needs no saved
+ * registers (on rv32 with -msave-restore: no millicode prologue/epilogue) */
+#define COLD_PATH __attribute__((noinline))
 #else
 #define HOT_INLINE inline
+#define COLD_PATH
 #endif
 
 static int find_resident(const struct vnv_heap *h, vnv_obj_t obj, struct meta **out)
@@ -547,7 +551,7 @@ static HOT_INLINE int pin_reader(struct meta *m, const void **ptr)
 }
 
 /* Everything but a resident hit: bad handles and loads. */
-static int get_slow(struct vnv_heap *h, vnv_obj_t obj, const void **ptr)
+static COLD_PATH int get_slow(struct vnv_heap *h, vnv_obj_t obj, const void **ptr)
 {
     struct meta *m;
     int r = find_resident(h, obj, &m);
