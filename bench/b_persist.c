@@ -399,7 +399,8 @@ static int ckpt_point(struct bench_ctx *c, const struct bench_family *f, unsigne
 
 /* ---- deferral sections ("locked WCET") ------------------------------------------------------- */
 
-enum { W_STORAGE, W_FLUSH, W_LOAD, W_ALLOC, W_FREE, W_EVICT, W_PICK, W_LOOKUP };
+enum { W_STORAGE, W_FLUSH, W_LOAD, W_ALLOC, W_FREE, W_EVICT, W_PICK, W_LOOKUP, W_TASK,
+       W_GROUP };
 
 static const uint32_t wcet_sizes[] = {16, 64, 256, 1024, 4096};
 
@@ -411,6 +412,8 @@ static unsigned wcet_points(struct bench_ctx *c, const struct bench_family *f)
     case W_LOAD:
     case W_ALLOC:
     case W_FREE:
+    case W_TASK:
+    case W_GROUP:
         return (unsigned)(sizeof wcet_sizes / sizeof wcet_sizes[0]);
     default:
         return 1;
@@ -433,6 +436,41 @@ static int w_prep_flush(struct pers *p)
     return err;
 }
 static int w_op_flush(struct pers *p) { return vnv_flush(&bench_heap, p->obj); }
+
+/* A task: change a dirty object, allocate one, write into another, free the allocation's
+ * predecessor; as a failure-atomic group (W_GROUP) or not (W_TASK). A request inside the
+ * group must wait no longer than one of the library's own sections, like one outside. */
+static int w_prep_task(struct pers *p)
+{
+    int err = make_dirty(p->obj); /* dirty: joining the group flushes it */
+    if (!err && p->have) {
+        err = vnv_free(&bench_heap, p->objs[0]);
+        p->have = 0;
+    }
+    return err ? err : vnv_checkpoint(&bench_heap);
+}
+static int w_op_task(struct pers *p)
+{
+    int grouped = p->variant == W_GROUP;
+    int err = grouped ? vnv_atomic_begin(&bench_heap) : 0;
+    void *ptr;
+    uint32_t v = 7;
+    if (!err)
+        err = vnv_get_mut(&bench_heap, p->obj, &ptr);
+    if (!err) {
+        memset(ptr, 0x33, p->size);
+        err = vnv_release(&bench_heap, p->obj);
+    }
+    if (!err) {
+        err = vnv_alloc(&bench_heap, 16, NULL, &p->objs[0]);
+        p->have = !err;
+    }
+    if (!err)
+        err = vnv_write(&bench_heap, p->other, 0, &v, sizeof v);
+    if (!err && grouped)
+        err = vnv_atomic_end(&bench_heap);
+    return err;
+}
 
 static int w_prep_load(struct pers *p) { return vnv_unload(&bench_heap, p->obj); }
 static int w_op_get(struct pers *p)
@@ -581,6 +619,21 @@ static int wcet_point(struct bench_ctx *c, const struct bench_family *f, unsigne
                    ? "vnv_flush of a dirty 4-byte object: one 4-byte write transaction"
                    : "vnv_flush of a dirty object after a checkpoint: voids it (16 B) and "
                      "writes the object in one section";
+        break;
+    case W_TASK:
+    case W_GROUP:
+        err = heap_up(p, 64 * 1024, 12 * 1024, 12 * 1024, 0, 1);
+        if (!err)
+            err = vnv_alloc(&bench_heap, p->size, NULL, &p->obj);
+        if (!err)
+            err = vnv_alloc(&bench_heap, 4, NULL, &p->other);
+        p->prep = w_prep_task;
+        p->op = w_op_task;
+        p->kinds = K_STORAGE | K_RAM;
+        what = f->variant == W_GROUP
+                   ? "a task as a failure-atomic group (get_mut of a dirty object, alloc, "
+                     "write, end): a request inside waits for one section, not the group"
+                   : "the same task without a group";
         break;
     case W_LOAD:
         err = heap_up(p, 64 * 1024, 12 * 1024, 12 * 1024, 0, 1);
@@ -743,6 +796,10 @@ const struct bench_family bench_persist_families[] = {
      wcet_point},
     {"lookup_locked_wcet", "wcet", "index probe section (whole call, upper bound)", W_LOOKUP,
      wcet_points, wcet_point},
+    {"task_locked_wcet", "wcet", "deferral at any instant of a task outside a group",
+     W_TASK, wcet_points, wcet_point},
+    {"group_locked_wcet", "wcet", "deferral at any instant of the same task as a "
+     "failure-atomic group", W_GROUP, wcet_points, wcet_point},
 };
 const unsigned bench_persist_count =
     sizeof bench_persist_families / sizeof bench_persist_families[0];
