@@ -75,9 +75,12 @@ static struct vnv_config cfg;
 static vnv_obj_t root;
 static struct record rec;
 
-/* Readings committed to the root object; updated inside an atomic group together with the
- * root's count, so a checkpoint always sees both equal. */
+/* Readings committed to the root object; changed inside a failure-atomic group together
+ * with the root's count. */
 static volatile uint32_t shadow_count;
+/* shadow_count when the open group began: a checkpoint taken inside a group is rolled back
+ * by a restart, which then finds this count (vnv_atomic_depth tells the callback). */
+static volatile uint32_t group_base;
 /* Power failures are simulated while the worker runs; a checkpoint at boot (the first one,
  * or one the button asks for while the heap is checked) just lets the boot continue. */
 static volatile bool armed;
@@ -163,7 +166,7 @@ static int on_persist(void *user, int status, void *buf, size_t len)
         return 0;
     armed = false;
     rec.survived++;
-    rec.expected = shadow_count;
+    rec.expected = vnv_atomic_depth(&heap) ? group_base : shadow_count;
     record_write();
 #ifdef CONFIG_APP_PROCESS_RESTART
     posix_exit(0); /* the power dies: nothing after the checkpoint runs */
@@ -242,6 +245,7 @@ static void append_one(void)
     uint32_t slot = (i / CHUNK) % RING, k = i % CHUNK;
     if (k == 0) { /* a new chunk replaces the oldest: allocate, link, free in one group */
         vnv_obj_t fresh, old;
+        group_base = i;
         check(vnv_atomic_begin(&heap), "atomic_begin");
         check(vnv_read(&heap, root, offsetof(struct log_root, chunk[slot]), &old, sizeof old),
               "read link");
@@ -264,6 +268,7 @@ static void append_one(void)
         check(vnv_release(&heap, ch), "release");
     }
     uint32_t n = i + 1;
+    group_base = i;
     check(vnv_atomic_begin(&heap), "atomic_begin");
     check(vnv_write(&heap, root, offsetof(struct log_root, count), &n, sizeof n), "commit");
     shadow_count = n;
