@@ -126,7 +126,9 @@ static void unannounced_reset(struct input *in, uint32_t a)
 {
     uint32_t k = take(in), ops = 1u + (a >> 1) % 8u;
     vnv_emu_cut_power_after(&fx.emu, 8u * (uint64_t)k);
-    for (uint32_t i = 0; i < ops && in->n; i++) {
+    /* once the power is off the device is dead: nothing after the cut runs (the emulated
+     * storage drops writes silently, so reads back and vnv_check would see a dead device) */
+    for (uint32_t i = 0; i < ops && in->n && !vnv_emu_power_is_off(&fx.emu); i++) {
         if (in->n >= 1u && (in->p[0] % 16u) >= 8u && (in->p[0] % 16u) <= 10u)
             (void)take(in); /* no checkpoint, no close in between: skip that byte */
         else if (in->n >= 1u && (in->p[0] % 16u) == 14u)
