@@ -705,10 +705,10 @@ int vnv_unload(struct vnv_heap *h, vnv_obj_t obj)
 /* Where bytes [off, off+len) of `obj` are: 1 and *m if resident, 0 and *at (their storage
  * offset) if not; VNV_ERR_INVAL for a bad handle or a range outside the object. */
 static int locate_range(struct vnv_heap *h, vnv_obj_t obj, size_t off, size_t len,
-                        struct meta **m, uint32_t *at)
+                        struct meta **m, uint32_t *at, uint32_t *size_out)
 {
     int r = find_resident(h, obj, m);
-    uint32_t size;
+    uint32_t size = 0;
     if (r < 0)
         return r;
     if (r) {
@@ -723,6 +723,7 @@ static int locate_range(struct vnv_heap *h, vnv_obj_t obj, size_t off, size_t le
         *at = slot_off(unit_off(h, u), size, (uint32_t)bit_get(nvmap(h, MAP_CUR), u)) +
               (uint32_t)off;
     }
+    *size_out = size;
     return (off > size || len > size - off) ? VNV_ERR_INVAL : r;
 }
 
@@ -731,30 +732,25 @@ static int locate_range(struct vnv_heap *h, vnv_obj_t obj, size_t off, size_t le
 /* vnv_write to a non-resident object whose current slot the last checkpoint may read:
  * copy it to the other slot with [off, off+len) replaced, then flip MAP_CUR. Never loads,
  * so streaming writes evict nothing. 2 x ceil(size / COW_CHUNK) transactions. */
-static int cow_write(struct vnv_heap *h, uint32_t id, uint32_t off, const uint8_t *src,
-                     uint32_t len)
+static int cow_write(struct vnv_heap *h, uint32_t id, uint32_t size, uint32_t off,
+                     const uint8_t *src, uint32_t len)
 {
-    struct objhdr oh;
-    int err = read_objhdr(h, id, &oh);
-    if (err)
-        return err;
+    int err = VNV_OK; /* the handle and the range were checked by locate_range */
     uint32_t u = id_unit(h, id), home = unit_off(h, u);
     uint32_t cur = (uint32_t)bit_get(nvmap(h, MAP_CUR), u);
     uint8_t buf[COW_CHUNK];
-    for (uint32_t c = 0; c < oh.size && !err; c += COW_CHUNK) {
-        uint32_t n = oh.size - c < COW_CHUNK ? oh.size - c : COW_CHUNK;
-        err = heap_read(h, slot_off(home, oh.size, cur) + c, buf, n);
+    for (uint32_t c = 0; c < size && !err; c += COW_CHUNK) {
+        uint32_t n = size - c < COW_CHUNK ? size - c : COW_CHUNK;
+        err = heap_read(h, slot_off(home, size, cur) + c, buf, n);
         uint32_t lo = off > c ? off : c, hi = off + len < c + n ? off + len : c + n;
         if (!err && lo < hi)
             memcpy(buf + (lo - c), src + (lo - off), hi - lo);
         struct vnv_iovec iov = {buf, n};
         sec_enter(h);
-        if (!err && bit_get(nvmap(h, MAP_CUR), u) != (int)cur)
-            err = VNV_ERR_BUSY; /* unreachable: only this call writes it meanwhile */
         if (!err)
             err = mutate_begin(h);
         if (!err)
-            err = heap_writev(h, slot_off(home, oh.size, 1u - cur) + c, &iov, 1);
+            err = heap_writev(h, slot_off(home, size, 1u - cur) + c, &iov, 1);
         sec_leave(h);
     }
     if (err)
@@ -769,10 +765,10 @@ static int cow_write(struct vnv_heap *h, uint32_t id, uint32_t off, const uint8_
 int vnv_read(struct vnv_heap *h, vnv_obj_t obj, size_t off, void *dst, size_t len)
 {
     struct meta *m = NULL;
-    uint32_t at = 0;
+    uint32_t at = 0, size = 0;
     if (!is_open(h) || (!dst && len))
         return VNV_ERR_INVAL;
-    int r = locate_range(h, obj, off, len, &m, &at);
+    int r = locate_range(h, obj, off, len, &m, &at, &size);
     if (r <= 0) /* not resident: straight from home, streaming data evicts nothing */
         return r < 0 ? r : heap_read(h, at, dst, (uint32_t)len);
     if (m->word & ST_WRITER)
@@ -785,10 +781,10 @@ int vnv_read(struct vnv_heap *h, vnv_obj_t obj, size_t off, void *dst, size_t le
 int vnv_write(struct vnv_heap *h, vnv_obj_t obj, size_t off, const void *src, size_t len)
 {
     struct meta *m = NULL;
-    uint32_t at = 0;
+    uint32_t at = 0, size = 0;
     if (!is_open(h) || (!src && len))
         return VNV_ERR_INVAL;
-    int r = locate_range(h, obj, off, len, &m, &at);
+    int r = locate_range(h, obj, off, len, &m, &at, &size);
     if (r < 0)
         return r;
     if (!r && h->group) { /* in a group: changed in RAM only, its home keeps the old value */
@@ -822,7 +818,7 @@ int vnv_write(struct vnv_heap *h, vnv_obj_t obj, size_t off, const void *src, si
     }
     sec_leave(h);
     if (!fresh)
-        err = cow_write(h, obj.id, (uint32_t)off, src, (uint32_t)len);
+        err = cow_write(h, obj.id, size, (uint32_t)off, src, (uint32_t)len);
     return err;
 }
 

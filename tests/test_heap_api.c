@@ -507,6 +507,36 @@ static void test_stale_handle_over_100000_reuses(void)
     fx_free(&f);
 }
 
+/* vnv_write into a non-resident object the last checkpoint reads: copy on write to the
+ * other data slot, the header read once (to check the handle), 128-byte chunks. */
+static void test_write_copy_on_write_traffic(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+    uint8_t v[300];
+    memset(v, 1, sizeof v);
+    vnv_obj_t o;
+    CHECK_EQ(vnv_alloc(&f.heap, sizeof v, v, &o), VNV_OK);
+    CHECK_EQ(vnv_unload(&f.heap, o), VNV_OK);
+    f.wipe = 0;
+    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+    vnv_emu_reset_counters(&f.emu);
+    uint32_t x = 0xABCD;
+    CHECK_EQ(vnv_write(&f.heap, o, 200, &x, sizeof x), VNV_OK);
+    CHECK_EQ(f.emu.read_calls, 1u + 3u);  /* header + ceil(300 / 128) chunks */
+    CHECK_EQ(f.emu.write_calls, 1u + 3u); /* void the older checkpoint + the chunks */
+    CHECK(!vnv_is_resident(&f.heap, o));  /* never loaded */
+    CHECK_EQ(fx_reboot(&f), VNV_OK);      /* a reset: the checkpoint's value */
+    uint32_t y;
+    CHECK_EQ(vnv_read(&f.heap, o, 200, &y, sizeof y), VNV_OK);
+    CHECK_EQ(y, 0x01010101u);
+    CHECK_EQ(vnv_write(&f.heap, o, 200, &x, sizeof x), VNV_OK);
+    CHECK_EQ(vnv_read(&f.heap, o, 200, &y, sizeof y), VNV_OK);
+    CHECK_EQ(y, 0xABCDu);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    fx_free(&f);
+}
+
 static void test_alloc_gather(void)
 {
     struct fixture f;
@@ -560,6 +590,7 @@ int main(void)
     RUN(test_partial_own_blocks_flushed);
     RUN(test_short_lived_and_quarantine);
     RUN(test_stale_handle_over_100000_reuses);
+    RUN(test_write_copy_on_write_traffic);
     RUN(test_alloc_gather);
     return vtest_summary();
 }
