@@ -318,6 +318,7 @@ static void test_random_groups_with_resets(void)
     struct rng r;
     rng_seed(&r, 2024);
     unsigned restarts = 0, resumes = 0, rolled = 0, aborts = 0, commits = 0, groups = 0;
+    unsigned header_cuts = 0;
     for (int run = 0; run < 60; run++) {
         fx_init(&f, 32768, 2048, 300); /* small: flushes and evictions inside groups */
         REQUIRE(vnv_format(&f.heap, &f.cfg) == VNV_OK);
@@ -349,12 +350,12 @@ static void test_random_groups_with_resets(void)
                     f.wipe = 1;
                     int err = vnv_persist_all();
                     f.wipe = 0;
+                    ck[nck].end = f.emu.write_bytes; /* may land even if cut in its header */
+                    ck[nck++].m = start;
                     if (vnv_emu_power_is_off(&f.emu))
                         break; /* cut during it: dead */
                     CHECK_EQ(err, VNV_OK);
                     resumes++;
-                    ck[nck].end = f.emu.write_bytes;
-                    ck[nck++].m = start;
                     CHECK(model_matches(&f, &m)); /* resume: inside, with everything */
                 }
             }
@@ -390,7 +391,16 @@ static void test_random_groups_with_resets(void)
         CHECK_EQ(err, VNV_OK);
         restarts++;
         if (!err) {
+            /* A cut inside the next checkpoint's header write (its last write) leaves it
+             * valid when the bytes that did not land equal the ones already there (a zero
+             * high byte over the zeroed old header): then that checkpoint decides. */
             int ok = model_matches(&f, &ck[last].m);
+            if (!ok && last + 1 < nck && landed + VNV_CKPT_HEADER_SIZE >= ck[last + 1].end &&
+                model_matches(&f, &ck[last + 1].m)) {
+                ok = 1;
+                last++;
+                header_cuts++;
+            }
             CHECK(ok);
             if (!ok)
                 fprintf(stderr, "  run %d: restart does not match checkpoint %d of %d\n", run,
@@ -401,8 +411,8 @@ static void test_random_groups_with_resets(void)
     }
     printf("random groups: %u groups, %u aborted, %u resumes inside groups, %u checkpoints "
            "after groups, %u restarts (%u of them lost work since: each exactly at a group "
-           "boundary)\n",
-           groups, aborts, resumes, commits, restarts, rolled);
+           "boundary; %u cut in a checkpoint header that landed anyway)\n",
+           groups, aborts, resumes, commits, restarts, rolled, header_cuts);
     CHECK(resumes > 10 && aborts > 10 && restarts == 60 && rolled > 10);
 }
 
