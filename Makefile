@@ -3,7 +3,8 @@
 #                    keeps its storage image in $(BUILD)/demo and prints the vnv-check command
 #   make demo-resume power failures every ~20 ms, RAM wiped at each one, execution resumes
 #   make test        the whole suite: GCC -O3 + Clang ASan/UBSan (this one with object
-#                    transfers split into 48-byte transactions), cross, fuzz, README numbers;
+#                    transfers split into 48-byte transactions) + GCC with the data checksum
+#                    (VNV_DATA_CRC), cross, fuzz, README numbers, Zephyr;
 #                    every stage runs even after one fails, then a summary names the failed ones
 #   make build       library, examples and tests (GCC, optimised)
 #   make clean
@@ -14,9 +15,9 @@ CMAKE_COMMON := -DVNV_WERROR=ON -DVNV_BUILD_TESTS=ON -DVNV_BUILD_EXAMPLES=ON
 
 # The stages of `make test`, each also a target of its own. Add one with `TEST_STAGES += name`
 # (not as a prerequisite of `test`, which would stop at the first failure).
-TEST_STAGES := test-gcc test-asan cross-test fuzz readme-numbers-check zephyr-test
+TEST_STAGES := test-gcc test-asan test-crc cross-test fuzz readme-numbers-check zephyr-test
 
-.PHONY: all build demo demo-resume test test-gcc test-asan cross-test fuzz size clean \
+.PHONY: all build demo demo-resume test test-gcc test-asan test-crc cross-test fuzz size clean \
         readme-numbers readme-numbers-check
 
 all: build
@@ -52,6 +53,13 @@ test-asan: $(BUILD)/asan/CMakeCache.txt
 	cmake --build $(BUILD)/asan -j $(JOBS)
 	cd $(BUILD)/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS)
+
+# The suite again with the optional data checksum (every slot carries a CRC-32).
+test-crc:
+	cmake -S . -B $(BUILD)/crc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release \
+	  -DVNV_DATA_CRC=ON $(filter-out -DVNV_BUILD_EXAMPLES=ON,$(CMAKE_COMMON)) -DVNV_BUILD_EXAMPLES=OFF
+	cmake --build $(BUILD)/crc -j $(JOBS)
+	cd $(BUILD)/crc && ctest --output-on-failure -j $(JOBS)
 
 # The same unit and system tests on rv32imc (ESP32-C3 ISA, strict ibex core) and Cortex-M3,
 # under QEMU. Skipped with a message where the cross toolchains are not installed.
@@ -121,7 +129,7 @@ BENCH_CMAKE := -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVNV_WERROR=ON -DVNV_BUILD_TES
 # Debian's interpreter: python3-matplotlib installs there (a pyenv python3 may shadow it).
 PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 
-.PHONY: bench bench-rv32 plots figures check-matplotlib
+.PHONY: bench bench-crc bench-rv32 plots figures check-matplotlib
 
 bench:
 	cmake -S . -B $(BENCH_HOST) $(BENCH_CMAKE) >/dev/null
@@ -133,7 +141,26 @@ bench:
 	  --json $(BENCH_OUT)/host-spi40.jsonl > /dev/null 2>&1 || rc=1; \
 	$(BENCH_HOST)/bench/vnv-bench --filter app --policy addrorder \
 	  --json $(BENCH_OUT)/host-addrorder.jsonl > /dev/null 2>&1 || rc=1; \
-	$(PYTHON) bench/targets.py $(BENCH_OUT) && exit $$rc
+	$(PYTHON) bench/targets.py $(BENCH_OUT) || rc=1; \
+	$(MAKE) --no-print-directory bench-crc || rc=1; exit $$rc
+
+# What the data checksum costs: the same points built without and with VNV_DATA_CRC, run
+# back to back per benchmark, compared by bench/crc_cost.py (README "Data checksum").
+CRC_BENCHES := get_min_max get_max max_dirty_persist_latency_dirty_size kvs queue_slist
+bench-crc:
+	cmake -S . -B $(BENCH_HOST) $(BENCH_CMAKE) >/dev/null
+	cmake -S . -B $(BENCH_HOST)-crc $(BENCH_CMAKE) -DVNV_DATA_CRC=ON >/dev/null
+	cmake --build $(BENCH_HOST) -j $(JOBS) --target vnv-bench
+	cmake --build $(BENCH_HOST)-crc -j $(JOBS) --target vnv-bench
+	mkdir -p $(BENCH_OUT)
+	rm -f $(BENCH_OUT)/crc-off.jsonl $(BENCH_OUT)/crc-on.jsonl
+	for b in $(CRC_BENCHES); do \
+	  $(BENCH_HOST)/bench/vnv-bench --filter $$b --json $(BENCH_OUT)/crc-part.jsonl >/dev/null && \
+	  cat $(BENCH_OUT)/crc-part.jsonl >> $(BENCH_OUT)/crc-off.jsonl && \
+	  $(BENCH_HOST)-crc/bench/vnv-bench --filter $$b --json $(BENCH_OUT)/crc-part.jsonl >/dev/null && \
+	  cat $(BENCH_OUT)/crc-part.jsonl >> $(BENCH_OUT)/crc-on.jsonl || exit 1; \
+	done
+	$(PYTHON) bench/crc_cost.py $(BENCH_OUT)
 
 bench-rv32:
 	@if ! command -v riscv64-unknown-elf-gcc >/dev/null || ! command -v qemu-system-riscv32 >/dev/null; then \

@@ -263,10 +263,11 @@ static int scaling_point(struct bench_ctx *c, const struct bench_family *f, unsi
     memset(m, 0, sizeof *m);
     m->c = c;
     uint32_t n = scaling_n[point];
-    /* One configuration for every N: 2048 index slots (at most 1536 objects), 24 KiB, and
-     * 64 KiB of homes after the two checkpoint slots (2048 units of 32 B: room for 1000
-     * one-unit objects). */
-    int err = heap_up(m, bench_pow2_storage(24 * 1024) - 64u * 1024u, 24 * 1024, 24 * 1024,
+    /* One configuration for every N: 2048 index slots (at most 1536 objects), a 32 KiB
+     * buffer and a 24 KiB budget (1000 resident 8 B objects take 24 B of arena and of budget
+     * each), and 64 KiB of homes after the two checkpoint slots (1024 units of 64 B: room
+     * for 1000 one-unit objects). */
+    int err = heap_up(m, bench_pow2_storage(24 * 1024) - 64u * 1024u, 32 * 1024, 24 * 1024,
                       2048);
     for (uint32_t i = 0; !err && i < n; i++) {
         err = vnv_alloc(&bench_heap, 8, NULL, &m->many[i]);

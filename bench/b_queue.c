@@ -99,7 +99,7 @@ static int slist_push(struct queue *q)
         err = vnv_get_mut(&bench_heap, q->stail, &p);
         if (err)
             return err;
-        memcpy(p, &n.id, 4);
+        memcpy(p, &n.id, sizeof n.id);
         err = vnv_release(&bench_heap, q->stail);
     } else {
         q->shead = n;
@@ -116,7 +116,7 @@ static int slist_pop(struct queue *q)
     int err = vnv_get(&bench_heap, n, &p);
     if (err)
         return err;
-    memcpy(&q->shead.id, p, 4);
+    memcpy(&q->shead.id, p, sizeof q->shead.id);
     memcpy(q->out, (const uint8_t *)p + 8, ITEM);
     err = vnv_release(&bench_heap, n);
     if (!err)

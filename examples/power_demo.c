@@ -345,7 +345,7 @@ PRINTF_LIKE(3, 4) static _Noreturn void r_fail(struct r_state *s, int idx, const
             s->ops, (uint64_t)r_persists, text);
     if (idx >= 0) {
         const struct r_obj *o = &s->o[idx];
-        fprintf(stderr, "worker: object %d, handle 0x%08" PRIx32 ", %" PRIu32
+        fprintf(stderr, "worker: object %d, handle 0x%" PRIx64 ", %" PRIu32
                         " bytes, pins held: %d read, %d write\n",
                 idx, o->h.id, o->size, o->readers, o->writer);
     }

@@ -56,6 +56,17 @@ extern "C" {
  * the deferral of loads and flushes; smaller chunks cost one transaction each. */
 #define VNV_IO_CHUNK 0
 #endif
+#ifndef VNV_DATA_CRC
+/* 1: every data slot of every home carries a CRC-32 of its bytes, so bit rot in object data
+ * is reported as VNV_ERR_CORRUPT by every read from storage (load, vnv_read, vnv_write's
+ * copy, open's reload of resident objects, vnv_check). Cost (README "Data checksum"): 8
+ * bytes of storage per object; a CRC-32 over the object at every flush and load; a load
+ * reads 4 more bytes in one more transaction; vnv_read of a non-resident object reads the
+ * whole object; a flush of a block object rewrites its whole slot; and a slot write is one
+ * critical section even with VNV_IO_CHUNK. An image records the setting: a build with the
+ * other one refuses it with VNV_ERR_VERSION. Must be the same in every translation unit. */
+#define VNV_DATA_CRC 0
+#endif
 #ifndef VNV_PERSIST_ROUNDS
 /* Persist rounds per request: a request that arrives during a round's callback or restore
  * (the supply failed again) gets one more round (callback, and restore if RAM was lost),
@@ -69,10 +80,10 @@ extern "C" {
 
 /* ---- sizes that the sizing formula uses ----------------------------------------------- */
 
-#define VNV_CKPT_HEADER_SIZE 36u  /* fixed part of every checkpoint */
-#define VNV_CKPT_RECORD_SIZE 12u  /* per resident object in a checkpoint */
-#define VNV_META_SIZE 8u          /* RAM metadata per resident object, before its data */
-#define VNV_OBJ_HEADER_SIZE 12u   /* per object on storage, before its two data slots */
+#define VNV_CKPT_HEADER_SIZE 48u  /* fixed part of every checkpoint */
+#define VNV_CKPT_RECORD_SIZE 16u  /* per resident object in a checkpoint */
+#define VNV_META_SIZE 16u         /* RAM metadata per resident object, before its data */
+#define VNV_OBJ_HEADER_SIZE 16u   /* per object on storage, before its two data slots */
 #define VNV_SUPERBLOCK_SIZE 64u   /* at storage offset 0 */
 #define VNV_MAX_OBJECT_SIZE ((1u << 18) - 1u) /* 256 KiB - 1 */
 #define VNV_MAX_STORAGE_SIZE (1u << 24) /* 16 MiB */
@@ -84,18 +95,18 @@ extern "C" {
 
 /* ---- handles ---------------------------------------------------------------------------- */
 
-/* An object handle: a 32-bit value, stable across checkpoints and restarts, that may be
+/* An object handle: a 64-bit value, stable across checkpoints and restarts, that may be
  * stored inside other objects. It encodes the home's allocation unit (b bits, b = bits
- * needed to number the units, at most 11 by default) and a tag of 32 - b bits taken from a
- * counter of allocations kept in every checkpoint. A handle that was never issued or was
- * freed is rejected with VNV_ERR_INVAL: a freed handle until 2^(32-b) - 1 more objects have
- * been allocated (2 097 151 with 2048 units); after that, only if its home unit is then the
- * start of an object whose allocation number is congruent to its own. A forged value passes
- * only if it names a live object's unit and exact tag (probability 2^-(32-b) per try, less
- * the fraction of units that are object starts). The all-zero handle VNV_NULL is never
- * valid. */
+ * needed to number the units, at most 11 by default) and a tag of 64 - b bits: the number of
+ * the allocation that issued it, from a 64-bit counter kept in every checkpoint. Tags never
+ * repeat: the counter would need 2^53 allocations to wrap (285 years at a million per
+ * second), so a handle that was freed stays rejected with VNV_ERR_INVAL for the device's
+ * lifetime, however often its home is reused. A forged value passes only if it names a live
+ * object's unit and its exact tag: probability at most (live objects) / 2^53 per try, since
+ * only issued tags (at most the allocation count) name anything. The all-zero handle
+ * VNV_NULL is never valid. Stored inside objects, a handle takes 8 bytes. */
 typedef struct {
-    uint32_t id;
+    uint64_t id;
 } vnv_obj_t;
 
 #define VNV_NULL ((vnv_obj_t){0})
@@ -213,15 +224,15 @@ struct vnv_heap {
     uint32_t *map;               /* the NV bitmaps, in the buffer (see internal.h) */
     uint32_t used;       /* bytes the next checkpoint writes (header included, map not) */
     uint32_t dirty_data;
-    uint32_t root;       /* root handle id */
-    uint32_t alloc_count; /* allocations ever made: the next handle's tag */
+    uint64_t root;       /* root handle id */
+    uint64_t alloc_count; /* allocations ever made: the next handle's tag */
     uint32_t seq;        /* sequence number of the last checkpoint */
     volatile uint8_t busy;      /* inside a critical section: persist must wait */
     volatile uint8_t pending;   /* a persist was requested during the critical section */
     uint8_t slot;        /* checkpoint slot (0 = A, 1 = B) holding the last checkpoint */
     uint8_t other_live;  /* the other slot may hold an older valid checkpoint */
     volatile uint8_t group; /* nesting depth of the open failure-atomic group (0 = none) */
-    uint32_t group_root; /* the root when the group began */
+    uint64_t group_root; /* the root when the group began */
     uint8_t state;              /* lifecycle, see heap.c */
     struct vnv_stats st;
     uint32_t ram_state[VNV_RAM_STATE_MAX / 4];

@@ -50,43 +50,6 @@ int vnv_trim(struct vnv_heap *h) { return (h && h->state == HS_OPEN) ? VNV_OK : 
 
 /* ---- flush and evict ----------------------------------------------------------------------- */
 
-/* Object transfers are split into storage transactions of at most VNV_IO_CHUNK bytes, each
- * its own critical section, so a checkpoint waits for one chunk rather than one object.
- * Between chunks the object is still dirty (a flush) or resident and clean (a load): a
- * checkpoint then records it whole, or reloads it from home after a RAM loss. */
-static int write_chunked(struct vnv_heap *h, uint32_t off, const uint8_t *src, uint32_t len)
-{
-    for (uint32_t done = 0; done < len;) {
-        uint32_t n = len - done;
-        if (VNV_IO_CHUNK && n > VNV_IO_CHUNK)
-            n = VNV_IO_CHUNK;
-        struct vnv_iovec iov = {src + done, n};
-        sec_enter(h);
-        int err = mutate_begin(h);
-        if (!err)
-            err = heap_writev(h, off + done, &iov, 1);
-        sec_leave(h);
-        if (err)
-            return err;
-        done += n;
-    }
-    return VNV_OK;
-}
-
-static int read_chunked(struct vnv_heap *h, uint32_t off, uint8_t *dst, uint32_t len)
-{
-    for (uint32_t done = 0; done < len;) {
-        uint32_t n = len - done;
-        if (VNV_IO_CHUNK && n > VNV_IO_CHUNK)
-            n = VNV_IO_CHUNK;
-        int err = heap_read(h, off + done, dst + done, n); /* a section of its own */
-        if (err)
-            return err;
-        done += n;
-    }
-    return VNV_OK;
-}
-
 /*
  * Write the dirty bytes of an object no writer holds back home, never over what the last
  * checkpoint may read (nvmap.c):
@@ -109,25 +72,16 @@ static int flush_meta(struct vnv_heap *h, struct meta *m)
     if (!(st & ST_HOMED)) { /* header + slot 0: one transaction when not chunked */
         uint8_t hdr[VNV_OBJ_HEADER_SIZE];
         objhdr_encode(h, hdr, m->id, size, st);
-        uint32_t first = VNV_IO_CHUNK && size > VNV_IO_CHUNK ? VNV_IO_CHUNK : size;
-        struct vnv_iovec iov[2] = {{hdr, sizeof hdr}, {meta_data(m), first}};
-        sec_enter(h);
-        err = mutate_begin(h);
-        if (!err)
-            err = heap_writev(h, home, iov, 2);
-        sec_leave(h);
-        if (!err)
-            err = write_chunked(h, slot_off(home, size, 0) + first, meta_data(m) + first,
-                                size - first);
-    } else if (whole || !(st & ST_PARTIAL)) {
-        err = write_chunked(h, slot_off(home, size, slot), meta_data(m), size);
+        err = slot_store(h, u, size, 0, meta_data(m), hdr);
+    } else if (whole || !(st & ST_PARTIAL) || SLOT_CRC) { /* a checksum covers all of it */
+        err = slot_store(h, u, size, slot, meta_data(m), NULL);
     } else {
         uint32_t nb = part_nblocks(size, st);
         for (uint32_t b = 0, guard = 0; !err && guard <= nb; guard++) {
             uint32_t run[1][2];
             if (!dirty_runs(m, &b, run, 1))
                 break;
-            err = write_chunked(h, slot_off(home, size, slot) + run[0][0],
+            err = slot_store_at(h, slot_off(home, size, slot) + run[0][0],
                                 meta_data(m) + run[0][0], run[0][1]);
         }
     }
@@ -229,7 +183,7 @@ static int make_budget(struct vnv_heap *h, uint32_t need)
 }
 
 /* Make a validated, non-resident object resident (clean, unpinned). */
-static int load(struct vnv_heap *h, uint32_t id, struct meta **out)
+static int load(struct vnv_heap *h, uint64_t id, struct meta **out)
 {
     struct objhdr oh;
     int err = read_objhdr(h, id, &oh);
@@ -249,6 +203,7 @@ static int load(struct vnv_heap *h, uint32_t id, struct meta **out)
     if (!err) {
         struct meta *m = (struct meta *)(void *)(h->arena + off);
         m->id = id;
+        m->spare = 0;
         m->word = oh.size << ST_BITS | oh.status;
         memset(meta_bitmap(m), 0, pad8(bm));
         m->word |= ST_HOMED;
@@ -261,8 +216,7 @@ static int load(struct vnv_heap *h, uint32_t id, struct meta **out)
     /* resident and clean from here: a checkpoint in between reloads it from home */
     struct meta *m = (struct meta *)(void *)(h->arena + off);
     uint32_t u = id_unit(h, id);
-    err = read_chunked(h, slot_off(unit_off(h, u), oh.size, (uint32_t)bit_get(nvmap(h, MAP_CUR), u)),
-                       meta_data(m), oh.size);
+    err = slot_load(h, u, oh.size, (uint32_t)bit_get(nvmap(h, MAP_CUR), u), meta_data(m));
     if (err) {
         sec_enter(h);
         idx_remove(h, (uint32_t)idx_find(h, id_key(h, id)));
@@ -377,8 +331,9 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
         sec_leave(h);
         return err;
     }
-    uint32_t tags = (1u << (32u - h->unit_bits)) - 1u; /* tags 1 .. tags */
-    uint32_t id = (h->alloc_count % tags + 1u) << h->unit_bits | u;
+    /* tags 1 .. 2^(64-b) - 1: the counter would need 2^53 allocations to wrap */
+    uint64_t tags = (UINT64_MAX >> h->unit_bits) - 1u;
+    uint64_t id = (h->alloc_count % tags + 1u) << h->unit_bits | u;
 
     /* Place it in RAM, dirty, if that needs no eviction and no flush and still leaves room
      * for one more object of its size; else write it home. The headroom means a load right
@@ -401,15 +356,22 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
     if (!resident) { /* header + value into slot 0: one transaction */
         uint8_t hdr[VNV_OBJ_HEADER_SIZE];
         objhdr_encode(h, hdr, id, sz, status);
-        struct vnv_iovec iov[17];
+        struct vnv_iovec iov[18];
         unsigned n = 1;
         iov[0].base = hdr;
         iov[0].len = sizeof hdr;
         static const uint8_t zeros[64];
-        uint32_t done = 0;
+        uint8_t crc[4]; /* VNV_DATA_CRC: the slot's checksum ends its last write */
+        uint32_t done = 0, c = 0;
         for (unsigned k = 0; k < cnt; k++) {
             iov[n++] = init[k];
             done += init[k].len;
+            c = SLOT_CRC ? vnv_crc32(c, init[k].base, init[k].len) : 0u;
+        }
+        if (SLOT_CRC && done == sz) {
+            put_le32(crc, c);
+            iov[n].base = crc;
+            iov[n++].len = SLOT_CRC;
         }
         uint32_t home = unit_off(h, u);
         err = mutate_begin(h);
@@ -422,6 +384,12 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
                 iov[n].len = sz - done < sizeof zeros ? sz - done : (uint32_t)sizeof zeros;
                 done += iov[n].len;
                 chunk += iov[n].len;
+                c = SLOT_CRC ? vnv_crc32(c, zeros, iov[n].len) : 0u;
+            }
+            if (SLOT_CRC && done == sz) {
+                put_le32(crc, c);
+                iov[n].base = crc;
+                iov[n++].len = SLOT_CRC;
             }
             err = heap_writev(h, slot_off(home, sz, 0) + done - chunk, iov, n);
         }
@@ -433,6 +401,7 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
     } else {
         struct meta *m = (struct meta *)(void *)(h->arena + off);
         m->id = id;
+        m->spare = 0;
         m->word = sz << ST_BITS | status | ST_DIRTY | ST_ACCESSED |
                   (h->group ? ST_GROUP | ST_GNEW : 0u);
         if (bm) {
@@ -731,29 +700,56 @@ static int locate_range(struct vnv_heap *h, vnv_obj_t obj, size_t off, size_t le
 
 /* vnv_write to a non-resident object whose current slot the last checkpoint may read:
  * copy it to the other slot with [off, off+len) replaced, then flip MAP_CUR. Never loads,
- * so streaming writes evict nothing. 2 x ceil(size / COW_CHUNK) transactions. */
-static int cow_write(struct vnv_heap *h, uint32_t id, uint32_t size, uint32_t off,
-                     const uint8_t *src, uint32_t len)
+ * so streaming writes evict nothing. 2 x ceil(size / COW_CHUNK) transactions.
+ * `in_place` (VNV_DATA_CRC, current slot not protected): rewrite the current slot the same
+ * way, after checking it, in one critical section, and its checksum with it. */
+static int cow_write(struct vnv_heap *h, uint64_t id, uint32_t size, uint32_t off,
+                     const uint8_t *src, uint32_t len, int in_place)
 {
     int err = VNV_OK; /* the handle and the range were checked by locate_range */
     uint32_t u = id_unit(h, id), home = unit_off(h, u);
-    uint32_t cur = (uint32_t)bit_get(nvmap(h, MAP_CUR), u);
+    uint32_t cur = (uint32_t)bit_get(nvmap(h, MAP_CUR), u), to = in_place ? cur : 1u - cur;
+    if (in_place) {
+        err = slot_verify(h, u, size, cur); /* never launder rot into a new checksum */
+        if (err)
+            return err;
+        sec_enter(h);
+    }
     uint8_t buf[COW_CHUNK];
+    uint32_t was = 0, now = 0; /* checksums of the old and the new value */
     for (uint32_t c = 0; c < size && !err; c += COW_CHUNK) {
         uint32_t n = size - c < COW_CHUNK ? size - c : COW_CHUNK;
         err = heap_read(h, slot_off(home, size, cur) + c, buf, n);
+        was = SLOT_CRC ? vnv_crc32(was, buf, n) : 0u;
         uint32_t lo = off > c ? off : c, hi = off + len < c + n ? off + len : c + n;
         if (!err && lo < hi)
             memcpy(buf + (lo - c), src + (lo - off), hi - lo);
+        now = SLOT_CRC ? vnv_crc32(now, buf, n) : 0u;
         struct vnv_iovec iov = {buf, n};
         sec_enter(h);
         if (!err)
             err = mutate_begin(h);
         if (!err)
-            err = heap_writev(h, slot_off(home, size, 1u - cur) + c, &iov, 1);
+            err = heap_writev(h, slot_off(home, size, to) + c, &iov, 1);
         sec_leave(h);
     }
-    if (err)
+#if VNV_DATA_CRC
+    if (!err && !in_place)
+        err = slot_check_crc(h, u, size, cur, was); /* the source was intact */
+    uint8_t cb[4];
+    put_le32(cb, now);
+    struct vnv_iovec ci = {cb, sizeof cb};
+    sec_enter(h);
+    if (!err)
+        err = heap_writev(h, slot_off(home, size, to) + size, &ci, 1);
+    sec_leave(h);
+#else
+    (void)was;
+    (void)now;
+#endif
+    if (in_place)
+        sec_leave(h);
+    if (err || in_place)
         return err;
     sec_enter(h);
     bit_put(nvmap(h, MAP_CUR), u, (int)(1u - cur));
@@ -769,8 +765,14 @@ int vnv_read(struct vnv_heap *h, vnv_obj_t obj, size_t off, void *dst, size_t le
     if (!is_open(h) || (!dst && len))
         return VNV_ERR_INVAL;
     int r = locate_range(h, obj, off, len, &m, &at, &size);
-    if (r <= 0) /* not resident: straight from home, streaming data evicts nothing */
-        return r < 0 ? r : heap_read(h, at, dst, (uint32_t)len);
+    if (r < 0)
+        return r;
+    if (r == 0) { /* not resident: straight from home, streaming data evicts nothing */
+        uint32_t u = id_unit(h, obj.id);
+        (void)at;
+        return slot_read_range(h, u, size, (uint32_t)bit_get(nvmap(h, MAP_CUR), u),
+                               (uint32_t)off, dst, (uint32_t)len);
+    }
     if (m->word & ST_WRITER)
         return VNV_ERR_BUSY;
     memcpy(dst, meta_data(m) + off, len);
@@ -811,14 +813,14 @@ int vnv_write(struct vnv_heap *h, vnv_obj_t obj, size_t off, const void *src, si
     struct vnv_iovec iov = {src, (uint32_t)len};
     sec_enter(h);
     int fresh = bit_get(nvmap(h, MAP_FRESH), id_unit(h, obj.id)), err = VNV_OK;
-    if (fresh) {
+    if (fresh && !SLOT_CRC) {
         err = mutate_begin(h);
         if (!err)
             err = heap_writev(h, at, &iov, 1);
     }
     sec_leave(h);
-    if (!fresh)
-        err = cow_write(h, obj.id, size, (uint32_t)off, src, (uint32_t)len);
+    if (!fresh || SLOT_CRC) /* with a checksum, the slot is rewritten with it */
+        err = cow_write(h, obj.id, size, (uint32_t)off, src, (uint32_t)len, fresh);
     return err;
 }
 
@@ -875,6 +877,8 @@ int vnv_set_root(struct vnv_heap *h, vnv_obj_t obj)
         if (err)
             return err;
     }
-    h->root = obj.id; /* one store; the next checkpoint records it */
+    sec_enter(h); /* two stores on a 32-bit core: a checkpoint must not see half */
+    h->root = obj.id;
+    sec_leave(h);
     return VNV_OK;
 }

@@ -75,6 +75,7 @@ static int check_locked(struct vnv_heap *h)
         uint32_t st = m->word & ST_MASK, size = meta_size(m);
         uint32_t u = id_unit(h, m->id);
         if ((id_tag(h, m->id) == 0) != ((st & ST_GFREE) != 0) || size == 0 ||
+            id_tag(h, m->id) > h->alloc_count ||
             idx_find(h, u) != (int32_t)s || u >= h->units || (!h->group && (st & ST_GMASK)) ||
             ((st & ST_GMASK) && !(st & ST_GROUP)) ||
             !bit_get(nvmap(h, MAP_START), u) ||
@@ -139,12 +140,17 @@ static int check_homes(struct vnv_heap *h)
         int err = heap_read(h, unit_off(h, u), b, sizeof b);
         if (err)
             return err;
-        uint32_t id = get_le32(b + 4);
+        uint64_t id = get_le64(b + 4);
         struct objhdr oh;
         if (id_unit(h, id) != u || objhdr_decode(h, b, id, &oh) != VNV_OK)
             FAIL();
         if (m && m->id != id && !(m->word & ST_GFREE)) /* freed in a group: tag 0 in RAM */
             FAIL();
+        if (id_tag(h, id) > h->alloc_count)
+            FAIL(); /* a tag that was never issued */
+        err = slot_verify(h, u, oh.size, (uint32_t)bit_get(nvmap(h, MAP_CUR), u));
+        if (err)
+            return err; /* VNV_DATA_CRC: bit rot in the current data */
         (void)a;
     }
     return VNV_OK;

@@ -65,7 +65,7 @@ static int members(struct vnv_heap *h, int roll_back)
             uint8_t b[VNV_OBJ_HEADER_SIZE];
             struct objhdr oh;
             int e = heap_read(h, unit_off(h, u), b, sizeof b);
-            uint32_t id = e ? 0 : get_le32(b + 4);
+            uint64_t id = e ? 0 : get_le64(b + 4);
             if (!e)
                 e = (id_unit(h, id) == u && id_tag(h, id)) ? objhdr_decode(h, b, id, &oh)
                                                            : VNV_ERR_CORRUPT;

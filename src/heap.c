@@ -12,7 +12,8 @@
 
 #define SB_MAGIC0 0x484E4E56u /* "VNNH" little-endian bytes: 'V','N','N','H' */
 #define SB_MAGIC1 0x31504145u /* "EAP1" */
-#define SB_VERSION 3u /* 3: shadowed homes, two checkpoint slots, committed NV map */
+#define SB_FEATURES (VNV_DATA_CRC ? 1u : 0u) /* bit 0: data slots carry a CRC-32 */
+#define SB_VERSION 4u /* 3: shadowed homes, two checkpoint slots, committed NV map; 4: 64-bit handles */
 #define MIN_ARENA 64u
 
 /* ---- configuration and layout ---------------------------------------------------------------- */
@@ -107,14 +108,11 @@ uint32_t vnv_persist_bound(const struct vnv_config *cfg)
     struct layout l;
     if (compute_layout(cfg, &l))
         return 0;
-    /* a resident object's record + bitmap + dirty bytes exceed its arena block (meta +
-     * bitmap + data, at least 16 bytes) by at most REC - META: at most that much per
-     * object that can be resident. The NV map is the constant part. */
-    uint32_t objs = l.entries - l.entries / 4u;
-    if (objs > l.arena_size / 16u)
-        objs = l.arena_size / 16u;
-    uint32_t most = VNV_CKPT_HEADER_SIZE + l.arena_size +
-                    objs * (VNV_CKPT_RECORD_SIZE - VNV_META_SIZE);
+    /* a resident object's record + bitmap + dirty bytes never exceed its arena block
+     * (meta + bitmap + data: the record is no larger than the meta). The NV map is the
+     * constant part. */
+    _Static_assert(VNV_CKPT_RECORD_SIZE <= VNV_META_SIZE, "the bound assumes it");
+    uint32_t most = VNV_CKPT_HEADER_SIZE + l.arena_size;
     return (cfg->max_dirty_bytes < most ? cfg->max_dirty_bytes : most) +
            MAP_SAVED * l.map_words * 4u;
 }
@@ -205,6 +203,7 @@ static void superblock_encode(const struct vnv_heap *h, uint8_t *b)
     put_le32(b + 44, name_hash(h->ram->name));
     put_le32(b + 48, h->unit);
     put_le32(b + 52, h->units);
+    put_le32(b + 56, SB_FEATURES);
     put_le32(b + 60, vnv_crc32(0, b, 60));
 }
 
@@ -260,8 +259,8 @@ int vnv_open(struct vnv_heap *h, const struct vnv_config *cfg)
         return VNV_ERR_NOHEAP; /* blank or foreign: the caller may format */
     if (get_le32(sb + 60) != vnv_crc32(0, sb, 60))
         return VNV_ERR_CORRUPT;
-    if (get_le32(sb + 8) != SB_VERSION)
-        return VNV_ERR_VERSION; /* an image of another format version: not touched */
+    if (get_le32(sb + 8) != SB_VERSION || get_le32(sb + 56) != SB_FEATURES)
+        return VNV_ERR_VERSION; /* another format version or build option: not touched */
     if (!cfg->nv_unit && get_le32(sb + 48) != h->unit) {
         /* the unit was chosen at format (from that buffer's size): lay out with it */
         struct vnv_config c = *cfg;

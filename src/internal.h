@@ -2,7 +2,7 @@
  * internal.h - what the core's files share (never included by modules or users).
  *
  * RAM arena block of a resident object (offset multiple of 8):
- *   [struct meta: 8 B][bitmap, padded to 8 B: partial objects only][object data]
+ *   [struct meta: 16 B][bitmap, padded to 8 B: partial objects only][object data]
  * The index maps an object's home to its block: open addressing, linear probing, entries
  * hold (block offset / 8) + 1, 0 = empty.
  */
@@ -51,8 +51,9 @@ enum {
 };
 
 struct meta {
-    uint32_t id;   /* handle value */
-    uint32_t word; /* size << ST_BITS | status */
+    uint64_t id;     /* handle value */
+    uint32_t word;   /* size << ST_BITS | status */
+    uint32_t spare;  /* keeps the object data 8-byte aligned; always 0 */
 };
 
 /* Decoded object header on storage (VNV_OBJ_HEADER_SIZE bytes at the home). */
@@ -62,24 +63,30 @@ struct objhdr {
 };
 
 /* A handle: tag << unit_bits | unit. The index is keyed by the unit. */
-static inline uint32_t id_unit(const struct vnv_heap *h, uint32_t id)
+static inline uint32_t id_unit(const struct vnv_heap *h, uint64_t id)
 {
-    return id & h->unit_mask; /* the get/release hot path: one load, one AND */
+    return (uint32_t)id & h->unit_mask; /* the get/release hot path: one load, one AND */
 }
-static inline uint32_t id_tag(const struct vnv_heap *h, uint32_t id) { return id >> h->unit_bits; }
+static inline uint64_t id_tag(const struct vnv_heap *h, uint64_t id) { return id >> h->unit_bits; }
 #define id_key id_unit
 static inline uint32_t unit_off(const struct vnv_heap *h, uint32_t u)
 {
     return h->nv_off + u * h->unit;
 }
-static inline uint32_t id_home(const struct vnv_heap *h, uint32_t id)
+static inline uint32_t id_home(const struct vnv_heap *h, uint64_t id)
 {
     return unit_off(h, id_unit(h, id));
 }
+/* Bytes after each data slot: its CRC-32 when built with VNV_DATA_CRC. */
+#if VNV_DATA_CRC
+#define SLOT_CRC 4u
+#else
+#define SLOT_CRC 0u
+#endif
 /* Storage offset of data slot `slot` of an object of `size` bytes at `home`. */
 static inline uint32_t slot_off(uint32_t home, uint32_t size, uint32_t slot)
 {
-    return home + VNV_OBJ_HEADER_SIZE + slot * size;
+    return home + VNV_OBJ_HEADER_SIZE + slot * (size + SLOT_CRC);
 }
 static inline uint32_t *nvmap(const struct vnv_heap *h, unsigned which)
 {
@@ -148,11 +155,19 @@ static inline void put_le16(uint8_t *p, uint32_t v)
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
 }
+static inline void put_le64(uint8_t *p, uint64_t v)
+{
+    put_le32(p, (uint32_t)v);
+    put_le32(p + 4, (uint32_t)(v >> 32));
+}
+static inline uint64_t get_le64(const uint8_t *p)
+{
+    return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+}
 static inline uint32_t get_le16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
 
 /* crc32.c */
 uint32_t vnv_crc32(uint32_t crc, const void *buf, uint32_t len); /* start with 0 */
-uint8_t vnv_crc8(const uint8_t *buf, uint32_t len, uint8_t seed);
 
 /* index.c (lookups are inline: they are the get/release hot path) */
 static inline uint32_t home_slot(const struct vnv_heap *h, uint32_t key)
@@ -209,10 +224,10 @@ void sec_leave(struct vnv_heap *h);
 /* store/home.c: counted storage access and object headers on storage */
 int heap_read(struct vnv_heap *h, uint32_t off, void *dst, uint32_t len);
 int heap_writev(struct vnv_heap *h, uint32_t off, const struct vnv_iovec *iov, unsigned cnt);
-void objhdr_encode(const struct vnv_heap *h, uint8_t *b, uint32_t id, uint32_t size,
+void objhdr_encode(const struct vnv_heap *h, uint8_t *b, uint64_t id, uint32_t size,
                    uint32_t status);
-int objhdr_decode(const struct vnv_heap *h, const uint8_t *b, uint32_t id, struct objhdr *oh);
-int read_objhdr(struct vnv_heap *h, uint32_t id, struct objhdr *oh);
+int objhdr_decode(const struct vnv_heap *h, const uint8_t *b, uint64_t id, struct objhdr *oh);
+int read_objhdr(struct vnv_heap *h, uint64_t id, struct objhdr *oh);
 
 /* store/nvmap.c: the NV bitmaps */
 uint32_t nvmap_need(const struct vnv_heap *h, uint32_t size);
@@ -233,6 +248,17 @@ int reload_home(struct vnv_heap *h, struct meta *m);
 
 /* access.c: object operations; group.c */
 int mutate_begin(struct vnv_heap *h);
+
+/* store/slot.c: moving object data between RAM and a home's data slots */
+int slot_load(struct vnv_heap *h, uint32_t unit, uint32_t size, uint32_t slot, uint8_t *dst);
+int slot_read_range(struct vnv_heap *h, uint32_t unit, uint32_t size, uint32_t slot,
+                    uint32_t off, uint8_t *dst, uint32_t len);
+int slot_store(struct vnv_heap *h, uint32_t unit, uint32_t size, uint32_t slot,
+               const uint8_t *src, const uint8_t *hdr);
+int slot_store_at(struct vnv_heap *h, uint32_t off, const uint8_t *src, uint32_t len);
+int slot_verify(struct vnv_heap *h, uint32_t unit, uint32_t size, uint32_t slot);
+int slot_check_crc(struct vnv_heap *h, uint32_t unit, uint32_t size, uint32_t slot,
+                   uint32_t crc);
 int group_rollback(struct vnv_heap *h);
 
 /* checkpoint.c */

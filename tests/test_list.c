@@ -572,12 +572,13 @@ static void test_bad_inputs(void)
     uint32_t *raw;
     CHECK_EQ(vnv_list_first(&f.heap, l2, &n), VNV_OK);
     CHECK_EQ(vnv_get_mut(&f.heap, n, (void **)&raw), VNV_OK);
-    uint32_t saved = raw[1];
-    raw[1] = n.id; /* next = itself */
+    uint64_t saved; /* words 2-3: the next link */
+    memcpy(&saved, raw + 2, sizeof saved);
+    memcpy(raw + 2, &n.id, sizeof n.id); /* next = itself */
     CHECK_EQ(vnv_release(&f.heap, n), VNV_OK);
     CHECK_EQ(vnv_list_check(&f.heap, l2), VNV_ERR_CORRUPT);
     CHECK_EQ(vnv_get_mut(&f.heap, n, (void **)&raw), VNV_OK);
-    raw[1] = saved;
+    memcpy(raw + 2, &saved, sizeof saved);
     CHECK_EQ(vnv_release(&f.heap, n), VNV_OK);
     CHECK_EQ(vnv_list_check(&f.heap, l2), VNV_OK);
     /* destroy: refused while a node is pinned, resumable */

@@ -1,7 +1,7 @@
 /*
  * vnv_check_lib.c - validate a vnvheap storage image offline, read-only (vnv_check_lib.h).
  *
- * Checks, following docs/FORMAT.md version 3 (decoded here independently of the library's
+ * Checks, following docs/FORMAT.md version 4 (decoded here independently of the library's
  * internals, so the tool also checks the specification):
  *   1. superblock: size, magic, CRC, version, and the geometry recomputed from the storage
  *      size, max_dirty and the unit exactly as src/heap.c lays the device out;
@@ -36,14 +36,14 @@
 #define SB_SIZE 64u
 #define SB_MAGIC0 0x484E4E56u
 #define SB_MAGIC1 0x31504145u
-#define SB_VERSION 3u
+#define SB_VERSION 4u
 #define CK_MAGIC 0x43564E56u
-/* Header size and the split of a record's word follow the library's public constants, so
- * the tool tracks a library whose header grew (docs/FORMAT.md 3: 32 bytes and 11 status
- * bits, the size in the upper bits up to VNV_MAX_OBJECT_SIZE). */
-#define CK_HDR VNV_CKPT_HEADER_SIZE
-#define CK_REC 12u
-#define OBJ_HDR 12u
+/* docs/FORMAT.md version 4: 48-byte checkpoint header, 16-byte records and object headers,
+ * 64-bit handles; the split of a record's word follows VNV_MAX_OBJECT_SIZE. */
+#define CK_HDR 48u
+#define CK_REC 16u
+#define OBJ_HDR 16u
+#define SB_FEAT_CRC 1u /* superblock features bit 0: every data slot ends in its CRC-32 */
 #define NMAPS 3u                 /* ALLOC, START, CUR in a checkpoint */
 #define MAX_UNITS (1u << 21)
 #define MAX_ARENA (65534u * 8u)  /* a record's arena unit is (offset / 8) + 1 in 16 bits */
@@ -137,6 +137,10 @@ static uint32_t le32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+static uint64_t le64(const uint8_t *p)
+{
+    return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
 static uint32_t le16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
 
 static uint32_t crc32(uint32_t crc, const uint8_t *p, size_t n)
@@ -165,6 +169,7 @@ static int bit(const uint8_t *map, uint32_t u) { return (map[u >> 3] >> (u & 7u)
 struct geo {
     uint32_t size, max_dirty, cap, nv_off, nv_size, unit, units, words, unit_bits, arena;
     uint32_t mapb; /* NMAPS * words * 4: the map in a checkpoint */
+    uint32_t slot_crc; /* 4: each data slot ends in its CRC-32 (features bit 0), else 0 */
 };
 
 /* The storage side of src/heap.c's layout, in 64-bit arithmetic. 0 or a reason. */
@@ -175,7 +180,7 @@ static const char *layout(uint32_t size, uint32_t max_dirty, uint32_t unit, stru
     if (unit < 16u || unit > (1u << 20) || (unit & (unit - 1u)))
         return "allocation unit is not a power of two in [16, 1 MiB]";
     if (max_dirty < CK_HDR + CK_REC + 8u || max_dirty > VNV_MAX_STORAGE_SIZE)
-        return "max_dirty outside [52, 16 MiB]";
+        return "max_dirty outside [72, 16 MiB]";
     uint64_t most = size / unit, words = (most + 31u) / 32u;
     uint64_t cap = ((uint64_t)max_dirty + NMAPS * words * 4u + 15u) & ~(uint64_t)15u;
     uint64_t nv_off = SB_SIZE + 2u * cap;
@@ -198,15 +203,19 @@ static const char *layout(uint32_t size, uint32_t max_dirty, uint32_t unit, stru
     return NULL;
 }
 
-static uint32_t id_unit(const struct geo *g, uint32_t id) { return id & ((1u << g->unit_bits) - 1u); }
-static uint32_t id_tag(const struct geo *g, uint32_t id) { return id >> g->unit_bits; }
+static uint32_t id_unit(const struct geo *g, uint64_t id)
+{
+    return (uint32_t)id & ((1u << g->unit_bits) - 1u);
+}
+static uint64_t id_tag(const struct geo *g, uint64_t id) { return id >> g->unit_bits; }
 
 /* ---- checkpoint slots --------------------------------------------------------------------------- */
 
 struct slot {
     int magic, ok;
     const char *why; /* why it does not verify */
-    uint32_t base, seq, len, crc, nrec, root, count, flags;
+    uint32_t base, seq, len, crc, nrec, flags;
+    uint64_t root, count;
 };
 
 static uint32_t runs_bytes(const uint8_t *bm, uint32_t size, uint32_t st)
@@ -227,10 +236,10 @@ static void verify_slot(const uint8_t *img, const struct geo *g, unsigned s, str
     sl->base = SB_SIZE + s * g->cap;
     sl->magic = le32(h) == CK_MAGIC;
     sl->seq = le32(h + 4), sl->len = le32(h + 8), sl->crc = le32(h + 12);
-    sl->nrec = le32(h + 16), sl->root = le32(h + 20), sl->count = le32(h + 24);
-    sl->flags = le32(h + 28);
+    sl->nrec = le32(h + 16), sl->flags = le32(h + 20);
+    sl->root = le64(h + 24), sl->count = le64(h + 32);
     if (sl->flags & CK_FLAG_GROUP) /* what a restart sees: the root before the group */
-        sl->root = le32(h + 32);
+        sl->root = le64(h + 40);
     if (!sl->magic) {
         sl->why = "no checkpoint (empty or voided)";
         return;
@@ -252,7 +261,7 @@ static void verify_slot(const uint8_t *img, const struct geo *g, unsigned s, str
         const uint8_t *r = h + pos;
         crc = crc32(crc, r, CK_REC);
         pos += CK_REC;
-        uint32_t word = le32(r + 4), st = word & ST_MASK, size = word >> ST_BITS, data = 0;
+        uint32_t word = le32(r + 8), st = word & ST_MASK, size = word >> ST_BITS, data = 0;
         if (!size) {
             sl->why = "a record of size 0";
             return;
@@ -340,9 +349,9 @@ static void check_map(struct state *s)
                       "(first: unit %u)\n", orphan, first);
 }
 
-/* The 12-byte object header of the home at unit u: 0 or what is wrong with it. *id and
+/* The 16-byte object header of the home at unit u: 0 or what is wrong with it. *id and
  * *size receive its handle and size, *pbits its partial and block-size bits. */
-static const char *read_header(const struct state *s, uint32_t u, uint32_t *id, uint32_t *size,
+static const char *read_header(const struct state *s, uint32_t u, uint64_t *id, uint32_t *size,
                                uint32_t *pbits)
 {
     const struct geo *g = s->g;
@@ -351,16 +360,18 @@ static const char *read_header(const struct state *s, uint32_t u, uint32_t *id, 
     uint8_t off[4] = {(uint8_t)home, (uint8_t)(home >> 8), (uint8_t)(home >> 16),
                       (uint8_t)(home >> 24)};
     uint32_t w = le32(b);
-    *id = le32(b + 4);
+    *id = le64(b + 4);
     *size = w & 0x1FFFFFu;
     *pbits = (w >> 21) & 7u;
-    if (le32(b + 8) != crc32(crc32(0, off, 4), b, 8))
+    if (le32(b + 12) != crc32(crc32(0, off, 4), b, 12))
         return "CRC mismatch";
     if ((w >> 24) || *size == 0 || *size > VNV_MAX_OBJECT_SIZE || (!(w >> 21 & 1u) && (w >> 22)))
         return "malformed size word";
     if (id_unit(g, *id) != u || id_tag(g, *id) == 0)
         return "its handle does not name this unit";
-    if (OBJ_HDR + 2ull * *size > (uint64_t)extent(s, u) * g->unit)
+    if (id_tag(g, *id) > s->sl->count)
+        return "its handle's tag was never issued (above the allocation count)";
+    if (OBJ_HDR + 2ull * (*size + g->slot_crc) > (uint64_t)extent(s, u) * g->unit)
         return "its two data slots reach past its home";
     return NULL;
 }
@@ -374,7 +385,8 @@ static void check_records(struct state *s)
     /* verify_slot has parsed the body: every record, bitmap and run lies inside len */
     for (uint32_t i = 0; i < sl->nrec; i++) {
         const uint8_t *r = h + pos;
-        uint32_t id = le32(r), word = le32(r + 4), au = le16(r + 8);
+        uint64_t id = le64(r);
+        uint32_t word = le32(r + 8), au = le16(r + 12);
         uint32_t st = word & ST_MASK, size = word >> ST_BITS, u = id_unit(g, id);
         uint32_t nbm = 0, data = (st & ST_DIRTY) ? size : 0, nb = 0;
         pos += CK_REC;
@@ -388,43 +400,47 @@ static void check_records(struct state *s)
         }
         pos += data;
         s->dirty_bytes += data;
-        if (au == 0 || le16(r + 10) != 0)
-            problem(s->c, "record %u (handle %08" PRIx32 "): arena unit %u / padding %u\n", i,
-                    id, au, le16(r + 10));
+        if (au == 0 || le16(r + 14) != 0)
+            problem(s->c, "record %u (handle %" PRIx64 "): arena unit %u / padding %u\n", i,
+                    id, au, le16(r + 14));
         if ((st & ST_PSHIFT) && !(st & ST_PARTIAL))
-            problem(s->c, "record %u (handle %08" PRIx32 "): block size on a plain object\n", i,
+            problem(s->c, "record %u (handle %" PRIx64 "): block size on a plain object\n", i,
                     id);
         if ((st & ST_GMASK) && (!(st & ST_GROUP) || !(s->sl->flags & CK_FLAG_GROUP)))
-            problem(s->c, "record %u (handle %08" PRIx32 "): group marks outside a group\n", i,
+            problem(s->c, "record %u (handle %" PRIx64 "): group marks outside a group\n", i,
                     id);
         if ((id_tag(g, id) == 0) != ((st & ST_GFREE) != 0) || u >= g->units ||
             !bit(s->start, u)) {
-            problem(s->c, "record %u: handle %08" PRIx32 " (unit %u) is not a START unit\n", i,
+            problem(s->c, "record %u: handle %" PRIx64 " (unit %u) is not a START unit\n", i,
                     id, u);
             continue;
         }
+        if (id_tag(g, id) > s->sl->count)
+            problem(s->c, "record %u: handle %" PRIx64 " has a tag above the allocation count "
+                          "%" PRIu64 "\n", i, id, s->sl->count);
         if (bit(s->resident, u)) {
             problem(s->c, "record %u: a second record for unit %u\n", i, u);
             continue;
         }
         s->resident[u >> 3] |= (uint8_t)(1u << (u & 7u));
-        if (OBJ_HDR + 2ull * size > (uint64_t)extent(s, u) * g->unit)
-            problem(s->c, "record %u (handle %08" PRIx32 "): %u bytes do not fit its home of "
+        if (OBJ_HDR + 2ull * (size + g->slot_crc) > (uint64_t)extent(s, u) * g->unit)
+            problem(s->c, "record %u (handle %" PRIx64 "): %u bytes do not fit its home of "
                           "%u units\n", i, id, size, extent(s, u));
         if (st & ST_PARTIAL)
             for (uint32_t b = nb; b < nbm * 8u; b++)
                 if (bm[b >> 3] & (1u << (b & 7u))) {
-                    problem(s->c, "record %u (handle %08" PRIx32 "): dirty bits past the last "
+                    problem(s->c, "record %u (handle %" PRIx64 "): dirty bits past the last "
                                   "block\n", i, id);
                     break;
                 }
         if (!(st & ST_HOMED)) {
             s->unhomed[u >> 3] |= (uint8_t)(1u << (u & 7u));
             if (data != size)
-                problem(s->c, "record %u (handle %08" PRIx32 "): never written home, but only "
+                problem(s->c, "record %u (handle %" PRIx64 "): never written home, but only "
                               "%u of %u bytes are in the checkpoint\n", i, id, data, size);
         } else {
-            uint32_t hid, hsize, pbits;
+            uint64_t hid;
+            uint32_t hsize, pbits;
             const char *why = read_header(s, u, &hid, &hsize, &pbits);
             uint32_t want = (st & ST_PARTIAL) ? 1u | ((st & ST_PSHIFT) >> 8) << 1 : 0u;
             if (!why && ((st & ST_GFREE) ? id_unit(g, hid) != u || id_tag(g, hid) == 0
@@ -433,14 +449,14 @@ static void check_records(struct state *s)
             if (!why && (hsize != size || pbits != want))
                 why = "its size or block size differs from the record's";
             if (why)
-                problem(s->c, "record %u (handle %08" PRIx32 "): header at unit %u: %s\n", i,
+                problem(s->c, "record %u (handle %" PRIx64 "): header at unit %u: %s\n", i,
                         id, u, why);
         }
-        /* the arena block: [meta 8][bitmap, padded to 8][data] at (au - 1) * 8 */
+        /* the arena block: [meta 16][bitmap, padded to 8][data] at (au - 1) * 8 */
         uint64_t off = au ? (uint64_t)(au - 1u) * 8u : 0u;
-        uint64_t need = 8u + ((nbm + 7u) & ~7u) + (uint64_t)size;
+        uint64_t need = 16u + ((nbm + 7u) & ~7u) + (uint64_t)size;
         if (off + need > MAX_ARENA) {
-            problem(s->c, "record %u (handle %08" PRIx32 "): arena block [%" PRIu64 ", +%" PRIu64
+            problem(s->c, "record %u (handle %" PRIx64 "): arena block [%" PRIu64 ", +%" PRIu64
                           ") past the largest arena\n", i, id, off, need);
             continue;
         }
@@ -451,7 +467,7 @@ static void check_records(struct state *s)
         for (uint32_t k = (uint32_t)(off / 8u); k < (off + need + 7u) / 8u; k++) {
             if (s->arena[k >> 3] & (1u << (k & 7u))) {
                 s->overlaps++;
-                problem(s->c, "record %u (handle %08" PRIx32 "): arena block overlaps another "
+                problem(s->c, "record %u (handle %" PRIx64 "): arena block overlaps another "
                               "record's\n", i, id);
                 break;
             }
@@ -476,8 +492,15 @@ static void check_homes(struct state *s, uint32_t *objects, uint64_t *bytes, uin
         (*objects)++;
         if (bit(s->unhomed, u))
             continue; /* resident and never written home: no header yet */
-        uint32_t id, size, pbits;
+        uint64_t id;
+        uint32_t size, pbits;
         const char *why = read_header(s, u, &id, &size, &pbits);
+        if (!why && g->slot_crc) { /* the data checksum of the slot the map names current */
+            uint32_t at = g->nv_off + u * g->unit + OBJ_HDR + (uint32_t)bit(s->cur, u) *
+                                                                (size + g->slot_crc);
+            if (le32(s->img + at + size) != crc32(0, s->img + at, size))
+                why = "data checksum mismatch in its current slot (bit rot)";
+        }
         if (why)
             problem(s->c, "object header at unit %u (offset %u): %s\n", u,
                     g->nv_off + u * g->unit, why);
@@ -489,22 +512,24 @@ static void check_homes(struct state *s, uint32_t *objects, uint64_t *bytes, uin
 static void check_root(struct state *s)
 {
     const struct geo *g = s->g;
-    uint32_t root = s->sl->root, u = id_unit(g, root);
+    uint64_t root = s->sl->root;
+    uint32_t u = id_unit(g, root);
     if (!root)
         return;
     if (id_tag(g, root) == 0 || u >= g->units || !bit(s->start, u)) {
-        problem(s->c, "root handle %08" PRIx32 " does not name a START unit\n", root);
+        problem(s->c, "root handle %" PRIx64 " does not name a START unit\n", root);
         return;
     }
-    uint32_t id = root, size, pbits;
+    uint64_t id = root;
+    uint32_t size, pbits;
     if (bit(s->unhomed, u)) { /* the record's handle */
         const uint8_t *h = s->img + s->sl->base;
         uint32_t pos = CK_HDR + g->mapb;
         for (uint32_t i = 0; i < s->sl->nrec; i++) {
             const uint8_t *r = h + pos;
-            uint32_t word = le32(r + 4), st = word & ST_MASK, sz = word >> ST_BITS;
-            if (id_unit(g, le32(r)) == u) {
-                id = le32(r);
+            uint32_t word = le32(r + 8), st = word & ST_MASK, sz = word >> ST_BITS;
+            if (id_unit(g, le64(r)) == u) {
+                id = le64(r);
                 break;
             }
             pos += CK_REC;
@@ -520,7 +545,7 @@ static void check_root(struct state *s)
         return; /* reported with the homes */
     }
     if (id != root)
-        problem(s->c, "root handle %08" PRIx32 " is stale: unit %u holds object %08" PRIx32
+        problem(s->c, "root handle %" PRIx64 " is stale: unit %u holds object %" PRIx64
                       "\n", root, u, id);
 }
 
@@ -604,7 +629,7 @@ int vnv_check_image(const uint8_t *img, size_t len, const char *name, FILE *out,
     uint32_t size = le32(s + 12), max_dirty = le32(s + 16), unit = le32(s + 48);
     struct geo g;
     memset(&g, 0, sizeof g);
-    say(&c, "superblock: format 3, storage %u B, max_dirty %u B, unit %u B\n", size, max_dirty,
+    say(&c, "superblock: format 4, storage %u B, max_dirty %u B, unit %u B\n", size, max_dirty,
         unit);
     if (size != len) {
         problem(&c, "image is %zu bytes, superblock says %" PRIu32 " (truncated or padded)\n",
@@ -627,8 +652,11 @@ int vnv_check_image(const uint8_t *img, size_t len, const char *name, FILE *out,
             problem(&c, "superblock: inconsistent geometry: %s %" PRIu32 ", the layout of "
                         "this size, max_dirty and unit gives %u\n", fields[i].field,
                     le32(s + fields[i].off), want[i]);
-    if (le32(s + 56) != 0)
-        problem(&c, "superblock: reserved word is not zero\n");
+    if (le32(s + 56) & ~SB_FEAT_CRC)
+        problem(&c, "superblock: unknown feature bits %08" PRIx32 "\n", le32(s + 56));
+    g.slot_crc = (le32(s + 56) & SB_FEAT_CRC) ? 4u : 0u;
+    if (g.slot_crc)
+        say(&c, "features: data slots carry a CRC-32 (VNV_DATA_CRC)\n");
     g.arena = le32(s + 36);
     if (g.arena > MAX_ARENA)
         problem(&c, "superblock: RAM arena size %u exceeds the format's limit of %u bytes\n",
@@ -689,7 +717,7 @@ int vnv_check_image(const uint8_t *img, size_t len, const char *name, FILE *out,
         check_homes(st, &objects, &bytes, &used);
         check_root(st);
         say(&c, "checkpoint: slot %c, seq %u, %u resident records (%u dirty bytes), root %s, "
-                "%u allocations so far\n", 'A' + pick, sl[pick].seq, sl[pick].nrec,
+                "%" PRIu64 " allocations so far\n", 'A' + pick, sl[pick].seq, sl[pick].nrec,
             st->dirty_bytes, sl[pick].root ? "set" : "none", sl[pick].count);
         say(&c, "objects: %u (%" PRIu64 " bytes of data on storage); NV units used %u of %u: "
                 "%" PRIu64 " B used, %" PRIu64 " B free; quarantine: not applicable offline\n",

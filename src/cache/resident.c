@@ -63,8 +63,7 @@ void drop_resident(struct vnv_heap *h, struct meta *m)
 int reload_home(struct vnv_heap *h, struct meta *m)
 {
     uint32_t u = id_unit(h, m->id), size = meta_size(m), st = m->word & ST_MASK;
-    int err = heap_read(h, slot_off(unit_off(h, u), size, (uint32_t)bit_get(nvmap(h, MAP_CUR), u)),
-                        meta_data(m), size);
+    int err = slot_load(h, u, size, (uint32_t)bit_get(nvmap(h, MAP_CUR), u), meta_data(m));
     if (err)
         return err;
     sec_enter(h);

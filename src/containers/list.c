@@ -40,26 +40,27 @@
 #define L_MAGIC 0x314C4E56u /* "VNL1" */
 #define N_MAGIC 0x6E4C4E56u /* "VNLn" */
 
-/* header words */
+/* header words; a handle field takes two (low word first, hget/hput) */
 enum {
-    H_MAGIC,
-    H_ESIZE,
-    H_HEAD,
-    H_TAIL,
-    H_LEN,
-    H_OP,
-    H_NODE,   /* node being linked / removed (freed after an UNLINK, by FREE, by DESTROY) */
-    H_IHEAD,  /* intent: new head, tail, length */
-    H_ITAIL,
-    H_ILEN,
-    H_IA,     /* intent: node whose next becomes H_IANEXT (0 = none) */
-    H_IANEXT, /* (DESTROY: the next head) */
-    H_IC,     /* intent: node whose prev becomes H_ICPREV (0 = none) */
-    H_ICPREV,
-    H_WORDS
+    H_MAGIC = 0,
+    H_ESIZE = 1,
+    H_LEN = 2,
+    H_OP = 3,
+    H_ILEN = 4,    /* intent: new length (with H_IHEAD, H_ITAIL) */
+    H_PAD = 5,
+    H_HEAD = 6,
+    H_TAIL = 8,
+    H_NODE = 10,   /* node being linked / removed (freed after an UNLINK, by FREE, by DESTROY) */
+    H_IHEAD = 12,  /* intent: new head, tail */
+    H_ITAIL = 14,
+    H_IA = 16,     /* intent: node whose next becomes H_IANEXT (0 = none) */
+    H_IANEXT = 18, /* (DESTROY: the next head) */
+    H_IC = 20,     /* intent: node whose prev becomes H_ICPREV (0 = none) */
+    H_ICPREV = 22,
+    H_WORDS = 24
 };
-/* node words; the value follows */
-enum { N_PREV, N_NEXT, N_OWNER, N_TAG, N_WORDS };
+/* node words (handles two each); the value follows, 8-byte aligned */
+enum { N_PREV = 0, N_NEXT = 2, N_OWNER = 4, N_TAG = 6, N_PAD = 7, N_WORDS = 8 };
 
 /* op values: distinct non-trivial constants, anything else is CORRUPT */
 #define OP_NONE 0u
@@ -110,7 +111,21 @@ static void commit(uint32_t *hp, uint32_t op)
     STEP();
 }
 
-static vnv_obj_t obj(uint32_t id) { return (vnv_obj_t){id}; }
+/* A handle field: two aligned 32-bit stores. An interrupt may see half of one only while
+ * the op word makes the field either unused (intent before its commit) or redone after a
+ * restart (apply after the commit), so no checkpoint depends on a torn field. */
+static uint64_t hget(const uint32_t *obj, unsigned word)
+{
+    return (uint64_t)obj[word] | (uint64_t)obj[word + 1u] << 32;
+}
+static void hput(uint32_t *obj, unsigned word, uint64_t v)
+{
+    *(volatile uint32_t *)&obj[word] = (uint32_t)v;
+    *(volatile uint32_t *)&obj[word + 1u] = (uint32_t)(v >> 32);
+    STEP();
+}
+
+static vnv_obj_t obj(uint64_t id) { return (vnv_obj_t){id}; }
 
 static int op_known(uint32_t op)
 {
@@ -120,7 +135,7 @@ static int op_known(uint32_t op)
 
 static int node_ours(const uint32_t *n, vnv_obj_t list)
 {
-    return n[N_TAG] == N_MAGIC && n[N_OWNER] == list.id;
+    return n[N_TAG] == N_MAGIC && hget(n, N_OWNER) == list.id;
 }
 
 /* A pinned node holds exactly elem_size value bytes (resident: no storage traffic). */
@@ -180,21 +195,22 @@ static int hdr_pin(struct vnv_heap *h, vnv_obj_t list, uint32_t **hp)
 }
 
 /* Set one link word of a node of this list (pin, store, release). */
-static int set_link(struct vnv_heap *h, vnv_obj_t list, uint32_t node, unsigned word,
-                    uint32_t v)
+static int set_link(struct vnv_heap *h, vnv_obj_t list, uint64_t node, unsigned word,
+                    uint64_t v)
 {
-    uint32_t id[2]; /* N_OWNER, N_TAG: is it still a node of this list? */
+    uint32_t id[3]; /* N_OWNER, N_TAG: is it still a node of this list? */
     int err = vnv_read(h, obj(node), N_OWNER * 4u, id, sizeof id);
-    if (!err && !(id[1] == N_MAGIC && id[0] == list.id))
+    if (!err && !(id[2] == N_MAGIC && hget(id, 0) == list.id))
         err = VNV_ERR_CORRUPT;
+    uint32_t w[2] = {(uint32_t)v, (uint32_t)(v >> 32)};
     if (!err)
-        err = vnv_write(h, obj(node), word * 4u, &v, sizeof v);
+        err = vnv_write(h, obj(node), word * 4u, w, sizeof w);
     STEP();
     return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
 }
 
 /* Free `node` if it still is a node of this list (a freed handle is INVAL: already done). */
-static int free_if_ours(struct vnv_heap *h, vnv_obj_t list, uint32_t node)
+static int free_if_ours(struct vnv_heap *h, vnv_obj_t list, uint64_t node)
 {
     const void *p;
     int err = vnv_get(h, obj(node), &p);
@@ -215,11 +231,11 @@ static int free_if_ours(struct vnv_heap *h, vnv_obj_t list, uint32_t node)
 static void apply(uint32_t *hp, uint32_t *ap, uint32_t *cp)
 {
     if (ap)
-        put(ap, N_NEXT, hp[H_IANEXT]);
+        hput(ap, N_NEXT, hget(hp, H_IANEXT));
     if (cp)
-        put(cp, N_PREV, hp[H_ICPREV]);
-    put(hp, H_HEAD, hp[H_IHEAD]);
-    put(hp, H_TAIL, hp[H_ITAIL]);
+        hput(cp, N_PREV, hget(hp, H_ICPREV));
+    hput(hp, H_HEAD, hget(hp, H_IHEAD));
+    hput(hp, H_TAIL, hget(hp, H_ITAIL));
     put(hp, H_LEN, hp[H_ILEN]);
 }
 
@@ -233,16 +249,16 @@ static int recover(struct vnv_heap *h, vnv_obj_t list, uint32_t *hp)
             return VNV_OK;
         int err = VNV_OK;
         if (op == OP_LINK || op == OP_UNLINK) {
-            if (hp[H_IA])
-                err = set_link(h, list, hp[H_IA], N_NEXT, hp[H_IANEXT]);
-            if (!err && hp[H_IC])
-                err = set_link(h, list, hp[H_IC], N_PREV, hp[H_ICPREV]);
+            if (hget(hp, H_IA))
+                err = set_link(h, list, hget(hp, H_IA), N_NEXT, hget(hp, H_IANEXT));
+            if (!err && hget(hp, H_IC))
+                err = set_link(h, list, hget(hp, H_IC), N_PREV, hget(hp, H_ICPREV));
             if (err)
                 return err;
             apply(hp, NULL, NULL);
             commit(hp, op == OP_UNLINK ? OP_FREE : OP_NONE);
         } else if (op == OP_FREE) {
-            err = free_if_ours(h, list, hp[H_NODE]);
+            err = free_if_ours(h, list, hget(hp, H_NODE));
             if (err)
                 return err;
             commit(hp, OP_NONE);
@@ -315,23 +331,23 @@ int vnv_list_destroy(struct vnv_heap *h, vnv_obj_t list)
         return err;
     err = recover(h, list, hp);
     if (!err && hp[H_OP] != OP_DESTROY) {
-        put(hp, H_NODE, 0);
+        hput(hp, H_NODE, 0);
         commit(hp, OP_DESTROY);
     }
     /* H_NODE != 0: that node was (being) taken off the front and is (being) freed;
      * H_IANEXT is the head that follows it. H_LEN stays an upper bound of the nodes left. */
     uint32_t bound = hp[H_LEN];
     for (uint32_t i = 0; !err && i <= bound + 1u; i++) {
-        uint32_t x = hp[H_NODE];
+        uint64_t x = hget(hp, H_NODE);
         if (x) {
-            if (hp[H_HEAD] == x)
-                put(hp, H_HEAD, hp[H_IANEXT]);
+            if (hget(hp, H_HEAD) == x)
+                hput(hp, H_HEAD, hget(hp, H_IANEXT));
             err = free_if_ours(h, list, x);
             if (err)
                 break;
-            put(hp, H_NODE, 0);
+            hput(hp, H_NODE, 0);
         }
-        x = hp[H_HEAD];
+        x = hget(hp, H_HEAD);
         if (!x)
             break;
         const void *p;
@@ -341,27 +357,27 @@ int vnv_list_destroy(struct vnv_heap *h, vnv_obj_t list)
             break;
         }
         const uint32_t *n = p;
-        uint32_t next = x == hp[H_TAIL] ? 0 : n[N_NEXT]; /* the tail's next is stale */
+        uint64_t next = x == hget(hp, H_TAIL) ? 0 : hget(n, N_NEXT); /* tail's next: stale */
         int ours = node_ours(n, list);
         (void)vnv_release(h, obj(x));
         if (!ours) {
             err = VNV_ERR_CORRUPT;
             break;
         }
-        put(hp, H_IANEXT, next);
+        hput(hp, H_IANEXT, next);
         FENCE();
-        put(hp, H_NODE, x); /* commit of this step */
+        hput(hp, H_NODE, x); /* commit of this step (a torn value names no node of ours) */
         FENCE();
-        put(hp, H_HEAD, next);
+        hput(hp, H_HEAD, next);
         if (hp[H_LEN])
             put(hp, H_LEN, hp[H_LEN] - 1u);
         err = vnv_free(h, obj(x));
         STEP();
         if (err)
             break;
-        put(hp, H_NODE, 0);
+        hput(hp, H_NODE, 0);
     }
-    if (!err && (hp[H_HEAD] || hp[H_NODE]))
+    if (!err && (hget(hp, H_HEAD) || hget(hp, H_NODE)))
         err = VNV_ERR_CORRUPT; /* more nodes than the length allowed: a cycle */
     (void)vnv_release(h, list);
     if (!err) {
@@ -374,14 +390,18 @@ int vnv_list_destroy(struct vnv_heap *h, vnv_obj_t list)
 /* ---- push ------------------------------------------------------------------------------------ */
 
 /* Allocate a complete node; the caller holds its neighbours. */
-static int new_node(struct vnv_heap *h, vnv_obj_t list, uint32_t es, uint32_t prev,
-                    uint32_t next, const void *value, vnv_obj_t *out)
+static int new_node(struct vnv_heap *h, vnv_obj_t list, uint32_t es, uint64_t prev,
+                    uint64_t next, const void *value, vnv_obj_t *out)
 {
     uint32_t links[N_WORDS];
-    links[N_PREV] = prev;
-    links[N_NEXT] = next;
-    links[N_OWNER] = list.id;
+    links[N_PREV] = (uint32_t)prev;
+    links[N_PREV + 1] = (uint32_t)(prev >> 32);
+    links[N_NEXT] = (uint32_t)next;
+    links[N_NEXT + 1] = (uint32_t)(next >> 32);
+    links[N_OWNER] = (uint32_t)list.id;
+    links[N_OWNER + 1] = (uint32_t)(list.id >> 32);
     links[N_TAG] = N_MAGIC;
+    links[N_PAD] = 0;
     /* links + value in one gathered allocation: the node is complete from its first byte
      * and never needs loading back (a streaming queue writes each item once) */
     struct vnv_iovec init[2] = {{links, sizeof links}, {value, es}};
@@ -405,11 +425,11 @@ static int push(struct vnv_heap *h, vnv_obj_t list, const void *value, int front
     err = recover(h, list, hp);
     if (!err && hp[H_OP] == OP_DESTROY)
         err = VNV_ERR_INVAL;
-    uint32_t end = front ? hp[H_HEAD] : hp[H_TAIL];
+    uint64_t end = front ? hget(hp, H_HEAD) : hget(hp, H_TAIL);
     if (!err && end) { /* the old end must be ours: checked without loading it */
-        uint32_t id[2];
+        uint32_t id[3];
         err = vnv_read(h, obj(end), N_OWNER * 4u, id, sizeof id);
-        if (err == VNV_ERR_INVAL || (!err && !(id[1] == N_MAGIC && id[0] == list.id)))
+        if (err == VNV_ERR_INVAL || (!err && !(id[2] == N_MAGIC && hget(id, 0) == list.id)))
             err = VNV_ERR_CORRUPT;
     }
     vnv_obj_t n = VNV_NULL;
@@ -417,16 +437,17 @@ static int push(struct vnv_heap *h, vnv_obj_t list, const void *value, int front
         err = new_node(h, list, hp[H_ESIZE], front ? 0 : end, front ? end : 0, value, &n);
     if (!err) {
         STEP();
-        uint32_t head = hp[H_HEAD], tail = hp[H_TAIL], len = hp[H_LEN];
+        uint64_t head = hget(hp, H_HEAD), tail = hget(hp, H_TAIL);
+        uint32_t len = hp[H_LEN];
         /* intent (invisible while op == NONE), then commit */
-        put(hp, H_NODE, n.id);
-        put(hp, H_IHEAD, front || !end ? n.id : head);
-        put(hp, H_ITAIL, !front || !end ? n.id : tail);
+        hput(hp, H_NODE, n.id);
+        hput(hp, H_IHEAD, front || !end ? n.id : head);
+        hput(hp, H_ITAIL, !front || !end ? n.id : tail);
         put(hp, H_ILEN, len + 1u);
-        put(hp, H_IA, front ? 0 : end);
-        put(hp, H_IANEXT, front ? 0 : n.id);
-        put(hp, H_IC, front ? end : 0);
-        put(hp, H_ICPREV, front ? n.id : 0);
+        hput(hp, H_IA, front ? 0 : end);
+        hput(hp, H_IANEXT, front ? 0 : n.id);
+        hput(hp, H_IC, front ? end : 0);
+        hput(hp, H_ICPREV, front ? n.id : 0);
         commit(hp, OP_LINK);
         /* the old end's link: a write-through when it is not resident (no load) */
         if (end)
@@ -437,11 +458,11 @@ static int push(struct vnv_heap *h, vnv_obj_t list, const void *value, int front
         } else {
             /* Back out: the header still names the old ends (the old end's outer link is
              * don't-care whatever the failed write left there); the new node goes. */
-            put(hp, H_IHEAD, head);
-            put(hp, H_ITAIL, tail);
+            hput(hp, H_IHEAD, head);
+            hput(hp, H_ITAIL, tail);
             put(hp, H_ILEN, len);
-            put(hp, H_IA, 0);
-            put(hp, H_IC, 0);
+            hput(hp, H_IA, 0);
+            hput(hp, H_IC, 0);
             commit(hp, OP_LINK);
             apply(hp, NULL, NULL);
             commit(hp, OP_NONE);
@@ -481,7 +502,7 @@ static int unlink_node(struct vnv_heap *h, vnv_obj_t list, enum which which, vnv
         (void)vnv_release(h, list);
         return err;
     }
-    uint32_t x = which == W_FRONT ? hp[H_HEAD] : which == W_BACK ? hp[H_TAIL] : node.id;
+    uint64_t x = which == W_FRONT ? hget(hp, H_HEAD) : which == W_BACK ? hget(hp, H_TAIL) : node.id;
     if (!x || x == list.id) {
         (void)vnv_release(h, list);
         return VNV_ERR_INVAL; /* empty, or VNV_NULL given */
@@ -497,8 +518,9 @@ static int unlink_node(struct vnv_heap *h, vnv_obj_t list, enum which which, vnv
     const uint32_t *xp = xv;
     int bad = which == W_NODE ? VNV_ERR_INVAL : VNV_ERR_CORRUPT;
     /* the ends' outer links are don't-care: the header says which node is an end */
-    uint32_t p = hp[H_HEAD] == x ? 0 : xp[N_PREV], q = hp[H_TAIL] == x ? 0 : xp[N_NEXT];
-    if (!node_ours(xp, list) || (hp[H_HEAD] != x && !p) || (hp[H_TAIL] != x && !q))
+    uint64_t hd = hget(hp, H_HEAD), tl = hget(hp, H_TAIL);
+    uint64_t p = hd == x ? 0 : hget(xp, N_PREV), q = tl == x ? 0 : hget(xp, N_NEXT);
+    if (!node_ours(xp, list) || (hd != x && !p) || (tl != x && !q))
         err = bad;
     else if (hp[H_LEN] == 0 || !node_size_ok(h, obj(x), hp[H_ESIZE]))
         err = VNV_ERR_CORRUPT;
@@ -509,7 +531,7 @@ static int unlink_node(struct vnv_heap *h, vnv_obj_t list, enum which which, vnv
         err = vnv_get_mut(h, obj(p), &v);
         if (!err) {
             pp = v;
-            if (!node_ours(pp, list) || pp[N_NEXT] != x)
+            if (!node_ours(pp, list) || hget(pp, N_NEXT) != x)
                 err = bad;
         } else if (err == VNV_ERR_INVAL) {
             err = bad;
@@ -519,7 +541,7 @@ static int unlink_node(struct vnv_heap *h, vnv_obj_t list, enum which which, vnv
         err = vnv_get_mut(h, obj(q), &v);
         if (!err) {
             qp = v;
-            if (!node_ours(qp, list) || qp[N_PREV] != x)
+            if (!node_ours(qp, list) || hget(qp, N_PREV) != x)
                 err = bad;
         } else if (err == VNV_ERR_INVAL) {
             err = bad;
@@ -528,15 +550,16 @@ static int unlink_node(struct vnv_heap *h, vnv_obj_t list, enum which which, vnv
     if (!err) {
         if (out)
             memcpy(out, &xp[N_WORDS], hp[H_ESIZE]);
-        uint32_t head = hp[H_HEAD], tail = hp[H_TAIL], len = hp[H_LEN];
-        put(hp, H_NODE, x);
-        put(hp, H_IHEAD, p ? head : q);
-        put(hp, H_ITAIL, q ? tail : p);
+        uint64_t head = hd, tail = tl;
+        uint32_t len = hp[H_LEN];
+        hput(hp, H_NODE, x);
+        hput(hp, H_IHEAD, p ? head : q);
+        hput(hp, H_ITAIL, q ? tail : p);
         put(hp, H_ILEN, len - 1u);
-        put(hp, H_IA, interior ? p : 0);
-        put(hp, H_IANEXT, q);
-        put(hp, H_IC, interior ? q : 0);
-        put(hp, H_ICPREV, p);
+        hput(hp, H_IA, interior ? p : 0);
+        hput(hp, H_IANEXT, q);
+        hput(hp, H_IC, interior ? q : 0);
+        hput(hp, H_ICPREV, p);
         commit(hp, OP_UNLINK);
         apply(hp, pp, qp);
         commit(hp, OP_FREE);
@@ -549,13 +572,13 @@ static int unlink_node(struct vnv_heap *h, vnv_obj_t list, enum which which, vnv
         } else {
             /* The heap is unchanged by a failed free: put the node back (H_NODE is still x,
              * which is all a FREE redo would use, until the LINK commit replaces it). */
-            put(hp, H_IHEAD, head);
-            put(hp, H_ITAIL, tail);
+            hput(hp, H_IHEAD, head);
+            hput(hp, H_ITAIL, tail);
             put(hp, H_ILEN, len);
-            put(hp, H_IA, interior ? p : 0);
-            put(hp, H_IANEXT, x);
-            put(hp, H_IC, interior ? q : 0);
-            put(hp, H_ICPREV, x);
+            hput(hp, H_IA, interior ? p : 0);
+            hput(hp, H_IANEXT, x);
+            hput(hp, H_IC, interior ? q : 0);
+            hput(hp, H_ICPREV, x);
             commit(hp, OP_LINK);
             apply(hp, pp, qp);
             commit(hp, OP_NONE);
@@ -617,7 +640,7 @@ static int end_node(struct vnv_heap *h, vnv_obj_t list, int front, vnv_obj_t *no
         return VNV_ERR_INVAL;
     int err = hdr_read(h, list, c);
     if (!err)
-        *node = obj(front ? c[H_HEAD] : c[H_TAIL]);
+        *node = obj(hget(c, front ? H_HEAD : H_TAIL));
     return err;
 }
 
@@ -661,8 +684,8 @@ static int step_node(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t node, unsigne
     err = node_get(h, list, node, &n);
     if (err)
         return err;
-    int at_end = node.id == (word == N_NEXT ? c[H_TAIL] : c[H_HEAD]);
-    *out = obj(at_end ? 0 : n[word]);
+    int at_end = node.id == hget(c, word == N_NEXT ? H_TAIL : H_HEAD);
+    *out = obj(at_end ? 0 : hget(n, word));
     (void)vnv_release(h, node);
     return VNV_OK;
 }
@@ -755,7 +778,7 @@ static int peek_copy(struct vnv_heap *h, vnv_obj_t list, int front, void *out)
     int err = hdr_read(h, list, c);
     if (err)
         return err;
-    n = obj(front ? c[H_HEAD] : c[H_TAIL]);
+    n = obj(hget(c, front ? H_HEAD : H_TAIL));
     if (vnv_is_null(n))
         return VNV_ERR_INVAL;
     err = vnv_list_ref(h, list, n, &v);
@@ -811,18 +834,20 @@ int vnv_list_check(struct vnv_heap *h, vnv_obj_t list)
         return err;
     uint32_t op = c[H_OP], es = c[H_ESIZE];
     int redo = op == OP_LINK || op == OP_UNLINK;
-    uint32_t head = redo ? c[H_IHEAD] : c[H_HEAD];
-    uint32_t tail = redo ? c[H_ITAIL] : c[H_TAIL];
+    uint64_t head = hget(c, redo ? H_IHEAD : H_HEAD);
+    uint64_t tail = hget(c, redo ? H_ITAIL : H_TAIL);
     uint32_t len = redo ? c[H_ILEN] : c[H_LEN];
-    uint32_t gone = (op == OP_UNLINK || op == OP_FREE) ? c[H_NODE] : 0;
+    uint64_t gone = (op == OP_UNLINK || op == OP_FREE) ? hget(c, H_NODE) : 0;
     if (op == OP_DESTROY) {
         /* only a chain from head of at most `length` of our nodes is required */
-        head = c[H_HEAD] == c[H_NODE] && c[H_NODE] ? c[H_IANEXT] : c[H_HEAD];
+        uint64_t hd = hget(c, H_HEAD), nd = hget(c, H_NODE);
+        head = hd == nd && nd ? hget(c, H_IANEXT) : hd;
         tail = 0;
     } else if ((head == 0) != (tail == 0) || (head == 0) != (len == 0)) {
         return VNV_ERR_CORRUPT;
     }
-    uint32_t prev = 0, cur = head, count = 0;
+    uint64_t prev = 0, cur = head;
+    uint32_t count = 0;
     while (cur) {
         if (count >= len || cur == gone)
             return VNV_ERR_CORRUPT; /* longer than its length (or a cycle), removed node */
@@ -833,17 +858,17 @@ int vnv_list_check(struct vnv_heap *h, vnv_obj_t list)
         const uint32_t *n = p;
         size_t sz = 0;
         err = vnv_size(h, obj(cur), &sz);
-        uint32_t np = n[N_PREV], nn = n[N_NEXT];
+        uint64_t np = hget(n, N_PREV), nn = hget(n, N_NEXT);
         int ok = !err && node_ours(n, list) && sz == VNV_LIST_NODE_OVERHEAD + es;
         (void)vnv_release(h, obj(cur));
         if (err)
             return err;
         if (!ok)
             return VNV_ERR_CORRUPT;
-        if (redo && cur == c[H_IA])
-            nn = c[H_IANEXT];
-        if (redo && cur == c[H_IC])
-            np = c[H_ICPREV];
+        if (redo && cur == hget(c, H_IA))
+            nn = hget(c, H_IANEXT);
+        if (redo && cur == hget(c, H_IC))
+            np = hget(c, H_ICPREV);
         if (cur == head)
             np = 0; /* the ends' outer links are don't-care */
         if (cur == tail && op != OP_DESTROY)

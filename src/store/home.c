@@ -3,7 +3,7 @@
  * that starts every home on storage.
  *
  * A home is a whole number of allocation units:
- *   [header 12 B][data slot 0: size bytes][data slot 1: size bytes]
+ *   [header 16 B][data slot 0: size bytes][data slot 1: size bytes]
  * The header is written once, with the first write of slot 0, and never changes while the
  * object lives (docs/FORMAT.md section 4). Which slot holds the current data is kept in the
  * NV map (MAP_CUR), which every checkpoint commits.
@@ -33,37 +33,37 @@ int heap_writev(struct vnv_heap *h, uint32_t off, const struct vnv_iovec *iov, u
     return err;
 }
 
-/* Header: word 0 = size | partial << 21 | block-size code << 22 (other bits 0), word 1 =
- * the handle, word 2 = CRC-32 of words 0-1 and the home offset, so a header copied to
- * another place (inside data) does not validate there. */
+/* Header: word 0 = size | partial << 21 | block-size code << 22 (other bits 0), words 1-2 =
+ * the 64-bit handle, word 3 = CRC-32 of words 0-2 and the home offset, so a header copied
+ * to another place (inside data) does not validate there. */
 static uint32_t hdr_crc(const uint8_t *b, uint32_t home)
 {
     uint8_t off[4];
     put_le32(off, home);
-    return vnv_crc32(vnv_crc32(0, off, 4), b, 8);
+    return vnv_crc32(vnv_crc32(0, off, 4), b, 12);
 }
 
-void objhdr_encode(const struct vnv_heap *h, uint8_t *b, uint32_t id, uint32_t size,
+void objhdr_encode(const struct vnv_heap *h, uint8_t *b, uint64_t id, uint32_t size,
                    uint32_t status)
 {
     uint32_t w = size;
     if (status & ST_PARTIAL)
         w |= 1u << 21 | ((status & ST_PSHIFT_MASK) >> ST_PSHIFT_POS) << 22;
     put_le32(b, w);
-    put_le32(b + 4, id);
-    put_le32(b + 8, hdr_crc(b, id_home(h, id)));
+    put_le64(b + 4, id);
+    put_le32(b + 12, hdr_crc(b, id_home(h, id)));
 }
 
 /* VNV_OK and *oh for the header of object `id` (already known to start at its unit);
  * VNV_ERR_INVAL if it is an intact header of another object (a stale handle),
  * VNV_ERR_CORRUPT if it is damaged or does not fit its home. */
-int objhdr_decode(const struct vnv_heap *h, const uint8_t *b, uint32_t id, struct objhdr *oh)
+int objhdr_decode(const struct vnv_heap *h, const uint8_t *b, uint64_t id, struct objhdr *oh)
 {
     uint32_t home = id_home(h, id), w = get_le32(b);
-    if (get_le32(b + 8) != hdr_crc(b, home) || (w >> 24) != 0)
+    if (get_le32(b + 12) != hdr_crc(b, home) || (w >> 24) != 0)
         return VNV_ERR_CORRUPT;
-    if (get_le32(b + 4) != id)
-        return id_unit(h, get_le32(b + 4)) == id_unit(h, id) ? VNV_ERR_INVAL : VNV_ERR_CORRUPT;
+    if (get_le64(b + 4) != id)
+        return id_unit(h, get_le64(b + 4)) == id_unit(h, id) ? VNV_ERR_INVAL : VNV_ERR_CORRUPT;
     oh->size = w & 0x1FFFFFu;
     oh->status = (w >> 21 & 1u) ? ST_PARTIAL | ((w >> 22 & 3u) << ST_PSHIFT_POS) : 0;
     if (oh->size == 0 || oh->size > VNV_MAX_OBJECT_SIZE || (!(w >> 21 & 1u) && (w >> 22)) ||
@@ -74,11 +74,12 @@ int objhdr_decode(const struct vnv_heap *h, const uint8_t *b, uint32_t id, struc
 
 /* Validate a handle of a non-resident object against the NV map and its header.
  * INVAL: not the start of a live home, or another object's; CORRUPT: damaged header. */
-int read_objhdr(struct vnv_heap *h, uint32_t id, struct objhdr *oh)
+int read_objhdr(struct vnv_heap *h, uint64_t id, struct objhdr *oh)
 {
     uint32_t u = id_unit(h, id);
-    if (id_tag(h, id) == 0 || u >= h->units || !bit_get(nvmap(h, MAP_START), u))
-        return VNV_ERR_INVAL;
+    if (id_tag(h, id) == 0 || id_tag(h, id) > h->alloc_count || u >= h->units ||
+        !bit_get(nvmap(h, MAP_START), u))
+        return VNV_ERR_INVAL; /* never issued, or not an object's first unit */
     uint8_t b[VNV_OBJ_HEADER_SIZE];
     int err = heap_read(h, id_home(h, id), b, sizeof b);
     return err ? err : objhdr_decode(h, b, id, oh);

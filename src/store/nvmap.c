@@ -12,11 +12,12 @@
  */
 #include "../internal.h"
 
-/* Bytes of a home for an object of `size` bytes: header and two slots. */
+/* Bytes of a home for an object of `size` bytes: header and two slots (each with its
+ * checksum when built with VNV_DATA_CRC). */
 uint32_t nvmap_need(const struct vnv_heap *h, uint32_t size)
 {
     (void)h;
-    return VNV_OBJ_HEADER_SIZE + 2u * size;
+    return VNV_OBJ_HEADER_SIZE + 2u * (size + SLOT_CRC);
 }
 
 int nvmap_alloc(struct vnv_heap *h, uint32_t size, uint32_t *unit)

@@ -293,8 +293,8 @@ static void refused(const char *op, const struct track *t, int err)
         !vnv_img_objhdr_crc_ok(before, cur->nv, home))
         FINDING("inval-for-damaged-header",
                 "%s of known handle %08x: INVAL, but its unit %u is a START and its header at "
-                "%u fails its CRC (damage, not a bad handle: expected CORRUPT)", op, t->obj.id,
-                u, home);
+                "%u fails its CRC (damage, not a bad handle: expected CORRUPT)", op,
+                (unsigned)t->obj.id, u, home);
 }
 
 static void verify_values(const char *when)
@@ -307,18 +307,19 @@ static void verify_values(const char *when)
         int err = vnv_size(&heap, t->obj, &sz);
         if (!err && sz != t->size)
             FINDING("value-changed", "%s: object %08x now has %zu bytes, had %u", when,
-                    t->obj.id, sz, t->size);
+                    (unsigned)t->obj.id, sz, t->size);
         if (!err)
             err = vnv_read(&heap, t->obj, 0, rbuf, t->size);
         if (err)
-            FINDING("intact-object-refused", "%s: reading object %08x: %s", when, t->obj.id,
-                    vnv_strerror(err));
+            FINDING("intact-object-refused", "%s: reading object %08x: %s", when,
+                    (unsigned)t->obj.id, vnv_strerror(err));
         if (memcmp(rbuf, t->val, t->size) != 0) {
             uint32_t k = 0;
             while (rbuf[k] == t->val[k])
                 k++;
             FINDING("value-changed", "%s: object %08x (home %u, %u bytes) differs at byte %u",
-                    when, t->obj.id, vnv_img_handle_home(nv, cur->nv, t->obj.id), t->size, k);
+                    when, (unsigned)t->obj.id, vnv_img_handle_home(nv, cur->nv, t->obj.id),
+                    t->size, k);
         }
     }
 }
@@ -389,14 +390,14 @@ static void run(uint32_t flags)
             int e = vnv_get(&heap, t->obj, &p);
             if (!e && memcmp(p, t->val, sz) != 0)
                 FINDING("value-changed", "object %08x: vnv_get and vnv_read disagree",
-                        t->obj.id);
+                        (unsigned)t->obj.id);
             if (!e)
                 must("vnv_release", vnv_release(&heap, t->obj));
             else if (!env_error(e))
                 err = e;
         }
-        TRACE("object %08x (%u bytes): %s, size %zu\n", t->obj.id, t->size, vnv_strerror(err),
-              sz);
+        TRACE("object %08x (%u bytes): %s, size %zu\n", (unsigned)t->obj.id, t->size,
+              vnv_strerror(err), sz);
         t->hands_off = skip_size && !err && sz != t->size;
         if (err)
             refused("read", t, err);
@@ -424,7 +425,7 @@ static void run(uint32_t flags)
                 continue;
             fill(v, (uint32_t)rs, 77u + i);
             err = vnv_write(&heap, t->obj, 0, v, rs);
-            TRACE("write %08x (%zu bytes): %s\n", t->obj.id, rs, vnv_strerror(err));
+            TRACE("write %08x (%zu bytes): %s\n", (unsigned)t->obj.id, rs, vnv_strerror(err));
             if (!err && t->ok) {
                 t->size = (uint32_t)rs;
                 memcpy(t->val, v, rs);
@@ -433,7 +434,7 @@ static void run(uint32_t flags)
             }
         } else if (op == 2) {
             err = vnv_free(&heap, t->obj);
-            TRACE("free %08x: %s\n", t->obj.id, vnv_strerror(err));
+            TRACE("free %08x: %s\n", (unsigned)t->obj.id, vnv_strerror(err));
             if (t->ok)
                 must("vnv_free of an intact object", err);
             t->ok = 0;
@@ -449,7 +450,7 @@ static void run(uint32_t flags)
         t->val = vals[ntr];
         fill(t->val, size, 500u + k);
         err = vnv_alloc(&heap, size, t->val, &t->obj);
-        TRACE("alloc %u: %s %08x\n", size, vnv_strerror(err), t->obj.id);
+        TRACE("alloc %u: %s %08x\n", size, vnv_strerror(err), (unsigned)t->obj.id);
         if (env_error(err))
             continue;
         must("vnv_alloc", err);

@@ -122,16 +122,18 @@ int main(int argc, char **argv)
     memcpy(img, base, NV);
     vnv_img_put32(img, NV, other, 0);
     vnv_img_put32(img, NV, ck + VNV_IMG_CK_NREC, 1);
-    vnv_img_put32(img, NV, ck + VNV_IMG_CK_LEN, rec - ck + 12u);
-    vnv_img_put32(img, NV, rec, big.id);
-    vnv_img_put32(img, NV, rec + 4, 600u << vnv_img_status_bits() | 0x080u | 0x400u);
+    vnv_img_put32(img, NV, ck + VNV_IMG_CK_LEN, rec - ck + VNV_IMG_CK_RECORD);
+    vnv_img_put32(img, NV, rec, (uint32_t)big.id);
+    vnv_img_put32(img, NV, rec + 4, (uint32_t)(big.id >> 32));
+    vnv_img_put32(img, NV, rec + VNV_IMG_CK_RECORD_WORD,
+                  600u << vnv_img_status_bits() | 0x080u | 0x400u);
     vnv_img_fix_checksums(img, NV);
     if (save(dir, "bitmap_overrun.img", NV))
         return 1;
 
     /* the first record's handle moved to the last unit (free in this image) */
     memcpy(img, base, NV);
-    uint32_t id = vnv_img_get32(img, NV, rec);
+    uint32_t id = vnv_img_get32(img, NV, rec); /* the low word holds the unit */
     uint32_t u = vnv_img_handle_unit(img, NV, id);
     vnv_img_put32(img, NV, rec, id - u + (units - 1u));
     vnv_img_fix_checksums(img, NV);
@@ -149,7 +151,8 @@ int main(int argc, char **argv)
     memcpy(img, base, NV);
     uint32_t home = vnv_img_handle_home(img, NV, homed.id);
     if (!vnv_img_objhdr_crc_ok(img, NV, home)) {
-        fprintf(stderr, "mkhostile: object %08x has no header at %u\n", homed.id, home);
+        fprintf(stderr, "mkhostile: object %llx has no header at %u\n",
+                (unsigned long long)homed.id, home);
         return 1;
     }
     img[home + 1] ^= 0x04; /* its size */

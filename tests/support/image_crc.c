@@ -112,8 +112,9 @@ static int slot_walk(const uint8_t *img, size_t len, unsigned s, uint32_t *crc)
     for (uint32_t i = 0; i < nrec; i++) {
         COVER(VNV_IMG_CK_RECORD);
         const uint8_t *r = p + pos - VNV_IMG_CK_RECORD;
-        uint32_t word = (uint32_t)r[4] | (uint32_t)r[5] << 8 | (uint32_t)r[6] << 16 |
-                        (uint32_t)r[7] << 24;
+        const uint8_t *wp = r + VNV_IMG_CK_RECORD_WORD;
+        uint32_t word = (uint32_t)wp[0] | (uint32_t)wp[1] << 8 | (uint32_t)wp[2] << 16 |
+                        (uint32_t)wp[3] << 24;
         uint32_t st = word & ((1u << vnv_img_status_bits()) - 1u), size = word >> vnv_img_status_bits();
         if (!size) {
             ok = 0;
@@ -194,34 +195,34 @@ int vnv_img_map_bit(const uint8_t *img, size_t len, unsigned s, unsigned m, uint
     return (int)((vnv_img_get32(img, len, (uint32_t)at) >> (u % 32u)) & 1u);
 }
 
-uint32_t vnv_img_handle_unit(const uint8_t *img, size_t len, uint32_t id)
+uint32_t vnv_img_handle_unit(const uint8_t *img, size_t len, uint64_t id)
 {
     uint32_t units = vnv_img_units(img, len), b = 1;
     while (b < 31u && (1u << b) < units)
         b++;
-    return id & ((1u << b) - 1u);
+    return (uint32_t)id & ((1u << b) - 1u);
 }
 
-uint32_t vnv_img_handle_home(const uint8_t *img, size_t len, uint32_t id)
+uint32_t vnv_img_handle_home(const uint8_t *img, size_t len, uint64_t id)
 {
     uint64_t home = (uint64_t)vnv_img_nv_off(img, len) +
                     (uint64_t)vnv_img_handle_unit(img, len, id) * vnv_img_unit(img, len);
     return home <= UINT32_MAX ? (uint32_t)home : UINT32_MAX;
 }
 
-/* FORMAT.md 4: CRC-32 of the home offset (LE u32) followed by header bytes 0..7. */
+/* FORMAT.md 4: CRC-32 of the home offset (LE u32) followed by header bytes 0..11. */
 static uint32_t objhdr_crc(const uint8_t *b, uint32_t home)
 {
     uint8_t off[4] = {(uint8_t)home, (uint8_t)(home >> 8), (uint8_t)(home >> 16),
                       (uint8_t)(home >> 24)};
-    return vnv_img_crc32(vnv_img_crc32(0, off, 4), b, 8);
+    return vnv_img_crc32(vnv_img_crc32(0, off, 4), b, 12);
 }
 
 int vnv_img_objhdr_crc_ok(const uint8_t *img, size_t len, uint32_t home)
 {
     if (!in_image(len, home, VNV_IMG_OBJ_HEADER))
         return 0;
-    return vnv_img_get32(img, len, home + 8) == objhdr_crc(img + home, home);
+    return vnv_img_get32(img, len, home + 12) == objhdr_crc(img + home, home);
 }
 
 void vnv_img_fix_superblock(uint8_t *img, size_t len)
@@ -254,7 +255,7 @@ unsigned vnv_img_fix_object_headers(uint8_t *img, size_t len)
         uint64_t home = (uint64_t)nv + (uint64_t)u * unit;
         if (!in_image(len, home, VNV_IMG_OBJ_HEADER))
             continue;
-        vnv_img_put32(img, len, (uint32_t)home + 8u, objhdr_crc(img + home, (uint32_t)home));
+        vnv_img_put32(img, len, (uint32_t)home + 12u, objhdr_crc(img + home, (uint32_t)home));
         n++;
     }
     return n;

@@ -1,6 +1,6 @@
 /*
  * image_crc.h - the one place in the tests that knows the checksums of a storage image
- * (docs/FORMAT.md, format version 3) and where the fields they cover sit.
+ * (docs/FORMAT.md, format version 4) and where the fields they cover sit.
  *
  * The image fuzzer (tests/fuzz/fuzz_image.c) and the vnv-check regression images
  * (tests/image/mkhostile.c, mkimage.c) edit images and then recompute the checksums through
@@ -32,15 +32,17 @@
 #define VNV_IMG_SB_UNITS 52u
 
 /* Checkpoint slot header fields (byte offsets from the slot's start); the NV map follows
- * the header, then the records (12 bytes each, with their bitmaps and data). */
+ * the header, then the records (16 bytes each, with their bitmaps and data). */
 #define VNV_IMG_CK_SEQ 4u
 #define VNV_IMG_CK_LEN 8u
 #define VNV_IMG_CK_CRC 12u
 #define VNV_IMG_CK_NREC 16u
-#define VNV_IMG_CK_ROOT 20u
-#define VNV_IMG_CK_HEADER VNV_CKPT_HEADER_SIZE /* 32 in docs/FORMAT.md 2.1 */
-#define VNV_IMG_CK_RECORD 12u
-#define VNV_IMG_OBJ_HEADER 12u
+#define VNV_IMG_CK_FLAGS 20u
+#define VNV_IMG_CK_ROOT 24u /* 8 bytes, like alloc_count at 32 and group_root at 40 */
+#define VNV_IMG_CK_HEADER 48u
+#define VNV_IMG_CK_RECORD 16u /* handle (8), word (4), arena unit (2), zero (2) */
+#define VNV_IMG_CK_RECORD_WORD 8u
+#define VNV_IMG_OBJ_HEADER 16u /* word (4), handle (8), CRC-32 (4) */
 
 /* Status bits below the size in a record's word (11 in docs/FORMAT.md 2.3). */
 unsigned vnv_img_status_bits(void);
@@ -69,8 +71,8 @@ int vnv_img_map_bit(const uint8_t *img, size_t len, unsigned s, unsigned m, uint
 
 /* Unit of handle `id` and the storage offset of its home (object header); 0 / UINT32_MAX
  * when the superblock is unusable. */
-uint32_t vnv_img_handle_unit(const uint8_t *img, size_t len, uint32_t id);
-uint32_t vnv_img_handle_home(const uint8_t *img, size_t len, uint32_t id);
+uint32_t vnv_img_handle_unit(const uint8_t *img, size_t len, uint64_t id);
+uint32_t vnv_img_handle_home(const uint8_t *img, size_t len, uint64_t id);
 
 /* 1 if the 12-byte object header at `home` carries a matching CRC-32, else 0. */
 int vnv_img_objhdr_crc_ok(const uint8_t *img, size_t len, uint32_t home);

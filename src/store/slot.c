@@ -1,0 +1,159 @@
+/*
+ * slot.c - moving object data between RAM and the data slots of a home, and the optional
+ * data checksum (VNV_DATA_CRC: a CRC-32 after each slot, docs/FORMAT.md section 4).
+ *
+ * Transfers are split into storage transactions of at most VNV_IO_CHUNK bytes, each its own
+ * critical section, so a checkpoint waits for one chunk rather than one object. With the
+ * checksum, a slot write (data and checksum) is one critical section however it is split:
+ * a checkpoint must never commit a slot whose data and checksum disagree.
+ */
+#include "../internal.h"
+
+#define PIECE 128u /* stack buffer of the streaming checks */
+
+static int read_chunked(struct vnv_heap *h, uint32_t off, uint8_t *dst, uint32_t len)
+{
+    for (uint32_t done = 0; done < len;) {
+        uint32_t n = len - done;
+        if (VNV_IO_CHUNK && n > VNV_IO_CHUNK)
+            n = VNV_IO_CHUNK;
+        int err = heap_read(h, off + done, dst + done, n); /* a section of its own */
+        if (err)
+            return err;
+        done += n;
+    }
+    return VNV_OK;
+}
+
+/* Raw bytes at `off` (a run of dirty blocks written in place), VNV_IO_CHUNK at a time. */
+int slot_store_at(struct vnv_heap *h, uint32_t off, const uint8_t *src, uint32_t len)
+{
+    for (uint32_t done = 0; done < len;) {
+        uint32_t n = len - done;
+        if (VNV_IO_CHUNK && n > VNV_IO_CHUNK)
+            n = VNV_IO_CHUNK;
+        struct vnv_iovec iov = {src + done, n};
+        sec_enter(h);
+        int err = mutate_begin(h);
+        if (!err)
+            err = heap_writev(h, off + done, &iov, 1);
+        sec_leave(h);
+        if (err)
+            return err;
+        done += n;
+    }
+    return VNV_OK;
+}
+
+/* The whole slot from `src`, preceded by the object header when `hdr` is given (the first
+ * write of a new home: header and slot 0 are contiguous), followed by its checksum. */
+int slot_store(struct vnv_heap *h, uint32_t unit, uint32_t size, uint32_t slot,
+               const uint8_t *src, const uint8_t *hdr)
+{
+    uint32_t home = unit_off(h, unit), at = slot_off(home, size, slot);
+    uint8_t crc[4];
+    put_le32(crc, SLOT_CRC ? vnv_crc32(0, src, size) : 0u);
+    int err = VNV_OK;
+    if (SLOT_CRC)
+        sec_enter(h);
+    for (uint32_t done = 0, guard = 0; !err && done < size && guard < size; guard++) {
+        uint32_t n = size - done;
+        if (VNV_IO_CHUNK && n > VNV_IO_CHUNK)
+            n = VNV_IO_CHUNK;
+        struct vnv_iovec iov[3];
+        unsigned k = 0;
+        uint32_t off = at + done;
+        if (hdr && done == 0) {
+            iov[k].base = hdr;
+            iov[k++].len = VNV_OBJ_HEADER_SIZE;
+            off = home;
+        }
+        iov[k].base = src + done;
+        iov[k++].len = n;
+        if (SLOT_CRC && done + n == size) {
+            iov[k].base = crc;
+            iov[k++].len = SLOT_CRC;
+        }
+        sec_enter(h);
+        err = mutate_begin(h);
+        if (!err)
+            err = heap_writev(h, off, iov, k);
+        sec_leave(h);
+        done += n;
+    }
+    if (SLOT_CRC)
+        sec_leave(h);
+    return err;
+}
+
+#if VNV_DATA_CRC
+static int crc_mismatch(struct vnv_heap *h, uint32_t at, uint32_t want)
+{
+    uint8_t c[4];
+    int err = heap_read(h, at, c, sizeof c);
+    if (err)
+        return err;
+    return get_le32(c) == want ? VNV_OK : VNV_ERR_CORRUPT;
+}
+
+/* CORRUPT unless the slot's stored checksum is `crc` (computed by a caller that read it). */
+int slot_check_crc(struct vnv_heap *h, uint32_t unit, uint32_t size, uint32_t slot,
+                   uint32_t crc)
+{
+    return crc_mismatch(h, slot_off(unit_off(h, unit), size, slot) + size, crc);
+}
+#endif
+
+/* The whole slot into `dst` (size bytes), checked against its checksum: CORRUPT if it
+ * differs (bit rot), and then `dst` holds the damaged bytes. */
+int slot_load(struct vnv_heap *h, uint32_t unit, uint32_t size, uint32_t slot, uint8_t *dst)
+{
+    uint32_t at = slot_off(unit_off(h, unit), size, slot);
+    int err = read_chunked(h, at, dst, size);
+#if VNV_DATA_CRC
+    if (!err)
+        err = crc_mismatch(h, at + size, vnv_crc32(0, dst, size));
+#endif
+    return err;
+}
+
+/* Bytes [off, off + len) of the slot into `dst`. With the checksum the whole slot is read,
+ * PIECE bytes per transaction, to check it; CORRUPT if it fails (dst may be filled). */
+int slot_read_range(struct vnv_heap *h, uint32_t unit, uint32_t size, uint32_t slot,
+                    uint32_t off, uint8_t *dst, uint32_t len)
+{
+    uint32_t at = slot_off(unit_off(h, unit), size, slot);
+#if !VNV_DATA_CRC
+    (void)size;
+    return heap_read(h, at + off, dst, len);
+#else
+    uint8_t piece[PIECE];
+    uint32_t crc = 0;
+    for (uint32_t c = 0; c < size; c += PIECE) {
+        uint32_t n = size - c < PIECE ? size - c : PIECE;
+        int err = heap_read(h, at + c, piece, n);
+        if (err)
+            return err;
+        crc = vnv_crc32(crc, piece, n);
+        uint32_t lo = off > c ? off : c, hi = off + len < c + n ? off + len : c + n;
+        if (lo < hi)
+            memcpy(dst + (lo - off), piece + (lo - c), hi - lo);
+    }
+    return crc_mismatch(h, at + size, crc);
+#endif
+}
+
+/* Check the slot's checksum without keeping the data (vnv_check, before a rewrite):
+ * VNV_OK when built without the checksum. */
+int slot_verify(struct vnv_heap *h, uint32_t unit, uint32_t size, uint32_t slot)
+{
+#if !VNV_DATA_CRC
+    (void)h;
+    (void)unit;
+    (void)size;
+    (void)slot;
+    return VNV_OK;
+#else
+    return slot_read_range(h, unit, size, slot, 0, NULL, 0);
+#endif
+}
