@@ -6,6 +6,7 @@
  *   queue_storage  ring buffer directly on the emulated FRAM (write 256 B, read 256 B)
  *   queue          vnv_list (include/vnvheap/list.h) on vnvheap, 4 KiB of RAM for the heap
  *                  (buffer = 4096 - RAM overhead), dirty limit = the whole buffer
+ *   queue_grouped  queue with every push and every pop a failure-atomic group (issue 11)
  *   queue_slist    a minimal singly linked FIFO on the public vnvheap API (bench-local, not
  *                  crash-consistent: head/tail live in RAM): separates what the heap costs
  *                  from what the container's design costs
@@ -21,7 +22,7 @@
 #define MAXLEN 32u
 #define ORIGINAL_BUFFER 3784u /* --original: the original's heap buffer for the queue */
 
-enum { Q_RAM, Q_STORAGE, Q_LIST, Q_SLIST };
+enum { Q_RAM, Q_STORAGE, Q_LIST, Q_SLIST, Q_LIST_GROUPED };
 
 struct queue {
     struct bench_ctx *c;
@@ -135,6 +136,15 @@ static void original_item(uint8_t *item, uint32_t seed)
         item[b] = (uint8_t)((b * 7001u + 301u * seed) % 17u + seed % (256u - 17u));
 }
 
+/* End the group the operation ran in: commit, or roll back if it failed. */
+static int grouped(int err)
+{
+    if (err == VNV_ERR_BUSY && !vnv_atomic_depth(&bench_heap))
+        return err; /* the group did not begin */
+    int e = err ? vnv_atomic_abort(&bench_heap) : vnv_atomic_end(&bench_heap);
+    return err ? err : e;
+}
+
 static int produce(struct queue *q, uint32_t i)
 {
     if (q->c->original)
@@ -147,6 +157,9 @@ static int produce(struct queue *q, uint32_t i)
         return ring_put(q);
     case Q_LIST:
         return vnv_list_push_back(&bench_heap, q->list, q->item);
+    case Q_LIST_GROUPED:
+        return grouped(vnv_atomic_begin(&bench_heap) ? VNV_ERR_BUSY
+                       : vnv_list_push_back(&bench_heap, q->list, q->item));
     default:
         return slist_push(q);
     }
@@ -160,6 +173,9 @@ static int consume(struct queue *q)
         return ring_get(q);
     case Q_LIST:
         return vnv_list_pop_front(&bench_heap, q->list, q->out);
+    case Q_LIST_GROUPED:
+        return grouped(vnv_atomic_begin(&bench_heap) ? VNV_ERR_BUSY
+                       : vnv_list_pop_front(&bench_heap, q->list, q->out));
     default:
         return slist_pop(q);
     }
@@ -183,7 +199,7 @@ static int q_prepare(void *arg, unsigned rep)
         bench_storage(q->c, 64 * 1024, &q->st);
         bench_heap_config(q->c, &q->cfg, &q->st, bench_scratch, q->buffer, q->buffer);
         err = vnv_format(&bench_heap, &q->cfg);
-        if (!err && q->variant == Q_LIST)
+        if (!err && (q->variant == Q_LIST || q->variant == Q_LIST_GROUPED))
             err = vnv_list_create(&bench_heap, ITEM, &q->list);
         break;
     }
@@ -208,7 +224,7 @@ static int q_run(void *arg, unsigned rep)
 static void q_extra(void *arg, struct jw *w)
 {
     struct queue *q = arg;
-    if (q->variant == Q_LIST || q->variant == Q_SLIST) {
+    if (q->variant != Q_RAM && q->variant != Q_STORAGE) {
         struct vnv_stats s;
         vnv_stats(&bench_heap, &s);
         jw_ku64(w, "resident_objects", s.resident_objects);
@@ -247,7 +263,7 @@ static int q_point(struct bench_ctx *c, const struct bench_family *f, unsigned p
     default:
         /* The heap's control block and the container's handle(s) come out of the 4 KiB. */
         q->overhead = (uint32_t)(sizeof(struct vnv_heap) +
-                                 (q->variant == Q_LIST ? sizeof(vnv_obj_t)
+                                 (q->variant != Q_SLIST ? sizeof(vnv_obj_t)
                                                        : 2u * sizeof(vnv_obj_t) + 4u));
         q->buffer = c->original ? ORIGINAL_BUFFER : RAM_LIMIT - q->overhead;
         bench_heap_config(c, &q->cfg, &q->st, bench_scratch, q->buffer, q->buffer);
@@ -272,5 +288,7 @@ const struct bench_family bench_queue_families[] = {
      q_point},
     {"queue_slist", "app", "FIFO of 256 B items: bench-local singly linked list, 4 KiB RAM",
      Q_SLIST, q_points, q_point},
+    {"queue_grouped", "app", "the vnv_list FIFO with every push and pop a failure-atomic group",
+     Q_LIST_GROUPED, q_points, q_point},
 };
 const unsigned bench_queue_count = sizeof bench_queue_families / sizeof bench_queue_families[0];

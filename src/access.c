@@ -60,31 +60,14 @@ int vnv_trim(struct vnv_heap *h) { return (h && h->state == HS_OPEN) ? VNV_OK : 
  * checkpoint waits for one write at most; until the last one the object stays dirty, and a
  * checkpoint meanwhile records it from RAM and the home as the map still describes it.
  */
+static int write_home(struct vnv_heap *h, struct meta *m, const uint8_t *src, uint32_t *to);
+
 static int flush_meta(struct vnv_heap *h, struct meta *m)
 {
     if (!(m->word & ST_DIRTY))
         return VNV_OK;
-    uint32_t u = id_unit(h, m->id), size = meta_size(m), home = unit_off(h, u);
-    uint32_t st = m->word & ST_MASK, cur = (uint32_t)bit_get(nvmap(h, MAP_CUR), u);
-    int whole = !(st & ST_HOMED) || !bit_get(nvmap(h, MAP_FRESH), u);
-    uint32_t slot = !(st & ST_HOMED) ? 0u : (whole ? 1u - cur : cur);
-    int err = VNV_OK;
-    if (!(st & ST_HOMED)) { /* header + slot 0: one transaction when not chunked */
-        uint8_t hdr[VNV_OBJ_HEADER_SIZE];
-        objhdr_encode(h, hdr, m->id, size, st);
-        err = slot_store(h, u, size, 0, meta_data(m), hdr);
-    } else if (whole || !(st & ST_PARTIAL) || SLOT_CRC) { /* a checksum covers all of it */
-        err = slot_store(h, u, size, slot, meta_data(m), NULL);
-    } else {
-        uint32_t nb = part_nblocks(size, st);
-        for (uint32_t b = 0, guard = 0; !err && guard <= nb; guard++) {
-            uint32_t run[1][2];
-            if (!dirty_runs(m, &b, run, 1))
-                break;
-            err = slot_store_at(h, slot_off(home, size, slot) + run[0][0],
-                                meta_data(m) + run[0][0], run[0][1]);
-        }
-    }
+    uint32_t u = id_unit(h, m->id), size = meta_size(m), st = m->word & ST_MASK, slot = 0;
+    int err = write_home(h, m, meta_data(m), &slot);
     if (err)
         return err;
     sec_enter(h);
@@ -101,6 +84,36 @@ static int flush_meta(struct vnv_heap *h, struct meta *m)
     return VNV_OK;
 }
 
+/* The storage writes of a flush of `m` with the value at `src` (its RAM copy, or a group
+ * member's pre-image): *to receives the slot that now holds it; the caller switches
+ * MAP_CUR to it. */
+static int write_home(struct vnv_heap *h, struct meta *m, const uint8_t *src, uint32_t *to)
+{
+    uint32_t u = id_unit(h, m->id), size = meta_size(m), home = unit_off(h, u);
+    uint32_t st = m->word & ST_MASK, cur = (uint32_t)bit_get(nvmap(h, MAP_CUR), u);
+    int whole = !(st & ST_HOMED) || !bit_get(nvmap(h, MAP_FRESH), u);
+    uint32_t slot = !(st & ST_HOMED) ? 0u : (whole ? 1u - cur : cur);
+    int err = VNV_OK;
+    *to = slot;
+    if (!(st & ST_HOMED)) { /* header + slot 0: one transaction when not chunked */
+        uint8_t hdr[VNV_OBJ_HEADER_SIZE];
+        objhdr_encode(h, hdr, m->id, size, st);
+        err = slot_store(h, u, size, 0, src, hdr);
+    } else if (whole || !(st & ST_PARTIAL) || SLOT_CRC) { /* a checksum covers all of it */
+        err = slot_store(h, u, size, slot, src, NULL);
+    } else { /* a block object's dirty runs (src is its RAM copy: no pre-images here) */
+        uint32_t nb = part_nblocks(size, st);
+        for (uint32_t b = 0, guard = 0; !err && guard <= nb; guard++) {
+            uint32_t run[1][2];
+            if (!dirty_runs(m, &b, run, 1))
+                break;
+            err = slot_store_at(h, slot_off(home, size, slot) + run[0][0],
+                                src + run[0][0], run[0][1]);
+        }
+    }
+    return err;
+}
+
 static int evict(struct vnv_heap *h, struct meta *m)
 {
     int err = flush_meta(h, m);
@@ -113,20 +126,75 @@ static int evict(struct vnv_heap *h, struct meta *m)
     return VNV_OK;
 }
 
-/* Make `m` a member of the open failure-atomic group before its first change: the value it
- * had before the group goes home (a flush, if it is dirty), and it stays there: members are
- * neither flushed nor evicted until the group ends (policy view, index.c). */
-static int enlist(struct vnv_heap *h, struct meta *m)
+static int make_budget(struct vnv_heap *h, uint32_t need);
+
+/* Keep the value a dirty plain object has before its first change in the group in RAM (a
+ * pre-image), charged to the budget like dirty bytes: a checkpoint inside the group records
+ * it with the object, and a rollback copies it back. No storage traffic, where a flush
+ * would write the object home. BUDGET or NOMEM if there is no room (the caller flushes). */
+static int pre_take(struct vnv_heap *h, struct meta *m)
+{
+    uint32_t size = meta_size(m), off = 0;
+    m->word += 1u; /* a reader pin: making room may flush it, never evict it */
+    int err = make_budget(h, size);
+    m->word -= 1u;
+    if (err || !(m->word & ST_DIRTY))
+        return err; /* flushed to make room: its home holds the value now */
+    sec_enter(h);
+    err = h->ram->alloc(RAM_ST(h), size, &off);
+    if (!err) {
+        memcpy(h->arena + off, meta_data(m), size);
+        m->pre = off / 8u + 1u;
+        m->word |= ST_GROUP; /* with the pre-image, in one step: checkpoints see both */
+        charge(h, size);
+    }
+    sec_leave(h);
+    return err;
+}
+
+/* Make `m` a member of the open failure-atomic group before its first change. Its value
+ * from before the group must survive the group: a clean object's home holds it; a dirty
+ * plain object keeps it as a RAM pre-image if the budget and RAM have room; otherwise, or
+ * when `homed` asks for it (a free: the revived object finds its handle in its home's
+ * header), the value goes home (a flush). Members are neither flushed nor evicted until
+ * the group ends (policy view, index.c). */
+static int enlist(struct vnv_heap *h, struct meta *m, int homed)
 {
     if (!h->group || (m->word & ST_GROUP))
         return VNV_OK;
-    int err = flush_meta(h, m);
+    int err = VNV_OK;
+    if (!homed && (m->word & ST_DIRTY) && !(m->word & ST_PARTIAL)) {
+        err = pre_take(h, m);
+        if (err == VNV_ERR_BUDGET || err == VNV_ERR_NOMEM)
+            err = VNV_OK; /* no room: flush instead */
+    }
+    if (!err && !m->pre)
+        err = flush_meta(h, m);
     if (!err) {
         sec_enter(h);
         m->word |= ST_GROUP;
         sec_leave(h);
     }
     return err;
+}
+
+/* A member freed in the group that holds a pre-image: that value goes home instead (the
+ * group may roll back to it, and a revived object finds its handle in its home's header);
+ * the object's RAM copy stays as it is (dirty), and the pre-image is dropped. */
+static int pre_to_home(struct vnv_heap *h, struct meta *m)
+{
+    uint32_t u = id_unit(h, m->id), slot = 0;
+    int err = write_home(h, m, pre_data(h, m), &slot);
+    if (err)
+        return err;
+    sec_enter(h);
+    bit_put(nvmap(h, MAP_CUR), u, (int)slot);
+    bit_set(nvmap(h, MAP_FRESH), u);
+    m->word |= ST_HOMED;
+    pre_drop(h, m);
+    h->st.flushes++;
+    sec_leave(h);
+    return VNV_OK;
 }
 
 /* Ask the policy for a victim and check it really is one (a policy is replaceable code).
@@ -203,7 +271,7 @@ static int load(struct vnv_heap *h, uint64_t id, struct meta **out)
     if (!err) {
         struct meta *m = (struct meta *)(void *)(h->arena + off);
         m->id = id;
-        m->spare = 0;
+        m->pre = 0;
         m->word = oh.size << ST_BITS | oh.status;
         memset(meta_bitmap(m), 0, pad8(bm));
         m->word |= ST_HOMED;
@@ -279,7 +347,8 @@ static int mark_dirty(struct vnv_heap *h, struct meta *m, uint32_t off, uint32_t
 static int mark_own_range(struct vnv_heap *h, struct meta *m, uint32_t off, uint32_t len)
 {
     int err = mark_dirty(h, m, off, len);
-    if (err == VNV_ERR_BUDGET && (m->word & ST_DIRTY)) {
+    if (err == VNV_ERR_BUDGET && (m->word & ST_DIRTY) && !(m->word & ST_GROUP)) {
+        /* (never a group member: its home may hold its value from before the group) */
         err = flush_meta(h, m);
         if (!err)
             err = mark_dirty(h, m, off, len);
@@ -401,7 +470,7 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
     } else {
         struct meta *m = (struct meta *)(void *)(h->arena + off);
         m->id = id;
-        m->spare = 0;
+        m->pre = 0;
         m->word = sz << ST_BITS | status | ST_DIRTY | ST_ACCESSED |
                   (h->group ? ST_GROUP | ST_GNEW : 0u);
         if (bm) {
@@ -473,11 +542,44 @@ int vnv_free(struct vnv_heap *h, vnv_obj_t obj)
     if (r && (m->word & ST_PINS))
         return VNV_ERR_BUSY;
     if (h->group && !(r && (m->word & ST_GNEW))) {
-        /* In a group: the object only looks freed (tag 0 in RAM: its handle is refused);
-         * it keeps its home and comes back if the group rolls back. */
+        /* In a group: the object only looks freed (tag 0 in RAM: its handle is refused)
+         * and comes back, handle and value, if the group rolls back. A dirty one keeps
+         * its value from before the group in RAM and its handle in an 8-byte pre block
+         * (no storage traffic); otherwise both are in its home. */
         int err = r ? VNV_OK : load(h, obj.id, &m);
-        if (!err)
-            err = enlist(h, m);
+        if (err)
+            return err;
+        int keep = 0;
+        uint32_t off = 0;
+        /* its RAM copy (or pre-image) must be the value from before the group; a member
+         * without a pre-image has that value in its home */
+        if ((m->word & ST_DIRTY) && (!(m->word & ST_GROUP) || m->pre)) {
+            m->word += 1u; /* a reader pin: making room may flush it, never evict it */
+            keep = make_budget(h, 8u) == VNV_OK;
+            m->word -= 1u;
+            keep = keep && (m->word & ST_DIRTY);
+        }
+        sec_enter(h);
+        keep = keep && h->ram->alloc(RAM_ST(h), 8u, &off) == VNV_OK;
+        if (keep) {
+            if (m->pre) /* changed earlier in the group: back to the value before it */
+                memcpy(meta_data(m), pre_data(h, m), meta_size(m));
+            pre_drop(h, m);
+            put_le64(h->arena + off, m->id);
+            m->pre = off / 8u + 1u;
+            m->word |= ST_GROUP | ST_GFREE; /* with the pre block and the tombstone: a */
+            m->id = id_unit(h, m->id);      /* checkpoint sees all of it or none */
+            charge(h, 8u);
+            if (h->root == obj.id)
+                h->root = 0;
+            h->st.frees++;
+        }
+        sec_leave(h);
+        if (keep)
+            return VNV_OK;
+        err = enlist(h, m, 1);
+        if (!err && m->pre)
+            err = pre_to_home(h, m); /* changed earlier in the group, then freed */
         if (err)
             return err;
         sec_enter(h);
@@ -565,7 +667,7 @@ static int get_writer(struct vnv_heap *h, vnv_obj_t obj, struct meta **out)
         if (err)
             return err;
     }
-    int err = enlist(h, m);
+    int err = enlist(h, m, 0);
     if (err)
         return err;
     /* Pin before making budget room, so the target can never be flushed or evicted. */
@@ -798,7 +900,7 @@ int vnv_write(struct vnv_heap *h, vnv_obj_t obj, size_t off, const void *src, si
     if (r) {
         if (m->word & ST_PINS)
             return VNV_ERR_BUSY;
-        int err = enlist(h, m);
+        int err = enlist(h, m, 0);
         if (err)
             return err;
         m->word |= ST_WRITER | ST_ACCESSED; /* pinned while budget room is made */

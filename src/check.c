@@ -104,6 +104,16 @@ static int check_locked(struct vnv_heap *h)
         } else if (d != size) {
             FAIL(); /* never written home: all of it must be dirty (the checkpoint's copy) */
         }
+        if (m->pre) { /* a dirty member's value from before the group, or a freed one's handle */
+            uint32_t ps = pre_size(m->word);
+            if (!(st & ST_GROUP) || !(st & ST_DIRTY) || (st & ST_GNEW) ||
+                ((st & ST_PARTIAL) && !(st & ST_GFREE)) ||
+                (m->pre - 1u) * 8u + h->ram->footprint(RAM_ST(h), ps) > h->arena_size)
+                FAIL();
+            if ((st & ST_GFREE) && get_le64(pre_data(h, m)) >> h->unit_bits == 0)
+                FAIL();
+            blocks += h->ram->footprint(RAM_ST(h), ps);
+        }
         used += charge_of(m);
         dirty += d;
         blocks += h->ram->footprint(RAM_ST(h), need);

@@ -6,8 +6,8 @@
  * that does not hold the last one:
  *   header (48 B): magic, seq, len, crc, nrec, flags, root, alloc_count, group root
  *   NV map: MAP_SAVED bitmaps
- *   per resident object: record (16 B: id, word, arena unit, 0)
- *                        [bitmap bytes, partial objects] [dirty bytes]
+ *   per resident object: record (16 B: id, word, arena unit, pre-image's arena unit)
+ *                        [bitmap bytes, partial objects] [dirty bytes] [pre-image]
  * The body is written first (gather writes of VNV_PERSIST_BATCH objects), made durable
  * (sync), and the header last: a checkpoint cut anywhere leaves the slot's header invalid,
  * and open falls back to the other slot, which the heap never touched meanwhile. The CRC
@@ -159,7 +159,7 @@ int ckpt_write(struct vnv_heap *h, uint32_t flags)
         put_le64(r, m->id);
         put_le32(r + 8, m->word);
         put_le16(r + 12, (uint32_t)((uint8_t *)m - h->arena) / 8u + 1u);
-        put_le16(r + 14, 0);
+        put_le16(r + 14, m->pre);
         w_add(&w, r, VNV_CKPT_RECORD_SIZE, 1);
         nrec++;
         if (st & ST_PARTIAL) {
@@ -170,6 +170,8 @@ int ckpt_write(struct vnv_heap *h, uint32_t flags)
         } else if (st & ST_DIRTY) {
             w_add(&w, meta_data(m), size, 0);
         }
+        if (m->pre) /* a group member's value from before the group, or its handle */
+            w_add(&w, pre_data(h, m), pre_size(m->word), 0);
     }
     w_flush(&w);
     int err = w.err ? w.err : vnv_storage_sync(&h->storage); /* body durable before header */
@@ -295,6 +297,8 @@ static int ckpt_verify(struct vnv_heap *h, uint32_t slot, uint8_t *hdr)
                     data += runs_bytes(bm, part, st);
             }
         }
+        if (get_le16(rec + 14)) /* a group member's pre block follows */
+            data += pre_size(word);
         if (!err)
             err = rd_take(&r, NULL, data, 0);
     }
@@ -328,9 +332,11 @@ static int restore_one(struct vnv_heap *h, uint32_t base, uint32_t *pos, uint32_
     if (err)
         return err;
     uint64_t id = get_le64(r);
-    uint32_t word = get_le32(r + 8), unit = get_le16(r + 12);
+    uint32_t word = get_le32(r + 8), unit = get_le16(r + 12), pre = get_le16(r + 14);
     uint32_t st = word & ST_MASK, size = word >> ST_BITS, u = id_unit(h, id);
-    if (unit == 0 || (unit - 1u) * 8u >= h->arena_size || get_le16(r + 14) != 0 ||
+    if (unit == 0 || (unit - 1u) * 8u >= h->arena_size ||
+        (pre && ((pre - 1u) * 8u >= h->arena_size || !(st & ST_GROUP) || !(st & ST_DIRTY) ||
+                 (st & ST_GNEW) || ((st & ST_PARTIAL) && !(st & ST_GFREE)))) ||
         (id_tag(h, id) == 0) != ((st & ST_GFREE) != 0) || id_tag(h, id) > h->alloc_count ||
         u >= h->units ||
         !bit_get(nvmap(h, MAP_START), u) || ((st & ST_GMASK) && !(st & ST_GROUP)) ||
@@ -346,11 +352,11 @@ static int restore_one(struct vnv_heap *h, uint32_t base, uint32_t *pos, uint32_
         return err == VNV_ERR_NOMEM ? VNV_ERR_NOMEM : VNV_ERR_CORRUPT;
     struct meta *m = unit_meta(h, unit);
     m->id = id;
-    m->spare = 0;
+    m->pre = 0;
     m->word = size << ST_BITS | (keep_pins ? st : st & ~ST_PINS);
     idx_insert(h, u, unit);
     uint32_t cur = (uint32_t)bit_get(nvmap(h, MAP_CUR), u);
-    uint32_t bm = bitmap_bytes(size, st), charged = VNV_CKPT_RECORD_SIZE + bm;
+    uint32_t bm = bitmap_bytes(size, st), charged = VNV_CKPT_RECORD_SIZE + bm, pre_bytes = 0;
     if (!(st & ST_HOMED) && !(st & ST_DIRTY))
         err = VNV_ERR_CORRUPT; /* never written home, so all of it must be in here */
     if (err) {
@@ -384,8 +390,19 @@ static int restore_one(struct vnv_heap *h, uint32_t base, uint32_t *pos, uint32_
             return VNV_OK;
         }
     }
+    if (!err && pre) { /* the member's pre block, at its arena place */
+        pre_bytes = pre_size(st | size << ST_BITS);
+        err = h->ram->alloc_at(RAM_ST(h), (pre - 1u) * 8u, pre_bytes);
+        if (err)
+            err = err == VNV_ERR_NOMEM ? VNV_ERR_NOMEM : VNV_ERR_CORRUPT;
+        else
+            m->pre = pre;
+        if (!err)
+            err = ck_read(h, base, pos, len, pre_data(h, m), pre_bytes);
+        charged += pre_bytes; /* charged, but not dirty data */
+    }
     charge(h, charged);
-    h->dirty_data += charged - VNV_CKPT_RECORD_SIZE - bm;
+    h->dirty_data += charged - VNV_CKPT_RECORD_SIZE - bm - pre_bytes;
     return err;
 }
 

@@ -5,8 +5,8 @@
  * A group is not a critical section: a power-fail request inside it is served at once, with
  * the same bound as anywhere else. What makes the group all-or-nothing after a restart is
  * kept in its members (access.c, enlist): before its first change inside the group an
- * object's value goes home, and from then on it is neither flushed nor evicted, so its home
- * keeps the value from before the group; objects allocated in the group stay in RAM and
+ * object's value is kept (in its home, or as a RAM pre-image), and from then on it is
+ * neither flushed nor evicted, so that value survives; objects allocated in the group stay in RAM and
  * are marked new; objects freed in the group keep their homes and are marked freed. A
  * checkpoint records these marks (with the root from before the group), so:
  *   - resume (RAM rebuilt in the running program): everything as it was, group still open;
@@ -14,8 +14,11 @@
  *     the root is the one from before: the state before the group began;
  *   - vnv_atomic_abort: the same rollback, in the running program;
  *   - vnv_atomic_end: freed members really go; marks are cleared.
- * The budget needs nothing extra: members' changes are dirty bytes like any others, only
- * they cannot be flushed to make room (VNV_ERR_BUDGET at the change that does not fit).
+ * A member that was dirty when the group first changed it keeps its earlier value as a RAM
+ * pre-image (charged to the budget, written by checkpoints inside the group with the
+ * object, copied back by a rollback) when the budget and RAM have room, else that value
+ * is flushed home first. Members' changes are dirty bytes like any others, only they
+ * cannot be flushed to make room (VNV_ERR_BUDGET at the change that does not fit).
  */
 #include "internal.h"
 
@@ -61,7 +64,18 @@ static int members(struct vnv_heap *h, int roll_back)
             nvmap_free(h, u);
             continue;
         }
-        if (roll_back && (st & ST_GFREE)) { /* freed in the group: its handle comes back */
+        int revived = 0; /* from the pre block: the RAM copy is the value from before */
+        if (roll_back && (st & ST_GFREE) && m->pre) { /* freed in the group, kept in RAM */
+            uint64_t id = get_le64(pre_data(h, m));
+            if (id_unit(h, id) != u || !id_tag(h, id) || id_tag(h, id) > h->alloc_count) {
+                err = err ? err : VNV_ERR_CORRUPT;
+                s++;
+                continue;
+            }
+            pre_drop(h, m);
+            m->id = id;
+            revived = 1;
+        } else if (roll_back && (st & ST_GFREE)) { /* freed in the group: from its home */
             uint8_t b[VNV_OBJ_HEADER_SIZE];
             struct objhdr oh;
             int e = heap_read(h, unit_off(h, u), b, sizeof b);
@@ -78,7 +92,11 @@ static int members(struct vnv_heap *h, int roll_back)
             }
             m->id = id;
         }
-        if (roll_back && (st & ST_DIRTY)) { /* changed in the group: its home's value */
+        if (m->pre) { /* its value from before the group is a RAM pre-image */
+            if (roll_back)
+                memcpy(meta_data(m), pre_data(h, m), meta_size(m)); /* newer than home: dirty */
+            pre_drop(h, m);
+        } else if (roll_back && (st & ST_DIRTY) && !revived) { /* changed: its home's value */
             int e = reload_home(h, m);
             if (e) {
                 err = err ? err : e;

@@ -53,7 +53,8 @@ enum {
 struct meta {
     uint64_t id;     /* handle value */
     uint32_t word;   /* size << ST_BITS | status */
-    uint32_t spare;  /* keeps the object data 8-byte aligned; always 0 */
+    uint32_t pre;    /* group member: arena unit + 1 of its value before the group (a RAM
+                        pre-image, see access.c enlist), 0 = none; keeps the data 8-aligned */
 };
 
 /* Decoded object header on storage (VNV_OBJ_HEADER_SIZE bytes at the home). */
@@ -137,6 +138,16 @@ static inline uint8_t *meta_data(struct meta *m)
 static inline struct meta *unit_meta(const struct vnv_heap *h, uint32_t unit)
 {
     return (struct meta *)(void *)(h->arena + (unit - 1u) * 8u);
+}
+static inline uint8_t *pre_data(const struct vnv_heap *h, const struct meta *m)
+{
+    return h->arena + (m->pre - 1u) * 8u;
+}
+/* Bytes of a member's pre block: its value from before the group, or for one freed in the
+ * group (ST_GFREE) its 8-byte handle, which the tombstone in meta.id no longer carries. */
+static inline uint32_t pre_size(uint32_t word)
+{
+    return (word & ST_GFREE) ? 8u : word >> ST_BITS;
 }
 
 static inline void put_le32(uint8_t *p, uint32_t v)
@@ -244,6 +255,7 @@ uint32_t nvmap_quarantined(const struct vnv_heap *h);
 uint32_t dirty_bytes_of(struct meta *m);
 uint32_t charge_of(struct meta *m);
 void drop_resident(struct vnv_heap *h, struct meta *m);
+void pre_drop(struct vnv_heap *h, struct meta *m);
 int reload_home(struct vnv_heap *h, struct meta *m);
 
 /* access.c: object operations; group.c */

@@ -191,6 +191,78 @@ static void test_abort_rolls_back(void)
     fx_free(&f);
 }
 
+/* Dirty objects in a group keep their value from before it in RAM (a pre-image, or for a
+ * freed one its handle), charged to the budget, with no storage traffic: a dirty one
+ * changed, one changed then freed, one freed; the group's checkpoint holds what a restart
+ * needs; abort, restart and resume all come out right. */
+static void test_dirty_members_cost_no_traffic(void)
+{
+    for (int how = 0; how < 3; how++) { /* 0 abort, 1 restart from inside, 2 resume + end */
+        struct fixture f;
+        REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+        uint8_t va[40], vb[24], vc[16];
+        memset(va, 0xA1, sizeof va);
+        memset(vb, 0xB1, sizeof vb);
+        memset(vc, 0xC1, sizeof vc);
+        vnv_obj_t a, b, c;
+        CHECK_EQ(vnv_alloc(&f.heap, sizeof va, va, &a), VNV_OK); /* dirty, never homed */
+        CHECK_EQ(vnv_alloc(&f.heap, sizeof vb, vb, &b), VNV_OK);
+        CHECK_EQ(vnv_alloc(&f.heap, sizeof vc, vc, &c), VNV_OK);
+        CHECK_EQ(vnv_set_root(&f.heap, c), VNV_OK);
+        f.wipe = 0;
+        CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+        uint32_t used0 = stats(&f).checkpoint_bytes;
+        uint64_t w0 = f.emu.write_calls, r0 = f.emu.read_calls;
+        CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK);
+        uint8_t x[40];
+        memset(x, 0xA2, sizeof x);
+        CHECK_EQ(vnv_write(&f.heap, a, 0, x, sizeof x), VNV_OK);
+        CHECK_EQ(stats(&f).checkpoint_bytes, used0 + sizeof va); /* the pre-image is charged */
+        CHECK_EQ(vnv_write(&f.heap, b, 0, x, 8), VNV_OK);
+        CHECK_EQ(vnv_free(&f.heap, b), VNV_OK); /* changed, then freed */
+        CHECK_EQ(vnv_free(&f.heap, c), VNV_OK); /* freed: the root goes with it */
+        CHECK_EQ(f.emu.write_calls, w0);
+        CHECK_EQ(f.emu.read_calls, r0);
+        CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+        uint8_t got[40];
+        if (how == 0) {
+            CHECK_EQ(vnv_atomic_abort(&f.heap), VNV_OK);
+        } else if (how == 1) {
+            CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK); /* inside: data + pre blocks */
+            CHECK_EQ(fx_reboot(&f), VNV_OK);
+        } else {
+            f.wipe = 1;
+            CHECK_EQ(vnv_persist_all(), VNV_OK); /* RAM lost and rebuilt: still inside */
+            CHECK_EQ(vnv_atomic_depth(&f.heap), 1);
+            CHECK_EQ(vnv_read(&f.heap, a, 0, got, sizeof x), VNV_OK);
+            CHECK(memcmp(got, x, sizeof x) == 0);
+            CHECK_EQ(vnv_read(&f.heap, b, 0, got, 1), VNV_ERR_INVAL);
+            CHECK_EQ(vnv_atomic_abort(&f.heap), VNV_OK); /* the resumed group rolls back */
+        }
+        CHECK_EQ(vnv_read(&f.heap, a, 0, got, sizeof va), VNV_OK);
+        CHECK(memcmp(got, va, sizeof va) == 0);
+        CHECK_EQ(vnv_read(&f.heap, b, 0, got, sizeof vb), VNV_OK); /* back, as before */
+        CHECK(memcmp(got, vb, sizeof vb) == 0);
+        CHECK_EQ(vnv_read(&f.heap, c, 0, got, sizeof vc), VNV_OK);
+        CHECK(memcmp(got, vc, sizeof vc) == 0);
+        vnv_obj_t r;
+        CHECK_EQ(vnv_root(&f.heap, &r), VNV_OK);
+        CHECK(vnv_same(r, c));
+        CHECK_EQ(stats(&f).checkpoint_bytes, used0); /* pre blocks released */
+        CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+        /* and committed: the pre blocks go, the changes stay */
+        CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK);
+        CHECK_EQ(vnv_write(&f.heap, a, 0, x, sizeof x), VNV_OK);
+        CHECK_EQ(vnv_free(&f.heap, b), VNV_OK);
+        CHECK_EQ(vnv_atomic_end(&f.heap), VNV_OK);
+        CHECK_EQ(vnv_read(&f.heap, a, 0, got, sizeof x), VNV_OK);
+        CHECK(memcmp(got, x, sizeof x) == 0);
+        CHECK_EQ(vnv_read(&f.heap, b, 0, got, 1), VNV_ERR_INVAL);
+        CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+        fx_free(&f);
+    }
+}
+
 /* A group whose changes cannot fit the budget: BUDGET at the change, then abort. */
 static void test_group_budget(void)
 {
@@ -620,6 +692,7 @@ int main(void)
     RUN(test_end_without_checkpoint_restarts_before);
     RUN(test_abort_rolls_back);
     RUN(test_group_budget);
+    RUN(test_dirty_members_cost_no_traffic);
     RUN(test_random_groups_with_resets);
     RUN(test_kvs_tasks_survive_resets);
     return vtest_summary();

@@ -278,6 +278,8 @@ static void verify_slot(const uint8_t *img, const struct geo *g, unsigned s, str
         } else if (st & ST_DIRTY) {
             data = size;
         }
+        if (le16(r + 14)) /* a group member's pre block: its value before, or its handle */
+            data += (st & ST_GFREE) ? 8u : size;
         if (sl->len - pos < data) {
             sl->why = "a record's data runs past the checkpoint's end";
             return;
@@ -398,11 +400,15 @@ static void check_records(struct state *s)
             data = runs_bytes(bm, size, st);
             pos += nbm;
         }
-        pos += data;
+        uint32_t pre = le16(r + 14), pre_len = pre ? ((st & ST_GFREE) ? 8u : size) : 0u;
+        pos += data + pre_len;
         s->dirty_bytes += data;
-        if (au == 0 || le16(r + 14) != 0)
-            problem(s->c, "record %u (handle %" PRIx64 "): arena unit %u / padding %u\n", i,
-                    id, au, le16(r + 14));
+        if (au == 0)
+            problem(s->c, "record %u (handle %" PRIx64 "): arena unit 0\n", i, id);
+        if (pre && (!(st & ST_GROUP) || !(st & ST_DIRTY) || (st & ST_GNEW) ||
+                    ((st & ST_PARTIAL) && !(st & ST_GFREE))))
+            problem(s->c, "record %u (handle %" PRIx64 "): a pre block on an object that cannot "
+                          "have one\n", i, id);
         if ((st & ST_PSHIFT) && !(st & ST_PARTIAL))
             problem(s->c, "record %u (handle %" PRIx64 "): block size on a plain object\n", i,
                     id);
@@ -460,18 +466,31 @@ static void check_records(struct state *s)
                           ") past the largest arena\n", i, id, off, need);
             continue;
         }
-        if (off + need > s->arena_end)
-            s->arena_end = (uint32_t)(off + need);
-        if (s->overlaps || !au)
-            continue;
-        for (uint32_t k = (uint32_t)(off / 8u); k < (off + need + 7u) / 8u; k++) {
-            if (s->arena[k >> 3] & (1u << (k & 7u))) {
-                s->overlaps++;
-                problem(s->c, "record %u (handle %" PRIx64 "): arena block overlaps another "
-                              "record's\n", i, id);
-                break;
+        for (int blk = 0; blk < 2; blk++) { /* the object's block, then its pre block */
+            if (blk) {
+                if (!pre)
+                    break;
+                off = (uint64_t)(pre - 1u) * 8u;
+                need = pre_len;
+                if (off + need > MAX_ARENA) {
+                    problem(s->c, "record %u (handle %" PRIx64 "): pre block past the largest "
+                                  "arena\n", i, id);
+                    break;
+                }
             }
-            s->arena[k >> 3] |= (uint8_t)(1u << (k & 7u));
+            if (off + need > s->arena_end)
+                s->arena_end = (uint32_t)(off + need);
+            if (s->overlaps || !au)
+                break;
+            for (uint32_t k = (uint32_t)(off / 8u); k < (off + need + 7u) / 8u; k++) {
+                if (s->arena[k >> 3] & (1u << (k & 7u))) {
+                    s->overlaps++;
+                    problem(s->c, "record %u (handle %" PRIx64 "): arena block overlaps "
+                                  "another record's\n", i, id);
+                    break;
+                }
+                s->arena[k >> 3] |= (uint8_t)(1u << (k & 7u));
+            }
         }
     }
     if (sl->len - g->mapb > g->max_dirty)
@@ -540,6 +559,8 @@ static void check_root(struct state *s)
             } else if (st & ST_DIRTY) {
                 pos += sz;
             }
+            if (le16(r + 14))
+                pos += (st & ST_GFREE) ? 8u : sz;
         }
     } else if (read_header(s, u, &id, &size, &pbits)) {
         return; /* reported with the homes */

@@ -13,7 +13,7 @@
  *
  * Layout (native byte order, all words uint32_t):
  *   node   = { prev, next, owner (the list's handle), node magic } then the value:
- *            32 + elem_size bytes; the value is 8-byte aligned like every heap pointer.
+ *            24 + elem_size bytes; the value is 8-byte aligned like every heap pointer.
  *   header = { magic, elem_size, head, tail, length, op, intent record (8 words) }
  *
  * ---- Conventions (in addition to those of vnvheap.h) -------------------------------------
@@ -29,14 +29,14 @@
  *   - "Touches" counts the objects an operation pins (each may cost a load if not resident:
  *     HDR + n bytes read, plus flushes/evictions of other objects to make room, exactly as
  *     vnv_get / vnv_get_mut). W = writer pin (marks the whole object dirty: 96 bytes for the
- *     header, 32 + elem_size for a node), R = reader pin (no dirty bytes). Every operation
+ *     header, 24 + elem_size for a node), R = reader pin (no dirty bytes). Every operation
  *     except check and destroy touches at most 4 objects, whatever the length of the list.
  *   - Pins: an operation needs the objects it touches unpinned by others (writers exclusive,
  *     readers shared); otherwise it returns VNV_ERR_BUSY with the list unchanged. A reference
  *     you hold (vnv_list_peek_*_ref/_mut, vnv_list_ref*) therefore blocks updates next to it.
  *   - Budget and RAM: the objects an update pins must be resident at the same time, and the
  *     W ones dirty at the same time: a remove holds the header W, two neighbours W and the
- *     node R, so max_dirty_bytes must be at least HDR + 4 x REC + 96 + 2 x (32 + elem_size)
+ *     node R, so max_dirty_bytes must be at least HDR + 4 x REC + 96 + 2 x (24 + elem_size)
  *     (the same covers a push), else BUDGET is returned with the list unchanged (NOMEM if
  *     the RAM arena cannot hold the four objects at once).
  *
@@ -46,7 +46,7 @@
  * resume is invisible (the operation just continues). After a checkpoint followed by a
  * RESTART, vnv_list_attach finds one of these states, and nothing else:
  *   - the operation did not happen; a push may have left its new node allocated but
- *     unreachable (at most one leaked node of 32 + elem_size bytes per interrupted push);
+ *     unreachable (at most one leaked node of 24 + elem_size bytes per interrupted push);
  *   - the operation happened completely (attach finishes it: redo of the intent record).
  * Each update writes a complete intent record (new head, tail, length and the one or two
  * node links to set) into the header and then commits it with ONE aligned 32-bit store of
@@ -72,7 +72,7 @@
 extern "C" {
 #endif
 
-#define VNV_LIST_NODE_OVERHEAD 32u /* bytes before the value in every node */
+#define VNV_LIST_NODE_OVERHEAD 24u /* bytes before the value in every node */
 #define VNV_LIST_HEADER_SIZE 96u   /* size of the list header object */
 #define VNV_LIST_MAX_ELEM (VNV_MAX_OBJECT_SIZE - VNV_LIST_NODE_OVERHEAD)
 
@@ -138,7 +138,7 @@ int vnv_list_peek_front(struct vnv_heap *h, vnv_obj_t list, void *out);
  * Pin the last/first node and hand out a pointer to its value (8-byte aligned, elem_size
  * bytes) and the node's handle; release with vnv_list_release(h, *node).
  * _ref: reading (shared; updates that need this node's neighbour links return BUSY while held).
- * _mut: writing (exclusive; marks the whole node, 32 + elem_size bytes, dirty). Writing
+ * _mut: writing (exclusive; marks the whole node, 24 + elem_size bytes, dirty). Writing
  * through the pointer is visible to checkpoints immediately; write only the value.
  * Touches: header R, node R / W.
  */
@@ -190,13 +190,13 @@ int vnv_list_remove(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t node, void *ou
 
 /*
  * Validate the list without changing anything: header magic, element size and intent;
- * walking from head: every node live, of size 32 + elem_size, owned by this list, its prev
+ * walking from head: every node live, of size 24 + elem_size, owned by this list, its prev
  * equal to the node before it, no more than `length` nodes, the last one equal to tail, the
  * count equal to length. For a list with an operation interrupted by a restart and not yet
  * finished by attach, it validates the list as the redo will leave it (so it passes on every
  * state a checkpoint can capture). Returns 0, INVAL (not a list), CORRUPT, or a heap error.
  * Touches: header R and every node R (one at a time). O(length); loads nodes that are not
- * resident (HDR + 32 + elem_size bytes read each), evicting others as needed.
+ * resident (HDR + 24 + elem_size bytes read each), evicting others as needed.
  */
 int vnv_list_check(struct vnv_heap *h, vnv_obj_t list);
 

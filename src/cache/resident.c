@@ -41,10 +41,23 @@ uint32_t dirty_bytes_of(struct meta *m)
     return total;
 }
 
+/* What the object adds to the next checkpoint: record, bitmap, dirty bytes and a group
+ * member's pre-image. */
 uint32_t charge_of(struct meta *m)
 {
     return VNV_CKPT_RECORD_SIZE + bitmap_bytes(meta_size(m), m->word & ST_MASK) +
-           dirty_bytes_of(m);
+           dirty_bytes_of(m) + (m->pre ? pre_size(m->word) : 0u);
+}
+
+/* Forget a group member's pre-image (the group ended, or it was restored or written home).
+ * Call inside a critical section. */
+void pre_drop(struct vnv_heap *h, struct meta *m)
+{
+    if (!m->pre)
+        return;
+    (void)h->ram->free(RAM_ST(h), (m->pre - 1u) * 8u, pre_size(m->word));
+    h->used -= pre_size(m->word);
+    m->pre = 0;
 }
 
 /* Drop the RAM copy of a resident object without writing anything (evict after its flush,
@@ -52,6 +65,7 @@ uint32_t charge_of(struct meta *m)
 void drop_resident(struct vnv_heap *h, struct meta *m)
 {
     uint32_t off = (uint32_t)((uint8_t *)m - h->arena);
+    pre_drop(h, m);
     h->used -= charge_of(m);
     h->dirty_data -= dirty_bytes_of(m);
     idx_remove(h, (uint32_t)idx_find(h, id_key(h, m->id)));

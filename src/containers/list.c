@@ -59,8 +59,10 @@ enum {
     H_ICPREV = 22,
     H_WORDS = 24
 };
-/* node words (handles two each); the value follows, 8-byte aligned */
-enum { N_PREV = 0, N_NEXT = 2, N_OWNER = 4, N_TAG = 6, N_PAD = 7, N_WORDS = 8 };
+/* node words (links: handles, two words each; owner: the low word of the list's handle,
+ * its home unit and the low tag bits, enough to tell the lists apart); the value follows,
+ * 8-byte aligned */
+enum { N_PREV = 0, N_NEXT = 2, N_OWNER = 4, N_TAG = 5, N_WORDS = 6 };
 
 /* op values: distinct non-trivial constants, anything else is CORRUPT */
 #define OP_NONE 0u
@@ -135,7 +137,7 @@ static int op_known(uint32_t op)
 
 static int node_ours(const uint32_t *n, vnv_obj_t list)
 {
-    return n[N_TAG] == N_MAGIC && hget(n, N_OWNER) == list.id;
+    return n[N_TAG] == N_MAGIC && n[N_OWNER] == (uint32_t)list.id;
 }
 
 /* A pinned node holds exactly elem_size value bytes (resident: no storage traffic). */
@@ -198,9 +200,9 @@ static int hdr_pin(struct vnv_heap *h, vnv_obj_t list, uint32_t **hp)
 static int set_link(struct vnv_heap *h, vnv_obj_t list, uint64_t node, unsigned word,
                     uint64_t v)
 {
-    uint32_t id[3]; /* N_OWNER, N_TAG: is it still a node of this list? */
+    uint32_t id[2]; /* N_OWNER, N_TAG: is it still a node of this list? */
     int err = vnv_read(h, obj(node), N_OWNER * 4u, id, sizeof id);
-    if (!err && !(id[2] == N_MAGIC && hget(id, 0) == list.id))
+    if (!err && !(id[1] == N_MAGIC && id[0] == (uint32_t)list.id))
         err = VNV_ERR_CORRUPT;
     uint32_t w[2] = {(uint32_t)v, (uint32_t)(v >> 32)};
     if (!err)
@@ -399,9 +401,7 @@ static int new_node(struct vnv_heap *h, vnv_obj_t list, uint32_t es, uint64_t pr
     links[N_NEXT] = (uint32_t)next;
     links[N_NEXT + 1] = (uint32_t)(next >> 32);
     links[N_OWNER] = (uint32_t)list.id;
-    links[N_OWNER + 1] = (uint32_t)(list.id >> 32);
     links[N_TAG] = N_MAGIC;
-    links[N_PAD] = 0;
     /* links + value in one gathered allocation: the node is complete from its first byte
      * and never needs loading back (a streaming queue writes each item once) */
     struct vnv_iovec init[2] = {{links, sizeof links}, {value, es}};
@@ -427,9 +427,9 @@ static int push(struct vnv_heap *h, vnv_obj_t list, const void *value, int front
         err = VNV_ERR_INVAL;
     uint64_t end = front ? hget(hp, H_HEAD) : hget(hp, H_TAIL);
     if (!err && end) { /* the old end must be ours: checked without loading it */
-        uint32_t id[3];
+        uint32_t id[2];
         err = vnv_read(h, obj(end), N_OWNER * 4u, id, sizeof id);
-        if (err == VNV_ERR_INVAL || (!err && !(id[2] == N_MAGIC && hget(id, 0) == list.id)))
+        if (err == VNV_ERR_INVAL || (!err && !(id[1] == N_MAGIC && id[0] == (uint32_t)list.id)))
             err = VNV_ERR_CORRUPT;
     }
     vnv_obj_t n = VNV_NULL;

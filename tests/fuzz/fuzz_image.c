@@ -61,7 +61,7 @@ struct scenario {
     vnv_obj_t list, arr;
 };
 
-#define NSCEN 7
+#define NSCEN 8
 static struct scenario scen[NSCEN];
 
 static uint8_t nv[NV_MAX], before[NV_MAX], ram[RAM_MAX] __attribute__((aligned(8)));
@@ -149,7 +149,7 @@ static void build(int k)
         {"closed", 8192, 1024, 384},     {"power-fail", 8192, 1536, 512},
         {"freed", 8192, 1024, 400},     {"list", 12288, 2048, 512},
         {"array", 12288, 2048, 600},     {"large", 32768, 4096, 4096},
-        {"mixed", 16384, 4096, 2048},
+        {"mixed", 16384, 4096, 2048},     {"group", 12288, 3072, 1536},
     };
     memset(s, 0, sizeof *s);
     s->name = geo[k].name;
@@ -226,6 +226,31 @@ static void build(int k)
         BUILD(vnv_checkpoint(&heap));
         vnv_abandon(&heap);
         break;
+    case 7: { /* a checkpoint inside a failure-atomic group: pre-images (dirty members'
+                 values from before it), a freed dirty one (its handle in a pre block), a
+                 freed homed one, a new one, the root moved; open rolls all of it back */
+        for (unsigned i = 0; i < 8; i++)
+            keep(s, 12 + 20 * i, i == 6);
+        BUILD(vnv_unload(&heap, s->obj[1]));
+        BUILD(vnv_flush(&heap, s->obj[2]));
+        BUILD(vnv_set_root(&heap, s->obj[3]));
+        BUILD(vnv_checkpoint(&heap));
+        BUILD(vnv_atomic_begin(&heap));
+        uint8_t v[64];
+        fill(v, sizeof v, 77u);
+        BUILD(vnv_write(&heap, s->obj[0], 0, v, 12)); /* dirty: a pre-image */
+        BUILD(vnv_write(&heap, s->obj[4], 4, v, 20));
+        BUILD(vnv_write(&heap, s->obj[6], 0, v, 40)); /* a block object: flushed first */
+        BUILD(vnv_write(&heap, s->obj[1], 0, v, 8));  /* not resident: loaded, home keeps */
+        BUILD(vnv_free(&heap, s->obj[5]));            /* dirty: its handle in a pre block */
+        BUILD(vnv_free(&heap, s->obj[2]));            /* clean: its home names it */
+        vnv_obj_t n;
+        BUILD(vnv_alloc(&heap, 30, v, &n));
+        BUILD(vnv_set_root(&heap, n));
+        BUILD(vnv_checkpoint(&heap));
+        vnv_abandon(&heap); /* the group's objects are tracked as before it */
+        break;
+    }
     default: { /* everything at once, several checkpoints, then a power-fail one */
         uint8_t v[16];
         BUILD(vnv_list_create(&heap, sizeof v, &s->list));

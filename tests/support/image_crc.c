@@ -131,6 +131,8 @@ static int slot_walk(const uint8_t *img, size_t len, unsigned s, uint32_t *crc)
                 if (bm[b >> 3] & (1u << (b & 7u)))
                     data += (uint64_t)(b + 1u) * bs <= size ? bs : size - b * bs;
         }
+        if (r[14] | r[15]) /* a group member's pre block: its value before, or its handle */
+            data += (st & 0x2000u) ? 8u : size;
         if (data > end - pos) {
             pos = end, ok = 0;
             goto done;
