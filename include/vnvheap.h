@@ -184,8 +184,8 @@ struct vnv_stats {
     uint32_t persist_errors;    /* persist rounds whose checkpoint failed (callback got < 0) */
     uint32_t deferred;          /* persist requests deferred to the end of a critical section */
     uint32_t restores;          /* RAM buffer rebuilt from a checkpoint */
-    uint32_t nv_leaked;         /* always 0 (format 3 cannot leak storage) */
-    uint32_t nv_parked;         /* always 0 (format 3 has no parked homes) */
+    uint32_t nv_leaked;         /* always 0 (this format cannot leak storage) */
+    uint32_t nv_parked;         /* always 0 (this format has no parked homes) */
     uint32_t nv_quarantined;    /* storage bytes freed since the last checkpoint: reusable
                                    once the next checkpoint completes */
     uint32_t storage_reads, storage_writes; /* transactions issued by the heap */
@@ -233,6 +233,8 @@ struct vnv_heap {
     uint8_t other_live;  /* the other slot may hold an older valid checkpoint */
     volatile uint8_t group; /* nesting depth of the open failure-atomic group (0 = none) */
     uint64_t group_root; /* the root when the group began */
+    uint16_t undo;       /* the group's undo log: arena unit + 1 of the newest entry, 0 = none */
+    uint16_t undo_count; /* its entries */
     uint8_t state;              /* lifecycle, see heap.c */
     struct vnv_stats st;
     uint32_t ram_state[VNV_RAM_STATE_MAX / 4];
@@ -403,7 +405,11 @@ int vnv_unload(struct vnv_heap *h, vnv_obj_t obj);
  * Time: O(len) + O(1) lookup. Storage: none if resident (vnv_write may flush others);
  *   else HDR read + one read / write of len bytes; a vnv_write into a non-resident object
  *   whose current data slot the last checkpoint reads copies it to the other slot instead
- *   (2 x ceil(n / 128) transactions).
+ *   (2 x ceil(n / 128) transactions). Inside a failure-atomic group a vnv_write into a
+ *   non-resident object is written through only when len <= 32 and that slot is not the
+ *   checkpoint's (HDR read + read of the len old bytes + write of len bytes; the old bytes
+ *   go to the undo log, 12 + len bytes of budget); otherwise the object is loaded first
+ *   (vnv_get's traffic) and changed in RAM.
  */
 int vnv_read(struct vnv_heap *h, vnv_obj_t obj, size_t off, void *dst, size_t len);
 int vnv_write(struct vnv_heap *h, vnv_obj_t obj, size_t off, const void *src, size_t len);
@@ -465,19 +471,26 @@ int vnv_persist_all(void);
  *     they were before the group began, or, if the group ended before the last completed
  *     checkpoint, as after it; never a mix;
  *   - vnv_atomic_abort: rolls the group back in the running program.
- * How: before its first change in the group an object's value goes home (a flush if it is
- * dirty), and until the group ends it is neither flushed nor evicted; objects allocated in
- * the group stay in RAM; objects freed in the group keep their homes (their handles are
- * refused at once). Their changes are charged to the budget as dirty bytes like any others,
- * so a change that cannot fit returns VNV_ERR_BUDGET (or NOMEM: RAM full of members) and the
- * group can be aborted. Nesting is flat: inner begin/end pairs only count; the outermost end
- * commits, an abort at any depth rolls back the whole group.
+ * How: before its first change in the group an object's value is kept: a clean object's
+ * home holds it; a dirty one copies it into a RAM pre-image (charged to the budget; or a
+ * flush when there is no room); a vnv_write of at most 32 bytes keeps only the bytes it
+ * replaces, in the group's undo log (12 + len bytes of budget per entry), written straight
+ * through when the object is not resident. Until the group ends a member is neither
+ * flushed nor evicted; objects allocated in the group stay in RAM or go home with an undo
+ * entry; objects freed in the group keep their homes (their handles are refused at once).
+ * Changes are charged to the budget as dirty bytes like any others, so a change that
+ * cannot fit returns VNV_ERR_BUDGET (or NOMEM: RAM full of members) and the group can be
+ * aborted. Nesting is flat: inner begin/end pairs only count; the outermost end commits, an
+ * abort at any depth rolls back the whole group.
  * A group covers what is changed through calls made inside it; so the outermost begin
  * refuses (BUSY) while any object is pinned for writing: take such pins inside the group.
  * Errors: INVAL (not open; end/abort without begin), BUSY (begin: 255 deep, or a writer pin
- *   is held; abort: a member is still pinned). begin: O(R), no storage traffic. end, abort: O(R); end: none;
- *   abort: one HDR read per object freed in the group and one read of n bytes per object
- *   changed in it. Pointers into members are invalid after abort.
+ *   is held; abort: a member is still pinned), CORRUPT (abort: an object's header on
+ *   storage is damaged; nothing was written back). begin: O(R), no storage traffic. end:
+ *   O(R + log entries), none. abort: O(R + log entries); one HDR read per object freed in
+ *   the group, one read of n bytes per object changed in it, one HDR read per logged
+ *   object and one write of the logged bytes per storage entry. Pointers into members are
+ *   invalid after abort.
  */
 int vnv_atomic_begin(struct vnv_heap *h);
 int vnv_atomic_end(struct vnv_heap *h);

@@ -152,6 +152,64 @@ static int pre_take(struct vnv_heap *h, struct meta *m)
     return err;
 }
 
+/* A member whose earlier value the undo log describes (small writes so far) is about to
+ * change in a way it cannot describe: take a whole pre-image of that value now (its RAM
+ * copy with the log's entries for it put back). BUDGET or NOMEM without room: the change
+ * is refused, the group can go on or be aborted. */
+static int pre_from_log(struct vnv_heap *h, struct meta *m)
+{
+    uint32_t size = meta_size(m), off = 0;
+    int err = make_budget(h, size); /* a member: never flushed or evicted meanwhile */
+    sec_enter(h);
+    if (!err)
+        err = h->ram->alloc(RAM_ST(h), size, &off);
+    if (!err) {
+        memcpy(h->arena + off, meta_data(m), size);
+        undo_revert(h, id_unit(h, m->id), h->arena + off);
+        m->pre = off / 8u + 1u;
+        charge(h, size);
+    }
+    sec_leave(h);
+    return err;
+}
+
+/* In a group, a write of at most UNDO_MAX_BYTES into a dirty resident object whose earlier
+ * value no pre-image holds: log the bytes it replaces (RAM, charged to the budget) instead
+ * of copying the whole object, and make it a member (meta.pre = PRE_LOG). 1: not
+ * applicable (the caller enlists it). */
+static int log_write(struct vnv_heap *h, struct meta *m, uint32_t off, uint32_t len)
+{
+    uint32_t boff = 0, u = id_unit(h, m->id);
+    if (!h->group || !(m->word & ST_DIRTY) || (m->word & ST_PARTIAL) || !len ||
+        len > UNDO_MAX_BYTES ||
+        h->undo_count == 0xFFFFu || ((m->word & ST_GROUP) && m->pre != PRE_LOG))
+        return 1;
+    m->word += 1u; /* a reader pin: making room may flush it, never evict it */
+    int err = make_budget(h, UNDO_CKPT_HDR + len);
+    m->word -= 1u;
+    if (err || !(m->word & ST_DIRTY))
+        return 1; /* flushed meanwhile: its home holds the value, enlist does the rest */
+    sec_enter(h);
+    err = h->ram->alloc(RAM_ST(h), UNDO_HDR + len, &boff);
+    if (!err) {
+        uint8_t *e = h->arena + boff;
+        memcpy(e + UNDO_HDR, meta_data(m) + off, len);
+        put_le16(e, h->undo);
+        put_le16(e + 2, 0);
+        put_le32(e + 4, u);
+        put_le32(e + 8, off | UNDO_RAM);
+        put_le16(e + 12, len);
+        put_le16(e + 14, boff / 8u + 1u);
+        h->undo = (uint16_t)(boff / 8u + 1u);
+        h->undo_count++;
+        charge(h, UNDO_CKPT_HDR + len);
+        m->pre = PRE_LOG; /* with the entry and the mark, in one step */
+        m->word |= ST_GROUP;
+    }
+    sec_leave(h);
+    return err ? 1 : VNV_OK;
+}
+
 /* Make `m` a member of the open failure-atomic group before its first change. Its value
  * from before the group must survive the group: a clean object's home holds it; a dirty
  * plain object keeps it as a RAM pre-image if the budget and RAM have room; otherwise, or
@@ -160,8 +218,10 @@ static int pre_take(struct vnv_heap *h, struct meta *m)
  * the group ends (policy view, index.c). */
 static int enlist(struct vnv_heap *h, struct meta *m, int homed)
 {
-    if (!h->group || (m->word & ST_GROUP))
+    if (!h->group)
         return VNV_OK;
+    if (m->word & ST_GROUP) /* a change the undo log cannot describe: a whole pre-image */
+        return m->pre == PRE_LOG ? pre_from_log(h, m) : VNV_OK;
     int err = VNV_OK;
     if (!homed && (m->word & ST_DIRTY) && !(m->word & ST_PARTIAL)) {
         err = pre_take(h, m);
@@ -385,7 +445,16 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
         return VNV_ERR_NOMEM;
     if (nvmap_need(h, sz) > h->nv_size)
         return VNV_ERR_NOSPC;
-    if (h->group) { /* a group's new object stays in RAM until the group ends: room first */
+    /* In a group a new object placed at home (where the ungrouped heap would put it) is
+     * logged in the group's undo log (a rollback frees it); without room for that entry it
+     * stays in RAM until the group ends, so room comes first. */
+    uint32_t ub = 0; /* the undo entry's arena offset + 1, or 0 */
+    if (h->group && make_budget(h, UNDO_CKPT_HDR) == VNV_OK && h->undo_count < 0xFFFFu) {
+        sec_enter(h);
+        ub = h->ram->alloc(RAM_ST(h), UNDO_HDR, &ub) == VNV_OK ? ub + 1u : 0u;
+        sec_leave(h);
+    }
+    if (h->group && !ub) {
         int e = make_budget(h, VNV_CKPT_RECORD_SIZE + bm + sz);
         if (!e)
             e = make_ram(h, need);
@@ -397,6 +466,8 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
     uint32_t u = 0;
     int err = nvmap_alloc(h, sz, &u); /* RAM only: no storage traffic */
     if (err) {
+        if (ub)
+            (void)h->ram->free(RAM_ST(h), ub - 1u, UNDO_HDR);
         sec_leave(h);
         return err;
     }
@@ -413,11 +484,11 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
     int resident = h->index_used + (h->group ? 0u : 1u) < h->index_cap &&
                    h->used + VNV_CKPT_RECORD_SIZE + bm + sz <= h->max_dirty &&
                    h->ram->alloc(RAM_ST(h), need, &off) == VNV_OK;
-    if (resident && !h->group && !h->ram->fits(RAM_ST(h), need)) {
+    if (resident && (!h->group || ub) && !h->ram->fits(RAM_ST(h), need)) {
         (void)h->ram->free(RAM_ST(h), off, need);
         resident = 0;
     }
-    if (!resident && h->group) {
+    if (!resident && h->group && !ub) {
         nvmap_free(h, u);
         sec_leave(h);
         return VNV_ERR_NOMEM;
@@ -464,8 +535,23 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
         }
         if (err) {
             nvmap_free(h, u); /* the units were free at the last checkpoint: nothing lost */
+            if (ub)
+                (void)h->ram->free(RAM_ST(h), ub - 1u, UNDO_HDR);
             sec_leave(h);
             return err;
+        }
+        if (ub) { /* logged with the allocation, in the same section */
+            uint8_t *e = h->arena + (ub - 1u);
+            put_le16(e, h->undo);
+            put_le16(e + 2, 0);
+            put_le32(e + 4, u);
+            put_le32(e + 8, 0);
+            put_le16(e + 12, 0); /* length 0: an allocation, undone by freeing it */
+            put_le16(e + 14, (ub - 1u) / 8u + 1u);
+            h->undo = (uint16_t)((ub - 1u) / 8u + 1u);
+            h->undo_count++;
+            charge(h, UNDO_CKPT_HDR);
+            ub = 0;
         }
     } else {
         struct meta *m = (struct meta *)(void *)(h->arena + off);
@@ -488,6 +574,8 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
         charge(h, VNV_CKPT_RECORD_SIZE + bm + sz);
         h->dirty_data += sz;
     }
+    if (ub) /* placed in RAM: its marks undo it */
+        (void)h->ram->free(RAM_ST(h), ub - 1u, UNDO_HDR);
     h->alloc_count++;
     h->st.allocs++;
     sec_leave(h);
@@ -549,8 +637,13 @@ int vnv_free(struct vnv_heap *h, vnv_obj_t obj)
         int err = r ? VNV_OK : load(h, obj.id, &m);
         if (err)
             return err;
-        int keep = 0;
+        int keep = 0, logged = m->pre == PRE_LOG;
         uint32_t off = 0;
+        if (logged) { /* small writes so far: put its bytes back, the value before (a */
+            sec_enter(h); /* checkpoint from here on records it; a rollback puts the same */
+            undo_revert(h, id_unit(h, m->id), meta_data(m)); /* bytes back again) */
+            sec_leave(h);
+        }
         /* its RAM copy (or pre-image) must be the value from before the group; a member
          * without a pre-image has that value in its home */
         if ((m->word & ST_DIRTY) && (!(m->word & ST_GROUP) || m->pre)) {
@@ -562,7 +655,7 @@ int vnv_free(struct vnv_heap *h, vnv_obj_t obj)
         sec_enter(h);
         keep = keep && h->ram->alloc(RAM_ST(h), 8u, &off) == VNV_OK;
         if (keep) {
-            if (m->pre) /* changed earlier in the group: back to the value before it */
+            if (pre_block(m)) /* changed earlier in the group: back to the value before */
                 memcpy(meta_data(m), pre_data(h, m), meta_size(m));
             pre_drop(h, m);
             put_le64(h->arena + off, m->id);
@@ -577,12 +670,13 @@ int vnv_free(struct vnv_heap *h, vnv_obj_t obj)
         sec_leave(h);
         if (keep)
             return VNV_OK;
-        err = enlist(h, m, 1);
-        if (!err && m->pre)
+        err = logged ? flush_meta(h, m) : enlist(h, m, 1); /* (logged: a member already) */
+        if (!err && pre_block(m))
             err = pre_to_home(h, m); /* changed earlier in the group, then freed */
         if (err)
             return err;
         sec_enter(h);
+        m->pre = 0; /* (PRE_LOG: its home holds that value now) */
         m->word |= ST_GFREE;
         m->id = id_unit(h, m->id);
         if (h->root == obj.id)
@@ -882,6 +976,52 @@ int vnv_read(struct vnv_heap *h, vnv_obj_t obj, size_t off, void *dst, size_t le
     return VNV_OK;
 }
 
+/* In a group, a short write to a non-resident object whose current slot the last
+ * checkpoint does not read (MAP_FRESH): write it through, and keep the bytes it replaces in
+ * the group's undo log (RAM, charged to the budget; a checkpoint inside the group records
+ * it, a rollback writes them back). One read and one write of `len` bytes, where loading
+ * the object would read it whole and flush it whole later. 1: not applicable (too long,
+ * the slot is protected, no room, the data checksum): load the object instead. */
+static int write_through(struct vnv_heap *h, uint64_t id, uint32_t size, uint32_t at,
+                         const void *src, uint32_t len)
+{
+    uint32_t u = id_unit(h, id), boff = 0;
+    (void)size;
+    if (SLOT_CRC || !len || len > UNDO_MAX_BYTES || h->undo_count == 0xFFFFu ||
+        !bit_get(nvmap(h, MAP_FRESH), u) || make_budget(h, UNDO_CKPT_HDR + len))
+        return 1;
+    sec_enter(h);
+    int err = h->ram->alloc(RAM_ST(h), UNDO_HDR + len, &boff);
+    sec_leave(h);
+    if (err)
+        return 1;
+    uint8_t *e = h->arena + boff;
+    err = heap_read(h, at, e + UNDO_HDR, len); /* the bytes to put back on a rollback */
+    put_le16(e + 2, 0);
+    put_le32(e + 4, u);
+    put_le32(e + 8, at);
+    put_le16(e + 12, len);
+    put_le16(e + 14, boff / 8u + 1u);
+    sec_enter(h);
+    if (!err && !bit_get(nvmap(h, MAP_FRESH), u))
+        err = 1; /* a checkpoint meanwhile protects the slot now */
+    if (err) {
+        (void)h->ram->free(RAM_ST(h), boff, UNDO_HDR + len);
+        sec_leave(h);
+        return err;
+    }
+    put_le16(e, h->undo); /* logged before the write: a checkpoint sees both or neither */
+    h->undo = (uint16_t)(boff / 8u + 1u);
+    h->undo_count++;
+    charge(h, UNDO_CKPT_HDR + len);
+    struct vnv_iovec iov = {src, len};
+    err = mutate_begin(h);
+    if (!err)
+        err = heap_writev(h, at, &iov, 1);
+    sec_leave(h);
+    return err;
+}
+
 int vnv_write(struct vnv_heap *h, vnv_obj_t obj, size_t off, const void *src, size_t len)
 {
     struct meta *m = NULL;
@@ -891,8 +1031,11 @@ int vnv_write(struct vnv_heap *h, vnv_obj_t obj, size_t off, const void *src, si
     int r = locate_range(h, obj, off, len, &m, &at, &size);
     if (r < 0)
         return r;
-    if (!r && h->group) { /* in a group: changed in RAM only, its home keeps the old value */
-        int err = load(h, obj.id, &m);
+    if (!r && h->group) { /* in a group: the old value must survive until the group ends */
+        int err = write_through(h, obj.id, size, at, src, (uint32_t)len);
+        if (err <= 0)
+            return err;
+        err = load(h, obj.id, &m); /* changed in RAM only, its home keeps the old value */
         if (err)
             return err;
         r = 1;
@@ -900,7 +1043,9 @@ int vnv_write(struct vnv_heap *h, vnv_obj_t obj, size_t off, const void *src, si
     if (r) {
         if (m->word & ST_PINS)
             return VNV_ERR_BUSY;
-        int err = enlist(h, m, 0);
+        int err = log_write(h, m, (uint32_t)off, (uint32_t)len);
+        if (err > 0)
+            err = enlist(h, m, 0);
         if (err)
             return err;
         m->word |= ST_WRITER | ST_ACCESSED; /* pinned while budget room is made */

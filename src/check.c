@@ -104,7 +104,9 @@ static int check_locked(struct vnv_heap *h)
         } else if (d != size) {
             FAIL(); /* never written home: all of it must be dirty (the checkpoint's copy) */
         }
-        if (m->pre) { /* a dirty member's value from before the group, or a freed one's handle */
+        if (m->pre == PRE_LOG && (!(st & ST_GROUP) || (st & (ST_GNEW | ST_GFREE))))
+            FAIL();
+        if (pre_block(m)) { /* a dirty member's value from before the group, or a freed one's handle */
             uint32_t ps = pre_size(m->word);
             if (!(st & ST_GROUP) || !(st & ST_DIRTY) || (st & ST_GNEW) ||
                 ((st & ST_PARTIAL) && !(st & ST_GFREE)) ||
@@ -118,6 +120,24 @@ static int check_locked(struct vnv_heap *h)
         dirty += d;
         blocks += h->ram->footprint(RAM_ST(h), need);
         count++;
+    }
+    /* the group's undo log: only inside a group, every entry a whole arena block */
+    if (!h->group && (h->undo || h->undo_count))
+        FAIL();
+    for (uint32_t i = 0, e = h->undo; i < h->undo_count; i++) {
+        if (!e || (e - 1u) * 8u >= h->arena_size)
+            FAIL();
+        const uint8_t *p = undo_entry(h, e);
+        uint32_t n = get_le16(p + 12);
+        if (n > UNDO_MAX_BYTES || get_le16(p + 14) != e || get_le32(p + 4) >= h->units ||
+            !bit_get(nvmap(h, MAP_START), get_le32(p + 4)) ||
+            (e - 1u) * 8u + h->ram->footprint(RAM_ST(h), UNDO_HDR + n) > h->arena_size)
+            FAIL();
+        used += UNDO_CKPT_HDR + n;
+        blocks += h->ram->footprint(RAM_ST(h), UNDO_HDR + n);
+        e = get_le16(p);
+        if (i + 1u == h->undo_count && e)
+            FAIL(); /* longer than its count */
     }
     if (count != h->index_used || count > h->index_cap || used != h->used ||
         dirty != h->dirty_data || h->used > h->max_dirty)

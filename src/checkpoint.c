@@ -170,8 +170,16 @@ int ckpt_write(struct vnv_heap *h, uint32_t flags)
         } else if (st & ST_DIRTY) {
             w_add(&w, meta_data(m), size, 0);
         }
-        if (m->pre) /* a group member's value from before the group, or its handle */
+        if (pre_block(m)) /* a group member's value from before the group, or its handle */
             w_add(&w, pre_data(h, m), pre_size(m->word), 0);
+    }
+    uint32_t nundo = h->group ? h->undo_count : 0u; /* the group's undo log, newest first */
+    for (uint32_t i = 0, e = h->undo; i < nundo && !w.err; i++) {
+        const uint8_t *p = undo_entry(h, e);
+        if (w.niov + 1u > IOV_MAX)
+            w_flush(&w);
+        w_add(&w, p + 4, UNDO_CKPT_HDR + get_le16(p + 12), 1);
+        e = get_le16(p);
     }
     w_flush(&w);
     int err = w.err ? w.err : vnv_storage_sync(&h->storage); /* body durable before header */
@@ -183,7 +191,7 @@ int ckpt_write(struct vnv_heap *h, uint32_t flags)
     put_le32(hdr + 8, w.pos);
     put_le32(hdr + 12, 0);
     put_le32(hdr + 16, nrec);
-    put_le32(hdr + 20, flags | (h->group ? CKPT_FLAG_GROUP : 0u));
+    put_le32(hdr + 20, flags | (h->group ? CKPT_FLAG_GROUP : 0u) | nundo << 16);
     put_le64(hdr + 24, h->root);
     put_le64(hdr + 32, h->alloc_count);
     put_le64(hdr + 40, h->group ? h->group_root : h->root);
@@ -297,10 +305,20 @@ static int ckpt_verify(struct vnv_heap *h, uint32_t slot, uint8_t *hdr)
                     data += runs_bytes(bm, part, st);
             }
         }
-        if (get_le16(rec + 14)) /* a group member's pre block follows */
+        if (get_le16(rec + 14) && get_le16(rec + 14) != PRE_LOG) /* a pre block follows */
             data += pre_size(word);
         if (!err)
             err = rd_take(&r, NULL, data, 0);
+    }
+    uint32_t nundo = get_le32(hdr + 20) >> 16;
+    if (nundo && !(get_le32(hdr + 20) & CKPT_FLAG_GROUP))
+        return VNV_ERR_CORRUPT; /* an undo log outside a group */
+    for (uint32_t i = 0; i < nundo && !err; i++) {
+        err = rd_take(&r, rec, UNDO_CKPT_HDR, 1);
+        if (!err && get_le16(rec + 8) > UNDO_MAX_BYTES)
+            return VNV_ERR_CORRUPT;
+        if (!err)
+            err = rd_take(&r, NULL, get_le16(rec + 8), 1);
     }
     if (err)
         return err;
@@ -335,8 +353,10 @@ static int restore_one(struct vnv_heap *h, uint32_t base, uint32_t *pos, uint32_
     uint32_t word = get_le32(r + 8), unit = get_le16(r + 12), pre = get_le16(r + 14);
     uint32_t st = word & ST_MASK, size = word >> ST_BITS, u = id_unit(h, id);
     if (unit == 0 || (unit - 1u) * 8u >= h->arena_size ||
-        (pre && ((pre - 1u) * 8u >= h->arena_size || !(st & ST_GROUP) || !(st & ST_DIRTY) ||
-                 (st & ST_GNEW) || ((st & ST_PARTIAL) && !(st & ST_GFREE)))) ||
+        (pre == PRE_LOG && (!(st & ST_GROUP) || (st & (ST_GNEW | ST_GFREE)))) ||
+        (pre && pre != PRE_LOG &&
+         ((pre - 1u) * 8u >= h->arena_size || !(st & ST_GROUP) || !(st & ST_DIRTY) ||
+          (st & ST_GNEW) || ((st & ST_PARTIAL) && !(st & ST_GFREE)))) ||
         (id_tag(h, id) == 0) != ((st & ST_GFREE) != 0) || id_tag(h, id) > h->alloc_count ||
         u >= h->units ||
         !bit_get(nvmap(h, MAP_START), u) || ((st & ST_GMASK) && !(st & ST_GROUP)) ||
@@ -390,7 +410,9 @@ static int restore_one(struct vnv_heap *h, uint32_t base, uint32_t *pos, uint32_
             return VNV_OK;
         }
     }
-    if (!err && pre) { /* the member's pre block, at its arena place */
+    if (!err && pre == PRE_LOG)
+        m->pre = PRE_LOG; /* its value from before: the undo log's entries put back */
+    if (!err && pre && pre != PRE_LOG) { /* the member's pre block, at its arena place */
         pre_bytes = pre_size(st | size << ST_BITS);
         err = h->ram->alloc_at(RAM_ST(h), (pre - 1u) * 8u, pre_bytes);
         if (err)
@@ -403,6 +425,35 @@ static int restore_one(struct vnv_heap *h, uint32_t base, uint32_t *pos, uint32_
     }
     charge(h, charged);
     h->dirty_data += charged - VNV_CKPT_RECORD_SIZE - bm - pre_bytes;
+    return err;
+}
+
+/* Re-create one entry of the group's undo log at its arena place, appended after `*tail`
+ * (the checkpoint lists them newest first, the order they are linked in). */
+static int restore_undo(struct vnv_heap *h, uint32_t base, uint32_t *pos, uint32_t len,
+                        uint32_t *tail)
+{
+    uint8_t r[UNDO_CKPT_HDR];
+    int err = ck_read(h, base, pos, len, r, sizeof r);
+    if (err)
+        return err;
+    uint32_t n = get_le16(r + 8), self = get_le16(r + 10);
+    if (n > UNDO_MAX_BYTES || self == 0 || (self - 1u) * 8u >= h->arena_size)
+        return VNV_ERR_CORRUPT;
+    err = h->ram->alloc_at(RAM_ST(h), (self - 1u) * 8u, UNDO_HDR + n);
+    if (err)
+        return err == VNV_ERR_NOMEM ? VNV_ERR_NOMEM : VNV_ERR_CORRUPT;
+    uint8_t *e = undo_entry(h, self);
+    memset(e, 0, 4);
+    memcpy(e + 4, r, sizeof r);
+    err = ck_read(h, base, pos, len, e + UNDO_HDR, n);
+    if (*tail)
+        put_le16(undo_entry(h, *tail), self);
+    else
+        h->undo = (uint16_t)self;
+    *tail = self;
+    h->undo_count++;
+    charge(h, UNDO_CKPT_HDR + n);
     return err;
 }
 
@@ -443,6 +494,10 @@ static int ckpt_apply(struct vnv_heap *h, const uint8_t *hdr, int keep_pins)
     uint32_t skipped = 0;
     for (uint32_t i = 0; i < nrec && !err; i++)
         err = restore_one(h, base, &pos, len, keep_pins, &skipped);
+    h->undo = h->undo_count = 0;
+    uint32_t nundo = get_le32(hdr + 20) >> 16, tail = 0;
+    for (uint32_t i = 0; i < nundo && !err; i++) /* the group's undo log, same order */
+        err = restore_undo(h, base, &pos, len, &tail);
     if (!err && (pos != len || h->used + skipped + mapb != len || h->used > h->max_dirty))
         err = VNV_ERR_CORRUPT;
     if (!err && h->ram->check && h->ram->check(RAM_ST(h)))
@@ -453,6 +508,8 @@ static int ckpt_apply(struct vnv_heap *h, const uint8_t *hdr, int keep_pins)
     uint64_t root = get_le64(hdr + (rollback ? 40 : 24));
     if (!err && root)
         err = root_valid(h, root);
+    if (!err && rollback)
+        err = undo_write(h); /* storage changes last: a refused open has changed nothing */
     if (err)
         return err;
     h->root = root;

@@ -65,7 +65,7 @@ static int members(struct vnv_heap *h, int roll_back)
             continue;
         }
         int revived = 0; /* from the pre block: the RAM copy is the value from before */
-        if (roll_back && (st & ST_GFREE) && m->pre) { /* freed in the group, kept in RAM */
+        if (roll_back && (st & ST_GFREE) && pre_block(m)) { /* freed in the group, kept in RAM */
             uint64_t id = get_le64(pre_data(h, m));
             if (id_unit(h, id) != u || !id_tag(h, id) || id_tag(h, id) > h->alloc_count) {
                 err = err ? err : VNV_ERR_CORRUPT;
@@ -92,7 +92,9 @@ static int members(struct vnv_heap *h, int roll_back)
             }
             m->id = id;
         }
-        if (m->pre) { /* its value from before the group is a RAM pre-image */
+        if (m->pre == PRE_LOG) { /* undo_ram has put its bytes back already */
+            m->pre = 0;
+        } else if (m->pre) { /* its value from before the group is a RAM pre-image */
             if (roll_back)
                 memcpy(meta_data(m), pre_data(h, m), meta_size(m)); /* newer than home: dirty */
             pre_drop(h, m);
@@ -110,6 +112,157 @@ static int members(struct vnv_heap *h, int roll_back)
     return err;
 }
 
+/* ---- the undo log (access.c writes it: write_through) ------------------------------------- */
+
+/* Forget the log (the group ended). Inside a critical section. */
+void undo_discard(struct vnv_heap *h)
+{
+    for (uint32_t i = 0; h->undo && i < h->undo_count; i++) {
+        uint8_t *e = undo_entry(h, h->undo);
+        uint32_t len = get_le16(e + 12), next = get_le16(e);
+        (void)h->ram->free(RAM_ST(h), (h->undo - 1u) * 8u, UNDO_HDR + len);
+        h->used -= UNDO_CKPT_HDR + len;
+        h->undo = (uint16_t)next;
+    }
+    h->undo = 0;
+    h->undo_count = 0;
+}
+
+/* The value `unit` had before the group, in `dst` (a copy of its RAM data): its RAM entries
+ * put back, newest first. */
+void undo_revert(const struct vnv_heap *h, uint32_t unit, uint8_t *dst)
+{
+    uint32_t e = h->undo;
+    for (uint32_t i = 0; e && i < h->undo_count; i++) {
+        const uint8_t *p = undo_entry(h, e);
+        uint32_t at = get_le32(p + 8);
+        if ((at & UNDO_RAM) && get_le32(p + 4) == unit)
+            memcpy(dst + (at & ~UNDO_RAM), p + UNDO_HDR, get_le16(p + 12));
+        e = get_le16(p);
+    }
+}
+
+/* The current data slot of the object at `u` and its size, from its header on storage. */
+static int data_slot_of(struct vnv_heap *h, uint32_t u, uint32_t *slot, uint32_t *size)
+{
+    uint8_t b[VNV_OBJ_HEADER_SIZE];
+    struct objhdr oh;
+    int err = heap_read(h, unit_off(h, u), b, sizeof b);
+    uint64_t id = err ? 0 : get_le64(b + 4);
+    if (!err)
+        err = id_unit(h, id) == u && id_tag(h, id) ? objhdr_decode(h, b, id, &oh)
+                                                   : VNV_ERR_CORRUPT;
+    if (err)
+        return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
+    *size = oh.size;
+    *slot = slot_off(unit_off(h, u), oh.size, (uint32_t)bit_get(nvmap(h, MAP_CUR), u));
+    return VNV_OK;
+}
+
+/* Every entry must name bytes inside a live object (its current data slot on storage, or
+ * its RAM copy): a checkpoint's log is input. Reads headers only, changes nothing, so a
+ * rollback refused here has written nothing. */
+static int undo_check(struct vnv_heap *h)
+{
+    uint32_t unit = h->undo;
+    for (uint32_t i = 0; unit && i < h->undo_count; i++) {
+        const uint8_t *e = undo_entry(h, unit);
+        uint32_t u = get_le32(e + 4), at = get_le32(e + 8), len = get_le16(e + 12);
+        unit = get_le16(e);
+        if (u >= h->units || !bit_get(nvmap(h, MAP_START), u) || len > UNDO_MAX_BYTES)
+            return VNV_ERR_CORRUPT;
+        if (at & UNDO_RAM) { /* bytes of a resident member */
+            struct meta *m = idx_lookup(h, u);
+            uint32_t off = at & ~UNDO_RAM;
+            if (!m || !len || len > meta_size(m) || off > meta_size(m) - len)
+                return VNV_ERR_CORRUPT;
+            continue;
+        }
+        if (len == 0) { /* an allocation */
+            if (at)
+                return VNV_ERR_CORRUPT;
+            continue;
+        }
+        if (SLOT_CRC)
+            return VNV_ERR_CORRUPT; /* never written with the data checksum on */
+        uint32_t slot = 0, size = 0;
+        int err = data_slot_of(h, u, &slot, &size);
+        if (err)
+            return err;
+        if (at < slot || len > size || at - slot > size - len)
+            return VNV_ERR_CORRUPT;
+    }
+    return VNV_OK;
+}
+
+/* The RAM half of a rollback (after undo_check): logged bytes of resident members put
+ * back, objects the group allocated at home gone. Newest first, so the oldest bytes stay. */
+static void undo_ram(struct vnv_heap *h)
+{
+    uint32_t unit = h->undo;
+    for (uint32_t i = 0; unit && i < h->undo_count; i++) {
+        const uint8_t *e = undo_entry(h, unit);
+        uint32_t u = get_le32(e + 4), at = get_le32(e + 8), len = get_le16(e + 12);
+        unit = get_le16(e);
+        if (!bit_get(nvmap(h, MAP_START), u))
+            continue; /* (a crafted log names it twice: gone already) */
+        struct meta *m = idx_lookup(h, u);
+        if (at & UNDO_RAM) {
+            uint32_t off = at & ~UNDO_RAM;
+            if (m && len <= meta_size(m) && off <= meta_size(m) - len)
+                memcpy(meta_data(m) + off, e + UNDO_HDR, len);
+        } else if (len == 0) { /* an object the group allocated at home: it goes */
+            if (m)
+                drop_resident(h, m); /* loaded since */
+            nvmap_free(h, u);
+        }
+    }
+}
+
+/* A clean RAM copy of an object whose home the group wrote through (it was loaded after,
+ * or its member was just reloaded) gets the bytes the storage half will put back. */
+static int undo_overlay(struct vnv_heap *h)
+{
+    uint32_t unit = h->undo;
+    for (uint32_t i = 0; unit && i < h->undo_count; i++) {
+        const uint8_t *e = undo_entry(h, unit);
+        uint32_t u = get_le32(e + 4), at = get_le32(e + 8), len = get_le16(e + 12);
+        unit = get_le16(e);
+        struct meta *m = (at & UNDO_RAM) || !len ? NULL : idx_lookup(h, u);
+        uint32_t slot = 0, size = 0;
+        if (!m || (m->word & ST_DIRTY) || !bit_get(nvmap(h, MAP_START), u))
+            continue;
+        int err = data_slot_of(h, u, &slot, &size);
+        if (err)
+            return err;
+        if (size == meta_size(m) && at >= slot && at - slot <= size - len)
+            memcpy(meta_data(m) + (at - slot), e + UNDO_HDR, len);
+    }
+    return VNV_OK;
+}
+
+/* The storage half, last of all (nothing can be refused after it): the old bytes written
+ * back, newest first; then the log is forgotten. */
+int undo_write(struct vnv_heap *h)
+{
+    int err = VNV_OK;
+    uint32_t unit = h->undo;
+    for (uint32_t i = 0; !err && unit && i < h->undo_count; i++) {
+        const uint8_t *e = undo_entry(h, unit);
+        uint32_t u = get_le32(e + 4), at = get_le32(e + 8), len = get_le16(e + 12);
+        unit = get_le16(e);
+        if ((at & UNDO_RAM) || !len || !bit_get(nvmap(h, MAP_START), u))
+            continue; /* (an object the rollback freed: nothing to keep) */
+        struct vnv_iovec iov = {e + UNDO_HDR, len};
+        err = mutate_begin(h);
+        if (!err)
+            err = heap_writev(h, at, &iov, 1);
+    }
+    if (!err)
+        undo_discard(h);
+    return err;
+}
+
 int vnv_atomic_end(struct vnv_heap *h)
 {
     if (!h || h->state != HS_OPEN || !h->group)
@@ -120,6 +273,7 @@ int vnv_atomic_end(struct vnv_heap *h)
     }
     sec_enter(h);
     int err = members(h, 0);
+    undo_discard(h);
     h->group = 0;
     sec_leave(h);
     return err;
@@ -135,7 +289,9 @@ int vnv_atomic_abort(struct vnv_heap *h)
             return VNV_ERR_BUSY; /* release the group's references first */
     }
     sec_enter(h);
-    int err = members(h, 1);
+    int err = group_rollback(h);
+    if (!err)
+        err = undo_write(h);
     if (!err) {
         h->root = h->group_root;
         h->group = 0;
@@ -146,9 +302,17 @@ int vnv_atomic_abort(struct vnv_heap *h)
 
 int vnv_atomic_depth(const struct vnv_heap *h) { return h ? (int)h->group : 0; }
 
-/* vnv_open of a checkpoint taken inside a group: the state before the group. */
+/* The state before the group, in RAM (vnv_open of a checkpoint taken inside a group, or
+ * vnv_atomic_abort); undo_write then puts the group's write-through bytes back on storage.
+ * Everything that can be refused as damage is refused before storage changes. */
 int group_rollback(struct vnv_heap *h)
 {
-    int err = members(h, 1);
+    int err = undo_check(h);
+    if (!err)
+        undo_ram(h);
+    if (!err)
+        err = members(h, 1);
+    if (!err)
+        err = undo_overlay(h);
     return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
 }

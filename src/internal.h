@@ -143,6 +143,10 @@ static inline uint8_t *pre_data(const struct vnv_heap *h, const struct meta *m)
 {
     return h->arena + (m->pre - 1u) * 8u;
 }
+/* meta.pre of a member whose value from before the group is its RAM copy with the undo
+ * log's entries for it put back (small vnv_writes, group.c); not an arena place. */
+#define PRE_LOG 0xFFFFu
+static inline int pre_block(const struct meta *m) { return m->pre && m->pre != PRE_LOG; }
 /* Bytes of a member's pre block: its value from before the group, or for one freed in the
  * group (ST_GFREE) its 8-byte handle, which the tombstone in meta.id no longer carries. */
 static inline uint32_t pre_size(uint32_t word)
@@ -272,6 +276,21 @@ int slot_verify(struct vnv_heap *h, uint32_t unit, uint32_t size, uint32_t slot)
 int slot_check_crc(struct vnv_heap *h, uint32_t unit, uint32_t size, uint32_t slot,
                    uint32_t crc);
 int group_rollback(struct vnv_heap *h);
+
+/* group.c: the undo log of bytes a group wrote through to non-resident objects.
+ * Entry in RAM: [u16 next][u16 0][u32 unit][u32 storage offset][u16 len][u16 its own arena
+ * unit][len old bytes]; a checkpoint writes the 12 + len bytes from `unit` on. */
+#define UNDO_MAX_BYTES 32u /* longer writes load the object instead */
+#define UNDO_HDR 16u
+#define UNDO_CKPT_HDR 12u
+void undo_discard(struct vnv_heap *h);
+int undo_write(struct vnv_heap *h);
+void undo_revert(const struct vnv_heap *h, uint32_t unit, uint8_t *dst);
+#define UNDO_RAM 0x80000000u /* entry offset flag: bytes of a resident object, not storage */
+static inline uint8_t *undo_entry(const struct vnv_heap *h, uint32_t unit)
+{
+    return h->arena + (unit - 1u) * 8u;
+}
 
 /* checkpoint.c */
 int ckpt_write(struct vnv_heap *h, uint32_t flags);

@@ -263,6 +263,108 @@ static void test_dirty_members_cost_no_traffic(void)
     }
 }
 
+/* Small writes in a group go to the undo log instead of whole copies: a write of at most 32
+ * bytes to an object that is not resident (and whose slot the last checkpoint does not
+ * read) is written through with its old bytes logged (one read, one write); a small write
+ * to a dirty resident object logs its old bytes in RAM; an object allocated in the group
+ * may go home, logged as an allocation. Abort, restart from inside and resume all come out
+ * right, including for an object written through and loaded afterwards (its clean RAM copy
+ * must roll back with its home). */
+static void test_undo_log(void)
+{
+    for (int how = 0; how < 3; how++) { /* 0 abort, 1 restart from inside, 2 resume + abort */
+        struct fixture f;
+        REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+        uint8_t va[16], vc[64], ve[64], got[64], x[8];
+        memset(va, 0xA1, sizeof va);
+        memset(vc, 0xC1, sizeof vc);
+        memset(ve, 0xE1, sizeof ve);
+        memset(x, 0x77, sizeof x);
+        vnv_obj_t a, c, e, n;
+        CHECK_EQ(vnv_alloc(&f.heap, sizeof vc, vc, &c), VNV_OK);
+        CHECK_EQ(vnv_alloc(&f.heap, sizeof ve, ve, &e), VNV_OK);
+        f.wipe = 0;
+        CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+        CHECK_EQ(vnv_unload(&f.heap, c), VNV_OK); /* written home after the checkpoint */
+        CHECK_EQ(vnv_unload(&f.heap, e), VNV_OK);
+        CHECK_EQ(vnv_alloc(&f.heap, sizeof va, va, &a), VNV_OK); /* dirty, resident */
+        uint32_t used0 = stats(&f).checkpoint_bytes;
+        uint64_t w0 = f.emu.write_calls, r0 = f.emu.read_calls;
+        uint64_t wb0 = f.emu.write_bytes;
+        CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK);
+        CHECK_EQ(vnv_write(&f.heap, c, 4, x, sizeof x), VNV_OK); /* written through */
+        if (!VNV_DATA_CRC) { /* (with the checksum the slot is rewritten whole instead) */
+            CHECK_EQ(f.emu.write_calls, w0 + 1);
+            CHECK_EQ(f.emu.read_calls, r0 + 2); /* its header (where), the bytes it replaces */
+            CHECK_EQ(f.emu.write_bytes, wb0 + sizeof x);
+            CHECK_EQ(stats(&f).checkpoint_bytes, used0 + 12u + sizeof x); /* the entry */
+            CHECK_EQ(stats(&f).resident_objects, 1); /* only a: c was not loaded */
+        }
+        w0 = f.emu.write_calls;
+        used0 = stats(&f).checkpoint_bytes;
+        CHECK_EQ(vnv_write(&f.heap, a, 2, x, 4), VNV_OK); /* dirty: logged in RAM */
+        CHECK_EQ(f.emu.write_calls, w0);
+        CHECK_EQ(stats(&f).checkpoint_bytes, used0 + 12u + 4u);
+        CHECK_EQ(vnv_write(&f.heap, e, 60, x, 4), VNV_OK); /* through, then loaded clean */
+        const void *p;
+        CHECK_EQ(vnv_get(&f.heap, e, &p), VNV_OK);
+        CHECK_EQ(((const uint8_t *)p)[60], 0x77);
+        CHECK_EQ(vnv_release(&f.heap, e), VNV_OK);
+        uint8_t vn[48];
+        memset(vn, 0x5A, sizeof vn);
+        CHECK_EQ(vnv_alloc(&f.heap, sizeof vn, vn, &n), VNV_OK);
+        CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+        if (how == 0) {
+            CHECK_EQ(vnv_atomic_abort(&f.heap), VNV_OK);
+        } else if (how == 1) {
+            CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK); /* inside: the log goes with it */
+            CHECK_EQ(fx_reboot(&f), VNV_OK);
+        } else {
+            f.wipe = 1;
+            CHECK_EQ(vnv_persist_all(), VNV_OK); /* RAM lost and rebuilt: still inside */
+            CHECK_EQ(vnv_atomic_depth(&f.heap), 1);
+            CHECK_EQ(vnv_read(&f.heap, c, 4, got, sizeof x), VNV_OK);
+            CHECK(memcmp(got, x, sizeof x) == 0);
+            CHECK_EQ(vnv_read(&f.heap, a, 2, got, 4), VNV_OK);
+            CHECK(memcmp(got, x, 4) == 0);
+            CHECK_EQ(vnv_read(&f.heap, n, 0, got, sizeof vn), VNV_OK);
+            CHECK(memcmp(got, vn, sizeof vn) == 0);
+            CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+            CHECK_EQ(vnv_atomic_abort(&f.heap), VNV_OK);
+        }
+        for (int round = 0; round < 2; round++) { /* rolled back; then after a restart */
+            CHECK_EQ(vnv_read(&f.heap, c, 0, got, sizeof vc), VNV_OK);
+            CHECK(memcmp(got, vc, sizeof vc) == 0);
+            CHECK_EQ(vnv_read(&f.heap, e, 0, got, sizeof ve), VNV_OK);
+            CHECK(memcmp(got, ve, sizeof ve) == 0);
+            CHECK_EQ(vnv_get(&f.heap, e, &p), VNV_OK); /* a RAM copy, if it has one */
+            CHECK(memcmp(p, ve, sizeof ve) == 0);
+            CHECK_EQ(vnv_release(&f.heap, e), VNV_OK);
+            CHECK_EQ(vnv_read(&f.heap, a, 0, got, sizeof va), VNV_OK);
+            CHECK(memcmp(got, va, sizeof va) == 0);
+            CHECK_EQ(vnv_read(&f.heap, n, 0, got, 1), VNV_ERR_INVAL);
+            CHECK_EQ(vnv_atomic_depth(&f.heap), 0);
+            CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+            f.wipe = 0;
+            CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+            if (round == 0)
+                CHECK_EQ(fx_reboot(&f), VNV_OK);
+        }
+        /* committed: the log goes, the changes stay */
+        CHECK_EQ(vnv_unload(&f.heap, c), VNV_OK);
+        CHECK_EQ(vnv_write(&f.heap, c, 0, x, sizeof x), VNV_OK); /* fresh again: through */
+        CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK);
+        CHECK_EQ(vnv_write(&f.heap, c, 8, x, sizeof x), VNV_OK);
+        CHECK_EQ(vnv_atomic_end(&f.heap), VNV_OK);
+        CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+        CHECK_EQ(fx_reboot(&f), VNV_OK);
+        CHECK_EQ(vnv_read(&f.heap, c, 0, got, 2u * sizeof x), VNV_OK);
+        CHECK(memcmp(got, x, sizeof x) == 0 && memcmp(got + 8, x, sizeof x) == 0);
+        CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+        fx_free(&f);
+    }
+}
+
 /* A group whose changes cannot fit the budget: BUDGET at the change, then abort. */
 static void test_group_budget(void)
 {
@@ -693,6 +795,7 @@ int main(void)
     RUN(test_abort_rolls_back);
     RUN(test_group_budget);
     RUN(test_dirty_members_cost_no_traffic);
+    RUN(test_undo_log);
     RUN(test_random_groups_with_resets);
     RUN(test_kvs_tasks_survive_resets);
     return vtest_summary();

@@ -5,19 +5,24 @@
  * internals, so the tool also checks the specification):
  *   1. superblock: size, magic, CRC, version, and the geometry recomputed from the storage
  *      size, max_dirty and the unit exactly as src/heap.c lays the device out;
- *   2. both checkpoint slots: header, length, the CRC over map, records and bitmaps (object
- *      data excluded), and which one vnv_open loads (section 2.4);
+ *   2. both checkpoint slots: header, length, the CRC over map, records, bitmaps and the
+ *      group's undo log (object data excluded), and which one vnv_open loads (section 2.4);
  *   3. the loaded slot's NV map: START within ALLOC, CUR within START, no bit past the last
  *      unit, the first used unit after a free one is a start;
  *   4. every record: its unit is a START, its size fits the home, arena blocks do not
  *      overlap, an object never written home is wholly in the checkpoint, a homed one
  *      agrees with its header; the budget;
  *   5. the object header at every START unit (CRC, handle, size fits the home), the root;
- *   6. the library's own view: vnv_open on the image (read-only) followed by vnv_check.
+ *      the undo log's entries (a START unit each; bytes inside a resident object or inside
+ *      the current data slot of a home; their arena blocks);
+ *   6. the library's own view: vnv_open on the image followed by vnv_check. The image is
+ *      never modified: what open writes (a group's rollback puts its undo log back on
+ *      storage, and voids the other slot) goes to a private copy of the pages it touches.
  * Every field is bounded before it is used as a length, a count or an offset; the image is
  * only read after the geometry has been proved to lie inside it. Allocations: two bitmaps
- * of one bit per unit (at most 256 KiB) and, for step 6, a RAM buffer of at most about
- * 1.3 MiB.
+ * of one bit per unit (at most 256 KiB), the undo log's byte ranges in resident objects
+ * (at most 512 KiB) and, for step 6, a RAM buffer of at most about 1.3 MiB and the copies
+ * of the 4 KiB pages open writes (none unless it rolls back an undo log).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "vnv_check_lib.h"
@@ -43,6 +48,18 @@
 #define CK_HDR 48u
 #define CK_REC 16u
 #define OBJ_HDR 16u
+/* The group's undo log, after the records (docs/FORMAT.md 2.3.1): flags bits 16-31 count its entries, newest first, each
+ * [u32 unit][u32 offset][u16 len][u16 arena unit][len bytes]; offset bit 31 set: bytes at
+ * that offset of a resident object, clear: a storage offset inside the current data slot of
+ * the home at unit; len 0 without bit 31: an object the group allocated at home (a
+ * rollback frees it). In RAM an entry is a 16-byte header and the bytes, at (arena unit -
+ * 1) * 8. */
+#define UNDO_REC 12u
+#define UNDO_RAM_HDR 16u
+#define UNDO_MAX 32u
+#define UNDO_IN_RAM 0x80000000u
+#define PRE_LOG 0xFFFFu /* a record's pre field: its value before the group = RAM copy with
+                          * the undo log's entries for it put back; no pre block follows */
 #define SB_FEAT_CRC 1u /* superblock features bit 0: every data slot ends in its CRC-32 */
 #define NMAPS 3u                 /* ALLOC, START, CUR in a checkpoint */
 #define MAX_UNITS (1u << 21)
@@ -107,27 +124,68 @@ static int verdict(struct ctx *c, const char *name)
     return c->problems ? VNV_CHECK_PROBLEMS : VNV_CHECK_OK;
 }
 
-/* ---- read-only storage over the image in memory ------------------------------------------ */
+/* ---- storage over the image in memory, copy-on-write ---------------------------------------- */
+
+/* The image is never modified: a page that vnv_open writes (a group's rollback writes its
+ * undo log back and voids the other slot) is copied first, and reads see the copy. */
+#define PAGE 4096u
 
 struct image {
     const uint8_t *p;
     size_t len;
+    uint8_t **page; /* ceil(len / PAGE) entries (at most 4096), allocated at the first write */
+    int oom;
 };
 
-static int ro_read(void *ctx, uint32_t off, void *dst, uint32_t len)
+static int cow_read(void *ctx, uint32_t off, void *dst, uint32_t len)
 {
     const struct image *im = ctx;
     if (off > im->len || len > im->len - off)
         return VNV_ERR_INVAL;
-    if (len)
-        memcpy(dst, im->p + off, len);
+    while (len) {
+        uint32_t pg = off / PAGE, in = off % PAGE, n = PAGE - in < len ? PAGE - in : len;
+        const uint8_t *src = im->page && im->page[pg] ? im->page[pg] + in : im->p + off;
+        memcpy(dst, src, n);
+        dst = (uint8_t *)dst + n;
+        off += n;
+        len -= n;
+    }
     return VNV_OK;
 }
 
-static int ro_write(void *ctx, uint32_t off, const void *src, uint32_t len)
+static int cow_write(void *ctx, uint32_t off, const void *src, uint32_t len)
 {
-    (void)ctx, (void)off, (void)src, (void)len;
-    return VNV_ERR_IO; /* the checker never modifies the image */
+    struct image *im = ctx;
+    if (off > im->len || len > im->len - off)
+        return VNV_ERR_INVAL;
+    size_t pages = (im->len + PAGE - 1u) / PAGE;
+    if (len && !im->page)
+        im->page = calloc(pages, sizeof *im->page);
+    while (len && im->page) {
+        uint32_t pg = off / PAGE, in = off % PAGE, n = PAGE - in < len ? PAGE - in : len;
+        if (!im->page[pg]) {
+            size_t at = (size_t)pg * PAGE, sz = im->len - at < PAGE ? im->len - at : PAGE;
+            im->page[pg] = malloc(sz);
+            if (!im->page[pg])
+                break;
+            memcpy(im->page[pg], im->p + at, sz);
+        }
+        memcpy(im->page[pg] + in, src, n);
+        src = (const uint8_t *)src + n;
+        off += n;
+        len -= n;
+    }
+    if (len)
+        im->oom = 1;
+    return len ? VNV_ERR_IO : VNV_OK;
+}
+
+static void cow_free(struct image *im)
+{
+    for (size_t i = 0; im->page && i < (im->len + PAGE - 1u) / PAGE; i++)
+        free(im->page[i]);
+    free(im->page);
+    im->page = NULL;
 }
 
 /* ---- format primitives (docs/FORMAT.md) ------------------------------------------------------- */
@@ -215,8 +273,16 @@ struct slot {
     int magic, ok;
     const char *why; /* why it does not verify */
     uint32_t base, seq, len, crc, nrec, flags;
+    uint32_t nundo, undo_pos; /* the undo log: entries, and where the first one starts */
     uint64_t root, count;
 };
+
+/* Bytes after a record's bitmap: its pre block (a group member's value from before the
+ * group, or the handle of one freed in the group), none for PRE_LOG. */
+static uint32_t pre_len(uint32_t pre, uint32_t st, uint32_t size)
+{
+    return pre && pre != PRE_LOG ? ((st & ST_GFREE) ? 8u : size) : 0u;
+}
 
 static uint32_t runs_bytes(const uint8_t *bm, uint32_t size, uint32_t st)
 {
@@ -278,13 +344,35 @@ static void verify_slot(const uint8_t *img, const struct geo *g, unsigned s, str
         } else if (st & ST_DIRTY) {
             data = size;
         }
-        if (le16(r + 14)) /* a group member's pre block: its value before, or its handle */
-            data += (st & ST_GFREE) ? 8u : size;
+        data += pre_len(le16(r + 14), st, size);
         if (sl->len - pos < data) {
             sl->why = "a record's data runs past the checkpoint's end";
             return;
         }
         pos += data;
+    }
+    sl->nundo = sl->flags >> 16;
+    sl->undo_pos = pos;
+    if (sl->nundo && !(sl->flags & CK_FLAG_GROUP)) {
+        sl->why = "an undo log outside a group";
+        return;
+    }
+    for (uint32_t i = 0; i < sl->nundo; i++) {
+        if (sl->len - pos < UNDO_REC) {
+            sl->why = "an undo log entry runs past the checkpoint's end";
+            return;
+        }
+        uint32_t n = le16(h + pos + 8);
+        if (n > UNDO_MAX) {
+            sl->why = "an undo log entry longer than 32 bytes";
+            return;
+        }
+        if (sl->len - pos - UNDO_REC < n) {
+            sl->why = "an undo log entry's bytes run past the checkpoint's end";
+            return;
+        }
+        crc = crc32(crc, h + pos, UNDO_REC + n);
+        pos += UNDO_REC + n;
     }
     uint8_t tmp[CK_HDR];
     memcpy(tmp, h, CK_HDR);
@@ -378,6 +466,25 @@ static const char *read_header(const struct state *s, uint32_t u, uint64_t *id, 
     return NULL;
 }
 
+/* Take the arena bytes [off, off + need) (off + need <= MAX_ARENA) for a block: 1 if some
+ * of them are taken already. After the first overlap no more are taken (the first one
+ * explains the rest), but arena_end still grows. */
+static int arena_take(struct state *s, uint64_t off, uint64_t need)
+{
+    if (off + need > s->arena_end)
+        s->arena_end = (uint32_t)(off + need);
+    if (s->overlaps)
+        return 0;
+    for (uint32_t k = (uint32_t)(off / 8u); k < (off + need + 7u) / 8u; k++) {
+        if (s->arena[k >> 3] & (1u << (k & 7u))) {
+            s->overlaps++;
+            return 1;
+        }
+        s->arena[k >> 3] |= (uint8_t)(1u << (k & 7u));
+    }
+    return 0;
+}
+
 static void check_records(struct state *s)
 {
     const struct geo *g = s->g;
@@ -400,13 +507,16 @@ static void check_records(struct state *s)
             data = runs_bytes(bm, size, st);
             pos += nbm;
         }
-        uint32_t pre = le16(r + 14), pre_len = pre ? ((st & ST_GFREE) ? 8u : size) : 0u;
-        pos += data + pre_len;
+        uint32_t pre = le16(r + 14), plen = pre_len(pre, st, size);
+        pos += data + plen;
         s->dirty_bytes += data;
         if (au == 0)
             problem(s->c, "record %u (handle %" PRIx64 "): arena unit 0\n", i, id);
-        if (pre && (!(st & ST_GROUP) || !(st & ST_DIRTY) || (st & ST_GNEW) ||
-                    ((st & ST_PARTIAL) && !(st & ST_GFREE))))
+        if (pre == PRE_LOG && (!(st & ST_GROUP) || (st & (ST_GNEW | ST_GFREE))))
+            problem(s->c, "record %u (handle %" PRIx64 "): its value from before the group "
+                          "left to the undo log, on an object that cannot have one\n", i, id);
+        if (plen && (!(st & ST_GROUP) || !(st & ST_DIRTY) || (st & ST_GNEW) ||
+                     ((st & ST_PARTIAL) && !(st & ST_GFREE))))
             problem(s->c, "record %u (handle %" PRIx64 "): a pre block on an object that cannot "
                           "have one\n", i, id);
         if ((st & ST_PSHIFT) && !(st & ST_PARTIAL))
@@ -468,34 +578,145 @@ static void check_records(struct state *s)
         }
         for (int blk = 0; blk < 2; blk++) { /* the object's block, then its pre block */
             if (blk) {
-                if (!pre)
+                if (!plen)
                     break;
                 off = (uint64_t)(pre - 1u) * 8u;
-                need = pre_len;
+                need = plen;
                 if (off + need > MAX_ARENA) {
                     problem(s->c, "record %u (handle %" PRIx64 "): pre block past the largest "
                                   "arena\n", i, id);
                     break;
                 }
             }
-            if (off + need > s->arena_end)
-                s->arena_end = (uint32_t)(off + need);
-            if (s->overlaps || !au)
+            if (!au) {
+                if (off + need > s->arena_end)
+                    s->arena_end = (uint32_t)(off + need);
                 break;
-            for (uint32_t k = (uint32_t)(off / 8u); k < (off + need + 7u) / 8u; k++) {
-                if (s->arena[k >> 3] & (1u << (k & 7u))) {
-                    s->overlaps++;
-                    problem(s->c, "record %u (handle %" PRIx64 "): arena block overlaps "
-                                  "another record's\n", i, id);
-                    break;
-                }
-                s->arena[k >> 3] |= (uint8_t)(1u << (k & 7u));
             }
+            if (arena_take(s, off, need))
+                problem(s->c, "record %u (handle %" PRIx64 "): arena block overlaps "
+                              "another record's\n", i, id);
         }
     }
     if (sl->len - g->mapb > g->max_dirty)
         problem(s->c, "checkpoint: %u bytes besides the map exceed max_dirty %u\n",
                 sl->len - g->mapb, g->max_dirty);
+}
+
+/* ---- the group's undo log ------------------------------------------------------------------- */
+
+struct span {
+    uint32_t unit, end; /* an undo entry's bytes of a resident object end at `end` */
+};
+
+static int span_cmp(const void *a, const void *b)
+{
+    const struct span *x = a, *y = b;
+    return x->unit < y->unit ? -1 : x->unit > y->unit;
+}
+
+/* Every entry of the loaded checkpoint's undo log, as a rollback (vnv_open) applies it:
+ * a START unit; bytes of a resident object inside it, bytes on storage inside the current
+ * data slot of an intact home, or (length 0) an object the group allocated at home, which
+ * the rollback frees; its arena block. After check_records (resident, unhomed). Returns -1
+ * when out of memory (at most 8 bytes per entry: 512 KiB), else 0. */
+static int check_undo(struct state *s)
+{
+    const struct geo *g = s->g;
+    const struct slot *sl = s->sl;
+    const uint8_t *h = s->img + sl->base;
+    if (!sl->nundo)
+        return 0;
+    struct span *sp = calloc(sl->nundo, sizeof *sp);
+    if (!sp)
+        return -1;
+    uint32_t pos = sl->undo_pos, nsp = 0;
+    /* verify_slot has parsed the log: every entry and its bytes lie inside len */
+    for (uint32_t i = 0; i < sl->nundo; i++) {
+        const uint8_t *e = h + pos;
+        uint32_t u = le32(e), at = le32(e + 4), n = le16(e + 8), au = le16(e + 10);
+        pos += UNDO_REC + n;
+        uint64_t off = au ? (uint64_t)(au - 1u) * 8u : 0u, need = UNDO_RAM_HDR + n;
+        if (!au)
+            problem(s->c, "undo entry %u: arena unit 0\n", i);
+        else if (off + need > MAX_ARENA)
+            problem(s->c, "undo entry %u: arena block [%" PRIu64 ", +%" PRIu64 ") past the "
+                          "largest arena\n", i, off, need);
+        else if (arena_take(s, off, need))
+            problem(s->c, "undo entry %u: arena block overlaps another one\n", i);
+        if (u >= g->units || !bit(s->start, u)) {
+            problem(s->c, "undo entry %u: unit %u is not a START unit\n", i, u);
+            continue;
+        }
+        if (at & UNDO_IN_RAM) { /* bytes of a resident object: bounded below, by its size */
+            if (!bit(s->resident, u))
+                problem(s->c, "undo entry %u: bytes of the object at unit %u in RAM, but it "
+                              "has no record\n", i, u);
+            else
+                sp[nsp++] = (struct span){u, (at & ~UNDO_IN_RAM) + n};
+            continue;
+        }
+        if (!n) { /* allocated in the group at home: the rollback frees it */
+            if (sl->root && id_unit(g, sl->root) == u)
+                problem(s->c, "undo entry %u: the root from before the group names the object "
+                              "the group allocated at unit %u (a rollback frees it)\n", i, u);
+            continue;
+        }
+        if (bit(s->unhomed, u)) {
+            problem(s->c, "undo entry %u: bytes of the home at unit %u, whose object was never "
+                          "written home\n", i, u);
+            continue;
+        }
+        uint64_t hid;
+        uint32_t size, pbits;
+        const char *why = read_header(s, u, &hid, &size, &pbits);
+        if (why) {
+            problem(s->c, "undo entry %u: the home at unit %u: %s\n", i, u, why);
+            continue;
+        }
+        uint32_t slot = g->nv_off + u * g->unit + OBJ_HDR +
+                        (uint32_t)bit(s->cur, u) * (size + g->slot_crc);
+        if (at < slot || n > size || at - slot > size - n)
+            problem(s->c, "undo entry %u: bytes [%u, +%u) outside the current data slot "
+                          "[%u, +%u) of the home at unit %u\n", i, at, n, slot, size, u);
+    }
+    /* the bytes in RAM against the objects' sizes: the entries sorted by unit, one per unit
+     * (the furthest end), then each record looks its unit up */
+    if (nsp) {
+        qsort(sp, nsp, sizeof *sp, span_cmp);
+        uint32_t k = 0;
+        for (uint32_t j = 1; j < nsp; j++) {
+            if (sp[j].unit != sp[k].unit)
+                sp[++k] = sp[j];
+            else if (sp[j].end > sp[k].end)
+                sp[k].end = sp[j].end;
+        }
+        nsp = k + 1u;
+        pos = CK_HDR + g->mapb;
+        for (uint32_t i = 0; i < sl->nrec; i++) {
+            const uint8_t *r = h + pos;
+            uint32_t word = le32(r + 8), st = word & ST_MASK, size = word >> ST_BITS;
+            uint32_t u = id_unit(g, le64(r));
+            pos += CK_REC;
+            if (st & ST_PARTIAL) {
+                uint32_t bs = 16u << ((st & ST_PSHIFT) >> 8);
+                uint32_t nbm = ((size + bs - 1u) / bs + 7u) / 8u;
+                pos += nbm + runs_bytes(h + pos, size, st);
+            } else if (st & ST_DIRTY) {
+                pos += size;
+            }
+            pos += pre_len(le16(r + 14), st, size);
+            struct span key = {u, 0};
+            struct span *f = bsearch(&key, sp, nsp, sizeof *sp, span_cmp);
+            if (f && f->end > size) {
+                problem(s->c, "undo log: bytes up to %u of the object at unit %u in RAM, which "
+                              "has %u\n", f->end, u, size);
+                f->end = 0; /* once per unit, whatever the records */
+            }
+        }
+    }
+    free(sp);
+    return 0;
 }
 
 /* Every START unit's header; returns the objects and their bytes. */
@@ -559,8 +780,7 @@ static void check_root(struct state *s)
             } else if (st & ST_DIRTY) {
                 pos += sz;
             }
-            if (le16(r + 14))
-                pos += (st & ST_GFREE) ? 8u : sz;
+            pos += pre_len(le16(r + 14), st, sz);
         }
     } else if (read_header(s, u, &id, &size, &pbits)) {
         return; /* reported with the homes */
@@ -735,11 +955,21 @@ int vnv_check_image(const uint8_t *img, size_t len, const char *name, FILE *out,
     uint64_t bytes = 0;
     if (!c.problems) { /* extents need a sound map */
         check_records(st);
+        if (check_undo(st)) {
+            free(st);
+            free(bits);
+            if (out)
+                fprintf(out, "vnv-check: out of memory\n");
+            return VNV_CHECK_ERROR;
+        }
         check_homes(st, &objects, &bytes, &used);
         check_root(st);
         say(&c, "checkpoint: slot %c, seq %u, %u resident records (%u dirty bytes), root %s, "
                 "%" PRIu64 " allocations so far\n", 'A' + pick, sl[pick].seq, sl[pick].nrec,
             st->dirty_bytes, sl[pick].root ? "set" : "none", sl[pick].count);
+        if (sl[pick].flags & CK_FLAG_GROUP)
+            say(&c, "group: taken inside a failure-atomic group; open rolls it back (the root "
+                    "from before it, %u undo log entries)\n", sl[pick].nundo);
         say(&c, "objects: %u (%" PRIu64 " bytes of data on storage); NV units used %u of %u: "
                 "%" PRIu64 " B used, %" PRIu64 " B free; quarantine: not applicable offline\n",
             objects, bytes, used, g.units, (uint64_t)used * g.unit,
@@ -751,9 +981,11 @@ int vnv_check_image(const uint8_t *img, size_t len, const char *name, FILE *out,
 
     /* 6. the library's view */
     if (!c.problems && nv && ram) {
-        struct image im = {img, len};
-        struct vnv_storage vs = {&im, (uint32_t)len, ro_read, ro_write, NULL, NULL};
-        if (library_view(&c, &vs, &g, nv, ram, arena_need, nrec) != VNV_CHECK_OK) {
+        struct image im = {img, len, NULL, 0};
+        struct vnv_storage vs = {&im, (uint32_t)len, cow_read, cow_write, NULL, NULL};
+        int lv = library_view(&c, &vs, &g, nv, ram, arena_need, nrec);
+        cow_free(&im);
+        if (lv != VNV_CHECK_OK || im.oom) {
             if (out)
                 fprintf(out, "vnv-check: out of memory\n");
             return VNV_CHECK_ERROR;

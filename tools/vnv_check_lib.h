@@ -4,7 +4,9 @@
  *
  * Every byte of the image is treated as hostile: any damaged image gives 1 and a message
  * starting with "PROBLEM:", never a read outside the image, and the memory it allocates is
- * bounded (at most about 1 MiB besides the image itself).
+ * bounded: about 1.5 MiB of tables besides the image, plus private copies of the image
+ * pages the library's own check (an open that rolls a group back) writes to, at most the
+ * image's size again. The image itself is never written.
  */
 #ifndef VNV_CHECK_LIB_H
 #define VNV_CHECK_LIB_H

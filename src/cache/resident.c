@@ -46,15 +46,17 @@ uint32_t dirty_bytes_of(struct meta *m)
 uint32_t charge_of(struct meta *m)
 {
     return VNV_CKPT_RECORD_SIZE + bitmap_bytes(meta_size(m), m->word & ST_MASK) +
-           dirty_bytes_of(m) + (m->pre ? pre_size(m->word) : 0u);
+           dirty_bytes_of(m) + (pre_block(m) ? pre_size(m->word) : 0u);
 }
 
 /* Forget a group member's pre-image (the group ended, or it was restored or written home).
  * Call inside a critical section. */
 void pre_drop(struct vnv_heap *h, struct meta *m)
 {
-    if (!m->pre)
+    if (!pre_block(m)) {
+        m->pre = 0;
         return;
+    }
     (void)h->ram->free(RAM_ST(h), (m->pre - 1u) * 8u, pre_size(m->word));
     h->used -= pre_size(m->word);
     m->pre = 0;

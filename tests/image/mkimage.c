@@ -3,9 +3,13 @@
  *   good.img     objects, a root, a power-fail checkpoint with dirty and partial objects
  *   closed.img   the same after vnv_close
  *   stale.img    storage written after the checkpoint, no new one (power ran out): open
- *                loads the last checkpoint, which is intact (format 3: consistent)
+ *                loads the last checkpoint, which is intact (since format 3: consistent)
  *   torn.img     the checkpoint cut half-way (the energy did not cover the bound): open
- *                loads the previous checkpoint (format 3: consistent)
+ *                loads the previous checkpoint (since format 3: consistent)
+ *   group.img    a checkpoint inside a failure-atomic group: group marks, the root from
+ *                before it, and an undo log with an entry of each kind (bytes written
+ *                through to a home - not with VNV_DATA_CRC -, bytes of a resident object,
+ *                an object allocated at home); open rolls it back
  *   flipped.img  one bit flipped in an object header
  *   foreign.img  not a vnvheap image
  */
@@ -35,6 +39,8 @@ static int save(const char *dir, const char *name)
     return 0;
 }
 
+static vnv_obj_t o[30], arr;
+
 static int build(uint32_t cut)
 {
     memset(nv, 0, NV);
@@ -44,7 +50,6 @@ static int build(uint32_t cut)
                              .max_dirty_bytes = 1024};
     if (vnv_format(&heap, &cfg))
         return 1;
-    vnv_obj_t o[30], arr;
     for (unsigned i = 0; i < 30; i++) {
         uint8_t v[48];
         memset(v, (int)i, sizeof v);
@@ -80,12 +85,17 @@ int main(int argc, char **argv)
         return 1;
     if (build(0)) /* a checkpoint inside a failure-atomic group: marks, group root */
         return 1;
-    vnv_obj_t g[3];
+    vnv_obj_t g[4];
     uint32_t one = 1;
-    if (vnv_atomic_begin(&heap) || vnv_alloc(&heap, 4, &one, &g[0]) ||
+    if (vnv_unload(&heap, o[5]) || /* written home after the checkpoint: its slot is fresh */
+        vnv_atomic_begin(&heap) || vnv_alloc(&heap, 4, &one, &g[0]) ||
         vnv_root(&heap, &g[1]) || vnv_write(&heap, g[1], 0, &one, 4) ||
         vnv_set_root(&heap, g[0]) || vnv_alloc(&heap, 9, NULL, &g[2]) ||
-        vnv_unload(&heap, g[2]) == VNV_OK || vnv_checkpoint(&heap) || save(dir, "group.img"))
+        vnv_unload(&heap, g[2]) == VNV_OK ||
+        vnv_write(&heap, o[5], 2, &one, 4) ||  /* written through: undo log, storage bytes */
+        vnv_write(&heap, o[6], 1, &one, 4) ||  /* dirty and resident: undo log, RAM bytes */
+        vnv_alloc(&heap, 900, NULL, &g[3]) || /* no room in RAM: at home, undo log */
+        vnv_checkpoint(&heap) || save(dir, "group.img"))
         return 1;
     vnv_abandon(&heap);
     if (build(0))

@@ -1,10 +1,10 @@
-/* image_crc.c - checksums of a storage image, format version 3 (see image_crc.h). */
+/* image_crc.c - checksums of a storage image, format version 4 (see image_crc.h). */
 #include "image_crc.h"
 
 #define CK_MAGIC 0x43564E56u
 #define MAX_UNITS (1u << 21)
 
-/* status bits below the size in a record's word (11 in docs/FORMAT.md 2.3) */
+/* status bits below the size in a record's word (14 in docs/FORMAT.md 2.3) */
 unsigned vnv_img_status_bits(void)
 {
     unsigned b = 0;
@@ -74,11 +74,15 @@ uint32_t vnv_img_slot_off(const uint8_t *img, size_t len, unsigned s)
     return in_image(len, off, VNV_IMG_CK_HEADER) ? (uint32_t)off : 0;
 }
 
-/* Walk slot s as ckpt_verify does: the CRC over map, records and bitmaps, skipping data.
- * Returns 1 if the slot parses completely to its length; *crc gets the CRC of what was
- * covered (with the header, crc field zeroed). */
-static int slot_walk(const uint8_t *img, size_t len, unsigned s, uint32_t *crc)
+/* Walk slot s as ckpt_verify does: the CRC over map, records, bitmaps and the undo log,
+ * skipping data. Returns 1 if the slot parses completely to its length; *crc gets the CRC
+ * of what was covered (with the header, crc field zeroed), *undo (may be NULL) the image
+ * offset of the undo log (0 when the records do not parse). */
+static int slot_walk(const uint8_t *img, size_t len, unsigned s, uint32_t *crc,
+                     uint32_t *undo)
 {
+    if (undo)
+        *undo = 0;
     uint32_t base = vnv_img_slot_off(img, len, s);
     uint32_t cap = vnv_img_get32(img, len, VNV_IMG_SB_CKPT_CAP);
     uint32_t mapb = 12u * vnv_img_map_words(img, len);
@@ -131,13 +135,29 @@ static int slot_walk(const uint8_t *img, size_t len, unsigned s, uint32_t *crc)
                 if (bm[b >> 3] & (1u << (b & 7u)))
                     data += (uint64_t)(b + 1u) * bs <= size ? bs : size - b * bs;
         }
-        if (r[14] | r[15]) /* a group member's pre block: its value before, or its handle */
+        uint32_t pre = (uint32_t)r[14] | (uint32_t)r[15] << 8;
+        if (pre && pre != VNV_IMG_PRE_LOG) /* a pre block: the value before, or its handle */
             data += (st & 0x2000u) ? 8u : size;
         if (data > end - pos) {
             pos = end, ok = 0;
             goto done;
         }
         pos += data;
+    }
+    /* the group's undo log: flags bits 16-31 entries of 12 bytes and their bytes, all
+     * covered (in a checkpoint without flag bit 1 ckpt_verify refuses it) */
+    if (undo)
+        *undo = base + (uint32_t)pos;
+    uint32_t flags = vnv_img_get32(img, len, base + VNV_IMG_CK_FLAGS);
+    if ((flags >> 16) && !(flags & 2u))
+        ok = 0;
+    for (uint32_t i = 0; i < (flags >> 16); i++) {
+        COVER(VNV_IMG_CK_UNDO);
+        const uint8_t *e = p + pos - VNV_IMG_CK_UNDO;
+        uint32_t n = (uint32_t)e[8] | (uint32_t)e[9] << 8;
+        if (n > VNV_IMG_UNDO_MAX)
+            ok = 0;
+        COVER(n);
     }
 done:
 #undef COVER
@@ -154,7 +174,7 @@ done:
 int vnv_img_slot_ok(const uint8_t *img, size_t len, unsigned s)
 {
     uint32_t crc = 0;
-    return slot_walk(img, len, s, &crc) &&
+    return slot_walk(img, len, s, &crc, NULL) &&
            crc == vnv_img_get32(img, len, vnv_img_slot_off(img, len, s) + VNV_IMG_CK_CRC);
 }
 
@@ -184,6 +204,13 @@ int vnv_img_loaded_slot(const uint8_t *img, size_t len)
     if (vnv_img_slot_ok(img, len, (unsigned)first))
         return first;
     return vnv_img_slot_ok(img, len, 1u - (unsigned)first) ? 1 - first : -1;
+}
+
+uint32_t vnv_img_undo_off(const uint8_t *img, size_t len, unsigned s)
+{
+    uint32_t crc = 0, undo = 0;
+    (void)slot_walk(img, len, s, &crc, &undo);
+    return undo;
 }
 
 int vnv_img_map_bit(const uint8_t *img, size_t len, unsigned s, unsigned m, uint32_t u)
@@ -239,7 +266,7 @@ void vnv_img_fix_checkpoints(uint8_t *img, size_t len)
         uint32_t crc = 0, base = vnv_img_slot_off(img, len, s);
         if (!has_magic(img, len, s))
             continue;
-        (void)slot_walk(img, len, s, &crc);
+        (void)slot_walk(img, len, s, &crc, NULL);
         vnv_img_put32(img, len, base + VNV_IMG_CK_CRC, crc);
     }
 }

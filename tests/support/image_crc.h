@@ -32,19 +32,28 @@
 #define VNV_IMG_SB_UNITS 52u
 
 /* Checkpoint slot header fields (byte offsets from the slot's start); the NV map follows
- * the header, then the records (16 bytes each, with their bitmaps and data). */
+ * the header, then the records (16 bytes each, with their bitmaps and data), then, in a
+ * checkpoint taken inside a group, its undo log (flags bits 16-31 entries). */
 #define VNV_IMG_CK_SEQ 4u
 #define VNV_IMG_CK_LEN 8u
 #define VNV_IMG_CK_CRC 12u
 #define VNV_IMG_CK_NREC 16u
-#define VNV_IMG_CK_FLAGS 20u
+#define VNV_IMG_CK_FLAGS 20u /* bit 0 clean, bit 1 in a group, bits 16-31 undo entries */
 #define VNV_IMG_CK_ROOT 24u /* 8 bytes, like alloc_count at 32 and group_root at 40 */
 #define VNV_IMG_CK_HEADER 48u
-#define VNV_IMG_CK_RECORD 16u /* handle (8), word (4), arena unit (2), zero (2) */
+#define VNV_IMG_CK_ALLOC_COUNT 32u
+#define VNV_IMG_CK_GROUP_ROOT 40u
+#define VNV_IMG_CK_RECORD 16u /* handle (8), word (4), arena unit (2), pre block's unit (2) */
 #define VNV_IMG_CK_RECORD_WORD 8u
+#define VNV_IMG_CK_RECORD_PRE 14u
+#define VNV_IMG_PRE_LOG 0xFFFFu /* pre field: no pre block, the undo log describes it */
+/* An undo log entry: unit (4), offset (4; bit 31: in the resident object), len (2), arena
+ * unit (2), then len (at most 32) bytes. */
+#define VNV_IMG_CK_UNDO 12u
+#define VNV_IMG_UNDO_MAX 32u
 #define VNV_IMG_OBJ_HEADER 16u /* word (4), handle (8), CRC-32 (4) */
 
-/* Status bits below the size in a record's word (11 in docs/FORMAT.md 2.3). */
+/* Status bits below the size in a record's word (14 in docs/FORMAT.md 2.3). */
 unsigned vnv_img_status_bits(void);
 
 uint32_t vnv_img_get32(const uint8_t *img, size_t len, uint32_t off); /* 0 outside */
@@ -66,6 +75,9 @@ int vnv_img_loaded_slot(const uint8_t *img, size_t len);
 int vnv_img_newest_slot(const uint8_t *img, size_t len);
 /* 1 if the checkpoint in slot s is complete and its CRC verifies. */
 int vnv_img_slot_ok(const uint8_t *img, size_t len, unsigned s);
+/* Image offset of the undo log of the checkpoint in slot s (where its records end, whether
+ * or not it has one), or 0 when its records do not parse. */
+uint32_t vnv_img_undo_off(const uint8_t *img, size_t len, unsigned s);
 /* Bit u of map m (0 ALLOC, 1 START, 2 CUR) of slot s; 0 outside. */
 int vnv_img_map_bit(const uint8_t *img, size_t len, unsigned s, unsigned m, uint32_t u);
 
@@ -74,13 +86,14 @@ int vnv_img_map_bit(const uint8_t *img, size_t len, unsigned s, unsigned m, uint
 uint32_t vnv_img_handle_unit(const uint8_t *img, size_t len, uint64_t id);
 uint32_t vnv_img_handle_home(const uint8_t *img, size_t len, uint64_t id);
 
-/* 1 if the 12-byte object header at `home` carries a matching CRC-32, else 0. */
+/* 1 if the 16-byte object header at `home` carries a matching CRC-32, else 0. */
 int vnv_img_objhdr_crc_ok(const uint8_t *img, size_t len, uint32_t home);
 
 /* Recompute, in place: */
 void vnv_img_fix_superblock(uint8_t *img, size_t len); /* CRC-32 of bytes 0..59 */
-/* The CRC of each slot whose magic matches, over map, records and bitmaps as ckpt_verify
- * reads them (a record that runs past the slot's length: up to the length). */
+/* The CRC of each slot whose magic matches, over map, records, bitmaps and undo log as
+ * ckpt_verify reads them (a record or entry that runs past the slot's length: up to the
+ * length). */
 void vnv_img_fix_checkpoints(uint8_t *img, size_t len);
 /* The CRC of the object header at every START unit of either slot's map. Returns the
  * number of headers written. */
