@@ -122,8 +122,8 @@ def issue12_rows(host, rv32, sel):
         wr = max(r["storage"]["write_tx"] for r in gl)
         rows.append(("T4 typed load (VNV_GET of an evicted object, size known): 1 storage "
                      "transaction",
-                     "%d-%d read tx (+%d write) per load at sizes %d-%d: vnv_get has no "
-                     "size argument (VNV_GET passes none), so it reads the header, then the data"
+                     "%d-%d read tx (+%d write) per load at sizes %d-%d (vnv_get_sized: header "
+                     "and data in one read from slot 0)"
                      % (min(per.values()), max(per.values()), wr, min(per), max(per)),
                      max(per.values()) + wr <= 1))
     return rows

@@ -235,6 +235,8 @@ struct vnv_heap {
     uint64_t group_root; /* the root when the group began */
     uint16_t undo;       /* the group's undo log: arena unit + 1 of the newest entry, 0 = none */
     uint16_t undo_count; /* its entries */
+    uint64_t hdr_id;     /* the last object header read from storage: its handle (0 = none), */
+    uint32_t hdr_size, hdr_status; /* size and kind; forgotten when its home is freed */
     uint8_t state;              /* lifecycle, see heap.c */
     struct vnv_stats st;
     uint32_t ram_state[VNV_RAM_STATE_MAX / 4];
@@ -362,6 +364,23 @@ int vnv_get(struct vnv_heap *h, vnv_obj_t obj, const void **ptr);
  * Time/Storage: as vnv_get, plus victims' flushes.
  */
 int vnv_get_mut(struct vnv_heap *h, vnv_obj_t obj, void **ptr);
+
+/*
+ * vnv_get / vnv_get_mut for a caller that knows how large the object is (the typed macros
+ * VNV_GET / VNV_GET_MUT pass sizeof(T)): the object must have at least `size` bytes, else
+ * INVAL (nothing pinned), so that a T * never reaches past it; more is allowed (a struct
+ * with a flexible array member). Knowing the size lets a load read the header and the data
+ * in one transaction.
+ * Errors: as vnv_get / vnv_get_mut; INVAL also for size 0 or an object smaller than size.
+ * Time: as vnv_get / vnv_get_mut. Storage: none if resident; else, for a plain object of
+ *   exactly `size` bytes whose current data slot is slot 0 (always until it is first
+ *   flushed after a checkpoint), when HDR + size fits VNV_IO_CHUNK (if set) and without
+ *   VNV_DATA_CRC (the slot's checksum follows the data): one read of HDR + size bytes;
+ *   a larger object: that read, then one read of its n bytes; slot 1: as vnv_get. Plus
+ *   victims' flushes.
+ */
+int vnv_get_sized(struct vnv_heap *h, vnv_obj_t obj, size_t size, const void **ptr);
+int vnv_get_mut_sized(struct vnv_heap *h, vnv_obj_t obj, size_t size, void **ptr);
 
 /*
  * Pin a partial-dirtiness object for writing and mark the blocks overlapping
@@ -527,8 +546,10 @@ int vnv_stats(const struct vnv_heap *h, struct vnv_stats *out);
 /* ---- typed convenience ------------------------------------------------------------------- */
 
 #define VNV_NEW(h, T, init_ptr, out) vnv_alloc((h), sizeof(T), (init_ptr), (out))
-#define VNV_GET(h, obj, T, pptr) vnv_get((h), (obj), (const void **)(const T **)(pptr))
-#define VNV_GET_MUT(h, obj, T, pptr) vnv_get_mut((h), (obj), (void **)(T **)(pptr))
+#define VNV_GET(h, obj, T, pptr)                                                             \
+    vnv_get_sized((h), (obj), sizeof(T), (const void **)(const T **)(pptr))
+#define VNV_GET_MUT(h, obj, T, pptr)                                                         \
+    vnv_get_mut_sized((h), (obj), sizeof(T), (void **)(T **)(pptr))
 
 /* Scope-bound references: the C analogue of the original's guards. With GCC/Clang,
  * VNV_SCOPED_REF releases automatically when the variable goes out of scope:

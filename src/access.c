@@ -310,13 +310,65 @@ static int make_budget(struct vnv_heap *h, uint32_t need)
     return VNV_ERR_BUDGET;
 }
 
-/* Make a validated, non-resident object resident (clean, unpinned). */
-static int load(struct vnv_heap *h, uint64_t id, struct meta **out)
+/* Typed load (`want` = the size the caller expects): header and data in one read when the
+ * data is in slot 0 (read_objhdr_with). 0: loaded; 1: not done, with the header in `got`
+ * if `*have` (another size, or slot 1); < 0: error. */
+static int load_one(struct vnv_heap *h, uint64_t id, uint32_t want, struct objhdr *got,
+                    int *have, struct meta **out)
 {
-    struct objhdr oh;
-    int err = read_objhdr(h, id, &oh);
+    uint32_t need = block_need(want, 0), off = 0;
+    *have = 0;
+    if (h->ram->footprint(RAM_ST(h), need) > h->arena_size)
+        return 1; /* (the object may be smaller: the header says) */
+    int err = make_budget(h, VNV_CKPT_RECORD_SIZE);
+    if (!err)
+        err = make_ram(h, need);
     if (err)
         return err;
+    sec_enter(h); /* the block holds the storage header until it is indexed */
+    err = h->ram->alloc(RAM_ST(h), need, &off);
+    int r = err ? err : read_objhdr_with(h, id, h->arena + off, want, got);
+    if (!r && got->size == want && !got->status) {
+        struct meta *m = (struct meta *)(void *)(h->arena + off);
+        m->id = id;
+        m->pre = 0;
+        m->word = want << ST_BITS | ST_HOMED;
+        idx_insert(h, id_key(h, id), off / 8u + 1u);
+        charge(h, VNV_CKPT_RECORD_SIZE);
+        sec_leave(h);
+        h->st.loads++;
+        *out = m;
+        return VNV_OK;
+    }
+    if (!err)
+        (void)h->ram->free(RAM_ST(h), off, need);
+    sec_leave(h);
+    *have = !r;
+    return r < 0 ? r : 1;
+}
+
+/* Make a validated, non-resident object resident (clean, unpinned). `want` > 0: typed
+ * access expects at least that many bytes (load_one first; INVAL if smaller). `known`:
+ * its header, already read by the caller (or NULL). */
+static int load(struct vnv_heap *h, uint64_t id, uint32_t want, const struct objhdr *known,
+                struct meta **out)
+{
+    struct objhdr oh;
+    int err = VNV_OK, have = 0;
+    if (want && !known) {
+        err = load_one(h, id, want, &oh, &have, out);
+        if (err <= 0)
+            return err;
+        err = VNV_OK;
+    }
+    if (known)
+        oh = *known;
+    else if (!have)
+        err = read_objhdr(h, id, &oh);
+    if (err)
+        return err;
+    if (oh.size < want)
+        return VNV_ERR_INVAL; /* typed access to a smaller object: nothing loaded */
     uint32_t need = block_need(oh.size, oh.status), bm = bitmap_bytes(oh.size, oh.status);
     if (h->ram->footprint(RAM_ST(h), need) > h->arena_size)
         return VNV_ERR_NOMEM;
@@ -634,7 +686,7 @@ int vnv_free(struct vnv_heap *h, vnv_obj_t obj)
          * and comes back, handle and value, if the group rolls back. A dirty one keeps
          * its value from before the group in RAM and its handle in an 8-byte pre block
          * (no storage traffic); otherwise both are in its home. */
-        int err = r ? VNV_OK : load(h, obj.id, &m);
+        int err = r ? VNV_OK : load(h, obj.id, 0, NULL, &m);
         if (err)
             return err;
         int keep = 0, logged = m->pre == PRE_LOG;
@@ -715,19 +767,26 @@ static HOT_INLINE int pin_reader(struct meta *m, const void **ptr)
     return VNV_OK;
 }
 
+/* A resident object as large as typed access expects (`want` > 0), or any (0). */
+static int size_is(const struct meta *m, uint32_t want)
+{
+    return meta_size(m) >= want;
+}
+
 /* Everything but a resident hit: bad handles and loads. */
-static COLD_PATH int get_slow(struct vnv_heap *h, vnv_obj_t obj, const void **ptr)
+static COLD_PATH int get_slow(struct vnv_heap *h, vnv_obj_t obj, uint32_t want,
+                              const void **ptr)
 {
     struct meta *m;
     int r = find_resident(h, obj, &m);
     if (r < 0)
         return r;
     if (!r) {
-        int err = load(h, obj.id, &m);
+        int err = load(h, obj.id, want, NULL, &m);
         if (err)
             return err;
     }
-    return pin_reader(m, ptr);
+    return size_is(m, want) ? pin_reader(m, ptr) : VNV_ERR_INVAL;
 }
 
 int vnv_get(struct vnv_heap *h, vnv_obj_t obj, const void **ptr)
@@ -736,11 +795,22 @@ int vnv_get(struct vnv_heap *h, vnv_obj_t obj, const void **ptr)
         return VNV_ERR_INVAL;
     struct meta *m = idx_lookup(h, id_key(h, obj.id)); /* the O(1) resident hit */
     if (!m || m->id != obj.id)
-        return get_slow(h, obj, ptr);
+        return get_slow(h, obj, 0, ptr);
     return pin_reader(m, ptr);
 }
 
-static int get_writer(struct vnv_heap *h, vnv_obj_t obj, struct meta **out)
+int vnv_get_sized(struct vnv_heap *h, vnv_obj_t obj, size_t size, const void **ptr)
+{
+    if (!is_open(h) || !ptr || !size || size > VNV_MAX_OBJECT_SIZE)
+        return VNV_ERR_INVAL;
+    struct meta *m = idx_lookup(h, id_key(h, obj.id));
+    if (!m || m->id != obj.id)
+        return get_slow(h, obj, (uint32_t)size, ptr);
+    return size_is(m, (uint32_t)size) ? pin_reader(m, ptr) : VNV_ERR_INVAL;
+}
+
+/* `want`: as for load. */
+static int get_writer(struct vnv_heap *h, vnv_obj_t obj, uint32_t want, struct meta **out)
 {
     if (!is_open(h))
         return VNV_ERR_INVAL;
@@ -748,16 +818,18 @@ static int get_writer(struct vnv_heap *h, vnv_obj_t obj, struct meta **out)
     int r = find_resident(h, obj, &m);
     if (r < 0)
         return r;
+    if (r && !size_is(m, want))
+        return VNV_ERR_INVAL;
     if (r && (m->word & ST_PINS))
         return VNV_ERR_BUSY;
     if (!r) {
-        struct objhdr oh;
-        int err = read_objhdr(h, obj.id, &oh);
+        struct objhdr oh = {want, 0};
+        int err = want ? VNV_OK : read_objhdr(h, obj.id, &oh);
         if (err)
             return err;
         if (min_write_charge(oh.size, oh.status) > h->max_dirty - VNV_CKPT_HEADER_SIZE)
             return VNV_ERR_BUDGET;
-        err = load(h, obj.id, &m);
+        err = load(h, obj.id, want, want ? NULL : &oh, &m);
         if (err)
             return err;
     }
@@ -770,12 +842,26 @@ static int get_writer(struct vnv_heap *h, vnv_obj_t obj, struct meta **out)
     return VNV_OK;
 }
 
+static int get_mut(struct vnv_heap *h, vnv_obj_t obj, uint32_t want, void **ptr);
+
 int vnv_get_mut(struct vnv_heap *h, vnv_obj_t obj, void **ptr)
+{
+    return get_mut(h, obj, 0, ptr);
+}
+
+int vnv_get_mut_sized(struct vnv_heap *h, vnv_obj_t obj, size_t size, void **ptr)
+{
+    if (!size || size > VNV_MAX_OBJECT_SIZE)
+        return VNV_ERR_INVAL;
+    return get_mut(h, obj, (uint32_t)size, ptr);
+}
+
+static int get_mut(struct vnv_heap *h, vnv_obj_t obj, uint32_t want, void **ptr)
 {
     struct meta *m;
     if (!ptr)
         return VNV_ERR_INVAL;
-    int err = get_writer(h, obj, &m);
+    int err = get_writer(h, obj, want, &m);
     if (err)
         return err;
     err = mark_dirty(h, m, 0, meta_size(m));
@@ -792,7 +878,7 @@ int vnv_get_mut_range(struct vnv_heap *h, vnv_obj_t obj, size_t off, size_t len,
     struct meta *m;
     if (!ptr)
         return VNV_ERR_INVAL;
-    int err = get_writer(h, obj, &m);
+    int err = get_writer(h, obj, 0, &m);
     if (err)
         return err;
     if (off > meta_size(m) || len > meta_size(m) - off)
@@ -954,12 +1040,32 @@ static int cow_write(struct vnv_heap *h, uint64_t id, uint32_t size, uint32_t of
     return VNV_OK;
 }
 
+/* A vnv_read of a non-resident object's first PEEK_MAX bytes reads its header and them in
+ * one transaction when its data is in slot 0 (a container checking a node's owner). */
+#define PEEK_MAX 48u
+
 int vnv_read(struct vnv_heap *h, vnv_obj_t obj, size_t off, void *dst, size_t len)
 {
     struct meta *m = NULL;
     uint32_t at = 0, size = 0;
     if (!is_open(h) || (!dst && len))
         return VNV_ERR_INVAL;
+    if (len && off <= PEEK_MAX && len <= PEEK_MAX - off) {
+        int r = find_resident(h, obj, &m);
+        if (r < 0)
+            return r;
+        uint8_t b[VNV_OBJ_HEADER_SIZE + PEEK_MAX];
+        struct objhdr oh;
+        r = r ? 1 : read_objhdr_with(h, obj.id, b, (uint32_t)(off + len), &oh);
+        if (r < 0)
+            return r;
+        if (r == 0) {
+            if (off + len > oh.size)
+                return VNV_ERR_INVAL;
+            memcpy(dst, b + VNV_OBJ_HEADER_SIZE + off, len);
+            return VNV_OK;
+        }
+    }
     int r = locate_range(h, obj, off, len, &m, &at, &size);
     if (r < 0)
         return r;
@@ -1035,7 +1141,7 @@ int vnv_write(struct vnv_heap *h, vnv_obj_t obj, size_t off, const void *src, si
         int err = write_through(h, obj.id, size, at, src, (uint32_t)len);
         if (err <= 0)
             return err;
-        err = load(h, obj.id, &m); /* changed in RAM only, its home keeps the old value */
+        err = load(h, obj.id, 0, NULL, &m); /* changed in RAM only, its home keeps the old value */
         if (err)
             return err;
         r = 1;

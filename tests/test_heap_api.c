@@ -104,6 +104,94 @@ static void test_alloc_get_roundtrip(void)
     fx_free(&f);
 }
 
+/* Typed access knows the size: a load reads header and data in one transaction when the
+ * data is in slot 0 (never with VNV_DATA_CRC); a larger object (a struct with a flexible
+ * array) takes one more read; a smaller one is INVAL with nothing pinned or loaded. A
+ * vnv_read of a non-resident object's first 48 bytes is one read too. */
+static void test_typed_load_one_read(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+    struct pair {
+        uint32_t a, b;
+    } v = {1, 2};
+    uint8_t big[40];
+    memset(big, 0x42, sizeof big);
+    vnv_obj_t o, g;
+    CHECK_EQ(VNV_NEW(&f.heap, struct pair, &v, &o), VNV_OK);
+    CHECK_EQ(vnv_alloc(&f.heap, sizeof big, big, &g), VNV_OK);
+    CHECK_EQ(vnv_unload(&f.heap, o), VNV_OK); /* home, slot 0 */
+    CHECK_EQ(vnv_unload(&f.heap, g), VNV_OK);
+    /* with the checksum: header, data, checksum */
+    uint32_t one = VNV_DATA_CRC ? 3u : 1u, two = VNV_DATA_CRC ? 3u : 2u;
+    const struct pair *cp;
+    uint64_t r0 = f.emu.read_calls;
+    CHECK_EQ(VNV_GET(&f.heap, o, struct pair, &cp), VNV_OK);
+    CHECK_EQ(f.emu.read_calls - r0, one);
+    CHECK(cp->a == 1 && cp->b == 2);
+    CHECK_EQ(vnv_release(&f.heap, o), VNV_OK);
+    CHECK_EQ(vnv_unload(&f.heap, o), VNV_OK);
+    struct pair *p;
+    r0 = f.emu.read_calls;
+    CHECK_EQ(VNV_GET_MUT(&f.heap, o, struct pair, &p), VNV_OK); /* pinned for writing */
+    CHECK_EQ(f.emu.read_calls - r0, VNV_DATA_CRC ? 2u : 1u); /* (its header is known now) */
+    p->b = 3;
+    CHECK_EQ(vnv_release(&f.heap, o), VNV_OK);
+    /* a larger object: allowed, one more read; a smaller one: INVAL, nothing loaded */
+    r0 = f.emu.read_calls;
+    CHECK_EQ(VNV_GET(&f.heap, g, struct pair, &cp), VNV_OK);
+    CHECK_EQ(f.emu.read_calls - r0, two);
+    CHECK_EQ(cp->a, 0x42424242u);
+    CHECK_EQ(vnv_release(&f.heap, g), VNV_OK);
+    CHECK_EQ(vnv_unload(&f.heap, g), VNV_OK);
+    CHECK_EQ(vnv_unload(&f.heap, o), VNV_OK);
+    struct b64 {
+        uint8_t b[64];
+    };
+    struct b9 {
+        uint8_t b[9];
+    };
+    const struct b64 *bp;
+    struct b64 *bmp;
+    CHECK_EQ(VNV_GET(&f.heap, g, struct b64, &bp), VNV_ERR_INVAL);
+    CHECK(!vnv_is_resident(&f.heap, g));
+    CHECK_EQ(vnv_get_sized(&f.heap, g, 0, (const void **)&cp), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_get_mut_sized(&f.heap, g, 0, (void **)&p), VNV_ERR_INVAL);
+    CHECK_EQ(VNV_GET_MUT(&f.heap, g, struct b64, &bmp), VNV_ERR_INVAL);
+    CHECK_EQ(stats(&f).loads, 3);
+    /* resident: the same size rule */
+    CHECK_EQ(VNV_GET(&f.heap, o, struct pair, &cp), VNV_OK);
+    CHECK_EQ(vnv_release(&f.heap, o), VNV_OK);
+    const struct b9 *op;
+    CHECK_EQ(VNV_GET(&f.heap, o, struct b9, &op), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_release(&f.heap, o), VNV_ERR_INVAL); /* nothing was pinned */
+    /* the first bytes of a non-resident object: one read (header with them) */
+    uint8_t got[8];
+    r0 = f.emu.read_calls;
+    CHECK_EQ(vnv_read(&f.heap, g, 24, got, 8), VNV_OK); /* (HDR + 32 <= any VNV_IO_CHUNK tested) */
+    CHECK_EQ(f.emu.read_calls - r0, one);
+    CHECK_EQ(got[7], 0x42);
+    CHECK_EQ(vnv_read(&f.heap, g, 36, got, 8), VNV_ERR_INVAL); /* past its 40 bytes */
+    /* slot 1 (flushed after a checkpoint): header, then data */
+    f.wipe = 0;
+    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+    CHECK_EQ(VNV_GET_MUT(&f.heap, o, struct pair, &p), VNV_OK);
+    p->a = 9;
+    CHECK_EQ(vnv_release(&f.heap, o), VNV_OK);
+    CHECK_EQ(vnv_unload(&f.heap, o), VNV_OK);
+    r0 = f.emu.read_calls;
+    CHECK_EQ(VNV_GET(&f.heap, o, struct pair, &cp), VNV_OK);
+    CHECK_EQ(f.emu.read_calls - r0, two);
+    CHECK(cp->a == 9 && cp->b == 3);
+    CHECK_EQ(vnv_release(&f.heap, o), VNV_OK);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    CHECK_EQ(fx_reboot(&f), VNV_OK); /* the checkpoint's state: before a = 9 */
+    CHECK_EQ(VNV_GET(&f.heap, o, struct pair, &cp), VNV_OK);
+    CHECK(cp->a == 1 && cp->b == 3);
+    CHECK_EQ(vnv_release(&f.heap, o), VNV_OK);
+    fx_free(&f);
+}
+
 static void test_zero_init_and_large_home_write(void)
 {
     struct fixture f;
@@ -638,6 +726,7 @@ int main(void)
     RUN(test_format_and_bound);
     RUN(test_bound_when_ram_limits);
     RUN(test_alloc_get_roundtrip);
+    RUN(test_typed_load_one_read);
     RUN(test_zero_init_and_large_home_write);
     RUN(test_readers_and_writer);
     RUN(test_bad_handles);

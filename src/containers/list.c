@@ -168,7 +168,7 @@ static int hdr_copy(struct vnv_heap *h, vnv_obj_t list, uint32_t *c)
     const void *p;
     if (!h || vnv_is_null(list))
         return VNV_ERR_INVAL;
-    int err = vnv_get(h, list, &p);
+    int err = vnv_get_sized(h, list, VNV_LIST_HEADER_SIZE, &p);
     if (err)
         return err;
     err = hdr_valid(h, list, p);
@@ -184,7 +184,7 @@ static int hdr_pin(struct vnv_heap *h, vnv_obj_t list, uint32_t **hp)
     void *p;
     if (!h || vnv_is_null(list))
         return VNV_ERR_INVAL;
-    int err = vnv_get_mut(h, list, &p);
+    int err = vnv_get_mut_sized(h, list, VNV_LIST_HEADER_SIZE, &p);
     if (err)
         return err;
     err = hdr_valid(h, list, p);
@@ -425,13 +425,9 @@ static int push(struct vnv_heap *h, vnv_obj_t list, const void *value, int front
     err = recover(h, list, hp);
     if (!err && hp[H_OP] == OP_DESTROY)
         err = VNV_ERR_INVAL;
+    /* (the old end must be ours: set_link checks that without loading it, and a push it
+     * refuses backs out below) */
     uint64_t end = front ? hget(hp, H_HEAD) : hget(hp, H_TAIL);
-    if (!err && end) { /* the old end must be ours: checked without loading it */
-        uint32_t id[2];
-        err = vnv_read(h, obj(end), N_OWNER * 4u, id, sizeof id);
-        if (err == VNV_ERR_INVAL || (!err && !(id[1] == N_MAGIC && id[0] == (uint32_t)list.id)))
-            err = VNV_ERR_CORRUPT;
-    }
     vnv_obj_t n = VNV_NULL;
     if (!err)
         err = new_node(h, list, hp[H_ESIZE], front ? 0 : end, front ? end : 0, value, &n);
@@ -507,8 +503,8 @@ static int unlink_node(struct vnv_heap *h, vnv_obj_t list, enum which which, vnv
         (void)vnv_release(h, list);
         return VNV_ERR_INVAL; /* empty, or VNV_NULL given */
     }
-    const void *xv;
-    err = vnv_get(h, obj(x), &xv);
+    const void *xv; /* typed: a node of this list's size, header and data in one read */
+    err = vnv_get_sized(h, obj(x), VNV_LIST_NODE_OVERHEAD + hp[H_ESIZE], &xv);
     if (err) {
         if (which != W_NODE && err == VNV_ERR_INVAL)
             err = VNV_ERR_CORRUPT; /* the header names a dead node */

@@ -72,6 +72,19 @@ int objhdr_decode(const struct vnv_heap *h, const uint8_t *b, uint64_t id, struc
     return VNV_OK;
 }
 
+/* One decoded header is kept (h->hdr_id): a container that reads a node's first bytes and
+ * then writes its link, or checks a handle and then frees it, reads the header once. Its
+ * home can only change owner through nvmap_free, which forgets it. */
+static int hdr_remember(struct vnv_heap *h, int err, uint64_t id, const struct objhdr *oh)
+{
+    if (!err) {
+        h->hdr_id = id;
+        h->hdr_size = oh->size;
+        h->hdr_status = oh->status;
+    }
+    return err;
+}
+
 /* Validate a handle of a non-resident object against the NV map and its header.
  * INVAL: not the start of a live home, or another object's; CORRUPT: damaged header. */
 int read_objhdr(struct vnv_heap *h, uint64_t id, struct objhdr *oh)
@@ -80,7 +93,31 @@ int read_objhdr(struct vnv_heap *h, uint64_t id, struct objhdr *oh)
     if (id_tag(h, id) == 0 || id_tag(h, id) > h->alloc_count || u >= h->units ||
         !bit_get(nvmap(h, MAP_START), u))
         return VNV_ERR_INVAL; /* never issued, or not an object's first unit */
+    if (id == h->hdr_id) { /* read before, and its home not freed since (nvmap_free) */
+        oh->size = h->hdr_size;
+        oh->status = h->hdr_status;
+        return VNV_OK;
+    }
     uint8_t b[VNV_OBJ_HEADER_SIZE];
     int err = heap_read(h, id_home(h, id), b, sizeof b);
-    return err ? err : objhdr_decode(h, b, id, oh);
+    return err ? err : hdr_remember(h, objhdr_decode(h, b, id, oh), id, oh);
+}
+
+/* The header and the first `len` data bytes in one read (`buf`: VNV_OBJ_HEADER_SIZE + len
+ * bytes), when the current data is slot 0, right after the header. The bytes past a small
+ * object belong to whatever follows: the caller checks its range against oh->size.
+ * 1: not applicable (slot 1; the data checksum needs the whole slot; the read would pass
+ * the end of the homes or VNV_IO_CHUNK): read the header alone. Errors as read_objhdr. */
+int read_objhdr_with(struct vnv_heap *h, uint64_t id, uint8_t *buf, uint32_t len,
+                     struct objhdr *oh)
+{
+    uint32_t u = id_unit(h, id), n = VNV_OBJ_HEADER_SIZE + len;
+    if (id_tag(h, id) == 0 || id_tag(h, id) > h->alloc_count || u >= h->units ||
+        !bit_get(nvmap(h, MAP_START), u))
+        return VNV_ERR_INVAL;
+    if (SLOT_CRC || bit_get(nvmap(h, MAP_CUR), u) || n > h->nv_size ||
+        u * h->unit > h->nv_size - n || (VNV_IO_CHUNK && n > VNV_IO_CHUNK))
+        return 1;
+    int err = heap_read(h, id_home(h, id), buf, n);
+    return err ? err : hdr_remember(h, objhdr_decode(h, buf, id, oh), id, oh);
 }

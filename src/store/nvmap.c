@@ -56,6 +56,8 @@ uint32_t nvmap_extent(const struct vnv_heap *h, uint32_t unit)
 /* The home becomes free now; its units are reusable once MAP_CALLOC says so. */
 void nvmap_free(struct vnv_heap *h, uint32_t unit)
 {
+    if (h->hdr_id && id_unit(h, h->hdr_id) == unit)
+        h->hdr_id = 0; /* read_objhdr's kept header: that object is gone */
     uint32_t n = nvmap_extent(h, unit);
     for (uint32_t u = unit; u < unit + n; u++)
         bit_clr(nvmap(h, MAP_ALLOC), u);
@@ -71,7 +73,11 @@ void nvmap_commit(struct vnv_heap *h)
     memset(nvmap(h, MAP_FRESH), 0, h->map_words * 4u);
 }
 
-void nvmap_clear(struct vnv_heap *h) { memset(h->map, 0, MAP_COUNT * h->map_words * 4u); }
+void nvmap_clear(struct vnv_heap *h)
+{
+    memset(h->map, 0, MAP_COUNT * h->map_words * 4u);
+    h->hdr_id = 0; /* (a restore: the map is rebuilt from a checkpoint) */
+}
 
 /* Structural checks of the saved bitmaps (a restore or vnv_check): starts and current
  * slots only on used units, no bit past the last unit. */
