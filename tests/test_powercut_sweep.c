@@ -291,6 +291,61 @@ static void readonly_run(struct fixture *f, struct world *w, struct rng *r)
     }
 }
 
+/* Failure-atomic groups: small writes into non-resident objects (written through, their old
+ * bytes in the undo log), pinned changes, allocations, frees and root moves, five groups
+ * that end and a sixth still open at S1: S1 is a checkpoint taken inside a group, so the
+ * restart that opens it rolls that group back (undo entries written back at open). */
+static void group_run(struct fixture *f, struct world *w, struct rng *r)
+{
+    for (int i = 6; i < 12; i++) { /* homes written after S0: write-through candidates */
+        put_random(f, w->obj[i], r);
+        (void)vnv_unload(&f->heap, w->obj[i]);
+    }
+    for (int g = 0; g < 6; g++) {
+        (void)vnv_atomic_begin(&f->heap);
+        uint8_t t[4];
+        rng_fill(r, t, sizeof t);
+        (void)vnv_write(&f->heap, w->obj[6 + g], 0, t, sizeof t); /* through, if not loaded */
+        for (int k = 0; k < 6; k++) {
+            int i = (int)rng_below(r, (uint32_t)w->n);
+            uint8_t v[32], *p;
+            size_t size = 0;
+            switch (rng_below(r, 6)) {
+            case 0:
+            case 1: /* a small write: through to a non-resident home, or logged in RAM */
+                if (vnv_size(&f->heap, w->obj[i], &size) == VNV_OK && size > 0) {
+                    uint32_t len = 1 + rng_below(r, size < 32 ? (uint32_t)size : 32u);
+                    uint32_t off = rng_below(r, (uint32_t)size - len + 1u);
+                    rng_fill(r, v, len);
+                    (void)vnv_write(&f->heap, w->obj[i], off, v, len);
+                }
+                break;
+            case 2:
+                if (vnv_get_mut(&f->heap, w->obj[i], (void **)&p) == VNV_OK) {
+                    p[0] ^= 0x5A;
+                    (void)vnv_release(&f->heap, w->obj[i]);
+                }
+                break;
+            case 3:
+                if (w->n < MAXOBJ) {
+                    rng_fill(r, v, sizeof v);
+                    if (vnv_alloc(&f->heap, 8 + rng_below(r, 24), v, &w->obj[w->n]) ==
+                        VNV_OK)
+                        w->n++;
+                }
+                break;
+            case 4:
+                (void)vnv_free(&f->heap, w->obj[i]);
+                break;
+            default:
+                (void)vnv_set_root(&f->heap, w->obj[i]);
+            }
+        }
+        if (g < 5)
+            (void)vnv_atomic_end(&f->heap);
+    }
+}
+
 static const struct workload workloads[] = {
     {"small objects", 16384, 2048, 400, small_setup, small_run, 0, 0},
     {"small objects, close", 16384, 2048, 400, small_setup, small_run, 1, 0},
@@ -298,6 +353,7 @@ static const struct workload workloads[] = {
     {"block objects and arrays", 16384, 2048, 400, blocks_setup, blocks_run, 0, 0},
     {"list past RAM", 32768, 1536, 500, list_setup, list_run, 0, 0},
     {"read-only phase", 32768, 3072, 1800, readonly_setup, readonly_run, 0, 1},
+    {"groups, S1 inside a group", 16384, 2048, 800, small_setup, group_run, 0, 0},
 };
 
 /* ---- the sweep -------------------------------------------------------------------------- */
@@ -339,9 +395,33 @@ static void sweep(const struct workload *wl, unsigned *total)
     uint32_t between = (uint32_t)f.emu.write_bytes;
     finish(&f, wl);
     uint32_t all = (uint32_t)f.emu.write_bytes;
+    uint8_t *image1 = malloc(wl->nv);
+    REQUIRE(image1);
+    memcpy(image1, f.nv, wl->nv);
+    vnv_emu_reset_counters(&f.emu);
     CHECK_EQ(fx_reboot(&f), VNV_OK);
+    uint32_t at_open = (uint32_t)f.emu.write_bytes; /* a rollback at open writes */
     uint64_t d1 = digest(&f, &w1);
     vnv_abandon(&f.heap);
+    /* cuts inside the open that restores S1 (a group's undo entries written back): the
+     * next open must still see S1 */
+    unsigned open_cuts = 0;
+    for (uint32_t c = 0; c < at_open; c += CUT_STRIDE, open_cuts++) {
+        memcpy(f.nv, image1, wl->nv);
+        vnv_emu_power_on(&f.emu);
+        vnv_emu_cut_power_after(&f.emu, c);
+        (void)fx_reboot(&f);
+        vnv_abandon(&f.heap);
+        vnv_emu_power_on(&f.emu);
+        int err = fx_reboot(&f);
+        CHECK_EQ(err, VNV_OK);
+        if (err == VNV_OK) {
+            CHECK(digest(&f, &w1) == d1);
+            CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+        }
+        vnv_abandon(&f.heap);
+    }
+    free(image1);
     CHECK(wl->readonly ? d1 == d0 : d1 != d0); /* the workload changed something, or not */
     CHECK(between > 0); /* ... and wrote while doing it */
     /* S0 seen through the handles the run made (they must all be invalid there) */
@@ -382,9 +462,10 @@ static void sweep(const struct workload *wl, unsigned *total)
         vnv_abandon(&f.heap);
     }
     printf("power-cut sweep [%s]: %u cuts (%u B between checkpoints + %u B final), "
-           "%u reopened S0, %u reopened S1%s, %u CORRUPT, %u wrong\n",
+           "%u reopened S0, %u reopened S1%s, %u CORRUPT, %u wrong; %u cuts inside the "
+           "open of S1 (%u B written there), each reopened S1\n",
            wl->name, tried, (unsigned)between, (unsigned)(all - between), as_s0, as_s1,
-           wl->readonly ? " (= S0)" : "", corrupt, wrong);
+           wl->readonly ? " (= S0)" : "", corrupt, wrong, open_cuts, (unsigned)at_open);
     CHECK_EQ(corrupt, 0);
     CHECK_EQ(wrong, 0);
     CHECK_EQ(as_s0 + as_s1, tried);
