@@ -259,14 +259,14 @@ int vnv_format(struct vnv_heap *h, const struct vnv_config *cfg);
 
 /*
  * Attach to a heap on storage after a reset or process restart: validates the superblock
- * and the last checkpoint (CRC-32), then rebuilds the RAM buffer from it. Afterwards the
+ * and the last checkpoint (its checksum), then rebuilds the RAM buffer from it. Afterwards the
  * heap holds exactly the objects and values of the moment that checkpoint was taken; no
  * object is pinned (references of the previous run are gone). Registers the heap.
  * Errors: NOHEAP (no vnvheap image: blank or foreign device — the one case where a boot
  *   sequence should call vnv_format), INVAL (bad cfg; configuration differs from the one
  *   formatted: storage size, max_dirty_bytes, buffer smaller than at format, other NV
  *   allocator), CORRUPT (a vnvheap image that is damaged or of another format version: bad
- *   CRC, torn or invalidated checkpoint — e.g. power was lost without a checkpoint), NOMEM
+ *   checksum, torn or invalidated checkpoint — e.g. power was lost without a checkpoint), NOMEM
  *   (the checkpoint holds more resident objects than this buffer's index can: open with the
  *   index_entries of the run that wrote it), BUSY (as vnv_format), IO. Only NOHEAP means
  *   "nothing to lose"; never format on CORRUPT or IO without deciding to discard the data.

@@ -4,15 +4,16 @@
  *
  * Two checkpoint slots, A and B (docs/FORMAT.md section 2). A checkpoint goes to the slot
  * that does not hold the last one:
- *   header (48 B): magic, seq, len, crc, nrec, flags, root, alloc_count, group root
+ *   header (48 B): magic, seq, len, checksum, nrec, flags, root, alloc_count, group root
  *   NV map: MAP_SAVED bitmaps
  *   per resident object: record (16 B: id, word, arena unit, pre-image's arena unit)
  *                        [bitmap bytes, partial objects] [dirty bytes] [pre-image]
  * The body is written first (gather writes of VNV_PERSIST_BATCH objects), made durable
  * (sync), and the header last: a checkpoint cut anywhere leaves the slot's header invalid,
- * and open falls back to the other slot, which the heap never touched meanwhile. The CRC
- * covers the header, the map, the records and bitmaps, not the data (ordered writes make
- * the data complete whenever the header is). Writing never modifies the objects in RAM;
+ * and open falls back to the other slot, which the heap never touched meanwhile. The
+ * checksum (cksum.c: damage, not tearing) covers the header, the map, the records, bitmaps
+ * and undo log, not the data (ordered writes make the data complete whenever the header
+ * is). Writing never modifies the objects in RAM;
  * when it completes, the NV map's protection moves to the new state (nvmap_commit).
  */
 #include "internal.h"
@@ -74,11 +75,12 @@ static struct vnv_heap *volatile in_round;
 
 struct writer {
     struct vnv_heap *h;
-    uint32_t base, pos, batch_pos, crc;
+    uint32_t base, pos, batch_pos;
+    struct cksum sum;
     unsigned niov, nrec;
     int err;
     struct vnv_iovec iov[IOV_MAX];
-    uint8_t rec[VNV_PERSIST_BATCH][VNV_CKPT_RECORD_SIZE];
+    _Alignas(4) uint8_t rec[VNV_PERSIST_BATCH][VNV_CKPT_RECORD_SIZE]; /* (cksum: word loads) */
 };
 
 static void w_flush(struct writer *w)
@@ -90,7 +92,7 @@ static void w_flush(struct writer *w)
     w->nrec = 0;
 }
 
-/* Queue `len` bytes; `meta` = part of what the CRC covers (not object data). */
+/* Queue `len` bytes; `meta` = part of what the checksum covers (not object data). */
 static void w_add(struct writer *w, const void *p, uint32_t len, int meta)
 {
     if (!len)
@@ -104,7 +106,7 @@ static void w_add(struct writer *w, const void *p, uint32_t len, int meta)
     w->iov[w->niov].base = p;
     w->iov[w->niov++].len = len;
     if (meta)
-        w->crc = vnv_crc32(w->crc, p, len);
+        cksum_add(&w->sum, p, len);
     w->pos += len;
 }
 
@@ -131,14 +133,14 @@ int ckpt_write(struct vnv_heap *h, uint32_t flags)
     struct writer w;
     /* The target slot may still hold the checkpoint before the last one, intact (no home
      * was written since the last one, or mutate_begin would have voided it). Overwriting it
-     * needs no invalidation first: the map and records come first in the body and the CRC
-     * covers them, so a cut anywhere leaves it unreadable, while the last checkpoint, in
-     * the other slot, stands. */
+     * needs no invalidation first: the map and records come first in the body and the
+     * checksum covers them, so a cut anywhere leaves it unreadable, while the last
+     * checkpoint, in the other slot, stands. */
     uint32_t target = 1u - h->slot;
     w.h = h;
     w.base = slot_base(h, target);
     w.pos = w.batch_pos = VNV_CKPT_HEADER_SIZE;
-    w.crc = 0;
+    cksum_init(&w.sum);
     w.niov = w.nrec = 0;
     w.err = 0;
     w_add(&w, h->map, MAP_SAVED * h->map_words * 4u, 1);
@@ -148,7 +150,7 @@ int ckpt_write(struct vnv_heap *h, uint32_t flags)
     uint32_t start = 0, nrec = 0;
     while (start <= h->index_mask && h->index[start])
         start++;
-    for (uint32_t k = 1; k <= h->index_mask + 1u && !w.err; k++) {
+    for (uint32_t k = 1; k <= h->index_mask + 1u && nrec < h->index_used && !w.err; k++) {
         struct meta *m = idx_meta(h, (start + k) & h->index_mask);
         if (!m)
             continue;
@@ -195,7 +197,8 @@ int ckpt_write(struct vnv_heap *h, uint32_t flags)
     put_le64(hdr + 24, h->root);
     put_le64(hdr + 32, h->alloc_count);
     put_le64(hdr + 40, h->group ? h->group_root : h->root);
-    put_le32(hdr + 12, vnv_crc32(w.crc, hdr, sizeof hdr));
+    cksum_add(&w.sum, hdr, sizeof hdr);
+    put_le32(hdr + 12, cksum_end(&w.sum));
     struct vnv_iovec iov = {hdr, sizeof hdr};
     err = heap_writev(h, w.base, &iov, 1);
     if (!err)
@@ -218,7 +221,7 @@ struct reader {
     struct vnv_heap *h;
     uint32_t base, pos, len;   /* slot offset; next byte; end */
     uint32_t have, at;         /* bytes buffered in the arena; their slot position */
-    uint32_t crc;
+    struct cksum sum;
     int err;
 };
 
@@ -238,7 +241,7 @@ static const uint8_t *rd_get(struct reader *r, uint32_t *n)
     return r->h->arena + off;
 }
 
-/* Consume n bytes: into dst (may be NULL) and/or the CRC. */
+/* Consume n bytes: into dst (may be NULL) and/or the checksum. */
 static int rd_take(struct reader *r, void *dst, uint32_t n, int meta)
 {
     if (n > r->len - r->pos)
@@ -249,7 +252,7 @@ static int rd_take(struct reader *r, void *dst, uint32_t n, int meta)
         if (!p)
             return r->err;
         if (meta)
-            r->crc = vnv_crc32(r->crc, p, k);
+            cksum_add(&r->sum, p, k);
         if (dst) {
             memcpy(dst, p, k);
             dst = (uint8_t *)dst + k;
@@ -272,7 +275,7 @@ static uint32_t runs_bytes(const uint8_t *bm, uint32_t size, uint32_t st)
 }
 
 /* Verify the checkpoint in `slot`: header, then a streaming pass over map, records and
- * bitmaps (CRC) that skips the data. *hdr receives the header. */
+ * bitmaps (checksum) that skips the data. *hdr receives the header. */
 static int ckpt_verify(struct vnv_heap *h, uint32_t slot, uint8_t *hdr)
 {
     int err = heap_read(h, slot_base(h, slot), hdr, VNV_CKPT_HEADER_SIZE);
@@ -283,7 +286,8 @@ static int ckpt_verify(struct vnv_heap *h, uint32_t slot, uint8_t *hdr)
     if (get_le32(hdr) != CKPT_MAGIC || len < VNV_CKPT_HEADER_SIZE + mapb || len > h->ckpt_cap ||
         nrec > (len - VNV_CKPT_HEADER_SIZE - mapb) / VNV_CKPT_RECORD_SIZE)
         return VNV_ERR_CORRUPT;
-    struct reader r = {h, slot_base(h, slot), VNV_CKPT_HEADER_SIZE, len, 0, 0, 0, 0};
+    struct reader r = {h, slot_base(h, slot), VNV_CKPT_HEADER_SIZE, len, 0, 0, {0, 0, 0, 0}, 0};
+    cksum_init(&r.sum);
     err = rd_take(&r, NULL, mapb, 1);
     uint8_t rec[VNV_CKPT_RECORD_SIZE], bm[64];
     for (uint32_t i = 0; i < nrec && !err; i++) {
@@ -325,7 +329,8 @@ static int ckpt_verify(struct vnv_heap *h, uint32_t slot, uint8_t *hdr)
     uint8_t tmp[VNV_CKPT_HEADER_SIZE];
     memcpy(tmp, hdr, sizeof tmp);
     put_le32(tmp + 12, 0);
-    if (r.pos != len || vnv_crc32(r.crc, tmp, sizeof tmp) != get_le32(hdr + 12))
+    cksum_add(&r.sum, tmp, sizeof tmp);
+    if (r.pos != len || cksum_end(&r.sum) != get_le32(hdr + 12))
         return VNV_ERR_CORRUPT;
     return VNV_OK;
 }

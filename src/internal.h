@@ -183,6 +183,13 @@ static inline uint32_t get_le16(const uint8_t *p) { return (uint32_t)p[0] | (uin
 
 /* crc32.c */
 uint32_t vnv_crc32(uint32_t crc, const void *buf, uint32_t len); /* start with 0 */
+/* cksum.c: the checkpoint checksum */
+struct cksum {
+    uint32_t a, b, part, n;
+};
+void cksum_init(struct cksum *s);
+void cksum_add(struct cksum *s, const void *buf, uint32_t len);
+uint32_t cksum_end(const struct cksum *s);
 
 /* index.c (lookups are inline: they are the get/release hot path) */
 static inline uint32_t home_slot(const struct vnv_heap *h, uint32_t key)

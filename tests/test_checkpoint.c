@@ -337,6 +337,53 @@ static void test_bad_superblock_and_config(void)
     fx_free(&f);
 }
 
+/* Every flipped bit in what a checkpoint's checksum covers (its header, NV map, records:
+ * clean resident objects add no data) makes that checkpoint refused: with the other slot
+ * voided, open reports CORRUPT and writes nothing, for each of the bits. */
+static void test_every_flipped_checkpoint_bit_is_caught(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, 8192, RAM, DIRTY) == VNV_OK);
+    vnv_obj_t o[6];
+    for (uint32_t i = 0; i < 6; i++) {
+        uint32_t v[3] = {i, i * 7u, 0xA5A5A5A5u};
+        CHECK_EQ(vnv_alloc(&f.heap, sizeof v, v, &o[i]), VNV_OK);
+        CHECK_EQ(vnv_flush(&f.heap, o[i]), VNV_OK); /* resident, clean: a record only */
+    }
+    f.wipe = 0;
+    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK); /* (the other slot: voided below) */
+    vnv_abandon(&f.heap);
+    uint32_t cap = get32(f.nv + 24), ck = VNV_SUPERBLOCK_SIZE;
+    uint32_t cur = get32(f.nv + ck + 4) > get32(f.nv + ck + cap + 4) ? 0u : 1u;
+    uint32_t base = ck + cur * cap, len = get32(f.nv + base + 8);
+    memset(f.nv + ck + (1u - cur) * cap, 0, 16); /* the other checkpoint: voided */
+    REQUIRE(len > 48u + 6u * 16u && len <= cap);
+    CHECK_EQ(fx_reboot(&f), VNV_OK);
+    vnv_abandon(&f.heap);
+    uint8_t *image = malloc(8192);
+    REQUIRE(image);
+    memcpy(image, f.nv, 8192);
+    unsigned caught = 0, flips = 0;
+    for (uint32_t at = base; at < base + len; at++) {
+        for (unsigned bit = 0; bit < 8; bit++, flips++) {
+            f.nv[at] ^= (uint8_t)(1u << bit);
+            uint64_t w = f.emu.write_calls;
+            int err = vnv_open(&f.heap, &f.cfg);
+            if (err == VNV_ERR_CORRUPT && f.emu.write_calls == w)
+                caught++;
+            else
+                vnv_abandon(&f.heap);
+            memcpy(f.nv, image, 8192);
+        }
+    }
+    printf("  checkpoint of %u bytes: %u of %u single-bit flips refused\n", (unsigned)len,
+           caught, flips);
+    CHECK_EQ(caught, flips);
+    free(image);
+    fx_free(&f);
+}
+
 int main(void)
 {
     RUN(test_resume_after_wipe_keeps_pointers);
@@ -346,5 +393,6 @@ int main(void)
     RUN(test_reset_without_checkpoint_reopens_the_last);
     RUN(test_torn_checkpoint_sweep);
     RUN(test_bad_superblock_and_config);
+    RUN(test_every_flipped_checkpoint_bit_is_caught);
     return vtest_summary();
 }

@@ -5,7 +5,7 @@
  * internals, so the tool also checks the specification):
  *   1. superblock: size, magic, CRC, version, and the geometry recomputed from the storage
  *      size, max_dirty and the unit exactly as src/heap.c lays the device out;
- *   2. both checkpoint slots: header, length, the CRC over map, records, bitmaps and the
+ *   2. both checkpoint slots: header, length, the checksum over map, records, bitmaps and the
  *      group's undo log (object data excluded), and which one vnv_open loads (section 2.4);
  *   3. the loaded slot's NV map: START within ALLOC, CUR within START, no bit past the last
  *      unit, the first used unit after a free one is a start;
@@ -212,6 +212,35 @@ static uint32_t crc32(uint32_t crc, const uint8_t *p, size_t n)
     return ~crc;
 }
 
+/* The checkpoint checksum (docs/FORMAT.md 2.1): two 32-bit sums over the little-endian
+ * 32-bit words of the covered bytes, taken as one stream (the last word zero-padded). */
+struct cksum {
+    uint32_t a, b, part, n;
+};
+
+static void ck_init(struct cksum *s) { s->a = 1u, s->b = 0u, s->part = 0u, s->n = 0u; }
+
+static void ck_add(struct cksum *s, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        s->part |= (uint32_t)p[i] << (8u * s->n);
+        if (++s->n == 4u) {
+            s->a += s->part;
+            s->b += s->a;
+            s->part = s->n = 0u;
+        }
+    }
+}
+
+static uint32_t ck_end(struct cksum s)
+{
+    if (s.n) {
+        s.a += s.part;
+        s.b += s.a;
+    }
+    return s.a ^ (s.b << 16 | s.b >> 16);
+}
+
 static uint32_t fnv1a(const char *s)
 {
     uint32_t x = 2166136261u;
@@ -318,14 +347,17 @@ static void verify_slot(const uint8_t *img, const struct geo *g, unsigned s, str
         sl->why = "more records than its length holds";
         return;
     }
-    uint32_t pos = CK_HDR + g->mapb, crc = crc32(0, h + CK_HDR, g->mapb);
+    uint32_t pos = CK_HDR + g->mapb;
+    struct cksum sum;
+    ck_init(&sum);
+    ck_add(&sum, h + CK_HDR, g->mapb);
     for (uint32_t i = 0; i < sl->nrec; i++) {
         if (sl->len - pos < CK_REC) {
             sl->why = "a record runs past the checkpoint's end";
             return;
         }
         const uint8_t *r = h + pos;
-        crc = crc32(crc, r, CK_REC);
+        ck_add(&sum, r, CK_REC);
         pos += CK_REC;
         uint32_t word = le32(r + 8), st = word & ST_MASK, size = word >> ST_BITS, data = 0;
         if (!size) {
@@ -338,7 +370,7 @@ static void verify_slot(const uint8_t *img, const struct geo *g, unsigned s, str
                 sl->why = "a record's dirty bitmap runs past the checkpoint's end";
                 return;
             }
-            crc = crc32(crc, h + pos, nbm);
+            ck_add(&sum, h + pos, nbm);
             data = runs_bytes(h + pos, size, st);
             pos += nbm;
         } else if (st & ST_DIRTY) {
@@ -371,7 +403,7 @@ static void verify_slot(const uint8_t *img, const struct geo *g, unsigned s, str
             sl->why = "an undo log entry's bytes run past the checkpoint's end";
             return;
         }
-        crc = crc32(crc, h + pos, UNDO_REC + n);
+        ck_add(&sum, h + pos, UNDO_REC + n);
         pos += UNDO_REC + n;
     }
     uint8_t tmp[CK_HDR];
@@ -381,8 +413,9 @@ static void verify_slot(const uint8_t *img, const struct geo *g, unsigned s, str
         sl->why = "the body does not parse to its length";
         return;
     }
-    if (crc32(crc, tmp, CK_HDR) != sl->crc) {
-        sl->why = "CRC mismatch (torn or damaged)";
+    ck_add(&sum, tmp, CK_HDR);
+    if (ck_end(sum) != sl->crc) {
+        sl->why = "checksum mismatch (torn or damaged)";
         return;
     }
     sl->ok = 1;

@@ -74,9 +74,36 @@ uint32_t vnv_img_slot_off(const uint8_t *img, size_t len, unsigned s)
     return in_image(len, off, VNV_IMG_CK_HEADER) ? (uint32_t)off : 0;
 }
 
-/* Walk slot s as ckpt_verify does: the CRC over map, records, bitmaps and the undo log,
- * skipping data. Returns 1 if the slot parses completely to its length; *crc gets the CRC
- * of what was covered (with the header, crc field zeroed), *undo (may be NULL) the image
+/* The checkpoint checksum (docs/FORMAT.md 2.1): two 32-bit sums over the little-endian
+ * 32-bit words of everything covered, as one stream, the last word zero-padded. */
+struct ck_sum {
+    uint32_t a, b, part, n;
+};
+
+static void ck_add(struct ck_sum *s, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        s->part |= (uint32_t)p[i] << (8u * s->n);
+        if (++s->n == 4u) {
+            s->a += s->part;
+            s->b += s->a;
+            s->part = s->n = 0u;
+        }
+    }
+}
+
+static uint32_t ck_end(struct ck_sum s)
+{
+    if (s.n) {
+        s.a += s.part;
+        s.b += s.a;
+    }
+    return s.a ^ (s.b << 16 | s.b >> 16);
+}
+
+/* Walk slot s as ckpt_verify does: the checksum over map, records, bitmaps and the undo
+ * log, skipping data. Returns 1 if the slot parses completely to its length; *crc gets the
+ * checksum of what was covered (with the header, its checksum field zeroed), *undo (may be NULL) the image
  * offset of the undo log (0 when the records do not parse). */
 static int slot_walk(const uint8_t *img, size_t len, unsigned s, uint32_t *crc,
                      uint32_t *undo)
@@ -98,16 +125,16 @@ static int slot_walk(const uint8_t *img, size_t len, unsigned s, uint32_t *crc,
         clen = len - base, ok = 0;
     const uint8_t *p = img + base;
     uint64_t pos = VNV_IMG_CK_HEADER, end = clen;
-    uint32_t c = 0;
+    struct ck_sum c = {1u, 0u, 0u, 0u};
 #define COVER(n)                                                                             \
     do {                                                                                     \
         uint64_t n_ = (n);                                                                   \
         if (n_ > end - pos) {                                                                \
-            c = vnv_img_crc32(c, p + pos, (size_t)(end - pos));                             \
+            ck_add(&c, p + pos, (size_t)(end - pos));                                        \
             pos = end, ok = 0;                                                               \
             goto done;                                                                       \
         }                                                                                    \
-        c = vnv_img_crc32(c, p + pos, (size_t)n_);                                          \
+        ck_add(&c, p + pos, (size_t)n_);                                                     \
         pos += n_;                                                                           \
     } while (0)
     if (end < pos)
@@ -167,7 +194,8 @@ done:
     for (unsigned i = 0; i < sizeof h; i++)
         h[i] = p[i];
     h[12] = h[13] = h[14] = h[15] = 0;
-    *crc = vnv_img_crc32(c, h, sizeof h);
+    ck_add(&c, h, sizeof h);
+    *crc = ck_end(c);
     return ok;
 }
 

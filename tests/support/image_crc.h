@@ -73,7 +73,7 @@ uint32_t vnv_img_slot_off(const uint8_t *img, size_t len, unsigned s);
 int vnv_img_loaded_slot(const uint8_t *img, size_t len);
 /* The slot with the larger sequence number among those whose magic matches, or -1. */
 int vnv_img_newest_slot(const uint8_t *img, size_t len);
-/* 1 if the checkpoint in slot s is complete and its CRC verifies. */
+/* 1 if the checkpoint in slot s is complete and its checksum verifies. */
 int vnv_img_slot_ok(const uint8_t *img, size_t len, unsigned s);
 /* Image offset of the undo log of the checkpoint in slot s (where its records end, whether
  * or not it has one), or 0 when its records do not parse. */
