@@ -114,6 +114,21 @@ static int members(struct vnv_heap *h, int roll_back)
 
 /* ---- the undo log (access.c writes it: write_through) ------------------------------------- */
 
+/* One entry of the log, decoded (RAM layout: internal.h, UNDO_HDR). */
+struct undo_ent {
+    uint32_t unit, at, len; /* its object's start unit; offset (UNDO_RAM: in the object) */
+    const uint8_t *bytes;   /* the `len` bytes the group replaced */
+};
+
+/* Decode the entry at arena unit `*e` and step `*e` to the next (older) one. */
+static struct undo_ent undo_next(const struct vnv_heap *h, uint32_t *e)
+{
+    const uint8_t *p = undo_entry(h, *e);
+    struct undo_ent x = {get_le32(p + 4), get_le32(p + 8), get_le16(p + 12), p + UNDO_HDR};
+    *e = get_le16(p);
+    return x;
+}
+
 /* Forget the log (the group ended). Inside a critical section. */
 void undo_discard(struct vnv_heap *h)
 {
@@ -134,11 +149,9 @@ void undo_revert(const struct vnv_heap *h, uint32_t unit, uint8_t *dst)
 {
     uint32_t e = h->undo;
     for (uint32_t i = 0; e && i < h->undo_count; i++) {
-        const uint8_t *p = undo_entry(h, e);
-        uint32_t at = get_le32(p + 8);
-        if ((at & UNDO_RAM) && get_le32(p + 4) == unit)
-            memcpy(dst + (at & ~UNDO_RAM), p + UNDO_HDR, get_le16(p + 12));
-        e = get_le16(p);
+        struct undo_ent x = undo_next(h, &e);
+        if ((x.at & UNDO_RAM) && x.unit == unit)
+            memcpy(dst + (x.at & ~UNDO_RAM), x.bytes, x.len);
     }
 }
 
@@ -164,11 +177,10 @@ static int data_slot_of(struct vnv_heap *h, uint32_t u, uint32_t *slot, uint32_t
  * rollback refused here has written nothing. */
 static int undo_check(struct vnv_heap *h)
 {
-    uint32_t unit = h->undo;
-    for (uint32_t i = 0; unit && i < h->undo_count; i++) {
-        const uint8_t *e = undo_entry(h, unit);
-        uint32_t u = get_le32(e + 4), at = get_le32(e + 8), len = get_le16(e + 12);
-        unit = get_le16(e);
+    uint32_t e = h->undo;
+    for (uint32_t i = 0; e && i < h->undo_count; i++) {
+        struct undo_ent x = undo_next(h, &e);
+        uint32_t u = x.unit, at = x.at, len = x.len;
         if (u >= h->units || !bit_get(nvmap(h, MAP_START), u) || len > UNDO_MAX_BYTES)
             return VNV_ERR_CORRUPT;
         if (at & UNDO_RAM) { /* bytes of a resident member */
@@ -199,18 +211,17 @@ static int undo_check(struct vnv_heap *h)
  * back, objects the group allocated at home gone. Newest first, so the oldest bytes stay. */
 static void undo_ram(struct vnv_heap *h)
 {
-    uint32_t unit = h->undo;
-    for (uint32_t i = 0; unit && i < h->undo_count; i++) {
-        const uint8_t *e = undo_entry(h, unit);
-        uint32_t u = get_le32(e + 4), at = get_le32(e + 8), len = get_le16(e + 12);
-        unit = get_le16(e);
+    uint32_t e = h->undo;
+    for (uint32_t i = 0; e && i < h->undo_count; i++) {
+        struct undo_ent x = undo_next(h, &e);
+        uint32_t u = x.unit, at = x.at, len = x.len;
         if (!bit_get(nvmap(h, MAP_START), u))
             continue; /* (a crafted log names it twice: gone already) */
         struct meta *m = idx_lookup(h, u);
         if (at & UNDO_RAM) {
             uint32_t off = at & ~UNDO_RAM;
             if (m && len <= meta_size(m) && off <= meta_size(m) - len)
-                memcpy(meta_data(m) + off, e + UNDO_HDR, len);
+                memcpy(meta_data(m) + off, x.bytes, len);
         } else if (len == 0) { /* an object the group allocated at home: it goes */
             if (m)
                 drop_resident(h, m); /* loaded since */
@@ -223,11 +234,10 @@ static void undo_ram(struct vnv_heap *h)
  * or its member was just reloaded) gets the bytes the storage half will put back. */
 static int undo_overlay(struct vnv_heap *h)
 {
-    uint32_t unit = h->undo;
-    for (uint32_t i = 0; unit && i < h->undo_count; i++) {
-        const uint8_t *e = undo_entry(h, unit);
-        uint32_t u = get_le32(e + 4), at = get_le32(e + 8), len = get_le16(e + 12);
-        unit = get_le16(e);
+    uint32_t e = h->undo;
+    for (uint32_t i = 0; e && i < h->undo_count; i++) {
+        struct undo_ent x = undo_next(h, &e);
+        uint32_t u = x.unit, at = x.at, len = x.len;
         struct meta *m = (at & UNDO_RAM) || !len ? NULL : idx_lookup(h, u);
         uint32_t slot = 0, size = 0;
         if (!m || (m->word & ST_DIRTY) || !bit_get(nvmap(h, MAP_START), u))
@@ -236,7 +246,7 @@ static int undo_overlay(struct vnv_heap *h)
         if (err)
             return err;
         if (size == meta_size(m) && at >= slot && at - slot <= size - len)
-            memcpy(meta_data(m) + (at - slot), e + UNDO_HDR, len);
+            memcpy(meta_data(m) + (at - slot), x.bytes, len);
     }
     return VNV_OK;
 }
@@ -246,17 +256,15 @@ static int undo_overlay(struct vnv_heap *h)
 int undo_write(struct vnv_heap *h)
 {
     int err = VNV_OK;
-    uint32_t unit = h->undo;
-    for (uint32_t i = 0; !err && unit && i < h->undo_count; i++) {
-        const uint8_t *e = undo_entry(h, unit);
-        uint32_t u = get_le32(e + 4), at = get_le32(e + 8), len = get_le16(e + 12);
-        unit = get_le16(e);
-        if ((at & UNDO_RAM) || !len || !bit_get(nvmap(h, MAP_START), u))
+    uint32_t e = h->undo;
+    for (uint32_t i = 0; !err && e && i < h->undo_count; i++) {
+        struct undo_ent x = undo_next(h, &e);
+        if ((x.at & UNDO_RAM) || !x.len || !bit_get(nvmap(h, MAP_START), x.unit))
             continue; /* (an object the rollback freed: nothing to keep) */
-        struct vnv_iovec iov = {e + UNDO_HDR, len};
+        struct vnv_iovec iov = {x.bytes, x.len};
         err = mutate_begin(h);
         if (!err)
-            err = heap_writev(h, at, &iov, 1);
+            err = heap_writev(h, x.at, &iov, 1);
     }
     if (!err)
         undo_discard(h);
