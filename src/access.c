@@ -127,6 +127,7 @@ static int evict(struct vnv_heap *h, struct meta *m)
 }
 
 static int make_budget(struct vnv_heap *h, uint32_t need);
+static int make_ram(struct vnv_heap *h, uint32_t need);
 
 /* Keep the value a dirty plain object has before its first change in the group in RAM (a
  * pre-image), charged to the budget like dirty bytes: a checkpoint inside the group records
@@ -160,6 +161,8 @@ static int pre_from_log(struct vnv_heap *h, struct meta *m)
 {
     uint32_t size = meta_size(m), off = 0;
     int err = make_budget(h, size); /* a member: never flushed or evicted meanwhile */
+    if (!err)
+        err = make_ram(h, size); /* (its home does not hold that value: no flush instead) */
     sec_enter(h);
     if (!err)
         err = h->ram->alloc(RAM_ST(h), size, &off);
@@ -186,6 +189,8 @@ static int log_write(struct vnv_heap *h, struct meta *m, uint32_t off, uint32_t 
         return 1;
     m->word += 1u; /* a reader pin: making room may flush it, never evict it */
     int err = make_budget(h, UNDO_CKPT_HDR + len);
+    if (!err && m->pre == PRE_LOG) /* logged before: the alternative is a whole pre-image */
+        err = make_ram(h, UNDO_HDR + len);
     m->word -= 1u;
     if (err || !(m->word & ST_DIRTY))
         return 1; /* flushed meanwhile: its home holds the value, enlist does the rest */

@@ -13,6 +13,7 @@
 #include "fixture.h"
 #include "rng.h"
 #include "vtest.h"
+#include "vnvheap/list.h"
 
 #define NV (64u * 1024u)
 #define RAM 4096u
@@ -363,6 +364,134 @@ static void test_undo_log(void)
         CHECK_EQ(vnv_check(&f.heap), VNV_OK);
         fx_free(&f);
     }
+}
+
+/* vnv_list inside groups (its push and pop at the ends change only the words that change,
+ * as undo entries, instead of its intent protocol): random pushes and pops at both ends,
+ * past RAM (nodes at home, links written through), each group ended, aborted, resumed
+ * after a power failure with RAM lost, or restarted from a checkpoint taken inside it; the
+ * list must equal a model of the committed operations after every group. */
+#define LQ_MAX 64
+struct lq {
+    uint32_t v[LQ_MAX];
+    uint32_t n;
+};
+
+static void lq_push(struct lq *q, uint32_t v, int front)
+{
+    if (front) {
+        memmove(q->v + 1, q->v, q->n * sizeof q->v[0]);
+        q->v[0] = v;
+    } else {
+        q->v[q->n] = v;
+    }
+    q->n++;
+}
+
+static uint32_t lq_pop(struct lq *q, int front)
+{
+    uint32_t v = front ? q->v[0] : q->v[q->n - 1u];
+    if (front)
+        memmove(q->v, q->v + 1, (q->n - 1u) * sizeof q->v[0]);
+    q->n--;
+    return v;
+}
+
+static int lq_matches(struct fixture *f, vnv_obj_t l, const struct lq *q)
+{
+    uint32_t len = 0, item[16];
+    if (vnv_list_attach(&f->heap, l) || vnv_list_length(&f->heap, l, &len) || len != q->n)
+        return 0;
+    vnv_obj_t n;
+    int err = vnv_list_first(&f->heap, l, &n);
+    for (uint32_t i = 0; i < q->n; i++) {
+        if (err || vnv_is_null(n) || vnv_list_get(&f->heap, l, n, item) || item[0] != q->v[i] ||
+            item[15] != ~q->v[i])
+            return 0;
+        err = vnv_list_next(&f->heap, l, n, &n);
+    }
+    return !err && vnv_is_null(n) && vnv_check(&f->heap) == VNV_OK;
+}
+
+static void test_list_in_groups(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, 1536, DIRTY) == VNV_OK); /* ~12 nodes of 64 B in RAM */
+    vnv_obj_t l;
+    REQUIRE(vnv_list_create(&f.heap, 64, &l) == VNV_OK);
+    CHECK_EQ(vnv_set_root(&f.heap, l), VNV_OK);
+    f.wipe = 0;
+    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+    struct lq model = {{0}, 0}, g;
+    struct rng r;
+    rng_seed(&r, 77);
+    unsigned ends = 0, aborts = 0, resumes = 0, restarts = 0, bad = 0, writes0 = 0;
+    uint32_t next = 1;
+    for (int round = 0; round < 400; round++) {
+        g = model;
+        REQUIRE(vnv_atomic_begin(&f.heap) == VNV_OK);
+        unsigned k = 1 + rng_below(&r, 4), how = rng_below(&r, 8);
+        int resumed = 0;
+        for (unsigned i = 0; i < k; i++) {
+            int front = (int)rng_below(&r, 2);
+            if (g.n > 0 && (g.n >= 40 || rng_below(&r, 2))) {
+                uint32_t item[16], want = lq_pop(&g, front);
+                int err = front ? vnv_list_pop_front(&f.heap, l, item)
+                                : vnv_list_pop_back(&f.heap, l, item);
+                if (err || item[0] != want)
+                    bad++;
+            } else {
+                uint32_t item[16];
+                for (unsigned w = 0; w < 16; w++)
+                    item[w] = next * 2654435761u + w;
+                item[0] = next;
+                item[15] = ~next;
+                next++;
+                int err = front ? vnv_list_push_front(&f.heap, l, item)
+                                : vnv_list_push_back(&f.heap, l, item);
+                if (err)
+                    bad++;
+                else
+                    lq_push(&g, item[0], front);
+            }
+            if (how == 5 && i == 0) { /* a power failure inside: RAM lost and rebuilt */
+                f.wipe = 1;
+                CHECK_EQ(vnv_persist_all(), VNV_OK);
+                f.wipe = 0;
+                CHECK_EQ(vnv_atomic_depth(&f.heap), 1);
+                resumed = 1;
+            }
+        }
+        if (how == 6) { /* abort: as before the group */
+            CHECK_EQ(vnv_atomic_abort(&f.heap), VNV_OK);
+            aborts++;
+        } else if (how == 7) { /* restart from a checkpoint inside the group */
+            CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+            CHECK_EQ(fx_reboot(&f), VNV_OK);
+            CHECK_EQ(vnv_atomic_depth(&f.heap), 0);
+            restarts++;
+        } else {
+            CHECK_EQ(vnv_atomic_end(&f.heap), VNV_OK);
+            model = g;
+            ends++;
+            resumes += (unsigned)resumed;
+            if (rng_below(&r, 4) == 0)
+                CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+            else if (rng_below(&r, 3) == 0)
+                (void)vnv_checkpoint(&f.heap);
+            CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK); /* the state a restart returns to */
+        }
+        if (!lq_matches(&f, l, &model))
+            bad++;
+        writes0 += f.emu.write_calls > 0;
+    }
+    printf("list in groups: %u groups ended (%u resumed after a failure inside), %u aborted, "
+           "%u restarted from inside; list length at the end %u\n",
+           ends, resumes, aborts, restarts, (unsigned)model.n);
+    CHECK_EQ(bad, 0);
+    CHECK(ends > 100 && aborts > 20 && restarts > 20 && resumes > 10);
+    CHECK(writes0 > 0);
+    fx_free(&f);
 }
 
 /* A group whose changes cannot fit the budget: BUDGET at the change, then abort. */
@@ -796,6 +925,7 @@ int main(void)
     RUN(test_group_budget);
     RUN(test_dirty_members_cost_no_traffic);
     RUN(test_undo_log);
+    RUN(test_list_in_groups);
     RUN(test_random_groups_with_resets);
     RUN(test_kvs_tasks_survive_resets);
     return vtest_summary();

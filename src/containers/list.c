@@ -416,8 +416,108 @@ static int new_node(struct vnv_heap *h, vnv_obj_t list, uint32_t es, uint64_t pr
     return err;
 }
 
+/* ---- inside a failure-atomic group ----------------------------------------------------------
+ * A group makes an operation all-or-nothing by itself (a restart rolls it back, a resume
+ * continues it), so push and pop at the ends skip the intent protocol: they change only
+ * the words that change, with small vnv_writes, which the group keeps as undo entries of a
+ * few bytes instead of a pre-image of the whole header (RAM the group would hold: the
+ * grouped queue would spill to storage one item earlier). A header with an operation
+ * pending takes the ordinary path, which finishes it first. On an error nothing is left
+ * changed, except where undoing it failed too: then abort the group. */
+
+/* Words H_LEN .. H_TAIL of the header copy `c`, written back in one vnv_write (32 bytes:
+ * one undo entry in a group). */
+static int hdr_put_ends(struct vnv_heap *h, vnv_obj_t list, const uint32_t *c)
+{
+    return vnv_write(h, list, H_LEN * 4u, &c[H_LEN], (H_TAIL + 2u - H_LEN) * 4u);
+}
+
+/* 1: not applicable (no group, or an operation pending): take the ordinary path. */
+static int push_grouped(struct vnv_heap *h, vnv_obj_t list, const void *value, int front)
+{
+    uint32_t c[H_WORDS];
+    if (!vnv_atomic_depth(h) || hdr_copy(h, list, c) || c[H_OP] != OP_NONE)
+        return 1;
+    uint64_t end = front ? hget(c, H_HEAD) : hget(c, H_TAIL);
+    vnv_obj_t n = VNV_NULL;
+    int err = new_node(h, list, c[H_ESIZE], front ? 0 : end, front ? end : 0, value, &n);
+    if (err)
+        return err;
+    if (end) /* (the old end's outer link is don't-care until this one names it) */
+        err = set_link(h, list, end, front ? N_PREV : N_NEXT, n.id);
+    c[H_LEN]++;
+    if (front || !end) {
+        c[H_HEAD] = (uint32_t)n.id;
+        c[H_HEAD + 1] = (uint32_t)(n.id >> 32);
+    }
+    if (!front || !end) {
+        c[H_TAIL] = (uint32_t)n.id;
+        c[H_TAIL + 1] = (uint32_t)(n.id >> 32);
+    }
+    if (!err)
+        err = hdr_put_ends(h, list, c);
+    if (err)
+        (void)vnv_free(h, n); /* allocated in the group: gone at once */
+    return err;
+}
+
+/* Pop an end; 1: not applicable, as above. The header stays pinned while the node loads
+ * (making room must not evict it); its words change after the node is copied out. */
+static int pop_grouped(struct vnv_heap *h, vnv_obj_t list, int front, void *out)
+{
+    uint32_t c[H_WORDS], was[H_WORDS];
+    const void *hv;
+    if (!vnv_atomic_depth(h) || vnv_get_sized(h, list, VNV_LIST_HEADER_SIZE, &hv))
+        return 1;
+    int err = hdr_valid(h, list, hv);
+    if (!err)
+        memcpy(c, hv, sizeof c);
+    uint64_t hd = err ? 0 : hget(c, H_HEAD), tl = err ? 0 : hget(c, H_TAIL);
+    uint64_t x = front ? hd : tl;
+    if (err || c[H_OP] != OP_NONE || !x) {
+        (void)vnv_release(h, list);
+        return err || c[H_OP] != OP_NONE ? 1 : VNV_ERR_INVAL; /* (1: the ordinary path) */
+    }
+    const void *xv;
+    err = vnv_get_sized(h, obj(x), VNV_LIST_NODE_OVERHEAD + c[H_ESIZE], &xv);
+    (void)vnv_release(h, list);
+    if (err)
+        return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err; /* the header names a dead node */
+    const uint32_t *xp = xv;
+    /* the new end: the ends' outer links are don't-care, the header says which is an end */
+    uint64_t next = hd == tl ? 0 : front ? hget(xp, N_NEXT) : hget(xp, N_PREV);
+    if (!node_ours(xp, list) || (hd != tl && !next) || c[H_LEN] == 0 ||
+        !node_size_ok(h, obj(x), c[H_ESIZE]))
+        err = VNV_ERR_CORRUPT;
+    if (!err && out)
+        memcpy(out, &xp[N_WORDS], c[H_ESIZE]);
+    (void)vnv_release(h, obj(x));
+    if (err)
+        return err;
+    memcpy(was, c, sizeof was);
+    c[H_LEN]--;
+    if (front || hd == tl) {
+        c[H_HEAD] = (uint32_t)next;
+        c[H_HEAD + 1] = (uint32_t)(next >> 32);
+    }
+    if (!front || hd == tl) {
+        c[H_TAIL] = (uint32_t)next;
+        c[H_TAIL + 1] = (uint32_t)(next >> 32);
+    }
+    err = hdr_put_ends(h, list, c);
+    if (!err) {
+        err = vnv_free(h, obj(x));
+        if (err)
+            (void)hdr_put_ends(h, list, was); /* the node stays: name it again */
+    }
+    return err;
+}
+
 static int push(struct vnv_heap *h, vnv_obj_t list, const void *value, int front)
 {
+    int g = push_grouped(h, list, value, front);
+    if (g <= 0)
+        return g;
     uint32_t *hp;
     int err = hdr_pin(h, list, &hp);
     if (err)
@@ -592,12 +692,14 @@ static int unlink_node(struct vnv_heap *h, vnv_obj_t list, enum which which, vnv
 
 int vnv_list_pop_back(struct vnv_heap *h, vnv_obj_t list, void *out)
 {
-    return unlink_node(h, list, W_BACK, VNV_NULL, out);
+    int g = pop_grouped(h, list, 0, out);
+    return g <= 0 ? g : unlink_node(h, list, W_BACK, VNV_NULL, out);
 }
 
 int vnv_list_pop_front(struct vnv_heap *h, vnv_obj_t list, void *out)
 {
-    return unlink_node(h, list, W_FRONT, VNV_NULL, out);
+    int g = pop_grouped(h, list, 1, out);
+    return g <= 0 ? g : unlink_node(h, list, W_FRONT, VNV_NULL, out);
 }
 
 int vnv_list_remove(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t node, void *out)
