@@ -29,8 +29,8 @@ TARGETS = [
      ["-mcpu=cortex-m3", "-mthumb"]),
 ]
 DEFAULT = ["access", "heap", "sections", "group", "index", "resident", "home", "nvmap",
-           "checkpoint", "check", "crc32", "errors", "storage", "ram_firstfit", "nv_place",
-           "clock"]
+           "checkpoint", "check", "cksum", "crc32", "errors", "storage", "ram_firstfit",
+           "nv_place", "slot", "clock"]
 OPTIONAL = ["ram_buddy", "addrorder", "emu", "spi_fram", "list", "array"]
 # what an indirect call on the persist path can reach with the default modules (storage
 # callbacks and on_persist are the application's and reported apart)
@@ -160,6 +160,10 @@ def measure(build_root, name):
         os.makedirs(build_root, exist_ok=True)
         b = build(name, tc, build_root)
         objs = object_sizes(prefix, b)
+        unlisted = sorted(set(objs) - set(DEFAULT) - set(OPTIONAL))
+        if unlisted:  # a new source file must be counted (or listed as optional)
+            raise SystemExit("size.py: objects in neither DEFAULT nor OPTIONAL: %s"
+                             % ", ".join(unlisted))
         tot = [sum(objs.get(o, (0, 0, 0))[i] for o in DEFAULT) for i in range(3)]
         sizes = probe(prefix, flags, build_root)
         stk, chain = persist_stack(b)
