@@ -172,8 +172,10 @@ int ckpt_write(struct vnv_heap *h, uint32_t flags)
         } else if (st & ST_DIRTY) {
             w_add(&w, meta_data(m), size, 0);
         }
-        if (pre_block(m)) /* a group member's value from before the group, or its handle */
-            w_add(&w, pre_data(h, m), pre_size(m->word), 0);
+        /* a group member's value from before the group (data), or the handle of one freed
+         * in the group (metadata: covered by the checksum) */
+        if (pre_block(m))
+            w_add(&w, pre_data(h, m), pre_size(m->word), (st & ST_GFREE) != 0);
     }
     uint32_t nundo = h->group ? h->undo_count : 0u; /* the group's undo log, newest first */
     for (uint32_t i = 0, e = h->undo; i < nundo && !w.err; i++) {
@@ -309,10 +311,10 @@ static int ckpt_verify(struct vnv_heap *h, uint32_t slot, uint8_t *hdr)
                     data += runs_bytes(bm, part, st);
             }
         }
-        if (get_le16(rec + 14) && get_le16(rec + 14) != PRE_LOG) /* a pre block follows */
-            data += pre_size(word);
         if (!err)
             err = rd_take(&r, NULL, data, 0);
+        if (!err && get_le16(rec + 14) && get_le16(rec + 14) != PRE_LOG) /* a pre block */
+            err = rd_take(&r, NULL, pre_size(word), (st & ST_GFREE) != 0);
     }
     uint32_t nundo = get_le32(hdr + 20) >> 16;
     if (nundo && !(get_le32(hdr + 20) & CKPT_FLAG_GROUP))

@@ -376,12 +376,15 @@ static void verify_slot(const uint8_t *img, const struct geo *g, unsigned s, str
         } else if (st & ST_DIRTY) {
             data = size;
         }
-        data += pre_len(le16(r + 14), st, size);
-        if (sl->len - pos < data) {
+        uint32_t pre = pre_len(le16(r + 14), st, size);
+        if (sl->len - pos < data || sl->len - pos - data < pre) {
             sl->why = "a record's data runs past the checkpoint's end";
             return;
         }
         pos += data;
+        if (st & ST_GFREE) /* a freed member's handle: covered, unlike data */
+            ck_add(&sum, h + pos, pre);
+        pos += pre;
     }
     sl->nundo = sl->flags >> 16;
     sl->undo_pos = pos;

@@ -62,6 +62,16 @@
  *
  * Stores inside pinned objects are ordered against the checkpoint interrupt with compiler
  * signal fences and are single aligned 32-bit stores (one instruction on RV32 / Cortex-M).
+ *
+ * ---- Inside a failure-atomic group (vnv_atomic_begin) -----------------------------------
+ * The group makes each operation all-or-nothing by itself, so push_front/back and
+ * pop_front/back skip the intent record when no operation is pending: they touch the node
+ * (W for a push: allocated; R for a pop), set the old end's link with vnv_write (a push),
+ * and write the header's length and ends with one 32-byte vnv_write (a 44-byte undo entry
+ * of the group instead of a 96-byte pre-image of the header). The header is pinned R only
+ * while a pop loads its node. On an error they back out what they changed; should backing
+ * out fail too, abort the group (the group restores the list). Other calls, and a header
+ * with an operation pending, take the ordinary path.
  */
 #ifndef VNVHEAP_LIST_H
 #define VNVHEAP_LIST_H

@@ -163,13 +163,21 @@ static int slot_walk(const uint8_t *img, size_t len, unsigned s, uint32_t *crc,
                     data += (uint64_t)(b + 1u) * bs <= size ? bs : size - b * bs;
         }
         uint32_t pre = (uint32_t)r[14] | (uint32_t)r[15] << 8;
-        if (pre && pre != VNV_IMG_PRE_LOG) /* a pre block: the value before, or its handle */
-            data += (st & 0x2000u) ? 8u : size;
         if (data > end - pos) {
             pos = end, ok = 0;
             goto done;
         }
         pos += data;
+        /* a pre block: the value before (data), or a freed member's handle (covered) */
+        if (pre && pre != VNV_IMG_PRE_LOG && (st & 0x2000u))
+            COVER(8u);
+        else if (pre && pre != VNV_IMG_PRE_LOG) {
+            if (size > end - pos) {
+                pos = end, ok = 0;
+                goto done;
+            }
+            pos += size;
+        }
     }
     /* the group's undo log: flags bits 16-31 entries of 12 bytes and their bytes, all
      * covered (in a checkpoint without flag bit 1 ckpt_verify refuses it) */
