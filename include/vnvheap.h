@@ -534,9 +534,10 @@ uint32_t vnv_persist_bound(const struct vnv_config *cfg);
  * Validate every invariant: budget sum, index <-> metadata, RAM allocator structure, pins,
  * NV allocator structure, and that each clean resident object equals its home.
  * Returns 0 or CORRUPT (first violation), IO. Time: O(R + resident bytes + NV structure).
- * Also: the NV map's structure, and every home's header against it (size fits the home,
- * handle names the unit). Storage: reads every object header and every clean resident
- * object's data.
+ * Also: the NV map's structure, every home's header against it (size fits the home,
+ * handle names the unit), and the one decoded header the heap keeps to spare reads (it
+ * must still be on storage as kept). Storage: reads every object header (the kept one
+ * twice) and every clean resident object's data.
  */
 int vnv_check(struct vnv_heap *h);
 

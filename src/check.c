@@ -60,10 +60,34 @@ int vnv_check(struct vnv_heap *h)
     return err;
 }
 
+/* read_objhdr's kept header (first: the checks below read headers and replace it) must be
+ * that of a live home, as it is on storage. */
+static int check_kept_header(struct vnv_heap *h)
+{
+    uint64_t id = h->hdr_id;
+    uint32_t u = id_unit(h, id);
+    if (!id)
+        return VNV_OK;
+    if (u >= h->units || !bit_get(nvmap(h, MAP_START), u))
+        FAIL(); /* a kept header of a home that was freed */
+    uint8_t b[VNV_OBJ_HEADER_SIZE];
+    struct objhdr oh;
+    int err = heap_read(h, unit_off(h, u), b, sizeof b);
+    if (err)
+        return err;
+    if (objhdr_decode(h, b, id, &oh) != VNV_OK || oh.size != h->hdr_size ||
+        oh.status != h->hdr_status)
+        FAIL();
+    return VNV_OK;
+}
+
 static int check_locked(struct vnv_heap *h)
 {
     if (!canary_ok(h))
         FAIL();
+    int kept = check_kept_header(h);
+    if (kept)
+        return kept;
     uint32_t used = VNV_CKPT_HEADER_SIZE, dirty = 0, count = 0, blocks = 0;
     for (uint32_t s = 0; s <= h->index_mask; s++) {
         uint32_t e = h->index[s];

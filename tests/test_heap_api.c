@@ -185,6 +185,13 @@ static void test_typed_load_one_read(void)
     CHECK(cp->a == 9 && cp->b == 3);
     CHECK_EQ(vnv_release(&f.heap, o), VNV_OK);
     CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    /* vnv_check verifies the header the heap keeps (read_objhdr's last one) */
+    CHECK(f.heap.hdr_id != 0);
+    uint64_t kept = f.heap.hdr_id;
+    f.heap.hdr_id = kept ^ (1ull << 40); /* same home, another tag */
+    CHECK_EQ(vnv_check(&f.heap), VNV_ERR_CORRUPT);
+    f.heap.hdr_id = kept;
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
     CHECK_EQ(fx_reboot(&f), VNV_OK); /* the checkpoint's state: before a = 9 */
     CHECK_EQ(VNV_GET(&f.heap, o, struct pair, &cp), VNV_OK);
     CHECK(cp->a == 1 && cp->b == 3);
