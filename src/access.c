@@ -197,17 +197,8 @@ static int log_write(struct vnv_heap *h, struct meta *m, uint32_t off, uint32_t 
     sec_enter(h);
     err = h->ram->alloc(RAM_ST(h), UNDO_HDR + len, &boff);
     if (!err) {
-        uint8_t *e = h->arena + boff;
-        memcpy(e + UNDO_HDR, meta_data(m) + off, len);
-        put_le16(e, h->undo);
-        put_le16(e + 2, 0);
-        put_le32(e + 4, u);
-        put_le32(e + 8, off | UNDO_RAM);
-        put_le16(e + 12, len);
-        put_le16(e + 14, boff / 8u + 1u);
-        h->undo = (uint16_t)(boff / 8u + 1u);
-        h->undo_count++;
-        charge(h, UNDO_CKPT_HDR + len);
+        memcpy(h->arena + boff + UNDO_HDR, meta_data(m) + off, len);
+        undo_link(h, boff, u, off | UNDO_RAM, len);
         m->pre = PRE_LOG; /* with the entry and the mark, in one step */
         m->word |= ST_GROUP;
     }
@@ -315,6 +306,22 @@ static int make_budget(struct vnv_heap *h, uint32_t need)
     return VNV_ERR_BUDGET;
 }
 
+/* Index the block at `off` as a clean, homed resident copy of `id` (its data loaded, or
+ * about to be) and charge its record. Inside a critical section. */
+static struct meta *place_loaded(struct vnv_heap *h, uint32_t off, uint64_t id, uint32_t size,
+                                 uint32_t status)
+{
+    struct meta *m = (struct meta *)(void *)(h->arena + off);
+    uint32_t bm = bitmap_bytes(size, status);
+    m->id = id;
+    m->pre = 0;
+    m->word = size << ST_BITS | status | ST_HOMED;
+    memset(meta_bitmap(m), 0, pad8(bm));
+    idx_insert(h, id_key(h, id), off / 8u + 1u);
+    charge(h, VNV_CKPT_RECORD_SIZE + bm);
+    return m;
+}
+
 /* Typed load (`want` = the size the caller expects): header and data in one read when the
  * data is in slot 0 (read_objhdr_with). 0: loaded; 1: not done, with the header in `got`
  * if `*have` (another size, or slot 1); < 0: error. */
@@ -334,15 +341,9 @@ static int load_one(struct vnv_heap *h, uint64_t id, uint32_t want, struct objhd
     err = h->ram->alloc(RAM_ST(h), need, &off);
     int r = err ? err : read_objhdr_with(h, id, h->arena + off, want, got);
     if (!r && got->size == want && !got->status) {
-        struct meta *m = (struct meta *)(void *)(h->arena + off);
-        m->id = id;
-        m->pre = 0;
-        m->word = want << ST_BITS | ST_HOMED;
-        idx_insert(h, id_key(h, id), off / 8u + 1u);
-        charge(h, VNV_CKPT_RECORD_SIZE);
+        *out = place_loaded(h, off, id, want, 0);
         sec_leave(h);
         h->st.loads++;
-        *out = m;
         return VNV_OK;
     }
     if (!err)
@@ -385,16 +386,8 @@ static int load(struct vnv_heap *h, uint64_t id, uint32_t want, const struct obj
     uint32_t off;
     sec_enter(h);
     err = h->ram->alloc(RAM_ST(h), need, &off);
-    if (!err) {
-        struct meta *m = (struct meta *)(void *)(h->arena + off);
-        m->id = id;
-        m->pre = 0;
-        m->word = oh.size << ST_BITS | oh.status;
-        memset(meta_bitmap(m), 0, pad8(bm));
-        m->word |= ST_HOMED;
-        idx_insert(h, id_key(h, id), off / 8u + 1u);
-        charge(h, VNV_CKPT_RECORD_SIZE + bm);
-    }
+    if (!err)
+        (void)place_loaded(h, off, id, oh.size, oh.status);
     sec_leave(h);
     if (err)
         return err;
@@ -505,13 +498,9 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
     /* In a group a new object placed at home (where the ungrouped heap would put it) is
      * logged in the group's undo log (a rollback frees it); without room for that entry it
      * stays in RAM until the group ends, so room comes first. */
-    uint32_t ub = 0; /* the undo entry's arena offset + 1, or 0 */
-    if (h->group && make_budget(h, UNDO_CKPT_HDR) == VNV_OK && h->undo_count < 0xFFFFu) {
-        sec_enter(h);
-        ub = h->ram->alloc(RAM_ST(h), UNDO_HDR, &ub) == VNV_OK ? ub + 1u : 0u;
-        sec_leave(h);
-    }
-    if (h->group && !ub) {
+    int logged = h->group && h->undo_count < 0xFFFFu &&
+                 make_budget(h, UNDO_CKPT_HDR) == VNV_OK && h->ram->fits(RAM_ST(h), UNDO_HDR);
+    if (h->group && !logged) {
         int e = make_budget(h, VNV_CKPT_RECORD_SIZE + bm + sz);
         if (!e)
             e = make_ram(h, need);
@@ -520,6 +509,13 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
     }
 
     sec_enter(h);
+    /* the entry's block (arena offset + 1, or 0), in the section that links it: a persist
+     * round that rebuilt the arena in between would drop it */
+    uint32_t ub = 0;
+    if (logged && h->ram->alloc(RAM_ST(h), UNDO_HDR, &ub) == VNV_OK)
+        ub++;
+    else
+        ub = 0;
     uint32_t u = 0;
     int err = nvmap_alloc(h, sz, &u); /* RAM only: no storage traffic */
     if (err) {
@@ -597,17 +593,9 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
             sec_leave(h);
             return err;
         }
-        if (ub) { /* logged with the allocation, in the same section */
-            uint8_t *e = h->arena + (ub - 1u);
-            put_le16(e, h->undo);
-            put_le16(e + 2, 0);
-            put_le32(e + 4, u);
-            put_le32(e + 8, 0);
-            put_le16(e + 12, 0); /* length 0: an allocation, undone by freeing it */
-            put_le16(e + 14, (ub - 1u) / 8u + 1u);
-            h->undo = (uint16_t)((ub - 1u) / 8u + 1u);
-            h->undo_count++;
-            charge(h, UNDO_CKPT_HDR);
+        if (ub) { /* logged with the allocation, in the same section; length 0: an
+                     allocation, undone by freeing it */
+            undo_link(h, ub - 1u, u, 0, 0);
             ub = 0;
         }
     } else {
@@ -1093,38 +1081,29 @@ int vnv_read(struct vnv_heap *h, vnv_obj_t obj, size_t off, void *dst, size_t le
  * it, a rollback writes them back). One read and one write of `len` bytes, where loading
  * the object would read it whole and flush it whole later. 1: not applicable (too long,
  * the slot is protected, no room, the data checksum): load the object instead. */
-static int write_through(struct vnv_heap *h, uint64_t id, uint32_t size, uint32_t at,
-                         const void *src, uint32_t len)
+static int write_through(struct vnv_heap *h, uint64_t id, uint32_t at, const void *src,
+                         uint32_t len)
 {
     uint32_t u = id_unit(h, id), boff = 0;
-    (void)size;
     if (SLOT_CRC || !len || len > UNDO_MAX_BYTES || h->undo_count == 0xFFFFu ||
-        !bit_get(nvmap(h, MAP_FRESH), u) || make_budget(h, UNDO_CKPT_HDR + len))
+        make_budget(h, UNDO_CKPT_HDR + len))
         return 1;
+    /* One section from the allocation to the write: a persist round that rebuilt the
+     * arena in between would drop the entry's block (it is in no index yet) */
     sec_enter(h);
-    int err = h->ram->alloc(RAM_ST(h), UNDO_HDR + len, &boff);
-    sec_leave(h);
-    if (err)
+    int err = !bit_get(nvmap(h, MAP_FRESH), u) ? 1 /* the last checkpoint reads the slot */
+                                               : h->ram->alloc(RAM_ST(h), UNDO_HDR + len, &boff);
+    if (err) {
+        sec_leave(h);
         return 1;
-    uint8_t *e = h->arena + boff;
-    err = heap_read(h, at, e + UNDO_HDR, len); /* the bytes to put back on a rollback */
-    put_le16(e + 2, 0);
-    put_le32(e + 4, u);
-    put_le32(e + 8, at);
-    put_le16(e + 12, len);
-    put_le16(e + 14, boff / 8u + 1u);
-    sec_enter(h);
-    if (!err && !bit_get(nvmap(h, MAP_FRESH), u))
-        err = 1; /* a checkpoint meanwhile protects the slot now */
+    }
+    err = heap_read(h, at, h->arena + boff + UNDO_HDR, len); /* what a rollback puts back */
     if (err) {
         (void)h->ram->free(RAM_ST(h), boff, UNDO_HDR + len);
         sec_leave(h);
         return err;
     }
-    put_le16(e, h->undo); /* logged before the write: a checkpoint sees both or neither */
-    h->undo = (uint16_t)(boff / 8u + 1u);
-    h->undo_count++;
-    charge(h, UNDO_CKPT_HDR + len);
+    undo_link(h, boff, u, at, len); /* before the write: a checkpoint sees both or neither */
     struct vnv_iovec iov = {src, len};
     err = mutate_begin(h);
     if (!err)
@@ -1143,7 +1122,7 @@ int vnv_write(struct vnv_heap *h, vnv_obj_t obj, size_t off, const void *src, si
     if (r < 0)
         return r;
     if (!r && h->group) { /* in a group: the old value must survive until the group ends */
-        int err = write_through(h, obj.id, size, at, src, (uint32_t)len);
+        int err = write_through(h, obj.id, at, src, (uint32_t)len);
         if (err <= 0)
             return err;
         err = load(h, obj.id, 0, NULL, &m); /* changed in RAM only, its home keeps the old value */

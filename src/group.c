@@ -129,6 +129,24 @@ static struct undo_ent undo_next(const struct vnv_heap *h, uint32_t *e)
     return x;
 }
 
+/* Link the entry at arena offset `boff` as the newest (its UNDO_HDR.. bytes already hold
+ * the `len` bytes the change replaces) and charge it. Inside the critical section that
+ * allocated the block: a checkpoint, or a restore that rebuilds the arena, sees the entry
+ * whole or not at all. */
+void undo_link(struct vnv_heap *h, uint32_t boff, uint32_t unit, uint32_t at, uint32_t len)
+{
+    uint8_t *e = h->arena + boff;
+    put_le16(e, h->undo);
+    put_le16(e + 2, 0);
+    put_le32(e + 4, unit);
+    put_le32(e + 8, at);
+    put_le16(e + 12, len);
+    put_le16(e + 14, boff / 8u + 1u);
+    h->undo = (uint16_t)(boff / 8u + 1u);
+    h->undo_count++;
+    charge(h, UNDO_CKPT_HDR + len);
+}
+
 /* Forget the log (the group ended). Inside a critical section. */
 void undo_discard(struct vnv_heap *h)
 {

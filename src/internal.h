@@ -292,6 +292,7 @@ int group_rollback(struct vnv_heap *h);
 #define UNDO_MAX_BYTES 32u /* longer writes load the object instead */
 #define UNDO_HDR 16u
 #define UNDO_CKPT_HDR 12u
+void undo_link(struct vnv_heap *h, uint32_t boff, uint32_t unit, uint32_t at, uint32_t len);
 void undo_discard(struct vnv_heap *h);
 int undo_write(struct vnv_heap *h);
 void undo_revert(const struct vnv_heap *h, uint32_t unit, uint8_t *dst);

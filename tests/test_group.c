@@ -366,6 +366,102 @@ static void test_undo_log(void)
     }
 }
 
+/* A power failure whose persist round is deferred to the end of a storage read inside an
+ * undo-logged write (the RAM lost and rebuilt from the checkpoint it writes) must find the
+ * log entry whole: its block allocated, filled and linked in one section. Armed on the
+ * read of the bytes the write-through replaces (8 bytes; headers are 16). */
+static int (*inner_read)(void *ctx, uint32_t off, void *dst, uint32_t len);
+static int fire_on_len;
+static int firing_read(void *ctx, uint32_t off, void *dst, uint32_t len)
+{
+    int err = inner_read(ctx, off, dst, len);
+    if (fire_on_len && len == (uint32_t)fire_on_len) {
+        fire_on_len = 0;
+        (void)vnv_persist_all(); /* deferred: the heap is inside a critical section */
+    }
+    return err;
+}
+
+/* The same for an allocation logged in a group: a round deferred inside the RAM
+ * allocation of its entry (16 bytes) must not run before the entry is linked. */
+static struct vnv_ram_allocator firing_ram;
+static int (*inner_alloc)(void *st, uint32_t size, uint32_t *off);
+static int fire_on_alloc;
+static int firing_alloc(void *st, uint32_t size, uint32_t *off)
+{
+    int err = inner_alloc(st, size, off);
+    if (fire_on_alloc && size == (uint32_t)fire_on_alloc) {
+        fire_on_alloc = 0;
+        (void)vnv_persist_all(); /* deferred: the heap is inside a critical section */
+    }
+    return err;
+}
+
+static void test_undo_entry_survives_a_restore_inside_the_write(void)
+{
+    {
+        struct fixture f;
+        REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+        f.wipe = 0;
+        CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+        firing_ram = *f.heap.ram;
+        inner_alloc = firing_ram.alloc;
+        firing_ram.alloc = firing_alloc;
+        f.heap.ram = &firing_ram;
+        CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK);
+        unsigned calls = f.persist_calls;
+        f.wipe = 1;
+        fire_on_alloc = 16; /* the entry's block */
+        vnv_obj_t big;
+        CHECK_EQ(vnv_alloc(&f.heap, 100, NULL, &big), VNV_OK);
+        f.wipe = 0;
+        CHECK_EQ(fire_on_alloc, 0);
+        CHECK_EQ(f.persist_calls, calls + 1);
+        CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+        CHECK_EQ(vnv_atomic_abort(&f.heap), VNV_OK); /* the entry frees it */
+        size_t sz;
+        CHECK_EQ(vnv_size(&f.heap, big, &sz), VNV_ERR_INVAL);
+        CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+        fx_free(&f);
+    }
+
+    /* (VNV_DATA_CRC never writes through: the slot is rewritten with its checksum) */
+    for (int how = 0; how < (VNV_DATA_CRC ? 0 : 2); how++) { /* 0 abort, 1 restart */
+        struct fixture f;
+        REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+        uint8_t vc[64], x[8], got[64];
+        memset(vc, 0xC1, sizeof vc);
+        memset(x, 0x77, sizeof x);
+        vnv_obj_t c;
+        CHECK_EQ(vnv_alloc(&f.heap, sizeof vc, vc, &c), VNV_OK);
+        f.wipe = 0;
+        CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+        CHECK_EQ(vnv_unload(&f.heap, c), VNV_OK); /* home, slot fresh: written through */
+        inner_read = f.heap.storage.read;
+        f.heap.storage.read = firing_read;
+        CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK);
+        unsigned calls = f.persist_calls;
+        f.wipe = 1;
+        fire_on_len = (int)sizeof x;
+        CHECK_EQ(vnv_write(&f.heap, c, 8, x, sizeof x), VNV_OK);
+        f.wipe = 0;
+        CHECK_EQ(f.persist_calls, calls + 1); /* the round ran, RAM rebuilt */
+        CHECK_EQ(fire_on_len, 0);
+        f.heap.storage.read = inner_read;
+        CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+        CHECK_EQ(vnv_read(&f.heap, c, 8, got, sizeof x), VNV_OK);
+        CHECK(memcmp(got, x, sizeof x) == 0);
+        if (how == 0)
+            CHECK_EQ(vnv_atomic_abort(&f.heap), VNV_OK);
+        else
+            CHECK_EQ(fx_reboot(&f), VNV_OK); /* the round's checkpoint was inside the group */
+        CHECK_EQ(vnv_read(&f.heap, c, 0, got, sizeof vc), VNV_OK);
+        CHECK(memcmp(got, vc, sizeof vc) == 0); /* the old bytes, from the entry */
+        CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+        fx_free(&f);
+    }
+}
+
 /* vnv_list inside groups (its push and pop at the ends change only the words that change,
  * as undo entries, instead of its intent protocol): random pushes and pops at both ends,
  * past RAM (nodes at home, links written through), each group ended, aborted, resumed
@@ -925,6 +1021,7 @@ int main(void)
     RUN(test_group_budget);
     RUN(test_dirty_members_cost_no_traffic);
     RUN(test_undo_log);
+    RUN(test_undo_entry_survives_a_restore_inside_the_write);
     RUN(test_list_in_groups);
     RUN(test_random_groups_with_resets);
     RUN(test_kvs_tasks_survive_resets);
