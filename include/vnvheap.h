@@ -341,6 +341,13 @@ int vnv_alloc_blocks(struct vnv_heap *h, size_t size, uint32_t block_size, const
  * Time: O(home units).
  * Storage: none if resident; else one HDR read (validates the handle). Never writes: the
  *   home's units are free at once in RAM and reusable once the next checkpoint completes.
+ * Inside a failure-atomic group (vnv_atomic_begin) the object only looks freed until the
+ *   group ends, and its home keeps its value from before the group: a dirty one keeps that
+ *   value in RAM (8 more bytes of budget), or flushes it home when there is no room (one
+ *   write of its dirty bytes); a clean or non-resident one costs a
+ *   16-byte record (plus a block object's bitmap) and no RAM beyond that (no load), and a
+ *   resident clean one gives its data's RAM back at once. Extra errors in a group: NOMEM,
+ *   BUDGET (no room for that record or value).
  */
 int vnv_free(struct vnv_heap *h, vnv_obj_t obj);
 
@@ -496,7 +503,8 @@ int vnv_persist_all(void);
  * replaces, in the group's undo log (12 + len bytes of budget per entry), written straight
  * through when the object is not resident. Until the group ends a member is neither
  * flushed nor evicted; objects allocated in the group stay in RAM or go home with an undo
- * entry; objects freed in the group keep their homes (their handles are refused at once).
+ * entry; objects freed in the group keep their homes (their handles are refused at once;
+ * in RAM only a 16-byte record, or a dirty one's value from before the group).
  * Changes are charged to the budget as dirty bytes like any others, so a change that
  * cannot fit returns VNV_ERR_BUDGET (or NOMEM: RAM full of members) and the group can be
  * aborted. Nesting is flat: inner begin/end pairs only count; the outermost end commits, an

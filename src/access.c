@@ -664,6 +664,71 @@ int vnv_alloc_blocks(struct vnv_heap *h, size_t size, uint32_t block_size, const
                         out);
 }
 
+/* A member about to be freed in the group, whose home now holds its value from before the
+ * group, becomes a ghost (internal.h): its RAM copy, the group's changes if any, is dropped
+ * and its block shrinks in place to the meta and bitmap. Inside a critical section; NOMEM
+ * (nothing changed) only if the RAM allocator cannot shrink a block (alloc.h). */
+static int make_ghost(struct vnv_heap *h, struct meta *m)
+{
+    uint32_t off = (uint32_t)((uint8_t *)m - h->arena), size = meta_size(m);
+    uint32_t st = m->word & ST_MASK, was = block_need(size, st);
+    uint32_t now = block_need(size, (st & ~ST_DIRTY) | ST_GFREE), d = dirty_bytes_of(m);
+    struct meta keep = *m; /* the allocator may keep its links in a freed block */
+    (void)h->ram->free(RAM_ST(h), off, was);
+    int err = h->ram->alloc_at(RAM_ST(h), off, now);
+    if (err)
+        err = h->ram->alloc_at(RAM_ST(h), off, was) == VNV_OK ? VNV_ERR_NOMEM : VNV_ERR_CORRUPT;
+    *m = keep; /* (and the bitmap: zero for a ghost, or whatever the failed shrink left) */
+    memset(meta_bitmap(m), 0, pad8(bitmap_bytes(size, st)));
+    if (err) {
+        m->word &= ~ST_DIRTY; /* unreachable with the library's allocators: its data is */
+        h->used -= d;        /* not to be trusted now, but its home holds the value */
+        h->dirty_data -= d;
+        return err;
+    }
+    h->used -= d;
+    h->dirty_data -= d;
+    m->pre = 0; /* (PRE_LOG: its home holds that value now) */
+    m->word = (m->word & ~ST_DIRTY) | ST_GROUP | ST_GFREE;
+    return VNV_OK;
+}
+
+/* Free, in the group, an object that is not resident: its home holds its value, so no load,
+ * only a ghost in RAM (a record in the checkpoint) that refuses the handle until the group
+ * ends. */
+static int free_ghost(struct vnv_heap *h, vnv_obj_t obj)
+{
+    struct objhdr oh; /* validates the handle */
+    int err = read_objhdr(h, obj.id, &oh);
+    uint32_t st = oh.status | ST_HOMED | ST_GROUP | ST_GFREE, off = 0;
+    uint32_t need = block_need(oh.size, st), bm = bitmap_bytes(oh.size, st);
+    if (!err)
+        err = make_budget(h, VNV_CKPT_RECORD_SIZE + bm);
+    if (!err)
+        err = make_ram(h, need);
+    if (err)
+        return err;
+    sec_enter(h);
+    if (idx_find(h, id_key(h, obj.id)) >= 0)
+        err = VNV_ERR_BUSY; /* loaded meanwhile (an interrupt): the caller may retry */
+    if (!err)
+        err = h->ram->alloc(RAM_ST(h), need, &off);
+    if (!err) {
+        struct meta *m = (struct meta *)(void *)(h->arena + off);
+        m->id = id_unit(h, obj.id);
+        m->pre = 0;
+        m->word = oh.size << ST_BITS | st;
+        memset(meta_bitmap(m), 0, pad8(bm));
+        idx_insert(h, id_key(h, obj.id), off / 8u + 1u);
+        charge(h, VNV_CKPT_RECORD_SIZE + bm);
+        if (h->root == obj.id)
+            h->root = 0;
+        h->st.frees++;
+    }
+    sec_leave(h);
+    return err;
+}
+
 int vnv_free(struct vnv_heap *h, vnv_obj_t obj)
 {
     if (!is_open(h))
@@ -679,10 +744,9 @@ int vnv_free(struct vnv_heap *h, vnv_obj_t obj)
          * and comes back, handle and value, if the group rolls back. A dirty one keeps
          * its value from before the group in RAM and its handle in an 8-byte pre block
          * (no storage traffic); otherwise both are in its home. */
-        int err = r ? VNV_OK : load(h, obj.id, 0, NULL, &m);
-        if (err)
-            return err;
-        int keep = 0, logged = m->pre == PRE_LOG;
+        if (!r)
+            return free_ghost(h, obj);
+        int err = VNV_OK, keep = 0, logged = m->pre == PRE_LOG;
         uint32_t off = 0;
         if (logged) { /* small writes so far: put its bytes back, the value before (a */
             sec_enter(h); /* checkpoint from here on records it; a rollback puts the same */
@@ -721,14 +785,15 @@ int vnv_free(struct vnv_heap *h, vnv_obj_t obj)
         if (err)
             return err;
         sec_enter(h);
-        m->pre = 0; /* (PRE_LOG: its home holds that value now) */
-        m->word |= ST_GFREE;
-        m->id = id_unit(h, m->id);
-        if (h->root == obj.id)
-            h->root = 0;
-        h->st.frees++;
+        err = make_ghost(h, m);
+        if (!err) {
+            m->id = id_unit(h, m->id);
+            if (h->root == obj.id)
+                h->root = 0;
+            h->st.frees++;
+        }
         sec_leave(h);
-        return VNV_OK;
+        return err;
     }
     if (!r) {
         struct objhdr oh; /* validates the handle */

@@ -373,7 +373,7 @@ static int restore_one(struct vnv_heap *h, uint32_t base, uint32_t *pos, uint32_
         return VNV_ERR_CORRUPT;
     if (h->index_used >= h->index_cap)
         return VNV_ERR_NOMEM; /* index smaller than when the checkpoint was taken */
-    uint32_t off = (unit - 1u) * 8u, need = data_offset(size, st) + size;
+    uint32_t off = (unit - 1u) * 8u, need = block_need(size, st);
     err = h->ram->alloc_at(RAM_ST(h), off, need);
     if (err)
         return err == VNV_ERR_NOMEM ? VNV_ERR_NOMEM : VNV_ERR_CORRUPT;
@@ -387,6 +387,11 @@ static int restore_one(struct vnv_heap *h, uint32_t base, uint32_t *pos, uint32_
     if (!(st & ST_HOMED) && !(st & ST_DIRTY))
         err = VNV_ERR_CORRUPT; /* never written home, so all of it must be in here */
     if (err) {
+    } else if (ghost(st)) { /* freed in the group, its value at home: no data in RAM */
+        memset(meta_bitmap(m), 0, pad8(bm));
+        err = ck_read(h, base, pos, len, meta_bitmap(m), bm);
+        for (uint32_t k = 0; !err && k < bm; k++)
+            err = meta_bitmap(m)[k] ? VNV_ERR_CORRUPT : VNV_OK; /* a clean ghost's blocks */
     } else if (st & ST_PARTIAL) {
         memset(meta_bitmap(m), 0, pad8(bm));
         err = ck_read(h, base, pos, len, meta_bitmap(m), bm);
@@ -399,10 +404,8 @@ static int restore_one(struct vnv_heap *h, uint32_t base, uint32_t *pos, uint32_
         }
         if (!err && !(st & ST_HOMED) && charged != VNV_CKPT_RECORD_SIZE + bm + size)
             err = VNV_ERR_CORRUPT; /* not homed: every block must be in the checkpoint */
-        if (charged > VNV_CKPT_RECORD_SIZE + bm)
-            m->word |= ST_DIRTY;
-        else
-            m->word &= ~ST_DIRTY;
+        if (!err && (charged > VNV_CKPT_RECORD_SIZE + bm) != ((st & ST_DIRTY) != 0))
+            err = VNV_ERR_CORRUPT; /* the flag and the bitmap disagree (its block's size) */
     } else if (st & ST_DIRTY) {
         err = ck_read(h, base, pos, len, meta_data(m), size);
         charged += size;

@@ -91,6 +91,10 @@ static int members(struct vnv_heap *h, int roll_back)
                 continue;
             }
             m->id = id;
+            if (ghost(st)) { /* its home holds it: no RAM copy to keep */
+                drop_resident(h, m);
+                continue;
+            }
         }
         if (m->pre == PRE_LOG) { /* undo_ram has put its bytes back already */
             m->pre = 0;
@@ -238,8 +242,8 @@ static void undo_ram(struct vnv_heap *h)
         struct meta *m = idx_lookup(h, u);
         if (at & UNDO_RAM) {
             uint32_t off = at & ~UNDO_RAM;
-            if (m && len <= meta_size(m) && off <= meta_size(m) - len)
-                memcpy(meta_data(m) + off, x.bytes, len);
+            if (m && !ghost(m->word) && len <= meta_size(m) && off <= meta_size(m) - len)
+                memcpy(meta_data(m) + off, x.bytes, len); /* (a ghost: no RAM copy) */
         } else if (len == 0) { /* an object the group allocated at home: it goes */
             if (m)
                 drop_resident(h, m); /* loaded since */
@@ -258,7 +262,7 @@ static int undo_overlay(struct vnv_heap *h)
         uint32_t u = x.unit, at = x.at, len = x.len;
         struct meta *m = (at & UNDO_RAM) || !len ? NULL : idx_lookup(h, u);
         uint32_t slot = 0, size = 0;
-        if (!m || (m->word & ST_DIRTY) || !bit_get(nvmap(h, MAP_START), u))
+        if (!m || (m->word & ST_DIRTY) || ghost(m->word) || !bit_get(nvmap(h, MAP_START), u))
             continue;
         int err = data_slot_of(h, u, &slot, &size);
         if (err)

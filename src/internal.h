@@ -126,10 +126,14 @@ static inline uint32_t data_offset(uint32_t size, uint32_t status)
     return VNV_META_SIZE + pad8(bitmap_bytes(size, status));
 }
 static inline uint8_t *meta_bitmap(struct meta *m) { return (uint8_t *)m + VNV_META_SIZE; }
-/* Arena bytes of a resident object's block: meta, bitmap, data. */
+/* A member freed in the open group whose home holds its value from before the group (clean):
+ * nothing reads its data again (a rollback drops it, the group's end frees it), so its block
+ * is the meta and bitmap only. */
+static inline int ghost(uint32_t status) { return (status & (ST_GFREE | ST_DIRTY)) == ST_GFREE; }
+/* Arena bytes of a resident object's block: meta, bitmap, data (none for a ghost). */
 static inline uint32_t block_need(uint32_t size, uint32_t status)
 {
-    return data_offset(size, status) + size;
+    return data_offset(size, status) + (ghost(status) ? 0u : size);
 }
 static inline uint8_t *meta_data(struct meta *m)
 {

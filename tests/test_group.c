@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "fixture.h"
+#include "image_crc.h"
 #include "rng.h"
 #include "vtest.h"
 #include "vnvheap/list.h"
@@ -262,6 +263,148 @@ static void test_dirty_members_cost_no_traffic(void)
         CHECK_EQ(vnv_check(&f.heap), VNV_OK);
         fx_free(&f);
     }
+}
+
+/* An object freed in a group whose home holds its value from before the group needs no RAM
+ * copy: a non-resident one is not loaded (no data read, no write), a clean resident one
+ * gives its data's RAM back, a changed one (its earlier value flushed home) drops its
+ * changes from the checkpoint. Each leaves a 16-byte record (plus a block object's bitmap)
+ * that refuses its handle until the group ends. Abort, restart from inside, resume then
+ * abort, and resume then end all come out right. */
+static void test_free_in_group_keeps_no_copy(void)
+{
+    for (int how = 0; how < 4; how++) { /* abort, restart, resume + abort, resume + end */
+        struct fixture f;
+        REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+        uint8_t vx[300], vp[256], vy[100], vz[60], got[300];
+        memset(vx, 0x11, sizeof vx);
+        memset(vp, 0x22, sizeof vp);
+        memset(vy, 0x33, sizeof vy);
+        memset(vz, 0x44, sizeof vz);
+        vnv_obj_t x, p, y, z;
+        CHECK_EQ(vnv_alloc(&f.heap, sizeof vx, vx, &x), VNV_OK);
+        CHECK_EQ(vnv_alloc_blocks(&f.heap, sizeof vp, 32, vp, &p), VNV_OK);
+        CHECK_EQ(vnv_alloc(&f.heap, sizeof vy, vy, &y), VNV_OK);
+        CHECK_EQ(vnv_alloc(&f.heap, sizeof vz, vz, &z), VNV_OK);
+        CHECK_EQ(vnv_unload(&f.heap, x), VNV_OK);
+        CHECK_EQ(vnv_unload(&f.heap, p), VNV_OK);
+        CHECK_EQ(vnv_flush(&f.heap, y), VNV_OK); /* resident, clean */
+        CHECK_EQ(vnv_flush(&f.heap, z), VNV_OK);
+        CHECK_EQ(vnv_set_root(&f.heap, x), VNV_OK);
+        f.wipe = 0;
+        CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+        struct vnv_stats s0 = stats(&f);
+        uint64_t w0 = f.emu.write_calls, r0 = f.emu.read_calls;
+        CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK);
+        uint8_t zz[60];
+        memset(zz, 0x45, sizeof zz);
+        CHECK_EQ(vnv_write(&f.heap, z, 0, zz, sizeof zz), VNV_OK); /* z: dirty member */
+        CHECK_EQ(vnv_free(&f.heap, x), VNV_OK);
+        CHECK_EQ(vnv_free(&f.heap, p), VNV_OK);
+        struct vnv_stats s1 = stats(&f);
+        CHECK_EQ(s1.loads, s0.loads);                   /* nothing loaded */
+        CHECK(f.emu.read_calls <= r0 + 2u);             /* at most their headers */
+        CHECK_EQ(s1.resident_objects, s0.resident_objects + 2u);
+        CHECK_EQ(s1.checkpoint_bytes, s0.checkpoint_bytes + sizeof vz + 2u * 16u + 1u);
+        CHECK_EQ(vnv_free(&f.heap, y), VNV_OK);         /* its data's RAM comes back */
+        CHECK_EQ(stats(&f).arena_free, s1.arena_free + sizeof vy + 4u);
+        CHECK_EQ(vnv_free(&f.heap, z), VNV_OK);         /* the group's change: flushed away */
+        struct vnv_stats s2 = stats(&f);
+        CHECK_EQ(s2.checkpoint_bytes, s0.checkpoint_bytes + 2u * 16u + 1u);
+        CHECK_EQ(s2.dirty_bytes, 0);
+        CHECK(f.emu.write_calls <= w0 + 1u);            /* z's value from before, home */
+        CHECK_EQ(vnv_read(&f.heap, x, 0, got, 1), VNV_ERR_INVAL);
+        CHECK_EQ(vnv_read(&f.heap, p, 0, got, 1), VNV_ERR_INVAL);
+        CHECK_EQ(vnv_read(&f.heap, y, 0, got, 1), VNV_ERR_INVAL);
+        CHECK_EQ(vnv_free(&f.heap, x), VNV_ERR_INVAL);
+        vnv_obj_t r;
+        CHECK_EQ(vnv_root(&f.heap, &r), VNV_OK);
+        CHECK(vnv_is_null(r));
+        CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+        if (how == 0) {
+            CHECK_EQ(vnv_atomic_abort(&f.heap), VNV_OK);
+        } else if (how == 1) {
+            CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK); /* inside: the records only */
+            CHECK_EQ(fx_reboot(&f), VNV_OK);
+        } else {
+            f.wipe = 1;
+            CHECK_EQ(vnv_persist_all(), VNV_OK); /* RAM lost and rebuilt: still inside */
+            CHECK_EQ(vnv_atomic_depth(&f.heap), 1);
+            CHECK_EQ(vnv_read(&f.heap, y, 0, got, 1), VNV_ERR_INVAL);
+            CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+            CHECK_EQ(how == 2 ? vnv_atomic_abort(&f.heap) : vnv_atomic_end(&f.heap), VNV_OK);
+        }
+        CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+        if (how == 3) { /* committed: gone for good, their storage free */
+            CHECK_EQ(vnv_read(&f.heap, x, 0, got, 1), VNV_ERR_INVAL);
+            CHECK_EQ(vnv_read(&f.heap, z, 0, got, 1), VNV_ERR_INVAL);
+            CHECK_EQ(stats(&f).resident_objects, 0);
+            CHECK_EQ(stats(&f).arena_free, s0.arena_free + 120u + 80u); /* y's, z's blocks */
+            fx_free(&f);
+            continue;
+        }
+        CHECK_EQ(vnv_read(&f.heap, x, 0, got, sizeof vx), VNV_OK);
+        CHECK(memcmp(got, vx, sizeof vx) == 0);
+        CHECK_EQ(vnv_read(&f.heap, p, 0, got, sizeof vp), VNV_OK);
+        CHECK(memcmp(got, vp, sizeof vp) == 0);
+        CHECK_EQ(vnv_read(&f.heap, y, 0, got, sizeof vy), VNV_OK);
+        CHECK(memcmp(got, vy, sizeof vy) == 0);
+        CHECK_EQ(vnv_read(&f.heap, z, 0, got, sizeof vz), VNV_OK);
+        CHECK(memcmp(got, vz, sizeof vz) == 0);
+        CHECK_EQ(vnv_root(&f.heap, &r), VNV_OK);
+        CHECK(vnv_same(r, x));
+        CHECK_EQ(stats(&f).checkpoint_bytes, /* clean records only: the ghosts are gone */
+                 VNV_CKPT_HEADER_SIZE + stats(&f).resident_objects * VNV_CKPT_RECORD_SIZE);
+        f.wipe = 0;
+        CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+        CHECK_EQ(fx_reboot(&f), VNV_OK);
+        CHECK_EQ(vnv_read(&f.heap, p, 0, got, sizeof vp), VNV_OK);
+        CHECK(memcmp(got, vp, sizeof vp) == 0);
+        CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+        fx_free(&f);
+    }
+}
+
+/* A checkpoint inside a group holds a 16-byte record for a freed block object (its value is
+ * at home); the same record claiming dirty blocks it does not carry would make open size
+ * its RAM block wrongly: refused as CORRUPT, and the undamaged image opens rolled back. */
+static void test_damaged_freed_record_is_refused(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+    uint8_t vp[256], got[256];
+    memset(vp, 0x5C, sizeof vp);
+    vnv_obj_t p, q;
+    CHECK_EQ(vnv_alloc_blocks(&f.heap, sizeof vp, 32, vp, &p), VNV_OK);
+    CHECK_EQ(vnv_alloc(&f.heap, 8, vp, &q), VNV_OK);
+    CHECK_EQ(vnv_unload(&f.heap, p), VNV_OK);
+    f.wipe = 0;
+    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+    CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK);
+    CHECK_EQ(vnv_free(&f.heap, p), VNV_OK);
+    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+    vnv_abandon(&f.heap);
+    int s = vnv_img_loaded_slot(f.nv, NV);
+    REQUIRE(s >= 0);
+    vnv_img_put32(f.nv, NV, vnv_img_slot_off(f.nv, NV, 1u - (unsigned)s), 0); /* no fallback */
+    uint8_t *good = malloc(NV);
+    REQUIRE(good != NULL);
+    memcpy(good, f.nv, NV);
+    uint32_t rec = vnv_img_record_off(f.nv, NV, (unsigned)s, p.id);
+    REQUIRE(rec != 0);
+    uint32_t w = vnv_img_get32(f.nv, NV, rec + 8u);
+    CHECK_EQ(w & 0x20A0u, 0x2080u); /* freed in the group, a block object, clean */
+    vnv_img_put32(f.nv, NV, rec + 8u, w | 0x20u);
+    vnv_img_fix_checksums(f.nv, NV);
+    CHECK_EQ(vnv_img_slot_ok(f.nv, NV, (unsigned)s), 1);
+    CHECK_EQ(fx_reboot(&f), VNV_ERR_CORRUPT);
+    memcpy(f.nv, good, NV);
+    CHECK_EQ(fx_reboot(&f), VNV_OK); /* rolled back: p is back */
+    CHECK_EQ(vnv_read(&f.heap, p, 0, got, sizeof vp), VNV_OK);
+    CHECK(memcmp(got, vp, sizeof vp) == 0);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    free(good);
+    fx_free(&f);
 }
 
 /* Small writes in a group go to the undo log instead of whole copies: a write of at most 32
@@ -1020,6 +1163,8 @@ int main(void)
     RUN(test_abort_rolls_back);
     RUN(test_group_budget);
     RUN(test_dirty_members_cost_no_traffic);
+    RUN(test_free_in_group_keeps_no_copy);
+    RUN(test_damaged_freed_record_is_refused);
     RUN(test_undo_log);
     RUN(test_undo_entry_survives_a_restore_inside_the_write);
     RUN(test_list_in_groups);

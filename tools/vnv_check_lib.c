@@ -543,6 +543,9 @@ static void check_records(struct state *s)
             data = runs_bytes(bm, size, st);
             pos += nbm;
         }
+        if ((st & ST_PARTIAL) && (data != 0) != ((st & ST_DIRTY) != 0))
+            problem(s->c, "record %u (handle %" PRIx64 "): its dirty flag disagrees with its "
+                          "bitmap\n", i, id);
         uint32_t pre = le16(r + 14), plen = pre_len(pre, st, size);
         pos += data + plen;
         s->dirty_bytes += data;
@@ -604,9 +607,11 @@ static void check_records(struct state *s)
                 problem(s->c, "record %u (handle %" PRIx64 "): header at unit %u: %s\n", i,
                         id, u, why);
         }
-        /* the arena block: [meta 16][bitmap, padded to 8][data] at (au - 1) * 8 */
+        /* the arena block: [meta 16][bitmap, padded to 8][data] at (au - 1) * 8; no data
+         * for a clean object freed in the group (its value is at home) */
         uint64_t off = au ? (uint64_t)(au - 1u) * 8u : 0u;
-        uint64_t need = 16u + ((nbm + 7u) & ~7u) + (uint64_t)size;
+        uint64_t need = 16u + ((nbm + 7u) & ~7u) +
+                        ((st & (ST_GFREE | ST_DIRTY)) == ST_GFREE ? 0u : (uint64_t)size);
         if (off + need > MAX_ARENA) {
             problem(s->c, "record %u (handle %" PRIx64 "): arena block [%" PRIu64 ", +%" PRIu64
                           ") past the largest arena\n", i, id, off, need);

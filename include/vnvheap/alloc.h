@@ -41,7 +41,9 @@ struct vnv_ram_allocator {
     int (*alloc)(void *st, uint32_t size, uint32_t *off);
     /* Re-create an allocation of `size` bytes at exactly `off` (which an earlier `alloc`
      * of the same size returned, before an init). Used to rebuild the state after RAM was
-     * lost. VNV_ERR_NOMEM if [off, off+size) is not free, VNV_ERR_INVAL if misaligned. */
+     * lost. VNV_ERR_NOMEM if [off, off+size) is not free, VNV_ERR_INVAL if misaligned.
+     * Must also succeed right after `free(off, n)` of a block for any size <= n at the same
+     * `off`: the heap shrinks a block in place that way (an object freed inside a group). */
     int (*alloc_at)(void *st, uint32_t off, uint32_t size);
     /* Give back a block; `size` is the size passed to alloc/alloc_at.
      * VNV_ERR_INVAL if it is not an allocated block (where detectable). */

@@ -494,6 +494,8 @@ static int pop_grouped(struct vnv_heap *h, vnv_obj_t list, int front, void *out)
     (void)vnv_release(h, obj(x));
     if (err)
         return err;
+    if (!vnv_is_dirty(h, obj(x))) /* its home has it: give its RAM to the header's undo */
+        (void)vnv_unload(h, obj(x)); /* entry (the free needs none: access.c, free_ghost) */
     memcpy(was, c, sizeof was);
     c[H_LEN]--;
     if (front || hd == tl) {

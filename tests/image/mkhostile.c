@@ -30,6 +30,8 @@
  *                         home (the bytes of its object header)
  *   undo_past_object.img  RAM bytes at offset 2^31 - 1 of their resident object
  *   undo_arena.img        an entry's arena block on the first record's
+ *   freed_dirty_flag.img  the record of a block object freed in the group (clean: no data
+ *                         in RAM) with its dirty flag set, its bitmap still empty
  */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
@@ -47,6 +49,7 @@ static uint8_t base[NV], gbase[NV], img[NV], ram[4096] __attribute__((aligned(8)
 static vnv_obj_t big;   /* a 600-byte partial object */
 static vnv_obj_t homed; /* written home and evicted */
 static vnv_obj_t ghomed; /* in gbase: written home after its first checkpoint */
+static vnv_obj_t gfreed; /* in gbase: a block object freed in the group (16-byte record) */
 
 static int build(void)
 {
@@ -92,8 +95,11 @@ static int build_group(void)
         if (vnv_alloc(&heap, 40 + 8 * i, v, &o[i]))
             return 1;
     ghomed = o[1];
+    if (vnv_alloc_blocks(&heap, 64, 16, v, &gfreed))
+        return 1;
     if (vnv_set_root(&heap, o[0]) || vnv_checkpoint(&heap) || vnv_unload(&heap, o[1]) ||
-        vnv_atomic_begin(&heap) || vnv_write(&heap, o[1], 4, v, 8) ||
+        vnv_unload(&heap, gfreed) || vnv_atomic_begin(&heap) || vnv_free(&heap, gfreed) ||
+        vnv_write(&heap, o[1], 4, v, 8) ||
         vnv_write(&heap, o[2], 0, v, 12) || vnv_alloc(&heap, 600, NULL, &g) ||
         vnv_checkpoint(&heap))
         return 1;
@@ -188,6 +194,17 @@ static int undo_cases(const char *dir)
     vnv_img_put32(img, NV, ram_e + 4, 0xFFFFFFFFu);
     vnv_img_fix_checksums(img, NV);
     if (save(dir, "undo_past_object.img", NV))
+        return 1;
+    /* the freed block object's record claims dirty blocks it does not carry */
+    memcpy(img, gbase, NV);
+    uint32_t fr = vnv_img_record_off(img, NV, 0, gfreed.id);
+    if (!fr || (vnv_img_get32(img, NV, fr + 8) & 0x20A0u) != 0x2080u) {
+        fprintf(stderr, "mkhostile: no clean record of the freed block object\n");
+        return 1;
+    }
+    vnv_img_put32(img, NV, fr + 8, vnv_img_get32(img, NV, fr + 8) | 0x20u);
+    vnv_img_fix_checksums(img, NV);
+    if (save(dir, "freed_dirty_flag.img", NV))
         return 1;
     /* the alloc entry's arena unit := the first record's */
     memcpy(img, gbase, NV);

@@ -106,10 +106,12 @@ static uint32_t ck_end(struct ck_sum s)
  * checksum of what was covered (with the header, its checksum field zeroed), *undo (may be NULL) the image
  * offset of the undo log (0 when the records do not parse). */
 static int slot_walk(const uint8_t *img, size_t len, unsigned s, uint32_t *crc,
-                     uint32_t *undo)
+                     uint32_t *undo, uint64_t find, uint32_t *found)
 {
     if (undo)
         *undo = 0;
+    if (found)
+        *found = 0;
     uint32_t base = vnv_img_slot_off(img, len, s);
     uint32_t cap = vnv_img_get32(img, len, VNV_IMG_SB_CKPT_CAP);
     uint32_t mapb = 12u * vnv_img_map_words(img, len);
@@ -144,6 +146,11 @@ static int slot_walk(const uint8_t *img, size_t len, unsigned s, uint32_t *crc,
         COVER(VNV_IMG_CK_RECORD);
         const uint8_t *r = p + pos - VNV_IMG_CK_RECORD;
         const uint8_t *wp = r + VNV_IMG_CK_RECORD_WORD;
+        uint32_t rid = (uint32_t)r[0] | (uint32_t)r[1] << 8 | (uint32_t)r[2] << 16 |
+                       (uint32_t)r[3] << 24; /* (the unit is in the low bits) */
+        if (found && !*found &&
+            vnv_img_handle_unit(img, len, rid) == vnv_img_handle_unit(img, len, find))
+            *found = base + (uint32_t)(pos - VNV_IMG_CK_RECORD);
         uint32_t word = (uint32_t)wp[0] | (uint32_t)wp[1] << 8 | (uint32_t)wp[2] << 16 |
                         (uint32_t)wp[3] << 24;
         uint32_t st = word & ((1u << vnv_img_status_bits()) - 1u), size = word >> vnv_img_status_bits();
@@ -210,7 +217,7 @@ done:
 int vnv_img_slot_ok(const uint8_t *img, size_t len, unsigned s)
 {
     uint32_t crc = 0;
-    return slot_walk(img, len, s, &crc, NULL) &&
+    return slot_walk(img, len, s, &crc, NULL, 0, NULL) &&
            crc == vnv_img_get32(img, len, vnv_img_slot_off(img, len, s) + VNV_IMG_CK_CRC);
 }
 
@@ -245,8 +252,15 @@ int vnv_img_loaded_slot(const uint8_t *img, size_t len)
 uint32_t vnv_img_undo_off(const uint8_t *img, size_t len, unsigned s)
 {
     uint32_t crc = 0, undo = 0;
-    (void)slot_walk(img, len, s, &crc, &undo);
+    (void)slot_walk(img, len, s, &crc, &undo, 0, NULL);
     return undo;
+}
+
+uint32_t vnv_img_record_off(const uint8_t *img, size_t len, unsigned s, uint64_t id)
+{
+    uint32_t crc = 0, at = 0;
+    (void)slot_walk(img, len, s, &crc, NULL, id, &at);
+    return at;
 }
 
 int vnv_img_map_bit(const uint8_t *img, size_t len, unsigned s, unsigned m, uint32_t u)
@@ -302,7 +316,7 @@ void vnv_img_fix_checkpoints(uint8_t *img, size_t len)
         uint32_t crc = 0, base = vnv_img_slot_off(img, len, s);
         if (!has_magic(img, len, s))
             continue;
-        (void)slot_walk(img, len, s, &crc, NULL);
+        (void)slot_walk(img, len, s, &crc, NULL, 0, NULL);
         vnv_img_put32(img, len, base + VNV_IMG_CK_CRC, crc);
     }
 }

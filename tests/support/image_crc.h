@@ -78,6 +78,10 @@ int vnv_img_slot_ok(const uint8_t *img, size_t len, unsigned s);
 /* Image offset of the undo log of the checkpoint in slot s (where its records end, whether
  * or not it has one), or 0 when its records do not parse. */
 uint32_t vnv_img_undo_off(const uint8_t *img, size_t len, unsigned s);
+/* Image offset of the record in slot s whose handle names the same unit as `id` (a record of
+ * an object freed in a group has tag 0), or 0 when there is none or the records do not
+ * parse up to it. */
+uint32_t vnv_img_record_off(const uint8_t *img, size_t len, unsigned s, uint64_t id);
 /* Bit u of map m (0 ALLOC, 1 START, 2 CUR) of slot s; 0 outside. */
 int vnv_img_map_bit(const uint8_t *img, size_t len, unsigned s, unsigned m, uint32_t u);
 
