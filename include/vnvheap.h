@@ -222,6 +222,7 @@ struct vnv_heap {
     uint32_t unit_mask;          /* (1 << unit_bits) - 1: the index key of a handle */
     uint32_t map_words;          /* 32-bit words per NV bitmap */
     uint32_t *map;               /* the NV bitmaps, in the buffer (see internal.h) */
+    uint32_t map_sa, map_sb;     /* the checkpoint checksum's sums over the saved bitmaps */
     uint32_t used;       /* bytes the next checkpoint writes (header included, map not) */
     uint32_t dirty_data;
     uint64_t root;       /* root handle id */

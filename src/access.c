@@ -71,7 +71,7 @@ static int flush_meta(struct vnv_heap *h, struct meta *m)
     if (err)
         return err;
     sec_enter(h);
-    bit_put(nvmap(h, MAP_CUR), u, (int)slot);
+    map_put(h, MAP_CUR, u, (int)slot);
     bit_set(nvmap(h, MAP_FRESH), u);
     uint32_t d = dirty_bytes_of(m);
     if (st & ST_PARTIAL)
@@ -244,7 +244,7 @@ static int pre_to_home(struct vnv_heap *h, struct meta *m)
     if (err)
         return err;
     sec_enter(h);
-    bit_put(nvmap(h, MAP_CUR), u, (int)slot);
+    map_put(h, MAP_CUR, u, (int)slot);
     bit_set(nvmap(h, MAP_FRESH), u);
     m->word |= ST_HOMED;
     pre_drop(h, m);
@@ -1092,7 +1092,7 @@ static int cow_write(struct vnv_heap *h, uint64_t id, uint32_t size, uint32_t of
     if (err || in_place)
         return err;
     sec_enter(h);
-    bit_put(nvmap(h, MAP_CUR), u, (int)(1u - cur));
+    map_put(h, MAP_CUR, u, (int)(1u - cur));
     bit_set(nvmap(h, MAP_FRESH), u);
     sec_leave(h);
     return VNV_OK;

@@ -178,8 +178,10 @@ static int check_locked(struct vnv_heap *h)
  * (the bitmaps make that structural: nvmap_validate). O(objects) header reads. */
 static int check_homes(struct vnv_heap *h)
 {
-    if (nvmap_validate(h))
-        FAIL();
+    uint32_t sa = 0, sb = 0;
+    nvmap_sums(h, &sa, &sb);
+    if (nvmap_validate(h) || sa != h->map_sa || sb != h->map_sb)
+        FAIL(); /* (the checkpoint checksum would not match the map it writes) */
     const uint32_t *a = nvmap(h, MAP_ALLOC), *c = nvmap(h, MAP_CALLOC);
     for (uint32_t u = 0; u < h->units; u++) {
         if (bit_get(nvmap(h, MAP_FRESH), u) && !bit_get(nvmap(h, MAP_START), u))

@@ -143,7 +143,9 @@ int ckpt_write(struct vnv_heap *h, uint32_t flags)
     cksum_init(&w.sum);
     w.niov = w.nrec = 0;
     w.err = 0;
-    w_add(&w, h->map, MAP_SAVED * h->map_words * 4u, 1);
+    w_add(&w, h->map, MAP_SAVED * h->map_words * 4u, 0);
+    w.sum.a += h->map_sa; /* the map's words summed, as map_put keeps them (no pass here) */
+    w.sum.b += MAP_SAVED * h->map_words + h->map_sb;
     /* Walk the slots starting just after an empty one (at most 3/4 are used): restoring the
      * records in this order re-inserts every probe cluster from its start, which puts every
      * entry back into exactly the slot it had. */
@@ -499,6 +501,7 @@ static int ckpt_apply(struct vnv_heap *h, const uint8_t *hdr, int keep_pins)
         err = heap_read(h, base + VNV_CKPT_HEADER_SIZE, h->map, mapb);
     if (!err)
         err = nvmap_validate(h);
+    nvmap_sums(h, &h->map_sa, &h->map_sb);
     uint32_t len = get_le32(hdr + 8), nrec = get_le32(hdr + 16);
     uint32_t pos = VNV_CKPT_HEADER_SIZE + mapb;
     uint32_t skipped = 0;

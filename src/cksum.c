@@ -1,8 +1,9 @@
 /* cksum.c - the checkpoint checksum: two 32-bit running sums over the little-endian
  * 32-bit words of the bytes fed, in pieces of any length (Fletcher's construction over
  * words, modulo 2^32). About 2.5 instructions a byte on rv32 where the CRC-32 needs 20 with
- * its 16-entry table: a checkpoint covers its whole NV map every time, so this is most of
- * its CPU work besides the copy. Tearing needs no checksum at all (the body is written and
+ * its 16-entry table; and since it is linear, the sums over the NV map are kept as the map
+ * changes (internal.h, map_put), so a checkpoint sums only its header, records and undo
+ * log. Tearing needs no checksum at all (the body is written and
  * synced before the header); this one catches media damage: a changed word always changes
  * the first sum, a moved one the second, and the 32-bit result misses a damaged checkpoint
  * about once in 2^32. docs/FORMAT.md 2.1 gives the definition. */

@@ -96,6 +96,18 @@ static inline uint32_t *nvmap(const struct vnv_heap *h, unsigned which)
 static inline int bit_get(const uint32_t *m, uint32_t u) { return (int)((m[u >> 5] >> (u & 31u)) & 1u); }
 static inline void bit_set(uint32_t *m, uint32_t u) { m[u >> 5] |= 1u << (u & 31u); }
 static inline void bit_clr(uint32_t *m, uint32_t u) { m[u >> 5] &= ~(1u << (u & 31u)); }
+/* Set bit u of a saved bitmap (MAP_ALLOC, MAP_START, MAP_CUR) to v, keeping the two sums
+ * the checkpoint checksum takes over the saved map (cksum.c: Fletcher over words is linear,
+ * so a word that changes by d moves the first by d and the second by d times its distance
+ * from the end): a checkpoint then needs no pass over the map. */
+static inline void map_put(struct vnv_heap *h, unsigned which, uint32_t u, int v)
+{
+    uint32_t i = which * h->map_words + (u >> 5), old = h->map[i];
+    uint32_t now = v ? old | 1u << (u & 31u) : old & ~(1u << (u & 31u));
+    h->map[i] = now;
+    h->map_sa += now - old;
+    h->map_sb += (MAP_SAVED * h->map_words - i) * (now - old);
+}
 static inline void bit_put(uint32_t *m, uint32_t u, int v)
 {
     if (v)
@@ -266,6 +278,7 @@ void nvmap_commit(struct vnv_heap *h);
 void nvmap_clear(struct vnv_heap *h);
 int nvmap_validate(const struct vnv_heap *h);
 uint32_t nvmap_count(const struct vnv_heap *h, unsigned which);
+void nvmap_sums(const struct vnv_heap *h, uint32_t *sa, uint32_t *sb);
 uint32_t nvmap_quarantined(const struct vnv_heap *h);
 
 /* cache/resident.c: one resident object */
