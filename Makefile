@@ -57,7 +57,8 @@ test-asan: $(BUILD)/asan/CMakeCache.txt
 # The suite again with the optional data checksum (every slot carries a CRC-32).
 test-crc:
 	cmake -S . -B $(BUILD)/crc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release \
-	  -DVNV_DATA_CRC=ON $(filter-out -DVNV_BUILD_EXAMPLES=ON,$(CMAKE_COMMON)) -DVNV_BUILD_EXAMPLES=OFF
+	  -DVNV_DATA_CRC=ON -DVNV_ENCODE_RECORDS=ON \
+	  $(filter-out -DVNV_BUILD_EXAMPLES=ON,$(CMAKE_COMMON)) -DVNV_BUILD_EXAMPLES=OFF
 	cmake --build $(BUILD)/crc -j $(JOBS)
 	cd $(BUILD)/crc && ctest --output-on-failure -j $(JOBS)
 

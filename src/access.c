@@ -145,7 +145,7 @@ static int pre_take(struct vnv_heap *h, struct meta *m)
     err = h->ram->alloc(RAM_ST(h), size, &off);
     if (!err) {
         memcpy(h->arena + off, meta_data(m), size);
-        m->pre = off / 8u + 1u;
+        m->pre = (uint16_t)(off / 8u + 1u);
         m->word |= ST_GROUP; /* with the pre-image, in one step: checkpoints see both */
         charge(h, size);
     }
@@ -169,7 +169,7 @@ static int pre_from_log(struct vnv_heap *h, struct meta *m)
     if (!err) {
         memcpy(h->arena + off, meta_data(m), size);
         undo_revert(h, id_unit(h, m->id), h->arena + off);
-        m->pre = off / 8u + 1u;
+        m->pre = (uint16_t)(off / 8u + 1u);
         charge(h, size);
     }
     sec_leave(h);
@@ -314,6 +314,7 @@ static struct meta *place_loaded(struct vnv_heap *h, uint32_t off, uint64_t id, 
     struct meta *m = (struct meta *)(void *)(h->arena + off);
     uint32_t bm = bitmap_bytes(size, status);
     m->id = id;
+    m->self = (uint16_t)(off / 8u + 1u);
     m->pre = 0;
     m->word = size << ST_BITS | status | ST_HOMED;
     memset(meta_bitmap(m), 0, pad8(bm));
@@ -601,6 +602,7 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
     } else {
         struct meta *m = (struct meta *)(void *)(h->arena + off);
         m->id = id;
+        m->self = (uint16_t)(off / 8u + 1u);
         m->pre = 0;
         m->word = sz << ST_BITS | status | ST_DIRTY | ST_ACCESSED |
                   (h->group ? ST_GROUP | ST_GNEW : 0u);
@@ -716,6 +718,7 @@ static int free_ghost(struct vnv_heap *h, vnv_obj_t obj)
     if (!err) {
         struct meta *m = (struct meta *)(void *)(h->arena + off);
         m->id = id_unit(h, obj.id);
+        m->self = (uint16_t)(off / 8u + 1u);
         m->pre = 0;
         m->word = oh.size << ST_BITS | st;
         memset(meta_bitmap(m), 0, pad8(bm));
@@ -768,7 +771,7 @@ int vnv_free(struct vnv_heap *h, vnv_obj_t obj)
                 memcpy(meta_data(m), pre_data(h, m), meta_size(m));
             pre_drop(h, m);
             put_le64(h->arena + off, m->id);
-            m->pre = off / 8u + 1u;
+            m->pre = (uint16_t)(off / 8u + 1u);
             m->word |= ST_GROUP | ST_GFREE; /* with the pre block and the tombstone: a */
             m->id = id_unit(h, m->id);      /* checkpoint sees all of it or none */
             charge(h, 8u);

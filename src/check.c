@@ -97,6 +97,8 @@ static int check_locked(struct vnv_heap *h)
             FAIL();
         struct meta *m = unit_meta(h, e);
         uint32_t st = m->word & ST_MASK, size = meta_size(m);
+        if (m->self != e)
+            FAIL(); /* (its checkpoint record would name another arena place) */
         uint32_t u = id_unit(h, m->id);
         if ((id_tag(h, m->id) == 0) != ((st & ST_GFREE) != 0) || size == 0 ||
             id_tag(h, m->id) > h->alloc_count ||

@@ -80,7 +80,9 @@ struct writer {
     unsigned niov, nrec;
     int err;
     struct vnv_iovec iov[IOV_MAX];
+#if !VNV_META_IS_RECORD
     _Alignas(4) uint8_t rec[VNV_PERSIST_BATCH][VNV_CKPT_RECORD_SIZE]; /* (cksum: word loads) */
+#endif
 };
 
 static void w_flush(struct writer *w)
@@ -92,8 +94,9 @@ static void w_flush(struct writer *w)
     w->nrec = 0;
 }
 
-/* Queue `len` bytes; `meta` = part of what the checksum covers (not object data). */
-static void w_add(struct writer *w, const void *p, uint32_t len, int meta)
+/* Queue `len` bytes, of which the first `cover` are metadata the checksum covers (the
+ * rest is object data). Inline: once per record on the power-failure path. */
+static inline void w_add(struct writer *w, const void *p, uint32_t len, uint32_t cover)
 {
     if (!len)
         return;
@@ -105,9 +108,57 @@ static void w_add(struct writer *w, const void *p, uint32_t len, int meta)
     }
     w->iov[w->niov].base = p;
     w->iov[w->niov++].len = len;
-    if (meta)
-        cksum_add(&w->sum, p, len);
+    if (cover == VNV_CKPT_RECORD_SIZE && !w->sum.n && !((uintptr_t)p & 3u)) {
+        const uint32_t *q = p; /* a record in word steps: cksum_add's loop, unrolled */
+        uint32_t a = w->sum.a, b = w->sum.b;
+        a += q[0];
+        b += a;
+        a += q[1];
+        b += a;
+        a += q[2];
+        b += a;
+        a += q[3];
+        b += a;
+        w->sum.a = a;
+        w->sum.b = b;
+    } else if (cover) {
+        cksum_add(&w->sum, p, cover);
+    }
     w->pos += len;
+}
+
+/* Queue the record of resident object `m` and what follows it (FORMAT.md 2.3). */
+static void w_record(struct writer *w, struct meta *m)
+{
+    uint32_t st = m->word & ST_MASK, size = meta_size(m), bm = bitmap_bytes(size, st);
+    /* the record, then the bitmap of a partial object or a dirty plain object's data: all
+     * contiguous in RAM (meta, bitmap, data), so one piece where the record is the meta */
+    uint32_t rec = VNV_CKPT_RECORD_SIZE + bm;
+    uint32_t len = rec + (!(st & ST_PARTIAL) && (st & ST_DIRTY) ? size : 0u);
+#if VNV_META_IS_RECORD
+    if (w->niov + 2u > IOV_MAX)
+        w_flush(w);
+    w_add(w, m, len, rec);
+#else
+    if (w->nrec == VNV_PERSIST_BATCH || w->niov + 3u > IOV_MAX)
+        w_flush(w);
+    uint8_t *r = w->rec[w->nrec++];
+    put_le64(r, m->id);
+    put_le32(r + 8, m->word);
+    put_le16(r + 12, m->self);
+    put_le16(r + 14, m->pre);
+    w_add(w, r, VNV_CKPT_RECORD_SIZE, VNV_CKPT_RECORD_SIZE);
+    w_add(w, meta_bitmap(m), len - VNV_CKPT_RECORD_SIZE, bm);
+#endif
+    if (st & ST_PARTIAL) {
+        uint32_t b = 0, run[1][2];
+        for (uint32_t guard = 0; guard <= size && dirty_runs(m, &b, run, 1); guard++)
+            w_add(w, meta_data(m) + run[0][0], run[0][1], 0);
+    }
+    /* a group member's value from before the group (data), or the handle of one freed in
+     * the group (metadata: covered by the checksum) */
+    if (pre_block(m))
+        w_add(w, pre_data(w->h, m), pre_size(m->word), (st & ST_GFREE) ? pre_size(m->word) : 0u);
 }
 
 static uint32_t slot_base(const struct vnv_heap *h, uint32_t slot)
@@ -149,42 +200,28 @@ int ckpt_write(struct vnv_heap *h, uint32_t flags)
     /* Walk the slots starting just after an empty one (at most 3/4 are used): restoring the
      * records in this order re-inserts every probe cluster from its start, which puts every
      * entry back into exactly the slot it had. */
-    uint32_t start = 0, nrec = 0;
-    while (start <= h->index_mask && h->index[start])
+    uint32_t start = 0, nrec = 0, slots = h->index_mask + 1u;
+    while (start < slots && h->index[start])
         start++;
-    for (uint32_t k = 1; k <= h->index_mask + 1u && nrec < h->index_used && !w.err; k++) {
-        struct meta *m = idx_meta(h, (start + k) & h->index_mask);
-        if (!m)
-            continue;
-        if (w.nrec == VNV_PERSIST_BATCH || w.niov + 2u > IOV_MAX)
-            w_flush(&w);
-        uint8_t *r = w.rec[w.nrec++];
-        uint32_t st = m->word & ST_MASK, size = meta_size(m);
-        put_le64(r, m->id);
-        put_le32(r + 8, m->word);
-        put_le16(r + 12, (uint32_t)((uint8_t *)m - h->arena) / 8u + 1u);
-        put_le16(r + 14, m->pre);
-        w_add(&w, r, VNV_CKPT_RECORD_SIZE, 1);
-        nrec++;
-        if (st & ST_PARTIAL) {
-            w_add(&w, meta_bitmap(m), bitmap_bytes(size, st), 1);
-            uint32_t b = 0, run[1][2];
-            for (uint32_t guard = 0; guard <= size && dirty_runs(m, &b, run, 1); guard++)
-                w_add(&w, meta_data(m) + run[0][0], run[0][1], 0);
-        } else if (st & ST_DIRTY) {
-            w_add(&w, meta_data(m), size, 0);
+    /* two runs of slots, (start, end) then [0, start]: a free slot costs a load and a branch */
+    const uint16_t *ix = h->index;
+    uint32_t used = h->index_used;
+    for (uint32_t half = 0; half < 2u; half++) {
+        const uint16_t *slot = half ? ix : ix + start + 1u;
+        const uint16_t *end = half ? ix + (start < slots ? start + 1u : slots) : ix + slots;
+        for (; slot < end && nrec < used && !w.err; slot++) {
+            if (*slot) {
+                w_record(&w, unit_meta(h, *slot));
+                nrec++;
+            }
         }
-        /* a group member's value from before the group (data), or the handle of one freed
-         * in the group (metadata: covered by the checksum) */
-        if (pre_block(m))
-            w_add(&w, pre_data(h, m), pre_size(m->word), (st & ST_GFREE) != 0);
     }
     uint32_t nundo = h->group ? h->undo_count : 0u; /* the group's undo log, newest first */
     for (uint32_t i = 0, e = h->undo; i < nundo && !w.err; i++) {
         const uint8_t *p = undo_entry(h, e);
         if (w.niov + 1u > IOV_MAX)
             w_flush(&w);
-        w_add(&w, p + 4, UNDO_CKPT_HDR + get_le16(p + 12), 1);
+        w_add(&w, p + 4, UNDO_CKPT_HDR + get_le16(p + 12), UNDO_CKPT_HDR + get_le16(p + 12));
         e = get_le16(p);
     }
     w_flush(&w);
@@ -381,6 +418,7 @@ static int restore_one(struct vnv_heap *h, uint32_t base, uint32_t *pos, uint32_
         return err == VNV_ERR_NOMEM ? VNV_ERR_NOMEM : VNV_ERR_CORRUPT;
     struct meta *m = unit_meta(h, unit);
     m->id = id;
+    m->self = (uint16_t)unit;
     m->pre = 0;
     m->word = size << ST_BITS | (keep_pins ? st : st & ~ST_PINS);
     idx_insert(h, u, unit);

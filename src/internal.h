@@ -9,6 +9,7 @@
 #ifndef VNV_INTERNAL_H
 #define VNV_INTERNAL_H
 
+#include <stddef.h>
 #include <string.h>
 
 #include "vnvheap.h"
@@ -50,12 +51,31 @@ enum {
     MAP_SAVED = 3 /* bitmaps in a checkpoint */
 };
 
+/* Laid out as its checkpoint record (docs/FORMAT.md 2.3: handle, word, arena unit, pre
+ * block), so that on a little-endian machine a checkpoint writes the meta itself, with a
+ * plain object's data right behind it, as one piece (checkpoint.c). */
 struct meta {
-    uint64_t id;     /* handle value */
-    uint32_t word;   /* size << ST_BITS | status */
-    uint32_t pre;    /* group member: arena unit + 1 of its value before the group (a RAM
-                        pre-image, see access.c enlist), 0 = none; keeps the data 8-aligned */
+    uint64_t id;   /* handle value */
+    uint32_t word; /* size << ST_BITS | status */
+    uint16_t self; /* its own arena unit + 1 (where its block starts) */
+    uint16_t pre;  /* group member: arena unit + 1 of its value before the group (a RAM
+                      pre-image, see access.c enlist), PRE_LOG, or 0 = none */
 };
+
+/* A meta's bytes are its checkpoint record where the machine is little-endian (the
+ * format's byte order); elsewhere, or built with VNV_ENCODE_RECORDS, records are encoded. */
+#ifndef VNV_META_IS_RECORD
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define VNV_META_IS_RECORD 1
+#else
+#define VNV_META_IS_RECORD 0
+#endif
+#endif
+_Static_assert(sizeof(struct meta) == VNV_META_SIZE && VNV_META_SIZE == VNV_CKPT_RECORD_SIZE &&
+                   offsetof(struct meta, word) == 8 && offsetof(struct meta, self) == 12 &&
+                   offsetof(struct meta, pre) == 14,
+               "struct meta is laid out as a checkpoint record");
 
 /* Decoded object header on storage (VNV_OBJ_HEADER_SIZE bytes at the home). */
 struct objhdr {

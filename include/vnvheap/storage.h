@@ -48,6 +48,10 @@ int vnv_storage_write(const struct vnv_storage *s, uint32_t off, const void *src
 int vnv_storage_writev(const struct vnv_storage *s, uint32_t off, const struct vnv_iovec *iov,
                        unsigned cnt);
 int vnv_storage_sync(const struct vnv_storage *s);
+/* vnv_storage_writev for a caller that has validated the pieces with vnv_iov_total and
+ * passes their `total` (one pass over the pieces fewer: the heap's checkpoint path). */
+int vnv_storage_writev_total(const struct vnv_storage *s, uint32_t off,
+                             const struct vnv_iovec *iov, unsigned cnt, uint32_t total);
 
 /* For backends' writev: validate the pieces (no NULL piece with a length, no 32-bit
  * overflow) and return their total length in *total. 0 or VNV_ERR_INVAL. O(cnt). */

@@ -40,6 +40,12 @@ int vnv_storage_writev(const struct vnv_storage *s, uint32_t off, const struct v
     uint32_t total = 0;
     if (!s || vnv_iov_total(iov, cnt, &total))
         return VNV_ERR_INVAL;
+    return vnv_storage_writev_total(s, off, iov, cnt, total);
+}
+
+int vnv_storage_writev_total(const struct vnv_storage *s, uint32_t off,
+                             const struct vnv_iovec *iov, unsigned cnt, uint32_t total)
+{
     if (!in_range(s, off, total))
         return VNV_ERR_INVAL;
     if (total == 0)

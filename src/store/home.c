@@ -24,11 +24,13 @@ int heap_read(struct vnv_heap *h, uint32_t off, void *dst, uint32_t len)
 
 int heap_writev(struct vnv_heap *h, uint32_t off, const struct vnv_iovec *iov, unsigned cnt)
 {
+    uint32_t total = 0;
+    if (vnv_iov_total(iov, cnt, &total))
+        return VNV_ERR_INVAL;
     sec_enter(h);
     h->st.storage_writes++;
-    for (unsigned i = 0; i < cnt; i++)
-        h->st.storage_write_bytes += iov[i].len;
-    int err = vnv_storage_writev(&h->storage, off, iov, cnt);
+    h->st.storage_write_bytes += total;
+    int err = vnv_storage_writev_total(&h->storage, off, iov, cnt, total);
     sec_leave(h);
     return err;
 }
