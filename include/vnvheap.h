@@ -513,7 +513,8 @@ int vnv_persist_all(void);
  * A group covers what is changed through calls made inside it; so the outermost begin
  * refuses (BUSY) while any object is pinned for writing: take such pins inside the group.
  * Errors: INVAL (not open; end/abort without begin), BUSY (begin: 255 deep, or a writer pin
- *   is held; abort: a member is still pinned), CORRUPT (abort: an object's header on
+ *   is held; abort: an object the group changed, allocated or freed is still pinned),
+ *   CORRUPT (abort: an object's header on
  *   storage is damaged; nothing was written back). begin: O(R), no storage traffic. end:
  *   O(R + log entries), none. abort: O(R + log entries); one HDR read per object freed in
  *   the group, one read of n bytes per object changed in it, one HDR read per logged

@@ -318,6 +318,14 @@ int vnv_atomic_abort(struct vnv_heap *h)
         if (m && (m->word & ST_GMASK) && (m->word & ST_PINS))
             return VNV_ERR_BUSY; /* release the group's references first */
     }
+    /* objects the undo log changes are the group's too (allocated at home, or written
+     * through and loaded since): a rollback drops or rewrites them */
+    for (uint32_t i = 0, e = h->undo; e && i < h->undo_count; i++) {
+        struct undo_ent x = undo_next(h, &e);
+        const struct meta *m = idx_lookup(h, x.unit);
+        if (m && (m->word & ST_PINS))
+            return VNV_ERR_BUSY;
+    }
     sec_enter(h);
     int err = group_rollback(h);
     if (!err)

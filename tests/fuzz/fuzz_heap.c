@@ -4,7 +4,9 @@
  * writes, and resets no checkpoint announced, with the power cut after any number of bytes
  * of the operations before them) and every result is checked against a shadow model: after
  * an unannounced reset the heap must open and hold exactly the model of the last checkpoint. Any mismatch aborts, which
- * libFuzzer reports as a crash with the input that caused it.
+ * libFuzzer reports as a crash with the input that caused it. Failure-atomic groups too:
+ * begin, end and abort among the other calls; an abort, or a restart from a checkpoint
+ * taken inside a group, must give back the model from before the group.
  *
  *   make fuzz FUZZ_SECONDS=600     # longer run; new inputs go to build/fuzz/corpus
  */
@@ -41,11 +43,27 @@ static struct slot sl_ck[SLOTS];
 static vnv_obj_t dead_ck[SLOTS];
 static int ndead_ck;
 
+/* The open group's depth and the model from before it (an abort, or a restart from a
+ * checkpoint taken inside it, returns to that). */
+static int depth;
+static struct slot sl_grp[SLOTS];
+static vnv_obj_t dead_grp[SLOTS];
+static int ndead_grp;
+
 static void snapshot(void)
 {
-    memcpy(sl_ck, sl, sizeof sl);
-    memcpy(dead_ck, dead, sizeof dead);
-    ndead_ck = ndead;
+    memcpy(sl_ck, depth ? sl_grp : sl, sizeof sl);
+    memcpy(dead_ck, depth ? dead_grp : dead, sizeof dead);
+    ndead_ck = depth ? ndead_grp : ndead;
+}
+
+/* After a restart: the model of the last checkpoint, no pins, no group. */
+static void back_to_checkpoint(void)
+{
+    memcpy(sl, sl_ck, sizeof sl);
+    memcpy(dead, dead_ck, sizeof dead);
+    ndead = ndead_ck;
+    depth = 0;
 }
 
 #define ENSURE(cond)                                                                         \
@@ -140,15 +158,75 @@ static void unannounced_reset(struct input *in, uint32_t a)
           vnv_emu_power_is_off(&fx.emu) ? "cut" : "still on");
     /* (handles made since the checkpoint died with the RAM that held them: the allocation
      * counter is back at the checkpoint's, so they may name new objects later) */
-    memcpy(sl, sl_ck, sizeof sl);
-    memcpy(dead, dead_ck, sizeof dead);
-    ndead = ndead_ck;
+    back_to_checkpoint();
     int err = fx_reboot(&fx); /* powers the storage on again */
     last_err = err;
     ENSURE(err == VNV_OK);
     drop_pins();
     ENSURE(vnv_check(&fx.heap) == VNV_OK);
     all_values();
+}
+
+/* 1 begin, 2 end, 3 abort, against the model. */
+static void group_op(uint32_t which)
+{
+    struct vnv_heap *h = &fx.heap;
+    int writer = 0, pinned = 0;
+    for (int i = 0; i < SLOTS; i++) {
+        writer |= sl[i].live && sl[i].writer;
+        pinned |= sl[i].live && (sl[i].writer || sl[i].readers);
+    }
+    int err = which == 1 ? vnv_atomic_begin(h) : which == 2 ? vnv_atomic_end(h)
+                                                            : vnv_atomic_abort(h);
+    last_err = err;
+    TRACE("group %s at depth %d: %s\n", which == 1 ? "begin" : which == 2 ? "end" : "abort",
+          depth, vnv_strerror(err));
+    if (which == 1) {
+        if (!depth && writer) {
+            ENSURE(err == VNV_ERR_BUSY); /* a writer pin taken outside the group */
+            return;
+        }
+        ENSURE(err == VNV_OK);
+        if (!depth++) {
+            memcpy(sl_grp, sl, sizeof sl);
+            memcpy(dead_grp, dead, sizeof dead);
+            ndead_grp = ndead;
+        }
+        return;
+    }
+    if (!depth) {
+        ENSURE(err == VNV_ERR_INVAL);
+        return;
+    }
+    if (which == 2) {
+        ENSURE(err == VNV_OK);
+        depth--;
+        return;
+    }
+    if (err == VNV_ERR_BUSY) { /* a member is pinned: the group goes on */
+        ENSURE(pinned);
+        return;
+    }
+    ENSURE(err == VNV_OK);
+    /* back to before the group; what is still pinned was not changed in it */
+    for (int i = 0; i < SLOTS; i++) {
+        struct slot now = sl[i];
+        sl[i] = sl_grp[i];
+        if (now.live && (now.readers || now.writer)) {
+            ENSURE(sl[i].live && sl[i].obj.id == now.obj.id);
+            ENSURE(memcmp(sl[i].val, now.val, now.size) == 0);
+            sl[i] = now;
+        } else {
+            sl[i].readers = sl[i].writer = 0;
+        }
+    }
+    memcpy(dead, dead_grp, sizeof dead);
+    ndead = ndead_grp;
+    depth = 0;
+    if (fx.emu.cut_armed || vnv_emu_power_is_off(&fx.emu))
+        return; /* a cut is due (its reset follows): loads could write and trip it */
+    all_values();
+    ENSURE(vnv_check(h) == VNV_OK);
 }
 
 static void step(struct input *in)
@@ -184,6 +262,8 @@ static void step(struct input *in)
             ENSURE(err == VNV_ERR_BUSY);
             return;
         }
+        if (depth && env_error(err))
+            return; /* no room for what a rollback needs: nothing changed */
         ENSURE(err == VNV_OK);
         s->live = 0;
         if (ndead < SLOTS)
@@ -249,8 +329,8 @@ static void step(struct input *in)
         err = (a & 1) ? vnv_unload(h, s->obj) : vnv_flush(h, s->obj);
         if ((a & 1) ? (s->readers || s->writer) : s->writer)
             ENSURE(err == VNV_ERR_BUSY);
-        else
-            ENSURE(err == VNV_OK);
+        else /* (a group member stays where it is until the group ends) */
+            ENSURE(err == VNV_OK || (depth && err == VNV_ERR_BUSY));
         return;
     case 8: /* power failure: checkpoint, RAM wiped (or kept), resume */
         fx.wipe = (int)(a & 1);
@@ -263,6 +343,7 @@ static void step(struct input *in)
         fx.wipe = 0;
         ENSURE(vnv_checkpoint(h) == VNV_OK);
         snapshot();
+        back_to_checkpoint();
         ENSURE(fx_reboot(&fx) == VNV_OK);
         drop_pins();
         ENSURE(vnv_check(h) == VNV_OK);
@@ -270,6 +351,10 @@ static void step(struct input *in)
         return;
     case 10: /* clean shutdown and open */
         err = vnv_close(h);
+        if (depth) {
+            ENSURE(err == VNV_ERR_BUSY); /* not inside a group */
+            return;
+        }
         for (int i = 0; i < SLOTS; i++)
             if (sl[i].live && (sl[i].readers || sl[i].writer)) {
                 ENSURE(err == VNV_ERR_BUSY);
@@ -302,7 +387,10 @@ static void step(struct input *in)
         }
         return;
     case 13:
-        ENSURE(vnv_check(h) == VNV_OK);
+        if (a % 4u == 0)
+            ENSURE(vnv_check(h) == VNV_OK);
+        else
+            group_op(a % 4u);
         return;
     case 14: /* a reset no checkpoint announced (watchdog, fault, brown-out) */
         if (a & 1)
@@ -328,6 +416,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     memset(sl, 0, sizeof sl);
     ndead = 0;
+    depth = 0;
     if (fx_format(&fx, NV, RAM, DIRTY) != VNV_OK)
         abort();
     snapshot();
