@@ -233,10 +233,12 @@ static void build(int k)
                  (undo log entries of RAM bytes), a longer one (a pre-image), a freed dirty
                  one (its handle in a pre block), a freed homed one, a short write through
                  to a home (an undo log entry of storage bytes), a new resident one and one
-                 at home (an undo log entry), the root moved; open rolls all of it back */
-        for (unsigned i = 0; i < 8; i++)
-            keep(s, 12 + 20 * i, i == 6);
+                 at home (an undo log entry), a non-resident block object freed (a record
+                 without data), the root moved; open rolls all of it back */
+        for (unsigned i = 0; i < 9; i++)
+            keep(s, 12 + 20 * i, i == 6 || i == 8);
         BUILD(vnv_unload(&heap, s->obj[1]));
+        BUILD(vnv_unload(&heap, s->obj[8]));
         BUILD(vnv_flush(&heap, s->obj[2]));
         BUILD(vnv_set_root(&heap, s->obj[3]));
         BUILD(vnv_checkpoint(&heap));
@@ -252,6 +254,7 @@ static void build(int k)
         BUILD(vnv_write(&heap, s->obj[1], 0, v, 8));  /* not resident: loaded, home keeps */
         BUILD(vnv_free(&heap, s->obj[5]));            /* dirty: its handle in a pre block */
         BUILD(vnv_free(&heap, s->obj[2]));            /* clean: its home names it */
+        BUILD(vnv_free(&heap, s->obj[8])); /* not resident: a 16-byte record, no data */
         vnv_obj_t n, big;
         BUILD(vnv_alloc(&heap, 30, v, &n));
         BUILD(vnv_alloc(&heap, 900, NULL, &big)); /* no room in RAM: at home */
