@@ -821,7 +821,8 @@ int vnv_free(struct vnv_heap *h, vnv_obj_t obj)
 static HOT_INLINE int pin_reader(struct meta *m, const void **ptr)
 {
     uint32_t w = m->word;
-    if ((w & (ST_WRITER | ST_GFREE)) || (w & ST_READERS) >= VNV_MAX_READERS)
+    /* (the writer bit sits above the reader count: one compare takes both) */
+    if ((w & (ST_WRITER | ST_READERS)) >= VNV_MAX_READERS || (int32_t)(w << 18) < 0)
         return (w & ST_GFREE) ? VNV_ERR_INVAL : VNV_ERR_BUSY; /* GFREE: a handle of tag 0
                                     matched the tombstone of an object freed in a group */
     m->word = (w + 1u) | ST_ACCESSED; /* one plain store: an interrupt sees before or after */

@@ -31,6 +31,9 @@
 #define ST_BITS 14u
 #define ST_MASK 0x3FFFu
 #define ST_PINS (ST_READERS | ST_WRITER)
+_Static_assert(ST_WRITER == ST_READERS + 1u && VNV_MAX_READERS <= ST_READERS,
+               "the writer bit is just above the reader count (pin_reader)");
+_Static_assert(ST_GFREE == 1u << 13, "pin_reader tests ST_GFREE as the sign of word << 18");
 
 /* lifecycle */
 #define HS_NONE 0u

@@ -20,6 +20,24 @@ uint32_t nvmap_need(const struct vnv_heap *h, uint32_t size)
     return VNV_OBJ_HEADER_SIZE + 2u * (size + SLOT_CRC);
 }
 
+/* Set (v = 1) or clear units [u, u + n) of MAP_ALLOC a word at a time, keeping the map's
+ * checksum sums as map_put does (one update per word, not per unit). */
+static void alloc_run(struct vnv_heap *h, uint32_t u, uint32_t n, int v)
+{
+    uint32_t words = MAP_SAVED * h->map_words;
+    for (uint32_t guard = 0; n && guard <= h->map_words; guard++) {
+        uint32_t b = u & 31u, k = 32u - b < n ? 32u - b : n;
+        uint32_t mask = (k == 32u ? ~0u : (1u << k) - 1u) << b;
+        uint32_t i = MAP_ALLOC * h->map_words + (u >> 5), old = h->map[i];
+        uint32_t now = v ? old | mask : old & ~mask;
+        h->map[i] = now;
+        h->map_sa += now - old;
+        h->map_sb += (words - i) * (now - old);
+        u += k;
+        n -= k;
+    }
+}
+
 int nvmap_alloc(struct vnv_heap *h, uint32_t size, uint32_t *unit)
 {
     uint32_t units = (nvmap_need(h, size) + h->unit - 1u) / h->unit;
@@ -34,8 +52,7 @@ int nvmap_alloc(struct vnv_heap *h, uint32_t size, uint32_t *unit)
     for (uint32_t u = at; u < at + len; u++)
         if (bit_get(nvmap(h, MAP_ALLOC), u) || bit_get(nvmap(h, MAP_CALLOC), u))
             return VNV_ERR_CORRUPT;
-    for (uint32_t u = at; u < at + len; u++)
-        map_put(h, MAP_ALLOC, u, 1);
+    alloc_run(h, at, len, 1);
     map_put(h, MAP_START, at, 1);
     map_put(h, MAP_CUR, at, 0);
     bit_set(nvmap(h, MAP_FRESH), at); /* new: nothing of the last checkpoint lives here */
@@ -59,8 +76,7 @@ void nvmap_free(struct vnv_heap *h, uint32_t unit)
     if (h->hdr_id && id_unit(h, h->hdr_id) == unit)
         h->hdr_id = 0; /* read_objhdr's kept header: that object is gone */
     uint32_t n = nvmap_extent(h, unit);
-    for (uint32_t u = unit; u < unit + n; u++)
-        map_put(h, MAP_ALLOC, u, 0);
+    alloc_run(h, unit, n, 0);
     map_put(h, MAP_START, unit, 0);
     bit_clr(nvmap(h, MAP_FRESH), unit);
     map_put(h, MAP_CUR, unit, 0);
