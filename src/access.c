@@ -675,19 +675,17 @@ static int make_ghost(struct vnv_heap *h, struct meta *m)
     uint32_t off = (uint32_t)((uint8_t *)m - h->arena), size = meta_size(m);
     uint32_t st = m->word & ST_MASK, was = block_need(size, st);
     uint32_t now = block_need(size, (st & ~ST_DIRTY) | ST_GFREE), d = dirty_bytes_of(m);
-    struct meta keep = *m; /* the allocator may keep its links in a freed block */
+    /* A freed block's first bytes may hold the allocator's links (both in-tree allocators
+     * keep at most 12 there: the meta is saved, the bitmap and data are not touched). */
+    struct meta keep = *m;
     (void)h->ram->free(RAM_ST(h), off, was);
     int err = h->ram->alloc_at(RAM_ST(h), off, now);
-    if (err)
+    if (err) /* an allocator that cannot shrink: take the block back, nothing changed */
         err = h->ram->alloc_at(RAM_ST(h), off, was) == VNV_OK ? VNV_ERR_NOMEM : VNV_ERR_CORRUPT;
-    *m = keep; /* (and the bitmap: zero for a ghost, or whatever the failed shrink left) */
-    memset(meta_bitmap(m), 0, pad8(bitmap_bytes(size, st)));
-    if (err) {
-        m->word &= ~ST_DIRTY; /* unreachable with the library's allocators: its data is */
-        h->used -= d;        /* not to be trusted now, but its home holds the value */
-        h->dirty_data -= d;
+    *m = keep;
+    if (err)
         return err;
-    }
+    memset(meta_bitmap(m), 0, pad8(bitmap_bytes(size, st)));
     h->used -= d;
     h->dirty_data -= d;
     m->pre = 0; /* (PRE_LOG: its home holds that value now) */

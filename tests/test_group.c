@@ -378,6 +378,57 @@ static void test_free_in_group_keeps_no_copy(void)
     }
 }
 
+/* A RAM allocator that re-creates a block only at its size (the older alloc_at contract):
+ * a free in a group cannot shrink the block, returns NOMEM and changes nothing. */
+static struct vnv_ram_allocator strict_ram;
+static int (*inner_alloc_at)(void *st, uint32_t off, uint32_t size);
+static uint32_t freed_off = UINT32_MAX, freed_size;
+static int (*inner_free)(void *st, uint32_t off, uint32_t size);
+static int noting_free(void *st, uint32_t off, uint32_t size)
+{
+    freed_off = off;
+    freed_size = size;
+    return inner_free(st, off, size);
+}
+static int strict_alloc_at(void *st, uint32_t off, uint32_t size)
+{
+    if (off == freed_off && size < freed_size)
+        return VNV_ERR_NOMEM;
+    return inner_alloc_at(st, off, size);
+}
+
+static void test_free_in_group_without_shrink(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+    strict_ram = *f.heap.ram;
+    inner_alloc_at = strict_ram.alloc_at;
+    inner_free = strict_ram.free;
+    strict_ram.alloc_at = strict_alloc_at;
+    strict_ram.free = noting_free;
+    f.heap.ram = &strict_ram;
+    uint8_t v[100], w[100], got[100];
+    memset(v, 0x31, sizeof v);
+    memset(w, 0x32, sizeof w);
+    vnv_obj_t o;
+    CHECK_EQ(vnv_alloc(&f.heap, sizeof v, v, &o), VNV_OK);
+    CHECK_EQ(vnv_flush(&f.heap, o), VNV_OK); /* clean: its home holds the value before */
+    f.wipe = 0;
+    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+    CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK);
+    CHECK_EQ(vnv_write(&f.heap, o, 0, w, sizeof w), VNV_OK); /* the group's change */
+    CHECK_EQ(vnv_free(&f.heap, o), VNV_ERR_NOMEM);
+    CHECK_EQ(vnv_read(&f.heap, o, 0, got, sizeof got), VNV_OK); /* still there, changed */
+    CHECK(memcmp(got, w, sizeof w) == 0);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    CHECK_EQ(vnv_atomic_end(&f.heap), VNV_OK);
+    CHECK_EQ(vnv_unload(&f.heap, o), VNV_OK); /* its change goes home */
+    CHECK_EQ(vnv_read(&f.heap, o, 0, got, sizeof got), VNV_OK);
+    CHECK(memcmp(got, w, sizeof w) == 0);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    fx_free(&f);
+}
+
 /* A checkpoint inside a group holds a 16-byte record for a freed block object (its value is
  * at home); the same record claiming dirty blocks it does not carry would make open size
  * its RAM block wrongly: refused as CORRUPT, and the undamaged image opens rolled back. */
@@ -1192,6 +1243,7 @@ int main(void)
     RUN(test_dirty_members_cost_no_traffic);
     RUN(test_free_in_group_keeps_no_copy);
     RUN(test_damaged_freed_record_is_refused);
+    RUN(test_free_in_group_without_shrink);
     RUN(test_undo_log);
     RUN(test_undo_entry_survives_a_restore_inside_the_write);
     RUN(test_list_in_groups);
