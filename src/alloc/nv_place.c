@@ -7,40 +7,65 @@
  */
 #include "vnvheap/alloc.h"
 
-static int busy(const uint32_t *a, const uint32_t *b, uint32_t u)
+/* Count trailing zeros of x != 0. */
+static uint32_t ctz32(uint32_t x)
 {
-    return (int)(((a[u >> 5] | b[u >> 5]) >> (u & 31u)) & 1u);
+#if defined(__GNUC__)
+    return (uint32_t)__builtin_ctz(x);
+#else
+    uint32_t n = 0;
+    while (!(x & 1u) && n < 31u) {
+        x >>= 1;
+        n++;
+    }
+    return n;
+#endif
 }
 
-/* Lowest run of `len` free units starting at a multiple of `align`. */
+/* Busy bits (allocated in either map) of units u, u + 1, ... up to the end of u's word,
+ * from bit 0 (the bits past that word are 0). */
+static uint32_t busy_bits(const uint32_t *a, const uint32_t *b, uint32_t u)
+{
+    return (a[u >> 5] | b[u >> 5]) >> (u & 31u);
+}
+
+/* Lowest run of `len` free units starting at a multiple of `align`, a word at a time: the
+ * first free unit and the end of a free run are found with count-trailing-zeros. Every
+ * step moves `u` forward, so the scan ends within (units + words) steps. */
 static int scan(const uint32_t *a, const uint32_t *b, uint32_t nunits, uint32_t len,
                 uint32_t align, uint32_t *at)
 {
     if (len == 0 || len > nunits)
         return VNV_ERR_NOSPC;
-    uint32_t run = 0, start = 0;
-    for (uint32_t u = 0; u < nunits;) {
-        if (!(u & 31u) && (a[u >> 5] | b[u >> 5]) == 0xFFFFFFFFu) {
-            u += 32u; /* a full word: skip it whole */
-            run = 0;
+    uint32_t u = 0;
+    for (uint32_t guard = 0; u < nunits && nunits - u >= len && guard <= 2u * nunits; guard++) {
+        uint32_t left = 32u - (u & 31u), free = ~busy_bits(a, b, u);
+        if (left < 32u)
+            free &= (1u << left) - 1u;
+        if (!free) { /* nothing free in the rest of this word */
+            u += left;
             continue;
         }
-        if (!run && (u % align)) {
-            u++;
+        u += ctz32(free); /* the first free unit */
+        if (u % align) {
+            u += align - u % align;
             continue;
         }
-        if (busy(a, b, u)) {
-            run = 0;
-            u++;
-            continue;
+        if (u >= nunits || nunits - u < len)
+            break;
+        uint32_t run = 0; /* free units from u (v < u + len <= nunits while run < len) */
+        for (uint32_t v = u; run < len;) {
+            uint32_t busy = busy_bits(a, b, v), n = busy ? ctz32(busy) : 32u - (v & 31u);
+            run += n;
+            v += n;
+            if (busy)
+                break; /* the unit at v is busy */
         }
-        if (!run)
-            start = u;
-        if (++run == len) {
-            *at = start;
+        if (run >= len) {
+            *at = u;
             return VNV_OK;
         }
-        u++;
+        u += run + 1u; /* past the busy unit that ended the run */
     }
     return VNV_ERR_NOSPC;
 }

@@ -20,21 +20,28 @@ uint32_t nvmap_need(const struct vnv_heap *h, uint32_t size)
     return VNV_OBJ_HEADER_SIZE + 2u * (size + SLOT_CRC);
 }
 
+/* One word of a run of units: the word holding unit *u and the mask of the run's units in
+ * it; moves *u and *n past them. */
+static uint32_t run_step(uint32_t *u, uint32_t *n, uint32_t *mask)
+{
+    uint32_t b = *u & 31u, k = 32u - b < *n ? 32u - b : *n, i = *u >> 5;
+    *mask = (k == 32u ? ~0u : (1u << k) - 1u) << b;
+    *u += k;
+    *n -= k;
+    return i;
+}
+
 /* Set (v = 1) or clear units [u, u + n) of MAP_ALLOC a word at a time, keeping the map's
  * checksum sums as map_put does (one update per word, not per unit). */
 static void alloc_run(struct vnv_heap *h, uint32_t u, uint32_t n, int v)
 {
     uint32_t words = MAP_SAVED * h->map_words;
     for (uint32_t guard = 0; n && guard <= h->map_words; guard++) {
-        uint32_t b = u & 31u, k = 32u - b < n ? 32u - b : n;
-        uint32_t mask = (k == 32u ? ~0u : (1u << k) - 1u) << b;
-        uint32_t i = MAP_ALLOC * h->map_words + (u >> 5), old = h->map[i];
+        uint32_t mask, i = MAP_ALLOC * h->map_words + run_step(&u, &n, &mask), old = h->map[i];
         uint32_t now = v ? old | mask : old & ~mask;
         h->map[i] = now;
         h->map_sa += now - old;
         h->map_sb += (words - i) * (now - old);
-        u += k;
-        n -= k;
     }
 }
 
@@ -49,9 +56,12 @@ int nvmap_alloc(struct vnv_heap *h, uint32_t size, uint32_t *unit)
         return err == VNV_ERR_NOSPC ? err : VNV_ERR_CORRUPT;
     if (at >= h->units || len > h->units - at)
         return VNV_ERR_CORRUPT;
-    for (uint32_t u = at; u < at + len; u++)
-        if (bit_get(nvmap(h, MAP_ALLOC), u) || bit_get(nvmap(h, MAP_CALLOC), u))
-            return VNV_ERR_CORRUPT;
+    const uint32_t *al = nvmap(h, MAP_ALLOC), *cal = nvmap(h, MAP_CALLOC);
+    for (uint32_t v = at, n = len, guard = 0; n && guard <= h->map_words; guard++) {
+        uint32_t mask, i = run_step(&v, &n, &mask);
+        if ((al[i] | cal[i]) & mask)
+            return VNV_ERR_CORRUPT; /* the placement module named a used unit */
+    }
     alloc_run(h, at, len, 1);
     map_put(h, MAP_START, at, 1);
     map_put(h, MAP_CUR, at, 0);
