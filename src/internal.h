@@ -123,13 +123,17 @@ static inline void bit_clr(uint32_t *m, uint32_t u) { m[u >> 5] &= ~(1u << (u & 
  * the checkpoint checksum takes over the saved map (cksum.c: Fletcher over words is linear,
  * so a word that changes by d moves the first by d and the second by d times its distance
  * from the end): a checkpoint then needs no pass over the map. */
+static inline void map_word(struct vnv_heap *h, uint32_t i, uint32_t now)
+{
+    uint32_t d = now - h->map[i]; /* word i of the saved bitmaps (i < MAP_SAVED words) */
+    h->map[i] = now;
+    h->map_sa += d;
+    h->map_sb += (MAP_SAVED * h->map_words - i) * d;
+}
 static inline void map_put(struct vnv_heap *h, unsigned which, uint32_t u, int v)
 {
     uint32_t i = which * h->map_words + (u >> 5), old = h->map[i];
-    uint32_t now = v ? old | 1u << (u & 31u) : old & ~(1u << (u & 31u));
-    h->map[i] = now;
-    h->map_sa += now - old;
-    h->map_sb += (MAP_SAVED * h->map_words - i) * (now - old);
+    map_word(h, i, v ? old | 1u << (u & 31u) : old & ~(1u << (u & 31u)));
 }
 static inline void bit_put(uint32_t *m, uint32_t u, int v)
 {

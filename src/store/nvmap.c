@@ -35,13 +35,9 @@ static uint32_t run_step(uint32_t *u, uint32_t *n, uint32_t *mask)
  * checksum sums as map_put does (one update per word, not per unit). */
 static void alloc_run(struct vnv_heap *h, uint32_t u, uint32_t n, int v)
 {
-    uint32_t words = MAP_SAVED * h->map_words;
     for (uint32_t guard = 0; n && guard <= h->map_words; guard++) {
-        uint32_t mask, i = MAP_ALLOC * h->map_words + run_step(&u, &n, &mask), old = h->map[i];
-        uint32_t now = v ? old | mask : old & ~mask;
-        h->map[i] = now;
-        h->map_sa += now - old;
-        h->map_sb += (words - i) * (now - old);
+        uint32_t mask, i = MAP_ALLOC * h->map_words + run_step(&u, &n, &mask);
+        map_word(h, i, v ? h->map[i] | mask : h->map[i] & ~mask);
     }
 }
 
