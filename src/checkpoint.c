@@ -88,10 +88,28 @@ struct writer {
 static void w_flush(struct writer *w)
 {
     if (w->niov && !w->err)
-        w->err = heap_writev(w->h, w->base + w->batch_pos, w->iov, w->niov);
+        w->err = heap_writev_total(w->h, w->base + w->batch_pos, w->iov, w->niov,
+                                   w->pos - w->batch_pos);
     w->batch_pos = w->pos;
     w->niov = 0;
     w->nrec = 0;
+}
+
+/* A 16-byte record into the checksum, in word steps (cksum_add's loop, unrolled): `sum`
+ * holds no partial word, `q` is 4-aligned. */
+static inline void sum_record(struct cksum *sum, const uint32_t *q)
+{
+    uint32_t a = sum->a, b = sum->b;
+    a += q[0];
+    b += a;
+    a += q[1];
+    b += a;
+    a += q[2];
+    b += a;
+    a += q[3];
+    b += a;
+    sum->a = a;
+    sum->b = b;
 }
 
 /* Queue `len` bytes, of which the first `cover` are metadata the checksum covers (the
@@ -109,18 +127,7 @@ static inline void w_add(struct writer *w, const void *p, uint32_t len, uint32_t
     w->iov[w->niov].base = p;
     w->iov[w->niov++].len = len;
     if (cover == VNV_CKPT_RECORD_SIZE && !w->sum.n && !((uintptr_t)p & 3u)) {
-        const uint32_t *q = p; /* a record in word steps: cksum_add's loop, unrolled */
-        uint32_t a = w->sum.a, b = w->sum.b;
-        a += q[0];
-        b += a;
-        a += q[1];
-        b += a;
-        a += q[2];
-        b += a;
-        a += q[3];
-        b += a;
-        w->sum.a = a;
-        w->sum.b = b;
+        sum_record(&w->sum, p);
     } else if (cover) {
         cksum_add(&w->sum, p, cover);
     }
@@ -206,16 +213,56 @@ int ckpt_write(struct vnv_heap *h, uint32_t flags)
     /* two runs of slots, (start, end) then [0, start]: a free slot costs a load and a branch */
     const uint16_t *ix = h->index;
     uint32_t used = h->index_used;
+#if VNV_META_IS_RECORD
+    /* A plain object's record (and its dirty data behind it) is one piece: queued here
+     * as w_record would queue it, with the writer's hot fields in locals (the writer itself
+     * lives in memory: w_flush takes its address); anything else goes through w_record. */
+    unsigned niov = w.niov;
+    uint32_t pos = w.pos, cap = h->ckpt_cap;
+    struct cksum sum = w.sum;
+#define W_SYNC() (w.niov = niov, w.pos = pos, w.sum = sum)
+#define W_LOAD() (niov = w.niov, pos = w.pos, sum = w.sum)
+#else
+#define W_SYNC() ((void)0)
+#define W_LOAD() ((void)0)
+#endif
     for (uint32_t half = 0; half < 2u; half++) {
         const uint16_t *slot = half ? ix : ix + start + 1u;
         const uint16_t *end = half ? ix + (start < slots ? start + 1u : slots) : ix + slots;
         for (; slot < end && nrec < used && !w.err; slot++) {
-            if (*slot) {
-                w_record(&w, unit_meta(h, *slot));
-                nrec++;
+            if (!*slot)
+                continue;
+            struct meta *m = unit_meta(h, *slot);
+            nrec++;
+#if VNV_META_IS_RECORD
+            uint32_t st = m->word, len = VNV_CKPT_RECORD_SIZE;
+            if (!(st & ST_PARTIAL) && !pre_block(m) && !sum.n) {
+                if (st & ST_DIRTY)
+                    len += meta_size(m);
+                if (len <= cap - pos) {
+                    w.iov[niov].base = m;
+                    w.iov[niov].len = len;
+                    sum_record(&sum, (const uint32_t *)(const void *)m);
+                    pos += len;
+                    if (++niov == IOV_MAX) {
+                        W_SYNC();
+                        w_flush(&w);
+                        W_LOAD();
+                    }
+                    continue;
+                }
             }
+#endif
+            W_SYNC();
+            w_record(&w, m);
+            if (w.niov == IOV_MAX) /* the fast path above stores before it checks */
+                w_flush(&w);
+            W_LOAD();
         }
     }
+    W_SYNC();
+#undef W_SYNC
+#undef W_LOAD
     uint32_t nundo = h->group ? h->undo_count : 0u; /* the group's undo log, newest first */
     for (uint32_t i = 0, e = h->undo; i < nundo && !w.err; i++) {
         const uint8_t *p = undo_entry(h, e);

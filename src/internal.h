@@ -289,6 +289,10 @@ void sec_leave(struct vnv_heap *h);
 /* store/home.c: counted storage access and object headers on storage */
 int heap_read(struct vnv_heap *h, uint32_t off, void *dst, uint32_t len);
 int heap_writev(struct vnv_heap *h, uint32_t off, const struct vnv_iovec *iov, unsigned cnt);
+/* heap_writev for a caller that built the pieces and knows their total (the checkpoint
+ * writer: one pass less over the pieces, once per record on the power-failure path) */
+int heap_writev_total(struct vnv_heap *h, uint32_t off, const struct vnv_iovec *iov,
+                      unsigned cnt, uint32_t total);
 void objhdr_encode(const struct vnv_heap *h, uint8_t *b, uint64_t id, uint32_t size,
                    uint32_t status);
 int objhdr_decode(const struct vnv_heap *h, const uint8_t *b, uint64_t id, struct objhdr *oh);

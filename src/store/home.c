@@ -27,6 +27,12 @@ int heap_writev(struct vnv_heap *h, uint32_t off, const struct vnv_iovec *iov, u
     uint32_t total = 0;
     if (vnv_iov_total(iov, cnt, &total))
         return VNV_ERR_INVAL;
+    return heap_writev_total(h, off, iov, cnt, total);
+}
+
+int heap_writev_total(struct vnv_heap *h, uint32_t off, const struct vnv_iovec *iov,
+                      unsigned cnt, uint32_t total)
+{
     sec_enter(h);
     h->st.storage_writes++;
     h->st.storage_write_bytes += total;
