@@ -303,9 +303,10 @@ void vnv_abandon(struct vnv_heap *h);
 
 /*
  * New object of `size` bytes initialised from `init` (NULL = zeroes). If RAM and budget have
- * room without evicting or flushing anything, and RAM still has room for one more object
- * of this size afterwards (so that a following load need not evict), it is placed in RAM,
- * dirty; otherwise it is written home.
+ * room without evicting or flushing anything (vnv_has_room), it is placed in RAM, dirty;
+ * otherwise it is written home. Inside a failure-atomic group, an object that would go
+ * home with an undo entry stays in RAM only if RAM keeps room for two more entries
+ * (2 x VNV_UNDO_ENTRY_RAM(32)) beside it: the writes that link it in need them.
  * Errors: INVAL (size 0 or > VNV_MAX_OBJECT_SIZE, NULL out), NOMEM (can never fit the RAM
  *   arena), BUDGET (size + REC + header exceeds max_dirty_bytes: it could never be written),
  *   NOSPC (storage full), IO.
@@ -455,6 +456,21 @@ bool vnv_is_resident(const struct vnv_heap *h, vnv_obj_t obj);
 bool vnv_is_dirty(const struct vnv_heap *h, vnv_obj_t obj);
 
 /*
+ * Whether an object of `size` bytes could be made resident now - loaded by vnv_get, or
+ * created in RAM by vnv_alloc - without evicting or flushing anything: a free RAM block
+ * for it and its metadata, an index entry, and checkpoint budget for its record and all
+ * its bytes. When true, vnv_alloc of that size evicts and flushes nothing; outside a
+ * failure-atomic group it is placed in RAM with no storage traffic at all (inside one it
+ * may still go home with an undo entry, see vnv_alloc). For streaming containers that
+ * make room on their own terms before an access would have the policy pick a victim
+ * (vnv_list's pop unloads the node the last push linked). False for a closed heap, size 0
+ * or above VNV_MAX_OBJECT_SIZE. Changes nothing.
+ * Time: the RAM allocator's fits (first-fit: O(free blocks); buddy: O(orders)). Not
+ * interrupt-safe (reads the allocator's lists). Storage: none.
+ */
+bool vnv_has_room(const struct vnv_heap *h, size_t size);
+
+/*
  * The root handle, stored in every checkpoint and found again by vnv_open.
  * vnv_set_root accepts VNV_NULL (no root: vnv_root then yields VNV_NULL, and the object
  * that was the root is left alone, still live) or a live handle (INVAL otherwise); no
@@ -501,7 +517,8 @@ int vnv_persist_all(void);
  * How: before its first change in the group an object's value is kept: a clean object's
  * home holds it; a dirty one copies it into a RAM pre-image (charged to the budget; or a
  * flush when there is no room); a vnv_write of at most 32 bytes keeps only the bytes it
- * replaces, in the group's undo log (12 + len bytes of budget per entry), written straight
+ * replaces, in the group's undo log (12 + len bytes of budget per entry, and
+ * VNV_UNDO_ENTRY_RAM(len) bytes of the RAM arena until the group ends), written straight
  * through when the object is not resident. Until the group ends a member is neither
  * flushed nor evicted; objects allocated in the group stay in RAM or go home with an undo
  * entry; objects freed in the group keep their homes (their handles are refused at once;
@@ -521,6 +538,7 @@ int vnv_persist_all(void);
  *   object and one write of the logged bytes per storage entry. Pointers into members are
  *   invalid after abort.
  */
+#define VNV_UNDO_ENTRY_RAM(len) (16u + (((uint32_t)(len) + 7u) & ~7u))
 int vnv_atomic_begin(struct vnv_heap *h);
 int vnv_atomic_end(struct vnv_heap *h);
 int vnv_atomic_abort(struct vnv_heap *h);

@@ -480,6 +480,9 @@ static uint32_t min_write_charge(uint32_t size, uint32_t status)
 /* ---- public operations ----------------------------------------------------------------------- */
 
 #define ALLOC_MAX_PIECES 8u /* pieces of a gathered initial value */
+/* RAM a logged allocation in a group leaves free: the undo entries of the two small
+ * writes that usually follow it in the group (linking it in: a link and a header) */
+#define GROUP_ROOM (2u * (UNDO_HDR + UNDO_MAX_BYTES))
 
 /* `init`: cnt pieces whose lengths add up to `size`, or cnt == 0 for zeroes. */
 static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
@@ -525,20 +528,23 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
         sec_leave(h);
         return err;
     }
-    /* tags 1 .. 2^(64-b) - 1: the counter would need 2^53 allocations to wrap */
-    uint64_t tags = (UINT64_MAX >> h->unit_bits) - 1u;
-    uint64_t id = (h->alloc_count % tags + 1u) << h->unit_bits | u;
+    /* tags 1 .. 2^(64-b) - 1: the counter would need 2^53 allocations to wrap (a 64-bit
+     * division is a library call on a 32-bit core: only then) */
+    uint64_t tags = (UINT64_MAX >> h->unit_bits) - 1u, count = h->alloc_count;
+    if (count >= tags)
+        count %= tags;
+    uint64_t id = (count + 1u) << h->unit_bits | u;
 
-    /* Place it in RAM, dirty, if that needs no eviction and no flush and still leaves room
-     * for one more object of its size; else write it home. The headroom means a load right
-     * after (a queue reading its oldest item) need not evict: streaming data then costs
-     * (1 - C/L) of uncached access instead of thrashing. A resident new object costs no
-     * storage traffic until it is flushed: freed before that, it never touches storage. */
+    /* Place it in RAM, dirty, if that needs no eviction and no flush; else write it home.
+     * A resident new object costs no storage traffic until it is flushed: freed before
+     * that, it never touches storage. A logged allocation in a group also leaves room for
+     * the undo entries of the writes that link it in (GROUP_ROOM). A streaming container
+     * makes its own room before a load needs it (vnv_has_room, vnv_unload: vnv_list). */
     uint32_t off;
     int resident = h->index_used + (h->group ? 0u : 1u) < h->index_cap &&
                    h->used + VNV_CKPT_RECORD_SIZE + bm + sz <= h->max_dirty &&
                    h->ram->alloc(RAM_ST(h), need, &off) == VNV_OK;
-    if (resident && (!h->group || ub) && !h->ram->fits(RAM_ST(h), need)) {
+    if (resident && ub && !h->ram->fits(RAM_ST(h), GROUP_ROOM)) {
         (void)h->ram->free(RAM_ST(h), off, need);
         resident = 0;
     }
@@ -1246,6 +1252,16 @@ int vnv_size(struct vnv_heap *h, vnv_obj_t obj, size_t *size)
     if (!err)
         *size = oh.size;
     return err;
+}
+
+bool vnv_has_room(const struct vnv_heap *h, size_t size)
+{
+    if (!is_open(h) || size == 0 || size > VNV_MAX_OBJECT_SIZE)
+        return false;
+    uint32_t sz = (uint32_t)size;
+    return h->index_used + (h->group ? 0u : 1u) < h->index_cap && /* as alloc_common */
+           h->used + VNV_CKPT_RECORD_SIZE + sz <= h->max_dirty &&
+           h->ram->fits(RAM_ST(h), block_need(sz, 0)) == 1;
 }
 
 bool vnv_is_resident(const struct vnv_heap *h, vnv_obj_t obj)

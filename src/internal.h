@@ -339,6 +339,7 @@ int group_rollback(struct vnv_heap *h);
  * unit][len old bytes]; a checkpoint writes the 12 + len bytes from `unit` on. */
 #define UNDO_MAX_BYTES 32u /* longer writes load the object instead */
 #define UNDO_HDR 16u
+_Static_assert(VNV_UNDO_ENTRY_RAM(UNDO_MAX_BYTES) == UNDO_HDR + UNDO_MAX_BYTES, "vnvheap.h");
 #define UNDO_CKPT_HDR 12u
 void undo_link(struct vnv_heap *h, uint32_t boff, uint32_t unit, uint32_t at, uint32_t len);
 void undo_discard(struct vnv_heap *h);

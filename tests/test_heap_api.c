@@ -568,6 +568,51 @@ static void test_short_lived_and_quarantine(void)
     fx_free(&f);
 }
 
+/* vnv_has_room says exactly when an allocation lands in RAM without traffic: while it is
+ * true, each vnv_alloc of that size is resident and touches no storage; once it is false
+ * (RAM or budget used up), the next one goes home or makes room. */
+static void test_has_room(void)
+{
+    struct fixture f;
+    fx_init(&f, NV, RAM, 2048);
+    CHECK(!vnv_has_room(&f.heap, 64)); /* not open */
+    REQUIRE(vnv_format(&f.heap, &f.cfg) == VNV_OK);
+    CHECK(!vnv_has_room(&f.heap, 0));
+    CHECK(!vnv_has_room(&f.heap, (size_t)VNV_MAX_OBJECT_SIZE + 1u));
+    CHECK(!vnv_has_room(NULL, 64));
+    CHECK(vnv_has_room(&f.heap, 64));
+    CHECK(!vnv_has_room(&f.heap, RAM)); /* the arena is smaller than the buffer */
+    vnv_obj_t o[64];
+    unsigned n = 0;
+    vnv_emu_reset_counters(&f.emu);
+    while (n < 64 && vnv_has_room(&f.heap, 200)) {
+        struct vnv_stats s0 = stats(&f);
+        CHECK_EQ(vnv_alloc(&f.heap, 200, NULL, &o[n]), VNV_OK);
+        CHECK(vnv_is_resident(&f.heap, o[n]));
+        CHECK_EQ(stats(&f).resident_objects, s0.resident_objects + 1u);
+        CHECK_EQ(stats(&f).evictions + stats(&f).flushes, s0.evictions + s0.flushes);
+        n++;
+    }
+    CHECK_EQ(f.emu.read_calls + f.emu.write_calls, 0);
+    CHECK(n >= 4 && n < 64); /* the budget (2048) ran out first: 16 + 200 per object */
+    CHECK(stats(&f).checkpoint_bytes + REC + 200u > 2048u);
+    CHECK(vnv_has_room(&f.heap, 8)); /* smaller ones still fit */
+    /* false now: the next one cannot be resident without making room */
+    vnv_obj_t x;
+    struct vnv_stats s1 = stats(&f);
+    CHECK_EQ(vnv_alloc(&f.heap, 200, NULL, &x), VNV_OK);
+    CHECK(!vnv_is_resident(&f.heap, x) || stats(&f).flushes > s1.flushes ||
+          stats(&f).evictions > s1.evictions);
+    /* unloading gives the room back */
+    CHECK_EQ(vnv_unload(&f.heap, o[0]), VNV_OK);
+    CHECK_EQ(vnv_unload(&f.heap, o[1]), VNV_OK);
+    CHECK(vnv_has_room(&f.heap, 200));
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    CHECK_EQ(vnv_close(&f.heap), VNV_OK);
+    CHECK(!vnv_has_room(&f.heap, 64)); /* closed */
+    fx_free(&f);
+}
+
 /* A freed handle stays invalid while its home is reused over and over: 100 000 reuses of
  * one home (tags come from a 64-bit allocation counter, README "Handles"), resident and
  * written home, across checkpoints and a restart. */
@@ -656,6 +701,18 @@ static void test_stale_handle_across_old_wrap_points(void)
     CHECK_EQ(vnv_get(&f.heap, forged, &p), VNV_ERR_INVAL);
     CHECK_EQ(vnv_unload(&f.heap, o), VNV_OK);
     CHECK_EQ(vnv_get(&f.heap, forged, &p), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    /* where the counter itself wraps (2^53 allocations away): the largest tag, then 1,
+     * never 0 (a tag-0 handle is VNV_NULL's kind) */
+    const uint64_t tags = (UINT64_MAX >> f.heap.unit_bits) - 1u;
+    vnv_obj_t last, wrapped;
+    f.heap.alloc_count = tags - 1u;
+    CHECK_EQ(vnv_alloc(&f.heap, sizeof v, &v, &last), VNV_OK);
+    CHECK_EQ(last.id >> f.heap.unit_bits, tags);
+    CHECK_EQ(vnv_alloc(&f.heap, sizeof v, &v, &wrapped), VNV_OK);
+    CHECK_EQ(wrapped.id >> f.heap.unit_bits, 1);
+    CHECK_EQ(vnv_read(&f.heap, last, 0, &w, sizeof w), VNV_OK);
+    CHECK_EQ(vnv_read(&f.heap, wrapped, 0, &w, sizeof w), VNV_OK);
     CHECK_EQ(vnv_check(&f.heap), VNV_OK);
     fx_free(&f);
 }
@@ -747,6 +804,7 @@ int main(void)
     RUN(test_read_write_bypass);
     RUN(test_partial_own_blocks_flushed);
     RUN(test_short_lived_and_quarantine);
+    RUN(test_has_room);
     RUN(test_stale_handle_over_100000_reuses);
     RUN(test_stale_handle_across_old_wrap_points);
     RUN(test_write_copy_on_write_traffic);

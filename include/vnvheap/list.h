@@ -119,8 +119,9 @@ int vnv_list_destroy(struct vnv_heap *h, vnv_obj_t list);
  * Append/prepend a copy of `value` (elem_size bytes; NULL = zeroes).
  * Touches: header W (pinned), the new node (one gathered allocation: links + value), and
  * the old tail's next (back) / old head's prev (front) link through vnv_write: a
- * non-resident old end is written through (4 bytes), never loaded. Storage: the
- * allocation (header + node in one write when it is not kept in RAM) + that link write.
+ * non-resident old end is written through (8 bytes), never loaded. Storage: the
+ * allocation (header + node in one write when it does not fit in RAM) + that link write
+ * (none when the old end is resident, as in a FIFO: the newest node stays in RAM).
  * If the link cannot be written the push is backed out (the new node freed). O(elem_size).
  */
 int vnv_list_push_back(struct vnv_heap *h, vnv_obj_t list, const void *value);
@@ -133,7 +134,11 @@ int vnv_list_push_front(struct vnv_heap *h, vnv_obj_t list, const void *value);
  * vnv_free of the node fails, the unlink is rolled back (again by a committed intent).
  * Touches: header W, the removed node R, then vnv_free of the node: 2 objects. The new
  * end's outer link is left as it was (the header names the ends), so no neighbour is
- * loaded. O(elem_size).
+ * loaded. Storage: the node's load if it is not resident (one read of header + node).
+ * When that load would need an eviction (vnv_has_room; in a group, also room for the
+ * undo entries of this pop and the next push), the node next to the other end - the one
+ * the last push linked, read last by a FIFO - is unloaded first (its flush: one write),
+ * rather than letting the policy evict an item that may be popped next. O(elem_size).
  */
 int vnv_list_pop_back(struct vnv_heap *h, vnv_obj_t list, void *out);
 int vnv_list_pop_front(struct vnv_heap *h, vnv_obj_t list, void *out);

@@ -416,6 +416,32 @@ static int new_node(struct vnv_heap *h, vnv_obj_t list, uint32_t es, uint64_t pr
     return err;
 }
 
+/* Before a pop loads the end node `x`: a streaming queue past RAM keeps its newest node
+ * in RAM, so the next push links it there; the node next to it, which the last push
+ * linked, is the one to leave RAM (one write of it, header and all) when loading `x`
+ * would otherwise have the policy pick a victim - perhaps an item that would have been
+ * popped from RAM. Nothing moves when `x` is resident or RAM has room: a list that fits
+ * in RAM costs no storage traffic. Best effort: a failed or refused unload (IO, pinned,
+ * a member of the open group) leaves that node resident, and the load makes room as
+ * usual. `far`: the other end's handle. */
+/* RAM a grouped pop's and the next grouped push's undo entries take: the header's ends
+ * (32 bytes) and a link */
+#define GROUP_UNDO_RAM (VNV_UNDO_ENTRY_RAM(32u) + VNV_UNDO_ENTRY_RAM(8u))
+
+static void make_room_for_pop(struct vnv_heap *h, uint64_t x, uint64_t far, int front,
+                              uint32_t es)
+{
+    uint32_t w[2], need = VNV_LIST_NODE_OVERHEAD + es;
+    if (vnv_atomic_depth(h))
+        need += GROUP_UNDO_RAM;
+    if (far == x || vnv_is_resident(h, obj(x)) || !vnv_is_resident(h, obj(far)) ||
+        vnv_has_room(h, need) || vnv_read(h, obj(far), (front ? N_PREV : N_NEXT) * 4u, w, sizeof w))
+        return;
+    uint64_t inner = (uint64_t)w[1] << 32 | w[0];
+    if (inner && inner != x && vnv_is_resident(h, obj(inner)))
+        (void)vnv_unload(h, obj(inner));
+}
+
 /* ---- inside a failure-atomic group ----------------------------------------------------------
  * A group makes an operation all-or-nothing by itself (a restart rolls it back, a resume
  * continues it), so push and pop at the ends skip the intent protocol: they change only
@@ -478,6 +504,7 @@ static int pop_grouped(struct vnv_heap *h, vnv_obj_t list, int front, void *out)
         (void)vnv_release(h, list);
         return err || c[H_OP] != OP_NONE ? 1 : VNV_ERR_INVAL; /* (1: the ordinary path) */
     }
+    make_room_for_pop(h, x, front ? tl : hd, front, c[H_ESIZE]);
     const void *xv;
     err = vnv_get_sized(h, obj(x), VNV_LIST_NODE_OVERHEAD + c[H_ESIZE], &xv);
     (void)vnv_release(h, list);
@@ -605,6 +632,9 @@ static int unlink_node(struct vnv_heap *h, vnv_obj_t list, enum which which, vnv
         (void)vnv_release(h, list);
         return VNV_ERR_INVAL; /* empty, or VNV_NULL given */
     }
+    if (which != W_NODE)
+        make_room_for_pop(h, x, which == W_FRONT ? hget(hp, H_TAIL) : hget(hp, H_HEAD),
+                          which == W_FRONT, hp[H_ESIZE]);
     const void *xv; /* typed: a node of this list's size, header and data in one read */
     err = vnv_get_sized(h, obj(x), VNV_LIST_NODE_OVERHEAD + hp[H_ESIZE], &xv);
     if (err) {
