@@ -246,11 +246,23 @@ static void step(struct input *in)
         for (uint32_t k = 0; k < s->size; k++)
             s->val[k] = (uint8_t)(a * 31u + k);
         s->partial = op == 1;
+        int room = !s->partial && vnv_has_room(h, s->size);
+        uint64_t io = fx.emu.read_calls + fx.emu.write_calls;
+        struct vnv_stats s0;
+        ENSURE(vnv_stats(h, &s0) == VNV_OK);
         err = s->partial ? vnv_alloc_blocks(h, s->size, 16, s->val, &s->obj)
                          : vnv_alloc(h, s->size, s->val, &s->obj);
         if (env_error(err))
             return;
         ENSURE(err == VNV_OK);
+        if (room) { /* vnv_has_room's promise: nothing else evicted or flushed; outside a
+                       group in RAM, no storage traffic at all */
+            struct vnv_stats s1;
+            ENSURE(vnv_stats(h, &s1) == VNV_OK);
+            ENSURE(s1.evictions == s0.evictions && s1.flushes == s0.flushes);
+            ENSURE(vnv_atomic_depth(h) || vnv_is_resident(h, s->obj));
+            ENSURE(vnv_atomic_depth(h) || fx.emu.read_calls + fx.emu.write_calls == io);
+        }
         s->live = 1;
         s->readers = s->writer = 0;
         return;
