@@ -21,6 +21,7 @@
 #define RAM_LIMIT 4096u
 #define MAXLEN 32u
 #define ORIGINAL_BUFFER 3784u /* --original: the original's heap buffer for the queue */
+#define ORIGINAL_NV_UNIT 256u /* --original: the original's home blocks are one node each */
 
 enum { Q_RAM, Q_STORAGE, Q_LIST, Q_SLIST, Q_LIST_GROUPED };
 
@@ -198,6 +199,9 @@ static int q_prepare(void *arg, unsigned rep)
     default:
         bench_storage(q->c, 64 * 1024, &q->st);
         bench_heap_config(q->c, &q->cfg, &q->st, bench_scratch, q->buffer, q->buffer);
+        if (q->c->original) /* its homes are blocks of one node: units of the largest power
+                               of two below a node (an NV map 1/4 the default's) */
+            q->cfg.nv_unit = ORIGINAL_NV_UNIT;
         err = vnv_format(&bench_heap, &q->cfg);
         if (!err && (q->variant == Q_LIST || q->variant == Q_LIST_GROUPED))
             err = vnv_list_create(&bench_heap, ITEM, &q->list);

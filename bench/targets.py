@@ -183,6 +183,9 @@ def group_overhead_rows(host, sel):
                 wt, wb = max(fin, key=lambda L: t[L]), max(fin, key=lambda L: b[L])
                 txt = "max %.2fx time (L=%d), %.2fx bytes (L=%d); at L=%d: %.2fx, %.2fx" % (
                     t[wt], wt, b[wb], wb, max(fin), t[max(fin)], b[max(fin)])
+            above = [L for L in fin if t[L] > 1.3 or b[L] > 1.3]
+            if above:
+                txt += "; above 1.3x at L=%s" % ",".join(map(str, above))
             if zero:
                 txt += "%sL=%s: the ungrouped queue writes nothing, the grouped one %.0f B/op" % (
                     "; " if txt else "", ",".join(map(str, zero)),
