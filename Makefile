@@ -114,7 +114,8 @@ clean:
 #   make bench        quick host suite (< 3 min): $(BUILD)/bench/host.jsonl (paper profile), plus
 #                     host-spi40.jsonl (persist, spi40 profile) and host-addrorder.jsonl
 #                     (applications, --policy addrorder); prints the targets table
-#   make bench-rv32   rv32imc under QEMU -icount shift=0: $(BUILD)/bench/rv32.jsonl (instructions)
+#   make bench-rv32   rv32imc under QEMU -icount shift=0: $(BUILD)/bench/rv32.jsonl (instructions),
+#                     and $(BUILD)/bench/size.log (make size: code size, target 6)
 #   make plots        $(BUILD)/figures/*.png (+ .svg) from $(BUILD)/bench and bench/reference.json
 #                     (the original's measurements); needs matplotlib
 #   make figures      maintainers: the same into docs/figures (the committed ones), with the
@@ -176,6 +177,7 @@ bench-rv32:
 	grep '^\[BENCH-INFO\] ' $(BENCH_OUT)/rv32.log | sed 's/^\[BENCH-INFO\] //' > $(BENCH_OUT)/rv32.jsonl; \
 	grep -E 'BENCH-STATUS|!!' $(BENCH_OUT)/rv32.log; \
 	echo "wrote $(BENCH_OUT)/rv32.jsonl ($$(wc -l < $(BENCH_OUT)/rv32.jsonl) results)"; \
+	python3 tools/size.py --build $(BUILD) > $(BENCH_OUT)/size.log || rc=1; \
 	if test -f $(BENCH_OUT)/host.jsonl; then $(PYTHON) bench/targets.py $(BENCH_OUT) || rc=1; fi; exit $$rc
 
 check-matplotlib:

@@ -10,6 +10,7 @@ DIR/host-addrorder.jsonl (applications under --policy addrorder). Prints a Markd
 """
 import json
 import os
+import re
 import sys
 
 
@@ -126,6 +127,35 @@ def issue12_rows(host, rv32, sel):
                      "and data in one read from slot 0)"
                      % (min(per.values()), max(per.values()), wr, min(per), max(per)),
                      max(per.values()) + wr <= 1))
+    return rows
+
+
+T6_DEFAULT, T6_MINIMAL = 16 * 1024, 8 * 1024  # issue 12 target 6: rv32imc .text (B)
+
+
+def size_rows(d):
+    """Issue 12 target 6 from the `size <target> text=...` lines of tools/size.py, which
+    make bench-rv32 saves as size.log (make size prints the same)."""
+    path = os.path.join(d, "size.log")
+    if not os.path.exists(path):
+        return [("T6 code size (rv32imc .text)", "no size.log: run make bench-rv32", None)]
+    text = {}
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"size (\S+) text=(\d+)", line)
+            if m:
+                text[m.group(1)] = int(m.group(2))
+    rows = []
+    for prof, goal in (("", T6_DEFAULT), ("-minimal", T6_MINIMAL)):
+        rv, cm = text.get("rv32imc" + prof), text.get("cortex-m3" + prof)
+        name = "T6 %s build .text on rv32imc <= %d B" % (
+            "default" if not prof else "minimal-profile", goal)
+        if rv is None:
+            rows.append((name, "no `size rv32imc%s` line in size.log%s" % (
+                prof, ": the minimal profile does not exist yet" if prof else ""), False))
+        else:
+            rows.append((name, "%d B (cortex-m3: %s B)" % (rv, cm if cm is not None else "?"),
+                         rv <= goal))
     return rows
 
 
@@ -346,6 +376,7 @@ def main():
                          None))
 
     rows.extend(issue12_rows(host, rv32, sel))
+    rows.extend(size_rows(d))
     rows.extend(group_rows(host, sel))
     rows.extend(group_overhead_rows(host, sel))
 
