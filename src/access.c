@@ -484,6 +484,15 @@ static uint32_t min_write_charge(uint32_t size, uint32_t status)
  * writes that usually follow it in the group (linking it in: a link and a header) */
 #define GROUP_ROOM (2u * (UNDO_HDR + UNDO_MAX_BYTES))
 
+/* An index entry and checkpoint budget for one more resident object, whose dirty bytes
+ * beyond its record are `bytes`: one test for alloc_common and vnv_has_room, so that
+ * vnv_has_room's promise follows what alloc does. */
+static int new_resident_fits(const struct vnv_heap *h, uint32_t bytes)
+{
+    return h->index_used + (h->group ? 0u : 1u) < h->index_cap &&
+           h->used + VNV_CKPT_RECORD_SIZE + bytes <= h->max_dirty;
+}
+
 /* `init`: cnt pieces whose lengths add up to `size`, or cnt == 0 for zeroes. */
 static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
                         const struct vnv_iovec *init, unsigned cnt, vnv_obj_t *out)
@@ -541,8 +550,7 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
      * the undo entries of the writes that link it in (GROUP_ROOM). A streaming container
      * makes its own room before a load needs it (vnv_has_room, vnv_unload: vnv_list). */
     uint32_t off;
-    int resident = h->index_used + (h->group ? 0u : 1u) < h->index_cap &&
-                   h->used + VNV_CKPT_RECORD_SIZE + bm + sz <= h->max_dirty &&
+    int resident = new_resident_fits(h, bm + sz) &&
                    h->ram->alloc(RAM_ST(h), need, &off) == VNV_OK;
     if (resident && ub && !h->ram->fits(RAM_ST(h), GROUP_ROOM)) {
         (void)h->ram->free(RAM_ST(h), off, need);
@@ -1259,9 +1267,7 @@ bool vnv_has_room(const struct vnv_heap *h, size_t size)
     if (!is_open(h) || size == 0 || size > VNV_MAX_OBJECT_SIZE)
         return false;
     uint32_t sz = (uint32_t)size;
-    return h->index_used + (h->group ? 0u : 1u) < h->index_cap && /* as alloc_common */
-           h->used + VNV_CKPT_RECORD_SIZE + sz <= h->max_dirty &&
-           h->ram->fits(RAM_ST(h), block_need(sz, 0)) == 1;
+    return new_resident_fits(h, sz) && h->ram->fits(RAM_ST(h), block_need(sz, 0)) == 1;
 }
 
 bool vnv_is_resident(const struct vnv_heap *h, vnv_obj_t obj)
