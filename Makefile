@@ -4,7 +4,8 @@
 #   make demo-resume power failures every ~20 ms, RAM wiped at each one, execution resumes
 #   make test        the whole suite: GCC -O3 + Clang ASan/UBSan (this one with object
 #                    transfers split into 48-byte transactions) + GCC with the data checksum
-#                    (VNV_DATA_CRC), cross, fuzz, README numbers, Zephyr;
+#                    (VNV_DATA_CRC), the minimal profile (VNV_MINIMAL), cross, fuzz, README
+#                    numbers, Zephyr;
 #                    every stage runs even after one fails, then a summary names the failed ones
 #   make build       library, examples and tests (GCC, optimised)
 #   make clean
@@ -15,9 +16,11 @@ CMAKE_COMMON := -DVNV_WERROR=ON -DVNV_BUILD_TESTS=ON -DVNV_BUILD_EXAMPLES=ON
 
 # The stages of `make test`, each also a target of its own. Add one with `TEST_STAGES += name`
 # (not as a prerequisite of `test`, which would stop at the first failure).
-TEST_STAGES := test-gcc test-asan test-crc cross-test fuzz readme-numbers-check zephyr-test
+TEST_STAGES := test-gcc test-asan test-crc test-minimal cross-test fuzz readme-numbers-check \
+               zephyr-test
 
-.PHONY: all build demo demo-resume test test-gcc test-asan test-crc cross-test fuzz size clean \
+.PHONY: all build demo demo-resume test test-gcc test-asan test-crc test-minimal cross-test fuzz \
+        size clean \
         readme-numbers readme-numbers-check
 
 all: build
@@ -61,6 +64,18 @@ test-crc:
 	  $(filter-out -DVNV_BUILD_EXAMPLES=ON,$(CMAKE_COMMON)) -DVNV_BUILD_EXAMPLES=OFF
 	cmake --build $(BUILD)/crc -j $(JOBS)
 	cd $(BUILD)/crc && ctest --output-on-failure -j $(JOBS)
+
+# The minimal profile (VNV_MINIMAL, README "Minimal profile"): its tests with GCC -O3, and
+# with Clang -O0 + ASan/UBSan (unoptimised: the left-out paths must still link).
+test-minimal:
+	cmake -S . -B $(BUILD)/minimal -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release \
+	  -DVNV_MINIMAL=ON $(CMAKE_COMMON) >/dev/null
+	cmake --build $(BUILD)/minimal -j $(JOBS)
+	cd $(BUILD)/minimal && ctest --output-on-failure -j $(JOBS)
+	cmake -S . -B $(BUILD)/minimal-asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+	  -DVNV_MINIMAL=ON -DVNV_SANITIZE=address,undefined $(CMAKE_COMMON) >/dev/null
+	cmake --build $(BUILD)/minimal-asan -j $(JOBS)
+	cd $(BUILD)/minimal-asan && ctest --output-on-failure -j $(JOBS)
 
 # The same unit and system tests on rv32imc (ESP32-C3 ISA, strict ibex core) and Cortex-M3,
 # under QEMU. Skipped with a message where the cross toolchains are not installed.

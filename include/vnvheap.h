@@ -318,6 +318,7 @@ void vnv_abandon(struct vnv_heap *h);
  */
 int vnv_alloc(struct vnv_heap *h, size_t size, const void *init, vnv_obj_t *out);
 
+#if !VNV_MINIMAL
 /*
  * Like vnv_alloc, initialised from `cnt` pieces (1..8) placed back to back: size = the sum
  * of their lengths. Written home as header + pieces in one gather transaction, so a record
@@ -335,6 +336,8 @@ int vnv_alloc_gather(struct vnv_heap *h, const struct vnv_iovec *init, unsigned 
  */
 int vnv_alloc_blocks(struct vnv_heap *h, size_t size, uint32_t block_size, const void *init,
                      vnv_obj_t *out);
+
+#endif /* !VNV_MINIMAL */
 
 /*
  * Delete an object; its home becomes reusable and its handle invalid. If it was the root,
@@ -391,6 +394,7 @@ int vnv_get_mut(struct vnv_heap *h, vnv_obj_t obj, void **ptr);
 int vnv_get_sized(struct vnv_heap *h, vnv_obj_t obj, size_t size, const void **ptr);
 int vnv_get_mut_sized(struct vnv_heap *h, vnv_obj_t obj, size_t size, void **ptr);
 
+#if !VNV_MINIMAL
 /*
  * Pin a partial-dirtiness object for writing and mark the blocks overlapping
  * [off, off + len) dirty; `*ptr` points to the whole object. len 0 marks nothing.
@@ -403,6 +407,8 @@ int vnv_get_mut_range(struct vnv_heap *h, vnv_obj_t obj, size_t off, size_t len,
  * Errors: INVAL (not writer-pinned by get_mut_range, range outside), BUDGET.
  */
 int vnv_mark_dirty(struct vnv_heap *h, vnv_obj_t obj, size_t off, size_t len);
+
+#endif /* !VNV_MINIMAL */
 
 /*
  * Drop one pin (the writer's, or one reader's). The object stays resident and keeps its
@@ -504,6 +510,7 @@ int vnv_set_root(struct vnv_heap *h, vnv_obj_t obj);
  */
 int vnv_persist_all(void);
 
+#if !VNV_MINIMAL
 /*
  * Failure-atomic groups: the operations between begin and end happen all or not at all for
  * a program that restarts from main. A power-fail request inside a group is served at once,
@@ -547,6 +554,8 @@ int vnv_atomic_abort(struct vnv_heap *h);
  * whether a restart from it rolls the group back. O(1), no storage traffic; 0 for NULL. */
 int vnv_atomic_depth(const struct vnv_heap *h);
 
+#endif /* !VNV_MINIMAL */
+
 /* The same for one heap, from normal code (never deferred; allowed inside a group: a
  * restart then rolls the group back). Errors: INVAL (not open, or called from the persist
  * callback), IO. */
@@ -558,6 +567,7 @@ int vnv_checkpoint(struct vnv_heap *h);
  */
 uint32_t vnv_persist_bound(const struct vnv_config *cfg);
 
+#if !VNV_MINIMAL
 /*
  * Validate every invariant: budget sum, index <-> metadata, RAM allocator structure, pins,
  * NV allocator structure, and that each clean resident object equals its home.
@@ -568,6 +578,8 @@ uint32_t vnv_persist_bound(const struct vnv_config *cfg);
  * twice) and every clean resident object's data.
  */
 int vnv_check(struct vnv_heap *h);
+
+#endif /* !VNV_MINIMAL */
 
 /* Counters (see struct vnv_stats). Errors: INVAL. O(1). */
 int vnv_stats(const struct vnv_heap *h, struct vnv_stats *out);

@@ -183,7 +183,7 @@ static int pre_from_log(struct vnv_heap *h, struct meta *m)
 static int log_write(struct vnv_heap *h, struct meta *m, uint32_t off, uint32_t len)
 {
     uint32_t boff = 0, u = id_unit(h, m->id);
-    if (!h->group || !(m->word & ST_DIRTY) || (m->word & ST_PARTIAL) || !len ||
+    if (!IN_GROUP(h) || !(m->word & ST_DIRTY) || (m->word & ST_PARTIAL) || !len ||
         len > UNDO_MAX_BYTES ||
         h->undo_count == 0xFFFFu || ((m->word & ST_GROUP) && m->pre != PRE_LOG))
         return 1;
@@ -214,7 +214,7 @@ static int log_write(struct vnv_heap *h, struct meta *m, uint32_t off, uint32_t 
  * the group ends (policy view, index.c). */
 static int enlist(struct vnv_heap *h, struct meta *m, int homed)
 {
-    if (!h->group)
+    if (!IN_GROUP(h))
         return VNV_OK;
     if (m->word & ST_GROUP) /* a change the undo log cannot describe: a whole pre-image */
         return m->pre == PRE_LOG ? pre_from_log(h, m) : VNV_OK;
@@ -489,7 +489,7 @@ static uint32_t min_write_charge(uint32_t size, uint32_t status)
  * vnv_has_room's promise follows what alloc does. */
 static int new_resident_fits(const struct vnv_heap *h, uint32_t bytes)
 {
-    return h->index_used + (h->group ? 0u : 1u) < h->index_cap &&
+    return h->index_used + (IN_GROUP(h) ? 0u : 1u) < h->index_cap &&
            h->used + VNV_CKPT_RECORD_SIZE + bytes <= h->max_dirty;
 }
 
@@ -511,9 +511,9 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
     /* In a group a new object placed at home (where the ungrouped heap would put it) is
      * logged in the group's undo log (a rollback frees it); without room for that entry it
      * stays in RAM until the group ends, so room comes first. */
-    int logged = h->group && h->undo_count < 0xFFFFu &&
+    int logged = IN_GROUP(h) && h->undo_count < 0xFFFFu &&
                  make_budget(h, UNDO_CKPT_HDR) == VNV_OK && h->ram->fits(RAM_ST(h), UNDO_HDR);
-    if (h->group && !logged) {
+    if (IN_GROUP(h) && !logged) {
         int e = make_budget(h, VNV_CKPT_RECORD_SIZE + bm + sz);
         if (!e)
             e = make_ram(h, need);
@@ -556,7 +556,7 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
         (void)h->ram->free(RAM_ST(h), off, need);
         resident = 0;
     }
-    if (!resident && h->group && !ub) {
+    if (!resident && IN_GROUP(h) && !ub) {
         nvmap_free(h, u);
         sec_leave(h);
         return VNV_ERR_NOMEM;
@@ -619,7 +619,7 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
         m->self = (uint16_t)(off / 8u + 1u);
         m->pre = 0;
         m->word = sz << ST_BITS | status | ST_DIRTY | ST_ACCESSED |
-                  (h->group ? ST_GROUP | ST_GNEW : 0u);
+                  (IN_GROUP(h) ? ST_GROUP | ST_GNEW : 0u);
         if (bm) {
             uint32_t nb = part_nblocks(sz, status);
             memset(meta_bitmap(m), 0, pad8(bm));
@@ -650,6 +650,7 @@ int vnv_alloc(struct vnv_heap *h, size_t size, const void *init, vnv_obj_t *out)
     return alloc_common(h, size, 0, &one, init ? 1u : 0u, out);
 }
 
+#if !VNV_MINIMAL /* gather and block objects: not in the minimal profile */
 int vnv_alloc_gather(struct vnv_heap *h, const struct vnv_iovec *init, unsigned cnt,
                      vnv_obj_t *out)
 {
@@ -679,6 +680,7 @@ int vnv_alloc_blocks(struct vnv_heap *h, size_t size, uint32_t block_size, const
     return alloc_common(h, size, ST_PARTIAL | shift << ST_PSHIFT_POS, &one, init ? 1u : 0u,
                         out);
 }
+#endif
 
 /* A member about to be freed in the group, whose home now holds its value from before the
  * group, becomes a ghost (internal.h): its RAM copy, the group's changes if any, is dropped
@@ -754,7 +756,7 @@ int vnv_free(struct vnv_heap *h, vnv_obj_t obj)
         return r;
     if (r && (m->word & ST_PINS))
         return VNV_ERR_BUSY;
-    if (h->group && !(r && (m->word & ST_GNEW))) {
+    if (IN_GROUP(h) && !(r && (m->word & ST_GNEW))) {
         /* In a group: the object only looks freed (tag 0 in RAM: its handle is refused)
          * and comes back, handle and value, if the group rolls back. A dirty one keeps
          * its value from before the group in RAM and its handle in an 8-byte pre block
@@ -948,6 +950,7 @@ static int get_mut(struct vnv_heap *h, vnv_obj_t obj, uint32_t want, void **ptr)
     return VNV_OK;
 }
 
+#if !VNV_MINIMAL
 int vnv_get_mut_range(struct vnv_heap *h, vnv_obj_t obj, size_t off, size_t len, void **ptr)
 {
     struct meta *m;
@@ -976,6 +979,7 @@ int vnv_mark_dirty(struct vnv_heap *h, vnv_obj_t obj, size_t off, size_t len)
         return VNV_ERR_INVAL;
     return mark_dirty(h, m, (uint32_t)off, (uint32_t)len);
 }
+#endif
 
 int vnv_release(struct vnv_heap *h, vnv_obj_t obj)
 {
@@ -1203,7 +1207,7 @@ int vnv_write(struct vnv_heap *h, vnv_obj_t obj, size_t off, const void *src, si
     int r = locate_range(h, obj, off, len, &m, &at, &size);
     if (r < 0)
         return r;
-    if (!r && h->group) { /* in a group: the old value must survive until the group ends */
+    if (!r && IN_GROUP(h)) { /* in a group: the old value must survive until the group ends */
         int err = write_through(h, obj.id, at, src, (uint32_t)len);
         if (err <= 0)
             return err;

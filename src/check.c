@@ -1,7 +1,8 @@
 /*
- * check.c - vnv_check (every invariant, O(heap)) and vnv_stats.
+ * check.c - vnv_check: every invariant, O(heap).
  */
 #include "internal.h"
+#if !VNV_MINIMAL /* vnv_check: not in the minimal profile */
 
 #define FAIL() return VNV_ERR_CORRUPT
 
@@ -214,19 +215,4 @@ static int check_homes(struct vnv_heap *h)
     return VNV_OK;
 }
 
-int vnv_stats(const struct vnv_heap *h, struct vnv_stats *out)
-{
-    if (!h || !out || h->state != HS_OPEN)
-        return VNV_ERR_INVAL;
-    *out = h->st;
-    out->resident_objects = h->index_used;
-    out->arena_free = h->ram->free_bytes(RAM_ST(h));
-    out->resident_bytes = h->arena_size - out->arena_free;
-    out->dirty_bytes = h->dirty_data;
-    out->nv_map_bytes = MAP_SAVED * h->map_words * 4u;
-    out->checkpoint_bytes = h->used;
-    uint32_t q = nvmap_quarantined(h);
-    out->nv_free = (h->units - nvmap_count(h, MAP_ALLOC) - q) * h->unit;
-    out->nv_quarantined = q * h->unit;
-    return VNV_OK;
-}
+#endif /* !VNV_MINIMAL */

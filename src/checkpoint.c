@@ -263,7 +263,7 @@ int ckpt_write(struct vnv_heap *h, uint32_t flags)
     W_SYNC();
 #undef W_SYNC
 #undef W_LOAD
-    uint32_t nundo = h->group ? h->undo_count : 0u; /* the group's undo log, newest first */
+    uint32_t nundo = IN_GROUP(h) ? h->undo_count : 0u; /* the group's undo log, newest first */
     for (uint32_t i = 0, e = h->undo; i < nundo && !w.err; i++) {
         const uint8_t *p = undo_entry(h, e);
         if (w.niov + 1u > IOV_MAX)
@@ -281,10 +281,10 @@ int ckpt_write(struct vnv_heap *h, uint32_t flags)
     put_le32(hdr + 8, w.pos);
     put_le32(hdr + 12, 0);
     put_le32(hdr + 16, nrec);
-    put_le32(hdr + 20, flags | (h->group ? CKPT_FLAG_GROUP : 0u) | nundo << 16);
+    put_le32(hdr + 20, flags | (IN_GROUP(h) ? CKPT_FLAG_GROUP : 0u) | nundo << 16);
     put_le64(hdr + 24, h->root);
     put_le64(hdr + 32, h->alloc_count);
-    put_le64(hdr + 40, h->group ? h->group_root : h->root);
+    put_le64(hdr + 40, IN_GROUP(h) ? h->group_root : h->root);
     cksum_add(&w.sum, hdr, sizeof hdr);
     put_le32(hdr + 12, cksum_end(&w.sum));
     struct vnv_iovec iov = {hdr, sizeof hdr};
@@ -378,14 +378,19 @@ static int ckpt_verify(struct vnv_heap *h, uint32_t slot, uint8_t *hdr)
     cksum_init(&r.sum);
     err = rd_take(&r, NULL, mapb, 1);
     uint8_t rec[VNV_CKPT_RECORD_SIZE], bm[64];
+    /* The parse follows the format's bits (ST_F_*), which the minimal profile parses too:
+     * it refuses a checkpoint that uses what it leaves out only once the checkpoint is
+     * known to be intact, so a torn one still gives way to the older slot. */
+    int left_out = VNV_MINIMAL && (get_le32(hdr + 20) & (CKPT_FLAG_GROUP | 0xFFFF0000u));
     for (uint32_t i = 0; i < nrec && !err; i++) {
         err = rd_take(&r, rec, sizeof rec, 1);
         uint32_t word = get_le32(rec + 8), st = word & ST_MASK, size = word >> ST_BITS;
         if (err || size == 0)
             return err ? err : VNV_ERR_CORRUPT;
+        left_out |= (st & ST_LEFT_OUT) || (VNV_MINIMAL && get_le16(rec + 14));
         uint32_t data = (st & ST_DIRTY) ? size : 0;
-        if (st & ST_PARTIAL) { /* bitmap in pieces of 64 bytes: 512 blocks each */
-            uint32_t nbm = bitmap_bytes(size, st);
+        if (st & ST_F_PARTIAL) { /* bitmap in pieces of 64 bytes: 512 blocks each */
+            uint32_t nbm = (part_nblocks(size, st) + 7u) / 8u;
             data = 0;
             for (uint32_t done = 0; done < nbm && !err; done += sizeof bm) {
                 uint32_t n = nbm - done < sizeof bm ? nbm - done : (uint32_t)sizeof bm;
@@ -400,7 +405,7 @@ static int ckpt_verify(struct vnv_heap *h, uint32_t slot, uint8_t *hdr)
         if (!err)
             err = rd_take(&r, NULL, data, 0);
         if (!err && get_le16(rec + 14) && get_le16(rec + 14) != PRE_LOG) /* a pre block */
-            err = rd_take(&r, NULL, pre_size(word), (st & ST_GFREE) != 0);
+            err = rd_take(&r, NULL, (st & ST_F_GFREE) ? 8u : size, (st & ST_F_GFREE) != 0);
     }
     uint32_t nundo = get_le32(hdr + 20) >> 16;
     if (nundo && !(get_le32(hdr + 20) & CKPT_FLAG_GROUP))
@@ -420,7 +425,7 @@ static int ckpt_verify(struct vnv_heap *h, uint32_t slot, uint8_t *hdr)
     cksum_add(&r.sum, tmp, sizeof tmp);
     if (r.pos != len || cksum_end(&r.sum) != get_le32(hdr + 12))
         return VNV_ERR_CORRUPT;
-    return VNV_OK;
+    return left_out ? VNV_ERR_VERSION : VNV_OK;
 }
 
 /* Read [*pos, *pos + len) of the slot into dst, staying inside `limit`. */
@@ -436,14 +441,15 @@ static int ck_read(struct vnv_heap *h, uint32_t base, uint32_t *pos, uint32_t li
 
 /* Re-create one resident object from its record. */
 static int restore_one(struct vnv_heap *h, uint32_t base, uint32_t *pos, uint32_t len,
-                       int keep_pins, uint32_t *skipped)
+                       int keep_pins, int grouped, uint32_t *skipped)
 {
     uint8_t r[VNV_CKPT_RECORD_SIZE];
     int err = ck_read(h, base, pos, len, r, sizeof r);
     if (err)
         return err;
     uint64_t id = get_le64(r);
-    uint32_t word = get_le32(r + 8), unit = get_le16(r + 12), pre = get_le16(r + 14);
+    uint32_t word = get_le32(r + 8), unit = get_le16(r + 12);
+    uint32_t pre = VNV_MINIMAL ? 0u : get_le16(r + 14); /* (ckpt_verify refused any there) */
     uint32_t st = word & ST_MASK, size = word >> ST_BITS, u = id_unit(h, id);
     if (unit == 0 || (unit - 1u) * 8u >= h->arena_size ||
         (pre == PRE_LOG && (!(st & ST_GROUP) || (st & (ST_GNEW | ST_GFREE)))) ||
@@ -453,6 +459,7 @@ static int restore_one(struct vnv_heap *h, uint32_t base, uint32_t *pos, uint32_
         (id_tag(h, id) == 0) != ((st & ST_GFREE) != 0) || id_tag(h, id) > h->alloc_count ||
         u >= h->units ||
         !bit_get(nvmap(h, MAP_START), u) || ((st & ST_GMASK) && !(st & ST_GROUP)) ||
+        (((st & ST_GMASK) || pre) && !grouped) || /* a member outside a group */
         idx_find(h, u) >= 0 || size == 0 ||
         ((st & ST_PSHIFT_MASK) && !(st & ST_PARTIAL)) ||
         nvmap_need(h, size) > nvmap_extent(h, u) * h->unit)
@@ -591,9 +598,10 @@ static int ckpt_apply(struct vnv_heap *h, const uint8_t *hdr, int keep_pins)
     uint32_t pos = VNV_CKPT_HEADER_SIZE + mapb;
     uint32_t skipped = 0;
     for (uint32_t i = 0; i < nrec && !err; i++)
-        err = restore_one(h, base, &pos, len, keep_pins, &skipped);
+        err = restore_one(h, base, &pos, len, keep_pins,
+                          (get_le32(hdr + 20) & CKPT_FLAG_GROUP) != 0, &skipped);
     h->undo = h->undo_count = 0;
-    uint32_t nundo = get_le32(hdr + 20) >> 16, tail = 0;
+    uint32_t nundo = VNV_MINIMAL ? 0u : get_le32(hdr + 20) >> 16, tail = 0;
     for (uint32_t i = 0; i < nundo && !err; i++) /* the group's undo log, same order */
         err = restore_undo(h, base, &pos, len, &tail);
     if (!err && (pos != len || h->used + skipped + mapb != len || h->used > h->max_dirty))

@@ -21,6 +21,7 @@
  * cannot be flushed to make room (VNV_ERR_BUDGET at the change that does not fit).
  */
 #include "internal.h"
+#if !VNV_MINIMAL /* failure-atomic groups: not in the minimal profile */
 
 int vnv_atomic_begin(struct vnv_heap *h)
 {
@@ -354,3 +355,5 @@ int group_rollback(struct vnv_heap *h)
         err = undo_overlay(h);
     return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
 }
+
+#endif /* !VNV_MINIMAL */

@@ -290,7 +290,7 @@ int vnv_close(struct vnv_heap *h)
 {
     if (!h || h->state != HS_OPEN)
         return VNV_ERR_INVAL;
-    if (h->busy || h->group)
+    if (h->busy || IN_GROUP(h))
         return VNV_ERR_BUSY; /* from the persist callback or inside an atomic group */
     for (uint32_t s = 0; s <= h->index_mask; s++) {
         struct meta *m = idx_meta(h, s);

@@ -20,8 +20,10 @@
 #include "fixture.h"
 #include "rng.h"
 #include "vtest.h"
+#if !VNV_MINIMAL /* (the minimal profile: no containers, block objects or groups) */
 #include "vnvheap/array.h"
 #include "vnvheap/list.h"
+#endif
 
 #define MAXOBJ 48
 #ifdef VNV_TEST_CROSS
@@ -64,6 +66,7 @@ static uint64_t digest(struct fixture *f, const struct world *w)
         d = mix(d, &err, sizeof err);
         d = mix(d, buf, size);
     }
+#if !VNV_MINIMAL
     if (!vnv_is_null(w->list)) {
         uint32_t len = 0, es = 0;
         int err = vnv_list_attach(h, w->list);
@@ -91,6 +94,7 @@ static uint64_t digest(struct fixture *f, const struct world *w)
         d = mix(d, &err, sizeof err);
         d = mix(d, buf, err ? 0 : len * es);
     }
+#endif
     return d;
 }
 
@@ -211,6 +215,7 @@ static void large_run(struct fixture *f, struct world *w, struct rng *r)
     }
 }
 
+#if !VNV_MINIMAL
 static void blocks_setup(struct fixture *f, struct world *w, struct rng *r)
 {
     uint8_t v[512];
@@ -267,6 +272,8 @@ static void list_run(struct fixture *f, struct world *w, struct rng *r)
 }
 
 /* Dirty objects at S0, then only gets and reads: loads evict, evictions flush. */
+#endif /* !VNV_MINIMAL */
+
 static void readonly_setup(struct fixture *f, struct world *w, struct rng *r)
 {
     large_setup(f, w, r);
@@ -291,6 +298,7 @@ static void readonly_run(struct fixture *f, struct world *w, struct rng *r)
     }
 }
 
+#if !VNV_MINIMAL
 /* Failure-atomic groups: small writes into non-resident objects (written through, their old
  * bytes in the undo log), pinned changes, allocations, frees and root moves, five groups
  * that end and a sixth still open at S1: S1 is a checkpoint taken inside a group, so the
@@ -345,15 +353,20 @@ static void group_run(struct fixture *f, struct world *w, struct rng *r)
             (void)vnv_atomic_end(&f->heap);
     }
 }
+#endif /* !VNV_MINIMAL */
 
 static const struct workload workloads[] = {
     {"small objects", 16384, 2048, 400, small_setup, small_run, 0, 0},
     {"small objects, close", 16384, 2048, 400, small_setup, small_run, 1, 0},
     {"large objects", 32768, 3072, 1800, large_setup, large_run, 0, 0},
+#if !VNV_MINIMAL
     {"block objects and arrays", 16384, 2048, 400, blocks_setup, blocks_run, 0, 0},
     {"list past RAM", 32768, 1536, 500, list_setup, list_run, 0, 0},
+#endif
     {"read-only phase", 32768, 3072, 1800, readonly_setup, readonly_run, 0, 1},
+#if !VNV_MINIMAL
     {"groups, S1 inside a group", 16384, 2048, 800, small_setup, group_run, 0, 0},
+#endif
 };
 
 /* ---- the sweep -------------------------------------------------------------------------- */

@@ -231,11 +231,13 @@ static void test_signal_default(void)
     run(&c, scaled(SH_ASAN ? 250000 : 1500000));
 }
 
+#if !VNV_MINIMAL /* the buddy RAM allocator */
 static void test_signal_ram_buddy(void)
 {
     struct run_cfg c = {"signal-buddy", 2048, 500, &vnv_ram_buddy, {80, 150, 10, 300, 3, 0}, 12};
     run(&c, scaled(SH_ASAN ? 150000 : 700000));
 }
+#endif
 
 int main(void)
 {
@@ -244,7 +246,9 @@ int main(void)
         return 1;
     }
     RUN(test_signal_default);
+#if !VNV_MINIMAL
     RUN(test_signal_ram_buddy);
+#endif
     timer_delete(timer_id);
     return vtest_summary();
 }

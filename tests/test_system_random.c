@@ -349,11 +349,13 @@ static void test_default_modules(void)
     run(&c, 101);
 }
 
+#if !VNV_MINIMAL /* buddy RAM allocator, block objects */
 static void test_ram_buddy(void)
 {
     struct config c = {"ram_buddy", 4096, 1024, &vnv_ram_buddy, NULL, plain, 0, 300000};
     run(&c, 202);
 }
+#endif
 
 static void test_policy_addrorder(void)
 {
@@ -463,6 +465,7 @@ static void test_index_slots_survive_restore(void)
     fx_free(&f);
 }
 
+#if !VNV_MINIMAL /* a test of vnv_check */
 /*
  * Bug 1, seen through the API only: vnv_check interrupted between two of its storage
  * reads by a checkpoint that wiped and restored RAM walked a reshuffled index and reported
@@ -496,6 +499,7 @@ static void test_interrupted_check_sees_sound_heap(void)
                 checks);
     fx_free(&f);
 }
+#endif
 
 /*
  * Bug 2 (fixed in src/heap.c heap_read): storage.h promises that a callback "may be invoked
@@ -540,6 +544,7 @@ static void test_storage_not_reentered_during_read(void)
     fx_free(&f);
 }
 
+#if !VNV_MINIMAL /* buddy RAM allocator, block objects */
 /*
  * Bug 3 (fixed in src/alloc/ram_buddy.c): the buddy RAM
  * allocator carves the arena into blocks of >= 16 B, so when the arena size is 8 mod 16
@@ -607,13 +612,16 @@ static void test_checkpoint_transactions_with_dirty_runs(void)
     CHECK_EQ(vnv_check(&f.heap), VNV_OK);
     fx_free(&f);
 }
+#endif
 
 int main(void)
 {
     struct vnv_clock t0;
     clock_now(&t0);
     RUN(test_default_modules);
+#if !VNV_MINIMAL /* buddy RAM allocator, block objects */
     RUN(test_ram_buddy);
+#endif
     RUN(test_policy_addrorder);
     RUN(test_tight);
     RUN(test_partial_objects);
@@ -630,9 +638,13 @@ int main(void)
             elapsed(&t0));
     CHECK(total.ops >= (SH_ASAN ? 200000u : 1000000u) || sh_scale() < 1.0);
     RUN(test_index_slots_survive_restore);
+#if !VNV_MINIMAL
     RUN(test_interrupted_check_sees_sound_heap);
+#endif
     RUN(test_storage_not_reentered_during_read);
+#if !VNV_MINIMAL /* buddy RAM allocator, block objects */
     RUN(test_ram_buddy_unaligned_arena_check);
     RUN(test_checkpoint_transactions_with_dirty_runs);
+#endif
     return vtest_summary();
 }

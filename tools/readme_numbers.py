@@ -49,9 +49,12 @@ def fmt(n):
 
 
 def split_key(key):
+    """(target, quantity) of a key such as rv32imc-text or rv32imc-minimal-text (the
+    minimal profile: target 'rv32imc-minimal'); (None, None) if unknown."""
     for target, _, _, _ in size.TARGETS:
-        if key.startswith(target + "-") and key[len(target) + 1:] in QUANTITY:
-            return target, QUANTITY[key[len(target) + 1:]]
+        for t in (target + "-minimal", target):
+            if key.startswith(t + "-") and key[len(t) + 1:] in QUANTITY:
+                return t, QUANTITY[key[len(t) + 1:]]
     return None, None
 
 
@@ -96,7 +99,8 @@ def main():
     build_root = os.path.join(ROOT, a.build)
     values, skipped = {}, []
     for target in sorted({split_key(k)[0] for k in keys}):
-        m = size.measure(build_root, target)
+        base = target[:-len("-minimal")] if target.endswith("-minimal") else target
+        m = size.measure(build_root, base, minimal=base != target)
         if m is None:
             skipped.append(target)
             continue

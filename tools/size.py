@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """make size: code size, RAM sizes and the worst stack of vnv_persist_all per target.
 
-For rv32imc and cortex-m3 (-Os, MinSizeRel): builds the library with
--fcallgraph-info=su, sums .text/.data/.bss of the objects a default configuration links
-(core + first-fit + NV placement + clock; storage backends and containers listed apart),
+For rv32imc and cortex-m3 (-Os, MinSizeRel), twice - the default build and the minimal
+profile (VNV_MINIMAL: no groups, block objects, gather, vnv_check, containers, buddy
+allocators): builds the library with -fcallgraph-info=su, sums .text/.data/.bss of the
+objects a default configuration links (core + first-fit + NV placement + clock; storage
+backends and containers listed apart),
 reads sizeof(struct vnv_heap) and the per-object metadata sizes from probe symbols, and
 computes the deepest stack of vnv_persist_all over GCC's call graph. Indirect calls
 (module operations) are resolved to the default modules' functions; the storage backend
 and the persist-finished callback are the application's and are reported separately.
-Ends with one machine-readable line per target:
+Ends with one machine-readable line per target and profile (<target>, <target>-minimal):
   size <target> text= data= bss= heap= meta_ram= meta_ckpt= persist_stack=
 
 usage: size.py [--build DIR]   (build trees under DIR/size-<target>; default build)
@@ -28,7 +30,7 @@ TARGETS = [
     ("cortex-m3", "arm-none-eabi-", "cmake/toolchain-cortex-m3.cmake",
      ["-mcpu=cortex-m3", "-mthumb"]),
 ]
-DEFAULT = ["access", "heap", "sections", "group", "index", "resident", "home", "nvmap",
+DEFAULT = ["access", "heap", "sections", "stats", "group", "index", "resident", "home", "nvmap",
            "checkpoint", "check", "cksum", "crc32", "errors", "storage", "ram_firstfit",
            "nv_place", "slot", "clock"]
 OPTIONAL = ["ram_buddy", "addrorder", "emu", "spi_fram", "list", "array"]
@@ -41,13 +43,14 @@ def run(cmd, **kw):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw).stdout
 
 
-def build(name, toolchain, build_root):
-    b = os.path.join(build_root, "size-" + name)
+def build(name, toolchain, build_root, minimal=False):
+    b = os.path.join(build_root, "size-" + name + ("-minimal" if minimal else ""))
     # CFLAGS from the environment are added to the toolchain's flags (CMAKE_C_FLAGS would
     # replace them)
     env = dict(os.environ, CFLAGS="-fcallgraph-info=su")
     run(["cmake", "-S", ROOT, "-B", b, "-DCMAKE_TOOLCHAIN_FILE=" + toolchain,
-         "-DCMAKE_BUILD_TYPE=MinSizeRel", "-DVNV_BUILD_TESTS=OFF", "-DVNV_BUILD_EXAMPLES=OFF"],
+         "-DCMAKE_BUILD_TYPE=MinSizeRel", "-DVNV_BUILD_TESTS=OFF", "-DVNV_BUILD_EXAMPLES=OFF",
+         "-DVNV_MINIMAL=" + ("ON" if minimal else "OFF")],
         cwd=ROOT, env=env)
     run(["cmake", "--build", b, "-j", "2", "--target", "vnvheap"])
     return b
@@ -62,8 +65,8 @@ def object_sizes(prefix, b):
     return objs
 
 
-def probe(prefix, flags, build_root):
-    src = os.path.join(build_root, "size-probe.c")
+def probe(prefix, flags, build_root, minimal=False):
+    src = os.path.join(build_root, "size-probe%s.c" % ("-minimal" if minimal else ""))
     with open(src, "w") as f:
         f.write('#include "vnvheap.h"\n'
                 "struct vnv_heap vnv_probe_heap;\n"
@@ -71,7 +74,8 @@ def probe(prefix, flags, build_root):
                 "char vnv_probe_rec[VNV_CKPT_RECORD_SIZE];\n"
                 "char vnv_probe_stats[sizeof(struct vnv_stats)];\n")
     obj = src[:-2] + "-" + prefix.strip("-") + ".o"
-    run([prefix + "gcc", "-std=c11", "-Os", "-fno-common", "--specs=picolibc.specs", "-I",
+    run([prefix + "gcc", "-std=c11", "-Os", "-fno-common", "--specs=picolibc.specs",
+         "-DVNV_MINIMAL=%d" % minimal, "-I",
          os.path.join(ROOT, "include"),
          "-c", src, "-o", obj] + flags)
     sizes = {}
@@ -147,10 +151,11 @@ def installed(prefix):
                           capture_output=True).returncode == 0
 
 
-def measure(build_root, name):
-    """Build target `name` (-Os) under build_root and measure it; None if its toolchain is
-    missing. Keys: text data bss (default modules), objs, heap stats meta rec (sizes of
-    struct vnv_heap, struct vnv_stats, RAM metadata and checkpoint record per object),
+def measure(build_root, name, minimal=False):
+    """Build target `name` (-Os; the minimal profile if `minimal`) under build_root and
+    measure it; None if its toolchain is missing. Keys: text data bss (default modules),
+    objs, heap stats meta rec (sizes of struct vnv_heap, struct vnv_stats, RAM metadata and
+    checkpoint record per object),
     stack, chain (vnv_persist_all)."""
     for n, prefix, tc, flags in TARGETS:
         if n != name:
@@ -158,19 +163,42 @@ def measure(build_root, name):
         if not installed(prefix):
             return None
         os.makedirs(build_root, exist_ok=True)
-        b = build(name, tc, build_root)
+        b = build(name, tc, build_root, minimal)
         objs = object_sizes(prefix, b)
         unlisted = sorted(set(objs) - set(DEFAULT) - set(OPTIONAL))
         if unlisted:  # a new source file must be counted (or listed as optional)
             raise SystemExit("size.py: objects in neither DEFAULT nor OPTIONAL: %s"
                              % ", ".join(unlisted))
         tot = [sum(objs.get(o, (0, 0, 0))[i] for o in DEFAULT) for i in range(3)]
-        sizes = probe(prefix, flags, build_root)
+        sizes = probe(prefix, flags, build_root, minimal)
         stk, chain = persist_stack(b)
         return {"text": tot[0], "data": tot[1], "bss": tot[2], "objs": objs,
                 "heap": sizes["heap"], "stats": sizes["stats"], "meta": sizes["meta"],
                 "rec": sizes["rec"], "stack": stk, "chain": chain}
     raise KeyError(name)
+
+
+def report(label, m, minimal):
+    objs = m["objs"]
+    print("== %s (-Os, %s; modules: first-fit RAM, first-fit NV, clock) ==" % (
+        label, "minimal profile, VNV_MINIMAL" if minimal else "default build"))
+    print("  %-28s %7s %6s %6s" % ("object", "text", "data", "bss"))
+    for o in DEFAULT:
+        t = objs.get(o, (0, 0, 0))
+        if minimal and t == (0, 0, 0):
+            continue  # left out of the profile (an empty object)
+        print("  %-28s %7d %6d %6d" % (o, t[0], t[1], t[2]))
+    print("  %-28s %7d %6d %6d" % ("library (default modules)", m["text"], m["data"],
+                                     m["bss"]))
+    for o in OPTIONAL:
+        if o in objs and objs[o] != (0, 0, 0):
+            print("  %-28s %7d %6d %6d   (optional)" % (o, *objs[o]))
+    print("  sizeof(struct vnv_heap) %d B, struct vnv_stats %d B" % (m["heap"], m["stats"]))
+    print("  per resident object: RAM metadata %d B, checkpoint record %d B"
+          % (m["meta"], m["rec"]))
+    print("  vnv_persist_all worst stack: %d B (+ the storage backend's writev/read and "
+          "the persist-finished callback)" % m["stack"])
+    print("    deepest chain: " + " > ".join(c.split(":")[-1] for c in m["chain"]))
 
 
 def main():
@@ -180,30 +208,16 @@ def main():
     build_root = os.path.join(ROOT, a.build)
     lines = []
     for name, prefix, tc, flags in TARGETS:
-        m = measure(build_root, name)
-        if m is None:
-            print("size: %s skipped (%sgcc not installed; see .ci/run)" % (name, prefix))
-            continue
-        objs = m["objs"]
-        print("== %s (-Os, default modules: first-fit RAM, NV buddy, clock) ==" % name)
-        print("  %-28s %7s %6s %6s" % ("object", "text", "data", "bss"))
-        for o in DEFAULT:
-            t = objs.get(o, (0, 0, 0))
-            print("  %-28s %7d %6d %6d" % (o, t[0], t[1], t[2]))
-        print("  %-28s %7d %6d %6d" % ("library (default modules)", m["text"], m["data"],
-                                         m["bss"]))
-        for o in OPTIONAL:
-            if o in objs:
-                print("  %-28s %7d %6d %6d   (optional)" % (o, *objs[o]))
-        print("  sizeof(struct vnv_heap) %d B, struct vnv_stats %d B" % (m["heap"], m["stats"]))
-        print("  per resident object: RAM metadata %d B, checkpoint record %d B"
-              % (m["meta"], m["rec"]))
-        print("  vnv_persist_all worst stack: %d B (+ the storage backend's writev/read and "
-              "the persist-finished callback)" % m["stack"])
-        print("    deepest chain: " + " > ".join(c.split(":")[-1] for c in m["chain"]))
-        lines.append("size %s text=%d data=%d bss=%d heap=%d meta_ram=%d meta_ckpt=%d "
-                     "persist_stack=%d" % (name, m["text"], m["data"], m["bss"], m["heap"],
-                                           m["meta"], m["rec"], m["stack"]))
+        for minimal in (False, True):
+            label = name + ("-minimal" if minimal else "")
+            m = measure(build_root, name, minimal)
+            if m is None:
+                print("size: %s skipped (%sgcc not installed; see .ci/run)" % (label, prefix))
+                break
+            report(label, m, minimal)
+            lines.append("size %s text=%d data=%d bss=%d heap=%d meta_ram=%d meta_ckpt=%d "
+                         "persist_stack=%d" % (label, m["text"], m["data"], m["bss"],
+                                               m["heap"], m["meta"], m["rec"], m["stack"]))
     ex = host_bound_examples(build_root)
     if ex:
         print("== checkpoint bound (vnv_persist_bound = min(max_dirty, header + arena)) ==")

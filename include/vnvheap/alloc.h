@@ -59,7 +59,9 @@ struct vnv_ram_allocator {
 };
 
 extern const struct vnv_ram_allocator vnv_ram_firstfit; /* address-ordered hole list (default) */
+#if !VNV_MINIMAL
 extern const struct vnv_ram_allocator vnv_ram_buddy;    /* power-of-two buddy system */
+#endif
 
 /*
  * NV allocator: places object homes on the storage device. The heap keeps the storage's
@@ -80,7 +82,9 @@ struct vnv_nv_allocator {
 };
 
 extern const struct vnv_nv_allocator vnv_nv_firstfit; /* lowest free run (default) */
+#if !VNV_MINIMAL
 extern const struct vnv_nv_allocator vnv_nv_buddy;    /* power-of-two runs, aligned */
+#endif
 
 #ifdef __cplusplus
 }

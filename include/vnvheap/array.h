@@ -46,6 +46,10 @@
 
 #include "../vnvheap.h"
 
+#if VNV_MINIMAL
+#error "vnvheap/array.h: the containers are left out of the minimal profile (VNV_MINIMAL)"
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -15,6 +15,20 @@
 #include VNV_CONFIG_HEADER /* user overrides of the compile-time limits */
 #endif
 
+#ifndef VNV_MINIMAL
+/* 1: the minimal profile, for the smallest code (README "Minimal profile"; like littlefs's
+ * LFS_READONLY). It leaves out failure-atomic groups (vnv_atomic_*), block objects and
+ * gather (vnv_alloc_blocks, vnv_alloc_gather, vnv_get_mut_range, vnv_mark_dirty),
+ * vnv_check, the containers (vnvheap/list.h, array.h) and the buddy allocators (first-fit
+ * remains, for RAM and NV). Their declarations are gone, so a use is a compile error.
+ * Images keep the same format: a minimal build opens an image that uses none of those, and
+ * refuses with VNV_ERR_VERSION, changing nothing, what uses one (vnv_open: an intact
+ * checkpoint taken inside a group or holding a block object; any access that reads a block
+ * object's header). Must be the same in every translation unit (the CMake option
+ * VNV_MINIMAL sets it for the library and its users). */
+#define VNV_MINIMAL 0
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -78,6 +78,10 @@
 
 #include "../vnvheap.h"
 
+#if VNV_MINIMAL
+#error "vnvheap/list.h: the containers are left out of the minimal profile (VNV_MINIMAL)"
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif

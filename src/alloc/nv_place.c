@@ -78,6 +78,7 @@ static int ff_place(const uint32_t *a, const uint32_t *b, uint32_t nunits, uint3
     return scan(a, b, nunits, len, 1u, at);
 }
 
+#if !VNV_MINIMAL /* one NV allocator per build in the minimal profile */
 static uint32_t bd_round(uint32_t units)
 {
     uint32_t p = 1;
@@ -92,5 +93,7 @@ static int bd_place(const uint32_t *a, const uint32_t *b, uint32_t nunits, uint3
     return scan(a, b, nunits, len, bd_round(len), at);
 }
 
-const struct vnv_nv_allocator vnv_nv_firstfit = {"nv-firstfit", ff_round, ff_place};
 const struct vnv_nv_allocator vnv_nv_buddy = {"nv-buddy", bd_round, bd_place};
+#endif
+
+const struct vnv_nv_allocator vnv_nv_firstfit = {"nv-firstfit", ff_round, ff_place};

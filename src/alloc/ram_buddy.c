@@ -48,6 +48,9 @@
  * No allocation, no recursion (explicit bounded stack in check); only <string.h>,
  * <stdint.h>, <stddef.h>.
  */
+#include "vnvheap/common.h"
+#if !VNV_MINIMAL /* the buddy RAM allocator: not in the minimal profile */
+
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -525,3 +528,5 @@ const struct vnv_ram_allocator vnv_ram_buddy = {
     .check = rb_check,
     .free_bytes = rb_free_bytes,
 };
+
+#endif /* !VNV_MINIMAL */

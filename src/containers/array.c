@@ -5,6 +5,9 @@
  * loads, marks nothing), read the trailer, validate the request, then vnv_mark_dirty over
  * exactly the bytes they will write: nothing is charged for a request that is refused.
  */
+#include "vnvheap/common.h"
+#if !VNV_MINIMAL /* the containers: not in the minimal profile */
+
 #include <string.h>
 
 #include "vnvheap/array.h"
@@ -320,3 +323,5 @@ int vnv_array_write_all(struct vnv_heap *h, vnv_obj_t arr, void **elems)
 }
 
 int vnv_array_release(struct vnv_heap *h, vnv_obj_t arr) { return vnv_release(h, arr); }
+
+#endif /* !VNV_MINIMAL */

@@ -21,6 +21,9 @@
  *
  * Loops: destroy and check walk at most `length` (+ 1) nodes; recover runs at most 3 rounds.
  */
+#include "vnvheap/common.h"
+#if !VNV_MINIMAL /* the containers: not in the minimal profile */
+
 #include <string.h>
 
 #include "vnvheap/list.h"
@@ -1015,3 +1018,5 @@ int vnv_list_check(struct vnv_heap *h, vnv_obj_t list)
         return VNV_ERR_CORRUPT;
     return VNV_OK;
 }
+
+#endif /* !VNV_MINIMAL */

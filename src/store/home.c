@@ -64,7 +64,8 @@ void objhdr_encode(const struct vnv_heap *h, uint8_t *b, uint64_t id, uint32_t s
 
 /* VNV_OK and *oh for the header of object `id` (already known to start at its unit);
  * VNV_ERR_INVAL if it is an intact header of another object (a stale handle),
- * VNV_ERR_CORRUPT if it is damaged or does not fit its home. */
+ * VNV_ERR_CORRUPT if it is damaged or does not fit its home, VNV_ERR_VERSION for a block
+ * object in the minimal profile. */
 int objhdr_decode(const struct vnv_heap *h, const uint8_t *b, uint64_t id, struct objhdr *oh)
 {
     uint32_t home = id_home(h, id), w = get_le32(b);
@@ -77,6 +78,8 @@ int objhdr_decode(const struct vnv_heap *h, const uint8_t *b, uint64_t id, struc
     if (oh->size == 0 || oh->size > VNV_MAX_OBJECT_SIZE || (!(w >> 21 & 1u) && (w >> 22)) ||
         nvmap_need(h, oh->size) > nvmap_extent(h, id_unit(h, id)) * h->unit)
         return VNV_ERR_CORRUPT; /* its slots would reach past its home */
+    if (VNV_MINIMAL && (w >> 21 & 1u))
+        return VNV_ERR_VERSION; /* an intact block object: left out of this build */
     return VNV_OK;
 }
 

@@ -243,7 +243,8 @@ static void op_alloc(struct shadow *s)
     struct sh_obj *t = &s->o[s->n];
     memset(t, 0, sizeof *t);
     uint32_t k = below(s, 100);
-    if (s->p.partial_pct && k < s->p.partial_pct) {
+    if (!VNV_MINIMAL && s->p.partial_pct && k < s->p.partial_pct) { /* (no block objects in
+                                                                        the minimal profile) */
         t->block = 16u << below(s, 4);
         t->size = 1u + below(s, s->p.max_partial_size);
     } else if (k < 60) {
@@ -257,8 +258,12 @@ static void op_alloc(struct shadow *s)
         memset(t->val, 0, t->size);
     else
         rng_fill(&s->r, t->val, t->size);
+#if VNV_MINIMAL
+    int err = vnv_alloc(H(s), t->size, zero ? NULL : t->val, &t->h);
+#else
     int err = t->block ? vnv_alloc_blocks(H(s), t->size, t->block, zero ? NULL : t->val, &t->h)
                        : vnv_alloc(H(s), t->size, zero ? NULL : t->val, &t->h);
+#endif
     SH_EQ(err, VNV_OK);
     if (err) {
         free(t->val);
@@ -397,7 +402,11 @@ static void op_get_mut(struct shadow *s)
         random_range(s, t, &off, &len);
         if (chance(s, 5))
             len = 0; /* pins, marks nothing */
+#if VNV_MINIMAL
+        err = VNV_ERR_INVAL; /* (not reached: no block objects) */
+#else
         err = vnv_get_mut_range(H(s), t->h, off, len, &p);
+#endif
     } else {
         err = vnv_get_mut(H(s), t->h, &p);
     }
@@ -436,8 +445,12 @@ static void op_write(struct shadow *s)
     }
     uint32_t off, len;
     random_range(s, t, &off, &len);
-    if (t->block || chance(s, 15)) {
+    if (!VNV_MINIMAL && (t->block || chance(s, 15))) {
+#if VNV_MINIMAL
+        int err = VNV_OK; /* (not reached) */
+#else
         int err = vnv_mark_dirty(H(s), t->h, off, len);
+#endif
         if (err && tolerated(s, t, err, 0, 1))
             return;
         SH_EQ(err, VNV_OK);
@@ -597,14 +610,17 @@ static void op_bad_handle(struct shadow *s)
     switch (which) {
     case 0: err = vnv_get(H(s), h, &cp); break;
     case 1: err = vnv_get_mut(H(s), h, &p); break;
+#if !VNV_MINIMAL
     case 2: err = vnv_get_mut_range(H(s), h, 0, 1, &p); break;
+    case 9: err = vnv_mark_dirty(H(s), h, 0, 1); break;
+#endif
     case 3: err = vnv_free(H(s), h); break;
     case 4: err = vnv_release(H(s), h); break;
     case 5: err = vnv_flush(H(s), h); break;
     case 6: err = vnv_unload(H(s), h); break;
     case 7: err = vnv_size(H(s), h, &sz); break;
     case 8: err = vnv_set_root(H(s), h); break;
-    default: err = vnv_mark_dirty(H(s), h, 0, 1); break;
+    default: err = vnv_get(H(s), h, &cp); break;
     }
     if (vnv_is_null(h) && which == 8) { /* set_root(VNV_NULL) is fine */
         SH_EQ(err, VNV_OK);
@@ -622,19 +638,21 @@ static void op_bad_args(struct shadow *s)
     vnv_obj_t o;
     struct sh_obj *t = any_obj(s);
     void *p;
+    (void)p; /* (only the block-object cases use it) */
     switch (below(s, 6)) {
     case 0:
         SH_EQ(vnv_alloc(H(s), 0, NULL, &o), VNV_ERR_INVAL);
         break;
+    case 2:
+        if (t)
+            SH_EQ(vnv_get(H(s), t->h, NULL), VNV_ERR_INVAL);
+        break;
+#if !VNV_MINIMAL /* block objects */
     case 1:
     {
         static const uint32_t bad_block[] = {0, 8, 24, 48, 256};
         SH_EQ(vnv_alloc_blocks(H(s), 64, bad_block[below(s, 5)], NULL, &o), VNV_ERR_INVAL);
     }
-        break;
-    case 2:
-        if (t)
-            SH_EQ(vnv_get(H(s), t->h, NULL), VNV_ERR_INVAL);
         break;
     case 3: /* mark_dirty without the writer pin */
         if (t && !t->writer)
@@ -655,6 +673,7 @@ static void op_bad_args(struct shadow *s)
         if (t && t->writer) /* a range past the end while writing */
             SH_EQ(vnv_mark_dirty(H(s), t->h, t->size - 1u, 2), VNV_ERR_INVAL);
         break;
+#endif
     }
     s->expected_inval++;
 }
