@@ -148,6 +148,13 @@ static int checkpointed(struct fixture *f, vnv_obj_t *a, vnv_obj_t *b, int *slot
     return err;
 }
 
+/* Mark the checkpoint in slot s as taken inside a group (its checksum is not updated). */
+static void set_group_flag(struct fixture *f, int s)
+{
+    uint32_t flags = vnv_img_slot_off(f->nv, NV_SIZE, (unsigned)s) + VNV_IMG_CK_FLAGS;
+    vnv_img_put32(f->nv, NV_SIZE, flags, vnv_img_get32(f->nv, NV_SIZE, flags) | CK_FLAG_GROUP);
+}
+
 /* A checkpoint taken inside a group (flag bit 1; no members, no undo entries: the default
  * build rolls back nothing). */
 static void test_group_checkpoint(void)
@@ -156,8 +163,7 @@ static void test_group_checkpoint(void)
     vnv_obj_t a, b;
     int s;
     REQUIRE(checkpointed(&f, &a, &b, &s) == VNV_OK);
-    uint32_t flags = vnv_img_slot_off(f.nv, NV_SIZE, (unsigned)s) + VNV_IMG_CK_FLAGS;
-    vnv_img_put32(f.nv, NV_SIZE, flags, vnv_img_get32(f.nv, NV_SIZE, flags) | CK_FLAG_GROUP);
+    set_group_flag(&f, s);
     vnv_img_fix_checksums(f.nv, NV_SIZE);
     REQUIRE(vnv_img_slot_ok(f.nv, NV_SIZE, (unsigned)s));
     open_refused_by_minimal(&f);
@@ -253,8 +259,7 @@ static void test_torn_left_out_checkpoint(void)
     vnv_obj_t a, b;
     int s;
     REQUIRE(checkpointed(&f, &a, &b, &s) == VNV_OK);
-    uint32_t flags = vnv_img_slot_off(f.nv, NV_SIZE, (unsigned)s) + VNV_IMG_CK_FLAGS;
-    vnv_img_put32(f.nv, NV_SIZE, flags, vnv_img_get32(f.nv, NV_SIZE, flags) | CK_FLAG_GROUP);
+    set_group_flag(&f, s);
     /* (checksum not recomputed: the slot no longer verifies) */
     REQUIRE(!vnv_img_slot_ok(f.nv, NV_SIZE, (unsigned)s));
     CHECK_EQ(fx_reboot(&f), VNV_OK);
