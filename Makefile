@@ -78,7 +78,8 @@ test-minimal:
 	cd $(BUILD)/minimal-asan && ctest --output-on-failure -j $(JOBS)
 
 # The same unit and system tests on rv32imc (ESP32-C3 ISA, strict ibex core) and Cortex-M3,
-# under QEMU. Skipped with a message where the cross toolchains are not installed.
+# under QEMU, and the minimal profile's tests on rv32imc. Skipped with a message where the
+# cross toolchains are not installed.
 CROSS_TARGETS := rv32imc:riscv64-unknown-elf-gcc:qemu-system-riscv32 cortex-m3:arm-none-eabi-gcc:qemu-system-arm
 cross-test:
 	@failed=""; for t in $(CROSS_TARGETS); do \
@@ -90,6 +91,13 @@ cross-test:
 	    cmake --build $(BUILD)/$$name -j $(JOBS) && \
 	    (cd $(BUILD)/$$name && ctest --output-on-failure -j $(JOBS)); } || failed="$$failed $$name"; \
 	done; \
+	if command -v riscv64-unknown-elf-gcc >/dev/null && command -v qemu-system-riscv32 >/dev/null; then \
+	  { cmake -S . -B $(BUILD)/rv32imc-minimal -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-rv32imc.cmake \
+	      -DCMAKE_BUILD_TYPE=MinSizeRel -DVNV_MINIMAL=ON $(CMAKE_COMMON) >/dev/null && \
+	    cmake --build $(BUILD)/rv32imc-minimal -j $(JOBS) && \
+	    (cd $(BUILD)/rv32imc-minimal && ctest --output-on-failure -j $(JOBS)); } || \
+	    failed="$$failed rv32imc-minimal"; \
+	fi; \
 	if [ -n "$$failed" ]; then echo "cross-test: FAILED on:$$failed"; exit 1; fi
 
 # libFuzzer over the API with a shadow model; FUZZ_SECONDS=600 for a longer run.
