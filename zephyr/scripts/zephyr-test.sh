@@ -79,6 +79,12 @@ t_ztest() { # board name
   esac
   grep -q 'PROJECT EXECUTION SUCCESSFUL' "$OUT/logs/$2.run"
 }
+t_ztest_minimal() { # the suite again with CONFIG_VNVHEAP_MINIMAL (native_sim)
+  build ztest-minimal-ns tests/vnvheap native_sim/native/64 -DCONFIG_VNVHEAP_MINIMAL=y || return 1
+  timeout 300 "$OUT/ztest-minimal-ns/zephyr/zephyr.exe" --eeprom="$OUT/ztest-minimal-ns/eeprom.bin" \
+    --eeprom_erase > "$OUT/logs/ztest-minimal-ns.run" 2>&1
+  grep -q 'PROJECT EXECUTION SUCCESSFUL' "$OUT/logs/ztest-minimal-ns.run"
+}
 t_counter() {
   build sample-counter-ns samples/vnvheap_sample native_sim/native/64 || return 1
   f=$OUT/sample-counter-ns/eeprom.bin; rm -f "$f"
@@ -134,6 +140,7 @@ echo "zephyr-test: Zephyr at $ZEPHYR_BASE, builds in ${OUT#$ROOT/}/"
 step ztest-native_sim native_sim t_ztest native_sim/native/64 ztest-native_sim
 step ztest-qemu_riscv32 qemu_riscv32 t_ztest qemu_riscv32 ztest-qemu_riscv32
 step ztest-qemu_cortex_m3 qemu_cortex_m3 t_ztest qemu_cortex_m3 ztest-qemu_cortex_m3
+step ztest-minimal-native_sim native_sim t_ztest_minimal
 step sample-counter-native_sim native_sim t_counter
 step sample-persist-native_sim native_sim t_persist_file
 step sample-persist-fram-native_sim native_sim t_persist_fram
