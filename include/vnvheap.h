@@ -27,6 +27,10 @@
  *     handler. Everything else is for normal (non-reentrant, single-threaded) code.
  *   - Pointers handed out are 8-byte aligned and valid between get and release, including
  *     across a checkpoint followed by a RAM wipe and resume (same address).
+ *   - Minimal profile (VNV_MINIMAL, vnvheap/common.h): the functions inside
+ *     #if !VNV_MINIMAL below are not declared; every call that reads a block object's
+ *     header from storage (a load, vnv_read, vnv_write, vnv_size, vnv_free of a
+ *     non-resident object) returns VERSION and changes nothing.
  */
 #ifndef VNVHEAP_H
 #define VNVHEAP_H
@@ -266,8 +270,10 @@ int vnv_format(struct vnv_heap *h, const struct vnv_config *cfg);
  * Errors: NOHEAP (no vnvheap image: blank or foreign device — the one case where a boot
  *   sequence should call vnv_format), INVAL (bad cfg; configuration differs from the one
  *   formatted: storage size, max_dirty_bytes, buffer smaller than at format, other NV
- *   allocator), CORRUPT (a vnvheap image that is damaged or of another format version: bad
- *   checksum, torn or invalidated checkpoint — e.g. power was lost without a checkpoint), NOMEM
+ *   allocator), CORRUPT (a vnvheap image that is damaged: bad checksum, torn or
+ *   invalidated checkpoint — e.g. power was lost without a checkpoint), VERSION (another
+ *   format version or VNV_DATA_CRC setting; in the minimal profile, VNV_MINIMAL, also a last
+ *   checkpoint taken inside a group or holding a block object), NOMEM
  *   (the checkpoint holds more resident objects than this buffer's index can: open with the
  *   index_entries of the run that wrote it), BUSY (as vnv_format), IO. Only NOHEAP means
  *   "nothing to lose"; never format on CORRUPT or IO without deciding to discard the data.
