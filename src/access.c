@@ -628,9 +628,10 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
                 meta_bitmap(m)[nb / 8u] = (uint8_t)((1u << (nb & 7u)) - 1u);
         }
         uint8_t *d = meta_data(m);
-        memset(d, 0, sz);
-        for (unsigned k = 0, at = 0; k < cnt; at += init[k].len, k++)
+        uint32_t at = 0;
+        for (unsigned k = 0; k < cnt; at += init[k].len, k++)
             memcpy(d + at, init[k].base, init[k].len);
+        memset(d + at, 0, sz - at); /* the bytes no piece gives (all of them for NULL) */
         idx_insert(h, u, off / 8u + 1u);
         charge(h, VNV_CKPT_RECORD_SIZE + bm + sz);
         h->dirty_data += sz;
@@ -910,7 +911,7 @@ static int get_writer(struct vnv_heap *h, vnv_obj_t obj, uint32_t want, struct m
         if (err)
             return err;
     }
-    int err = enlist(h, m, 0);
+    int err = IN_GROUP(h) ? enlist(h, m, 0) : VNV_OK;
     if (err)
         return err;
     /* Pin before making budget room, so the target can never be flushed or evicted. */
