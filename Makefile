@@ -79,7 +79,7 @@ test-minimal: build
 	cd $(BUILD)/minimal-asan && ctest --output-on-failure -j $(JOBS)
 
 # The same unit and system tests on rv32imc (ESP32-C3 ISA, strict ibex core) and Cortex-M3,
-# under QEMU, and the minimal profile's tests on rv32imc. Skipped with a message where the
+# under QEMU, and the minimal profile's tests on both. Skipped with a message where the
 # cross toolchains are not installed.
 CROSS_TARGETS := rv32imc:riscv64-unknown-elf-gcc:qemu-system-riscv32 cortex-m3:arm-none-eabi-gcc:qemu-system-arm
 cross-test:
@@ -87,18 +87,15 @@ cross-test:
 	  name=$${t%%:*}; rest=$${t#*:}; cc=$${rest%%:*}; qemu=$${rest#*:}; \
 	  if ! command -v $$cc >/dev/null || ! command -v $$qemu >/dev/null; then \
 	    echo "cross-test: $$name skipped ($$cc or $$qemu not installed; see .ci/run)"; continue; fi; \
-	  { cmake -S . -B $(BUILD)/$$name -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-$$name.cmake \
-	      -DCMAKE_BUILD_TYPE=MinSizeRel $(CMAKE_COMMON) >/dev/null && \
-	    cmake --build $(BUILD)/$$name -j $(JOBS) && \
-	    (cd $(BUILD)/$$name && ctest --output-on-failure -j $(JOBS)); } || failed="$$failed $$name"; \
+	  for prof in "" -minimal; do \
+	    minimal=OFF; [ -n "$$prof" ] && minimal=ON; \
+	    { cmake -S . -B $(BUILD)/$$name$$prof -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-$$name.cmake \
+	        -DCMAKE_BUILD_TYPE=MinSizeRel -DVNV_MINIMAL=$$minimal $(CMAKE_COMMON) >/dev/null && \
+	      cmake --build $(BUILD)/$$name$$prof -j $(JOBS) && \
+	      (cd $(BUILD)/$$name$$prof && ctest --output-on-failure -j $(JOBS)); } || \
+	      failed="$$failed $$name$$prof"; \
+	  done; \
 	done; \
-	if command -v riscv64-unknown-elf-gcc >/dev/null && command -v qemu-system-riscv32 >/dev/null; then \
-	  { cmake -S . -B $(BUILD)/rv32imc-minimal -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-rv32imc.cmake \
-	      -DCMAKE_BUILD_TYPE=MinSizeRel -DVNV_MINIMAL=ON $(CMAKE_COMMON) >/dev/null && \
-	    cmake --build $(BUILD)/rv32imc-minimal -j $(JOBS) && \
-	    (cd $(BUILD)/rv32imc-minimal && ctest --output-on-failure -j $(JOBS)); } || \
-	    failed="$$failed rv32imc-minimal"; \
-	fi; \
 	if [ -n "$$failed" ]; then echo "cross-test: FAILED on:$$failed"; exit 1; fi
 
 # libFuzzer over the API with a shadow model; FUZZ_SECONDS=600 for a longer run.
