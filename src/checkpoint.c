@@ -459,7 +459,7 @@ static int restore_one(struct vnv_heap *h, uint32_t base, uint32_t *pos, uint32_
         (id_tag(h, id) == 0) != ((st & ST_GFREE) != 0) || id_tag(h, id) > h->alloc_count ||
         u >= h->units ||
         !bit_get(nvmap(h, MAP_START), u) || ((st & ST_GMASK) && !(st & ST_GROUP)) ||
-        (((st & ST_GMASK) || pre) && !grouped) || /* a member outside a group */
+        ((st & ST_GMASK) && !grouped) || /* a member outside a group (a pre needs ST_GROUP) */
         idx_find(h, u) >= 0 || size == 0 ||
         ((st & ST_PSHIFT_MASK) && !(st & ST_PARTIAL)) ||
         nvmap_need(h, size) > nvmap_extent(h, u) * h->unit)
@@ -597,9 +597,9 @@ static int ckpt_apply(struct vnv_heap *h, const uint8_t *hdr, int keep_pins)
     uint32_t len = get_le32(hdr + 8), nrec = get_le32(hdr + 16);
     uint32_t pos = VNV_CKPT_HEADER_SIZE + mapb;
     uint32_t skipped = 0;
+    int grouped = (get_le32(hdr + 20) & CKPT_FLAG_GROUP) != 0; /* members only in there */
     for (uint32_t i = 0; i < nrec && !err; i++)
-        err = restore_one(h, base, &pos, len, keep_pins,
-                          (get_le32(hdr + 20) & CKPT_FLAG_GROUP) != 0, &skipped);
+        err = restore_one(h, base, &pos, len, keep_pins, grouped, &skipped);
     h->undo = h->undo_count = 0;
     uint32_t nundo = VNV_MINIMAL ? 0u : get_le32(hdr + 20) >> 16, tail = 0;
     for (uint32_t i = 0; i < nundo && !err; i++) /* the group's undo log, same order */

@@ -445,18 +445,16 @@ static void op_write(struct shadow *s)
     }
     uint32_t off, len;
     random_range(s, t, &off, &len);
-    if (!VNV_MINIMAL && (t->block || chance(s, 15))) {
-#if VNV_MINIMAL
-        int err = VNV_OK; /* (not reached) */
-#else
+#if !VNV_MINIMAL /* (vnv_mark_dirty: block objects) */
+    if (t->block || chance(s, 15)) {
         int err = vnv_mark_dirty(H(s), t->h, off, len);
-#endif
         if (err && tolerated(s, t, err, 0, 1))
             return;
         SH_EQ(err, VNV_OK);
         if (err)
             return;
     }
+#endif
     fill_range(s, t, off, len);
     if (chance(s, 20))
         keep_or_release(s, t, 0);
