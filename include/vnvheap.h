@@ -400,6 +400,15 @@ int vnv_get_mut(struct vnv_heap *h, vnv_obj_t obj, void **ptr);
 int vnv_get_sized(struct vnv_heap *h, vnv_obj_t obj, size_t size, const void **ptr);
 int vnv_get_mut_sized(struct vnv_heap *h, vnv_obj_t obj, size_t size, void **ptr);
 
+/*
+ * As vnv_get_sized / vnv_get_mut_sized, but the object must have exactly `size` bytes: a
+ * fixed-size record, a container's node or header. Another size is INVAL with nothing
+ * pinned and nothing loaded (a non-resident object's header is read to tell).
+ * Errors, time, storage: as vnv_get_sized / vnv_get_mut_sized.
+ */
+int vnv_get_exact(struct vnv_heap *h, vnv_obj_t obj, size_t size, const void **ptr);
+int vnv_get_mut_exact(struct vnv_heap *h, vnv_obj_t obj, size_t size, void **ptr);
+
 #if !VNV_MINIMAL
 /*
  * Pin a partial-dirtiness object for writing and mark the blocks overlapping

@@ -26,6 +26,10 @@ static int is_open(const struct vnv_heap *h) { return h && h->state == HS_OPEN; 
 #define COLD_PATH
 #endif
 
+/* Typed access's `want` (the size the caller expects; 0: any) with this bit: exactly that
+ * size (vnv_get_exact). Sizes stay below VNV_MAX_OBJECT_SIZE, far below this bit. */
+#define WANT_EXACT 0x80000000u
+
 static int find_resident(const struct vnv_heap *h, vnv_obj_t obj, struct meta **out)
 {
     if (id_tag(h, obj.id) == 0)
@@ -355,7 +359,8 @@ static int load_one(struct vnv_heap *h, uint64_t id, uint32_t want, struct objhd
 }
 
 /* Make a validated, non-resident object resident (clean, unpinned). `want` > 0: typed
- * access expects at least that many bytes (load_one first; INVAL if smaller). `known`:
+ * access expects at least that many bytes, or exactly (WANT_EXACT) (load_one first; INVAL
+ * for another size). `known`:
  * its header, already read by the caller (or NULL). */
 static int load(struct vnv_heap *h, uint64_t id, uint32_t want, const struct objhdr *known,
                 struct meta **out)
@@ -363,7 +368,7 @@ static int load(struct vnv_heap *h, uint64_t id, uint32_t want, const struct obj
     struct objhdr oh;
     int err = VNV_OK, have = 0;
     if (want && !known) {
-        err = load_one(h, id, want, &oh, &have, out);
+        err = load_one(h, id, want & ~WANT_EXACT, &oh, &have, out);
         if (err <= 0)
             return err;
         err = VNV_OK;
@@ -374,8 +379,8 @@ static int load(struct vnv_heap *h, uint64_t id, uint32_t want, const struct obj
         err = read_objhdr(h, id, &oh);
     if (err)
         return err;
-    if (oh.size < want)
-        return VNV_ERR_INVAL; /* typed access to a smaller object: nothing loaded */
+    if (oh.size < (want & ~WANT_EXACT) || ((want & WANT_EXACT) && oh.size != (want & ~WANT_EXACT)))
+        return VNV_ERR_INVAL; /* typed access to another size: nothing loaded */
     uint32_t need = block_need(oh.size, oh.status), bm = bitmap_bytes(oh.size, oh.status);
     if (h->ram->footprint(RAM_ST(h), need) > h->arena_size)
         return VNV_ERR_NOMEM;
@@ -631,7 +636,8 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
         uint32_t at = 0;
         for (unsigned k = 0; k < cnt; at += init[k].len, k++)
             memcpy(d + at, init[k].base, init[k].len);
-        memset(d + at, 0, sz - at); /* the bytes no piece gives (all of them for NULL) */
+        if (at < sz)
+            memset(d + at, 0, sz - at); /* the bytes no piece gives (all of them for NULL) */
         idx_insert(h, u, off / 8u + 1u);
         charge(h, VNV_CKPT_RECORD_SIZE + bm + sz);
         h->dirty_data += sz;
@@ -845,10 +851,11 @@ static HOT_INLINE int pin_reader(struct meta *m, const void **ptr)
     return VNV_OK;
 }
 
-/* A resident object as large as typed access expects (`want` > 0), or any (0). */
+/* A resident object as large as typed access expects (`want` > 0), exactly that large
+ * (`want` with WANT_EXACT), or any (0). */
 static int size_is(const struct meta *m, uint32_t want)
 {
-    return meta_size(m) >= want;
+    return (want & WANT_EXACT) ? meta_size(m) == (want & ~WANT_EXACT) : meta_size(m) >= want;
 }
 
 /* Everything but a resident hit: bad handles and loads. */
@@ -877,14 +884,26 @@ int vnv_get(struct vnv_heap *h, vnv_obj_t obj, const void **ptr)
     return pin_reader(m, ptr);
 }
 
-int vnv_get_sized(struct vnv_heap *h, vnv_obj_t obj, size_t size, const void **ptr)
+static HOT_INLINE int get_typed(struct vnv_heap *h, vnv_obj_t obj, size_t size,
+                                uint32_t exact, const void **ptr)
 {
     if (!is_open(h) || !ptr || !size || size > VNV_MAX_OBJECT_SIZE)
         return VNV_ERR_INVAL;
+    uint32_t want = (uint32_t)size | exact;
     struct meta *m = idx_lookup(h, id_key(h, obj.id));
     if (!m || m->id != obj.id)
-        return get_slow(h, obj, (uint32_t)size, ptr);
-    return size_is(m, (uint32_t)size) ? pin_reader(m, ptr) : VNV_ERR_INVAL;
+        return get_slow(h, obj, want, ptr);
+    return size_is(m, want) ? pin_reader(m, ptr) : VNV_ERR_INVAL;
+}
+
+int vnv_get_sized(struct vnv_heap *h, vnv_obj_t obj, size_t size, const void **ptr)
+{
+    return get_typed(h, obj, size, 0, ptr);
+}
+
+int vnv_get_exact(struct vnv_heap *h, vnv_obj_t obj, size_t size, const void **ptr)
+{
+    return get_typed(h, obj, size, WANT_EXACT, ptr);
 }
 
 /* `want`: as for load. */
@@ -901,7 +920,7 @@ static int get_writer(struct vnv_heap *h, vnv_obj_t obj, uint32_t want, struct m
     if (r && (m->word & ST_PINS))
         return VNV_ERR_BUSY;
     if (!r) {
-        struct objhdr oh = {want, 0};
+        struct objhdr oh = {want & ~WANT_EXACT, 0};
         int err = want ? VNV_OK : read_objhdr(h, obj.id, &oh);
         if (err)
             return err;
@@ -932,6 +951,13 @@ int vnv_get_mut_sized(struct vnv_heap *h, vnv_obj_t obj, size_t size, void **ptr
     if (!size || size > VNV_MAX_OBJECT_SIZE)
         return VNV_ERR_INVAL;
     return get_mut(h, obj, (uint32_t)size, ptr);
+}
+
+int vnv_get_mut_exact(struct vnv_heap *h, vnv_obj_t obj, size_t size, void **ptr)
+{
+    if (!size || size > VNV_MAX_OBJECT_SIZE)
+        return VNV_ERR_INVAL;
+    return get_mut(h, obj, (uint32_t)size | WANT_EXACT, ptr);
 }
 
 static int get_mut(struct vnv_heap *h, vnv_obj_t obj, uint32_t want, void **ptr)

@@ -785,6 +785,65 @@ static void test_alloc_gather(void)
     fx_free(&f);
 }
 
+/* vnv_get_exact / vnv_get_mut_exact: exactly `size` bytes, else INVAL with nothing pinned
+ * and nothing loaded; the same size loads with one read (header and data). */
+static void test_exact_size_get(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+    uint8_t v8[8] = {1, 2, 3, 4, 5, 6, 7, 8}, v40[40];
+    memset(v40, 0x5A, sizeof v40);
+    vnv_obj_t o, g;
+    CHECK_EQ(vnv_alloc(&f.heap, sizeof v8, v8, &o), VNV_OK);
+    CHECK_EQ(vnv_alloc(&f.heap, sizeof v40, v40, &g), VNV_OK);
+    const uint8_t *cp;
+    uint8_t *p;
+    /* resident */
+    CHECK_EQ(vnv_get_exact(&f.heap, o, 8, (const void **)&cp), VNV_OK);
+    CHECK_EQ(cp[7], 8);
+    CHECK_EQ(vnv_release(&f.heap, o), VNV_OK);
+    CHECK_EQ(vnv_get_exact(&f.heap, o, 4, (const void **)&cp), VNV_ERR_INVAL); /* smaller */
+    CHECK_EQ(vnv_get_exact(&f.heap, g, 8, (const void **)&cp), VNV_ERR_INVAL); /* larger */
+    CHECK_EQ(vnv_release(&f.heap, g), VNV_ERR_INVAL); /* nothing was pinned */
+    CHECK_EQ(vnv_get_mut_exact(&f.heap, g, 39, (void **)&p), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_release(&f.heap, g), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_get_exact(&f.heap, o, 0, (const void **)&cp), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_get_mut_exact(&f.heap, o, 0, (void **)&p), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_get_exact(&f.heap, o, (size_t)VNV_MAX_OBJECT_SIZE + 1u, (const void **)&cp),
+             VNV_ERR_INVAL);
+    CHECK_EQ(vnv_get_mut_exact(&f.heap, o, 8, NULL), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_get_exact(&f.heap, o, 8, NULL), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_get_mut_exact(&f.heap, g, 40, (void **)&p), VNV_OK);
+    CHECK(vnv_is_dirty(&f.heap, g));
+    p[39] = 0x77;
+    CHECK_EQ(vnv_get_exact(&f.heap, g, 40, (const void **)&cp), VNV_ERR_BUSY);
+    CHECK_EQ(vnv_release(&f.heap, g), VNV_OK);
+    /* not resident: another size is refused after the header read, nothing loaded */
+    CHECK_EQ(vnv_unload(&f.heap, g), VNV_OK);
+    CHECK_EQ(vnv_unload(&f.heap, o), VNV_OK);
+    uint32_t loads = stats(&f).loads;
+    CHECK_EQ(vnv_get_exact(&f.heap, g, 8, (const void **)&cp), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_get_mut_exact(&f.heap, g, 41, (void **)&p), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_get_mut_exact(&f.heap, o, 4, (void **)&p), VNV_ERR_INVAL);
+    CHECK(!vnv_is_resident(&f.heap, g) && !vnv_is_resident(&f.heap, o));
+    CHECK_EQ(stats(&f).loads, loads);
+    uint64_t r0 = f.emu.read_calls;
+    CHECK_EQ(vnv_get_mut_exact(&f.heap, o, 8, (void **)&p), VNV_OK);
+    CHECK_EQ(f.emu.read_calls - r0, VNV_DATA_CRC ? 2u : 1u); /* header and data at once */
+    CHECK_EQ(p[0], 1);
+    CHECK_EQ(vnv_release(&f.heap, o), VNV_OK);
+    CHECK_EQ(vnv_get_exact(&f.heap, g, 40, (const void **)&cp), VNV_OK);
+    CHECK(cp[0] == 0x5A && cp[39] == 0x77);
+    CHECK_EQ(vnv_release(&f.heap, g), VNV_OK);
+    CHECK_EQ(stats(&f).loads, loads + 2u);
+    /* a freed handle */
+    CHECK_EQ(vnv_free(&f.heap, o), VNV_OK);
+    CHECK_EQ(vnv_get_exact(&f.heap, o, 8, (const void **)&cp), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_get_mut_exact(&f.heap, o, 8, (void **)&p), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    fx_free(&f);
+}
+
 int main(void)
 {
     RUN(test_format_and_bound);
@@ -809,5 +868,6 @@ int main(void)
     RUN(test_stale_handle_across_old_wrap_points);
     RUN(test_write_copy_on_write_traffic);
     RUN(test_alloc_gather);
+    RUN(test_exact_size_get);
     return vtest_summary();
 }
