@@ -598,6 +598,26 @@ static void test_bad_inputs(void)
     CHECK_EQ(vnv_list_next(&f.heap, l, l, &out_n), VNV_ERR_INVAL);
     CHECK_EQ(vnv_list_next(&f.heap, l, VNV_NULL, &out_n), VNV_ERR_INVAL);
     CHECK_EQ(vnv_list_remove(&f.heap, l, (vnv_obj_t){n.id ^ 4u}, &v), VNV_ERR_INVAL);
+    /* objects of another size as nodes: INVAL, nothing read or copied past them - a forged
+     * node with this list's owner words (white-box: words 4-5) and a larger value would
+     * overflow `v` if its own size were believed */
+    vnv_obj_t tiny, forged;
+    uint32_t fw[10] = {0};
+    fw[4] = (uint32_t)l.id;
+    fw[5] = 0x6E4C4E56u;
+    CHECK_EQ(vnv_alloc(&f.heap, 8, NULL, &tiny), VNV_OK);
+    CHECK_EQ(vnv_alloc(&f.heap, sizeof fw, fw, &forged), VNV_OK);
+    vnv_obj_t odd[2] = {tiny, forged};
+    for (int k = 0; k < 2; k++) {
+        CHECK_EQ(vnv_list_get(&f.heap, l, odd[k], &v), VNV_ERR_INVAL);
+        CHECK_EQ(vnv_list_next(&f.heap, l, odd[k], &out_n), VNV_ERR_INVAL);
+        CHECK_EQ(vnv_list_prev(&f.heap, l, odd[k], &out_n), VNV_ERR_INVAL);
+        CHECK_EQ(vnv_list_ref(&f.heap, l, odd[k], &rv), VNV_ERR_INVAL);
+        CHECK_EQ(vnv_list_ref_mut(&f.heap, l, odd[k], &wv), VNV_ERR_INVAL);
+        CHECK_EQ(vnv_list_remove(&f.heap, l, odd[k], &v), VNV_ERR_INVAL);
+        CHECK_EQ(vnv_release(&f.heap, odd[k]), VNV_ERR_INVAL); /* nothing left pinned */
+    }
+    CHECK_EQ(vnv_list_check(&f.heap, l), VNV_OK);
     /* a popped node's handle is dead */
     vnv_obj_t last;
     CHECK_EQ(vnv_list_last(&f.heap, l, &last), VNV_OK);

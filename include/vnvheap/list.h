@@ -180,13 +180,14 @@ int vnv_list_elem_size(struct vnv_heap *h, vnv_obj_t list, uint32_t *elem_size);
  *   vnv_obj_t n;
  *   for (err = vnv_list_first(h, l, &n); !err && !vnv_is_null(n); err = vnv_list_next(h, l, n, &n))
  *       vnv_list_get(h, l, n, &value);
- * first/last: header R; *node = VNV_NULL if empty. next/prev: the given node R; *out =
- * VNV_NULL at the end. get: node R, copies elem_size bytes out (get means COPY here, not pin
+ * first/last: header R; *node = VNV_NULL if empty. next/prev: header R, the given node R;
+ * *out = VNV_NULL at the end. get: header R, node R, copies elem_size bytes out (get means COPY here, not pin
  * as in the core API's vnv_get: nothing to release; the node is loaded if not resident, and
  * vnv_read(h, node, VNV_LIST_NODE_OVERHEAD, out, elem_size) copies the value without
  * loading it, skipping the membership check). ref/ref_mut: as the peek
  * variants for any node. Errors: INVAL if `node` is not a node of this list (checked by its
- * owner field: a node that was removed is either freed, INVAL, or still names this list
+ * size, exactly VNV_LIST_NODE_OVERHEAD + elem_size, so no copy or reference reaches past
+ * it, and by its owner field: a node that was removed is either freed, INVAL, or still names this list
  * only while its removal is being completed). A handle stays valid while its node is in the
  * list; removing other nodes does not invalidate it. Each call is O(1) (+ elem_size).
  */

@@ -130,6 +130,14 @@ static void hput(uint32_t *obj, unsigned word, uint64_t v)
     STEP();
 }
 
+/* A handle field that often holds its value already (an intent's IA / IC, mostly 0): the
+ * stores only when it changes. */
+static void hset(uint32_t *obj, unsigned word, uint64_t v)
+{
+    if (hget(obj, word) != v)
+        hput(obj, word, v);
+}
+
 static vnv_obj_t obj(uint64_t id) { return (vnv_obj_t){id}; }
 
 static int op_known(uint32_t op)
@@ -143,22 +151,11 @@ static int node_ours(const uint32_t *n, vnv_obj_t list)
     return n[N_TAG] == N_MAGIC && n[N_OWNER] == (uint32_t)list.id;
 }
 
-/* A pinned node holds exactly elem_size value bytes (resident: no storage traffic). */
-static int node_size_ok(struct vnv_heap *h, vnv_obj_t node, uint32_t es)
+/* After an exact-size pin of `list`: is it a list header? INVAL if not, CORRUPT if it is
+ * one but its fields are impossible. */
+static int hdr_valid(const uint32_t *hp)
 {
-    size_t sz = 0;
-    return vnv_size(h, node, &sz) == VNV_OK && sz == VNV_LIST_NODE_OVERHEAD + (size_t)es;
-}
-
-/* After a pin of `list`: is it a list header? INVAL if not, CORRUPT if it is one but its
- * fields are impossible. No storage traffic (the object is resident while pinned). */
-static int hdr_valid(struct vnv_heap *h, vnv_obj_t list, const uint32_t *hp)
-{
-    size_t sz = 0;
-    int err = vnv_size(h, list, &sz);
-    if (err)
-        return err;
-    if (sz != VNV_LIST_HEADER_SIZE || hp[H_MAGIC] != L_MAGIC)
+    if (hp[H_MAGIC] != L_MAGIC)
         return VNV_ERR_INVAL;
     if (hp[H_ESIZE] == 0 || hp[H_ESIZE] > VNV_LIST_MAX_ELEM || !op_known(hp[H_OP]))
         return VNV_ERR_CORRUPT;
@@ -171,10 +168,10 @@ static int hdr_copy(struct vnv_heap *h, vnv_obj_t list, uint32_t *c)
     const void *p;
     if (!h || vnv_is_null(list))
         return VNV_ERR_INVAL;
-    int err = vnv_get_sized(h, list, VNV_LIST_HEADER_SIZE, &p);
+    int err = vnv_get_exact(h, list, VNV_LIST_HEADER_SIZE, &p);
     if (err)
         return err;
-    err = hdr_valid(h, list, p);
+    err = hdr_valid(p);
     if (!err)
         memcpy(c, p, VNV_LIST_HEADER_SIZE);
     (void)vnv_release(h, list);
@@ -187,10 +184,10 @@ static int hdr_pin(struct vnv_heap *h, vnv_obj_t list, uint32_t **hp)
     void *p;
     if (!h || vnv_is_null(list))
         return VNV_ERR_INVAL;
-    int err = vnv_get_mut_sized(h, list, VNV_LIST_HEADER_SIZE, &p);
+    int err = vnv_get_mut_exact(h, list, VNV_LIST_HEADER_SIZE, &p);
     if (err)
         return err;
-    err = hdr_valid(h, list, p);
+    err = hdr_valid(p);
     if (err) {
         (void)vnv_release(h, list);
         return err;
@@ -246,7 +243,7 @@ static void apply(uint32_t *hp, uint32_t *ap, uint32_t *cp)
 
 /* Finish an interrupted update (header writer-pinned). Leaves OP_NONE or OP_DESTROY, or
  * returns the error with the intent still committed (retried by the next call). */
-static int recover(struct vnv_heap *h, vnv_obj_t list, uint32_t *hp)
+static int recover_op(struct vnv_heap *h, vnv_obj_t list, uint32_t *hp)
 {
     for (int round = 0; round < 3; round++) {
         uint32_t op = hp[H_OP];
@@ -272,6 +269,12 @@ static int recover(struct vnv_heap *h, vnv_obj_t list, uint32_t *hp)
         }
     }
     return VNV_ERR_CORRUPT;
+}
+
+/* The common case, nothing to finish, without a call. */
+static inline int recover(struct vnv_heap *h, vnv_obj_t list, uint32_t *hp)
+{
+    return (hp[H_OP] == OP_NONE || hp[H_OP] == OP_DESTROY) ? VNV_OK : recover_op(h, list, hp);
 }
 
 /* Header copy for readers: an interrupted link/unlink is finished first (only possible
@@ -496,9 +499,9 @@ static int pop_grouped(struct vnv_heap *h, vnv_obj_t list, int front, void *out)
 {
     uint32_t c[H_WORDS], was[H_WORDS];
     const void *hv;
-    if (!vnv_atomic_depth(h) || vnv_get_sized(h, list, VNV_LIST_HEADER_SIZE, &hv))
+    if (!vnv_atomic_depth(h) || vnv_get_exact(h, list, VNV_LIST_HEADER_SIZE, &hv))
         return 1;
-    int err = hdr_valid(h, list, hv);
+    int err = hdr_valid(hv);
     if (!err)
         memcpy(c, hv, sizeof c);
     uint64_t hd = err ? 0 : hget(c, H_HEAD), tl = err ? 0 : hget(c, H_TAIL);
@@ -509,15 +512,14 @@ static int pop_grouped(struct vnv_heap *h, vnv_obj_t list, int front, void *out)
     }
     make_room_for_pop(h, x, front ? tl : hd, front, c[H_ESIZE]);
     const void *xv;
-    err = vnv_get_sized(h, obj(x), VNV_LIST_NODE_OVERHEAD + c[H_ESIZE], &xv);
+    err = vnv_get_exact(h, obj(x), VNV_LIST_NODE_OVERHEAD + c[H_ESIZE], &xv);
     (void)vnv_release(h, list);
     if (err)
         return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err; /* the header names a dead node */
     const uint32_t *xp = xv;
     /* the new end: the ends' outer links are don't-care, the header says which is an end */
     uint64_t next = hd == tl ? 0 : front ? hget(xp, N_NEXT) : hget(xp, N_PREV);
-    if (!node_ours(xp, list) || (hd != tl && !next) || c[H_LEN] == 0 ||
-        !node_size_ok(h, obj(x), c[H_ESIZE]))
+    if (!node_ours(xp, list) || (hd != tl && !next) || c[H_LEN] == 0)
         err = VNV_ERR_CORRUPT;
     if (!err && out)
         memcpy(out, &xp[N_WORDS], c[H_ESIZE]);
@@ -572,10 +574,12 @@ static int push(struct vnv_heap *h, vnv_obj_t list, const void *value, int front
         hput(hp, H_IHEAD, front || !end ? n.id : head);
         hput(hp, H_ITAIL, !front || !end ? n.id : tail);
         put(hp, H_ILEN, len + 1u);
-        hput(hp, H_IA, front ? 0 : end);
-        hput(hp, H_IANEXT, front ? 0 : n.id);
-        hput(hp, H_IC, front ? end : 0);
-        hput(hp, H_ICPREV, front ? n.id : 0);
+        hset(hp, H_IA, front ? 0 : end); /* (H_IANEXT / H_ICPREV count only beside a node) */
+        if (!front && end)
+            hput(hp, H_IANEXT, n.id);
+        hset(hp, H_IC, front ? end : 0);
+        if (front && end)
+            hput(hp, H_ICPREV, n.id);
         commit(hp, OP_LINK);
         /* the old end's link: a write-through when it is not resident (no load) */
         if (end)
@@ -589,8 +593,8 @@ static int push(struct vnv_heap *h, vnv_obj_t list, const void *value, int front
             hput(hp, H_IHEAD, head);
             hput(hp, H_ITAIL, tail);
             put(hp, H_ILEN, len);
-            hput(hp, H_IA, 0);
-            hput(hp, H_IC, 0);
+            hset(hp, H_IA, 0);
+            hset(hp, H_IC, 0);
             commit(hp, OP_LINK);
             apply(hp, NULL, NULL);
             commit(hp, OP_NONE);
@@ -638,8 +642,8 @@ static int unlink_node(struct vnv_heap *h, vnv_obj_t list, enum which which, vnv
     if (which != W_NODE)
         make_room_for_pop(h, x, which == W_FRONT ? hget(hp, H_TAIL) : hget(hp, H_HEAD),
                           which == W_FRONT, hp[H_ESIZE]);
-    const void *xv; /* typed: a node of this list's size, header and data in one read */
-    err = vnv_get_sized(h, obj(x), VNV_LIST_NODE_OVERHEAD + hp[H_ESIZE], &xv);
+    const void *xv; /* a node of this list's size exactly: header and data in one read */
+    err = vnv_get_exact(h, obj(x), VNV_LIST_NODE_OVERHEAD + hp[H_ESIZE], &xv);
     if (err) {
         if (which != W_NODE && err == VNV_ERR_INVAL)
             err = VNV_ERR_CORRUPT; /* the header names a dead node */
@@ -653,7 +657,7 @@ static int unlink_node(struct vnv_heap *h, vnv_obj_t list, enum which which, vnv
     uint64_t p = hd == x ? 0 : hget(xp, N_PREV), q = tl == x ? 0 : hget(xp, N_NEXT);
     if (!node_ours(xp, list) || (hd != x && !p) || (tl != x && !q))
         err = bad;
-    else if (hp[H_LEN] == 0 || !node_size_ok(h, obj(x), hp[H_ESIZE]))
+    else if (hp[H_LEN] == 0)
         err = VNV_ERR_CORRUPT;
     /* Only an interior node's neighbours change; taking an end off touches none. */
     int interior = p && q;
@@ -687,10 +691,12 @@ static int unlink_node(struct vnv_heap *h, vnv_obj_t list, enum which which, vnv
         hput(hp, H_IHEAD, p ? head : q);
         hput(hp, H_ITAIL, q ? tail : p);
         put(hp, H_ILEN, len - 1u);
-        hput(hp, H_IA, interior ? p : 0);
-        hput(hp, H_IANEXT, q);
-        hput(hp, H_IC, interior ? q : 0);
-        hput(hp, H_ICPREV, p);
+        hset(hp, H_IA, interior ? p : 0); /* (an end's removal touches no neighbour) */
+        hset(hp, H_IC, interior ? q : 0);
+        if (interior) {
+            hput(hp, H_IANEXT, q);
+            hput(hp, H_ICPREV, p);
+        }
         commit(hp, OP_UNLINK);
         apply(hp, pp, qp);
         commit(hp, OP_FREE);
@@ -706,10 +712,12 @@ static int unlink_node(struct vnv_heap *h, vnv_obj_t list, enum which which, vnv
             hput(hp, H_IHEAD, head);
             hput(hp, H_ITAIL, tail);
             put(hp, H_ILEN, len);
-            hput(hp, H_IA, interior ? p : 0);
-            hput(hp, H_IANEXT, x);
-            hput(hp, H_IC, interior ? q : 0);
-            hput(hp, H_ICPREV, x);
+            hset(hp, H_IA, interior ? p : 0);
+            hset(hp, H_IC, interior ? q : 0);
+            if (interior) {
+                hput(hp, H_IANEXT, x);
+                hput(hp, H_ICPREV, x);
+            }
             commit(hp, OP_LINK);
             apply(hp, pp, qp);
             commit(hp, OP_NONE);
@@ -787,13 +795,16 @@ int vnv_list_last(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t *node)
     return end_node(h, list, 0, node);
 }
 
-/* Reader pin of a node of this list; released again on error. */
-static int node_get(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t node, const uint32_t **np)
+/* Reader pin of a node of this list, whose element size is `es` (the header's): exactly
+ * that large, so neither the owner check nor a caller's copy of es bytes reaches past it;
+ * released again on error. */
+static int node_get(struct vnv_heap *h, vnv_obj_t list, uint32_t es, vnv_obj_t node,
+                    const uint32_t **np)
 {
     const void *p;
-    if (!h || vnv_is_null(list) || vnv_is_null(node) || vnv_same(list, node))
+    if (vnv_is_null(node) || vnv_same(list, node))
         return VNV_ERR_INVAL;
-    int err = vnv_get(h, node, &p);
+    int err = vnv_get_exact(h, node, VNV_LIST_NODE_OVERHEAD + es, &p);
     if (err)
         return err;
     if (!node_ours(p, list)) {
@@ -804,6 +815,16 @@ static int node_get(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t node, const ui
     return VNV_OK;
 }
 
+/* node_get after reading the header (into c). */
+static int node_pin(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t node, uint32_t *c,
+                    const uint32_t **np)
+{
+    if (vnv_is_null(node))
+        return VNV_ERR_INVAL;
+    int err = hdr_read(h, list, c);
+    return err ? err : node_get(h, list, c[H_ESIZE], node, np);
+}
+
 static int step_node(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t node, unsigned word,
                      vnv_obj_t *out)
 {
@@ -811,10 +832,7 @@ static int step_node(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t node, unsigne
     uint32_t c[H_WORDS];
     if (!out)
         return VNV_ERR_INVAL;
-    int err = hdr_read(h, list, c); /* the ends' outer links are don't-care */
-    if (err)
-        return err;
-    err = node_get(h, list, node, &n);
+    int err = node_pin(h, list, node, c, &n); /* the ends' outer links are don't-care */
     if (err)
         return err;
     int at_end = node.id == hget(c, word == N_NEXT ? H_TAIL : H_HEAD);
@@ -836,27 +854,24 @@ int vnv_list_prev(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t node, vnv_obj_t 
 int vnv_list_get(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t node, void *out)
 {
     const uint32_t *n;
-    size_t sz = 0;
+    uint32_t c[H_WORDS];
     if (!out)
         return VNV_ERR_INVAL;
-    int err = node_get(h, list, node, &n);
+    int err = node_pin(h, list, node, c, &n);
     if (err)
         return err;
-    err = vnv_size(h, node, &sz); /* resident while pinned: no storage traffic */
-    if (!err && sz > VNV_LIST_NODE_OVERHEAD)
-        memcpy(out, &n[N_WORDS], sz - VNV_LIST_NODE_OVERHEAD);
-    else if (!err)
-        err = VNV_ERR_CORRUPT;
+    memcpy(out, &n[N_WORDS], c[H_ESIZE]);
     (void)vnv_release(h, node);
-    return err;
+    return VNV_OK;
 }
 
 int vnv_list_ref(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t node, const void **value)
 {
     const uint32_t *n;
+    uint32_t c[H_WORDS];
     if (!value)
         return VNV_ERR_INVAL;
-    int err = node_get(h, list, node, &n);
+    int err = node_pin(h, list, node, c, &n);
     if (!err)
         *value = &n[N_WORDS];
     return err;
@@ -865,16 +880,17 @@ int vnv_list_ref(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t node, const void 
 int vnv_list_ref_mut(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t node, void **value)
 {
     void *p;
-    if (!h || !value || vnv_is_null(list) || vnv_is_null(node) || vnv_same(list, node))
+    uint32_t c[H_WORDS];
+    if (!value)
         return VNV_ERR_INVAL;
     /* Check ownership with a reader pin first: a writer pin would charge the object dirty
      * even when it turns out not to be ours. */
     const uint32_t *n;
-    int err = node_get(h, list, node, &n);
+    int err = node_pin(h, list, node, c, &n);
     if (err)
         return err;
     (void)vnv_release(h, node);
-    err = vnv_get_mut(h, node, &p);
+    err = vnv_get_mut_exact(h, node, VNV_LIST_NODE_OVERHEAD + c[H_ESIZE], &p);
     if (!err)
         *value = (uint32_t *)p + N_WORDS;
     return err;
@@ -904,7 +920,6 @@ static int peek_ref(struct vnv_heap *h, vnv_obj_t list, int front, vnv_obj_t *no
 static int peek_copy(struct vnv_heap *h, vnv_obj_t list, int front, void *out)
 {
     vnv_obj_t n;
-    const void *v;
     uint32_t c[H_WORDS];
     if (!out)
         return VNV_ERR_INVAL;
@@ -914,15 +929,13 @@ static int peek_copy(struct vnv_heap *h, vnv_obj_t list, int front, void *out)
     n = obj(hget(c, front ? H_HEAD : H_TAIL));
     if (vnv_is_null(n))
         return VNV_ERR_INVAL;
-    err = vnv_list_ref(h, list, n, &v);
+    const uint32_t *np;
+    err = node_get(h, list, c[H_ESIZE], n, &np);
     if (err)
         return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
-    if (node_size_ok(h, n, c[H_ESIZE]))
-        memcpy(out, v, c[H_ESIZE]);
-    else
-        err = VNV_ERR_CORRUPT;
+    memcpy(out, &np[N_WORDS], c[H_ESIZE]);
     (void)vnv_release(h, n);
-    return err;
+    return VNV_OK;
 }
 
 int vnv_list_peek_back(struct vnv_heap *h, vnv_obj_t list, void *out)
