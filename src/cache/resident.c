@@ -66,10 +66,10 @@ void pre_drop(struct vnv_heap *h, struct meta *m)
  * free, a group's rollback). Call inside a critical section. */
 void drop_resident(struct vnv_heap *h, struct meta *m)
 {
-    uint32_t off = (uint32_t)((uint8_t *)m - h->arena);
-    pre_drop(h, m);
-    h->used -= charge_of(m);
-    h->dirty_data -= dirty_bytes_of(m);
+    uint32_t off = (uint32_t)((uint8_t *)m - h->arena), d = dirty_bytes_of(m);
+    pre_drop(h, m); /* (its pre-image's charge; charge_of's share of it is 0 from here) */
+    h->used -= VNV_CKPT_RECORD_SIZE + bitmap_bytes(meta_size(m), m->word & ST_MASK) + d;
+    h->dirty_data -= d;
     idx_remove(h, (uint32_t)idx_find(h, id_key(h, m->id)));
     (void)h->ram->free(RAM_ST(h), off, block_need(meta_size(m), m->word & ST_MASK));
 }
