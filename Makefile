@@ -147,8 +147,11 @@ BENCH_HOST := $(BUILD)/bench-host
 BENCH_RV32 := $(BUILD)/bench-rv32
 BENCH_ARGS ?=
 BENCH_RV32_ARGS ?=
-BENCH_CMAKE := -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVNV_WERROR=ON -DVNV_BUILD_TESTS=OFF \
-               -DVNV_BUILD_EXAMPLES=OFF -DVNV_BUILD_BENCH=ON
+# Host: -O3 (Release), the optimisation level of the original's cargo --release (opt-level 3)
+# for the side-by-side; rv32: -O2 -g, the build its instruction counts were always taken with.
+BENCH_FLAGS := -DVNV_WERROR=ON -DVNV_BUILD_TESTS=OFF -DVNV_BUILD_EXAMPLES=OFF -DVNV_BUILD_BENCH=ON
+BENCH_CMAKE := -DCMAKE_BUILD_TYPE=Release $(BENCH_FLAGS)
+BENCH_RV32_CMAKE := -DCMAKE_BUILD_TYPE=RelWithDebInfo $(BENCH_FLAGS)
 # Debian's interpreter: python3-matplotlib installs there (a pyenv python3 may shadow it).
 PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 
@@ -188,7 +191,7 @@ bench-crc:
 bench-rv32:
 	@if ! command -v riscv64-unknown-elf-gcc >/dev/null || ! command -v qemu-system-riscv32 >/dev/null; then \
 	  echo "bench-rv32: needs gcc-riscv64-unknown-elf, picolibc-riscv64-unknown-elf, qemu-system-misc"; exit 1; fi
-	cmake -S . -B $(BENCH_RV32) -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-rv32imc.cmake $(BENCH_CMAKE) >/dev/null
+	cmake -S . -B $(BENCH_RV32) -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-rv32imc.cmake $(BENCH_RV32_CMAKE) >/dev/null
 	cmake --build $(BENCH_RV32) -j $(JOBS) --target vnv-bench
 	mkdir -p $(BENCH_OUT)
 	semi=""; for a in $(BENCH_RV32_ARGS); do semi="$$semi,arg=$$a"; done; \

@@ -578,6 +578,10 @@ int main(int argc, char **argv)
     }
     if (BENCH_RV32 && !any_arg)
         c->filter = BENCH_RV32_DEFAULT_FILTER;
+    if (c->original) { /* the original's desktop run: 5 repetitions, no cold start, each */
+        c->reps = c->reps >= 0 ? c->reps : 5;
+        c->cold = c->cold >= 0 ? c->cold : 0;
+    }
 
     unsigned total = 0;
     for (unsigned l = 0; l < NLISTS; l++)
