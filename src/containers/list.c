@@ -211,11 +211,12 @@ static int set_link(struct vnv_heap *h, vnv_obj_t list, uint64_t node, unsigned 
     return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
 }
 
-/* Free `node` if it still is a node of this list (a freed handle is INVAL: already done). */
-static int free_if_ours(struct vnv_heap *h, vnv_obj_t list, uint64_t node)
+/* Free `node` if it still is a node of this list, whose element size is `es` (a freed
+ * handle, or one whose home now holds an object of another size, is INVAL: already done). */
+static int free_if_ours(struct vnv_heap *h, vnv_obj_t list, uint32_t es, uint64_t node)
 {
     const void *p;
-    int err = vnv_get(h, obj(node), &p);
+    int err = vnv_get_exact(h, obj(node), VNV_LIST_NODE_OVERHEAD + es, &p);
     if (err == VNV_ERR_INVAL)
         return VNV_OK;
     if (err)
@@ -260,7 +261,7 @@ static int recover_op(struct vnv_heap *h, vnv_obj_t list, uint32_t *hp)
             apply(hp, NULL, NULL);
             commit(hp, op == OP_UNLINK ? OP_FREE : OP_NONE);
         } else if (op == OP_FREE) {
-            err = free_if_ours(h, list, hget(hp, H_NODE));
+            err = free_if_ours(h, list, hp[H_ESIZE], hget(hp, H_NODE));
             if (err)
                 return err;
             commit(hp, OP_NONE);
@@ -350,7 +351,7 @@ int vnv_list_destroy(struct vnv_heap *h, vnv_obj_t list)
         if (x) {
             if (hget(hp, H_HEAD) == x)
                 hput(hp, H_HEAD, hget(hp, H_IANEXT));
-            err = free_if_ours(h, list, x);
+            err = free_if_ours(h, list, hp[H_ESIZE], x);
             if (err)
                 break;
             hput(hp, H_NODE, 0);
@@ -359,7 +360,7 @@ int vnv_list_destroy(struct vnv_heap *h, vnv_obj_t list)
         if (!x)
             break;
         const void *p;
-        err = vnv_get(h, obj(x), &p);
+        err = vnv_get_exact(h, obj(x), VNV_LIST_NODE_OVERHEAD + hp[H_ESIZE], &p);
         if (err) {
             err = err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
             break;
@@ -663,7 +664,7 @@ static int unlink_node(struct vnv_heap *h, vnv_obj_t list, enum which which, vnv
     int interior = p && q;
     void *v;
     if (!err && interior) {
-        err = vnv_get_mut(h, obj(p), &v);
+        err = vnv_get_mut_exact(h, obj(p), VNV_LIST_NODE_OVERHEAD + hp[H_ESIZE], &v);
         if (!err) {
             pp = v;
             if (!node_ours(pp, list) || hget(pp, N_NEXT) != x)
@@ -673,7 +674,7 @@ static int unlink_node(struct vnv_heap *h, vnv_obj_t list, enum which which, vnv
         }
     }
     if (!err && interior) {
-        err = vnv_get_mut(h, obj(q), &v);
+        err = vnv_get_mut_exact(h, obj(q), VNV_LIST_NODE_OVERHEAD + hp[H_ESIZE], &v);
         if (!err) {
             qp = v;
             if (!node_ours(qp, list) || hget(qp, N_PREV) != x)
@@ -998,17 +999,13 @@ int vnv_list_check(struct vnv_heap *h, vnv_obj_t list)
         if (count >= len || cur == gone)
             return VNV_ERR_CORRUPT; /* longer than its length (or a cycle), removed node */
         const void *p;
-        err = vnv_get(h, obj(cur), &p);
+        err = vnv_get_exact(h, obj(cur), VNV_LIST_NODE_OVERHEAD + es, &p);
         if (err)
-            return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
+            return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err; /* dead, or another size */
         const uint32_t *n = p;
-        size_t sz = 0;
-        err = vnv_size(h, obj(cur), &sz);
         uint64_t np = hget(n, N_PREV), nn = hget(n, N_NEXT);
-        int ok = !err && node_ours(n, list) && sz == VNV_LIST_NODE_OVERHEAD + es;
+        int ok = node_ours(n, list);
         (void)vnv_release(h, obj(cur));
-        if (err)
-            return err;
         if (!ok)
             return VNV_ERR_CORRUPT;
         if (redo && cur == hget(c, H_IA))
