@@ -965,6 +965,17 @@ static int get_mut(struct vnv_heap *h, vnv_obj_t obj, uint32_t want, void **ptr)
     struct meta *m;
     if (!ptr)
         return VNV_ERR_INVAL;
+    if (is_open(h) && !IN_GROUP(h) && id_tag(h, obj.id) != 0) {
+        /* the hot case: resident, unpinned and already wholly dirty - nothing to load,
+         * enlist or charge, as get_writer + mark_dirty would conclude */
+        m = idx_lookup(h, id_key(h, obj.id));
+        if (m && m->id == obj.id && !(m->word & ST_PINS) &&
+            (m->word & (ST_DIRTY | ST_PARTIAL)) == ST_DIRTY && size_is(m, want)) {
+            m->word |= ST_WRITER | ST_ACCESSED;
+            *ptr = meta_data(m);
+            return VNV_OK;
+        }
+    }
     int err = get_writer(h, obj, want, &m);
     if (err)
         return err;
@@ -1156,13 +1167,24 @@ int vnv_read(struct vnv_heap *h, vnv_obj_t obj, size_t off, void *dst, size_t le
     uint32_t at = 0, size = 0;
     if (!is_open(h) || (!dst && len))
         return VNV_ERR_INVAL;
+    int r = find_resident(h, obj, &m);
+    if (r < 0)
+        return r;
+    if (r) { /* resident: a copy (the checks locate_range would make) */
+        size = meta_size(m);
+        if (off > size || len > size - off)
+            return VNV_ERR_INVAL;
+        if (m->word & ST_WRITER)
+            return VNV_ERR_BUSY;
+        if (len)
+            memcpy(dst, meta_data(m) + off, len);
+        m->word |= ST_ACCESSED;
+        return VNV_OK;
+    }
     if (len && off <= PEEK_MAX && len <= PEEK_MAX - off) {
-        int r = find_resident(h, obj, &m);
-        if (r < 0)
-            return r;
         uint8_t b[VNV_OBJ_HEADER_SIZE + PEEK_MAX];
         struct objhdr oh;
-        r = r ? 1 : read_objhdr_with(h, obj.id, b, (uint32_t)(off + len), &oh);
+        r = read_objhdr_with(h, obj.id, b, (uint32_t)(off + len), &oh);
         if (r < 0)
             return r;
         if (r == 0) {
@@ -1172,7 +1194,7 @@ int vnv_read(struct vnv_heap *h, vnv_obj_t obj, size_t off, void *dst, size_t le
             return VNV_OK;
         }
     }
-    int r = locate_range(h, obj, off, len, &m, &at, &size);
+    r = locate_range(h, obj, off, len, &m, &at, &size);
     if (r < 0)
         return r;
     if (r == 0) { /* not resident: straight from home, streaming data evicts nothing */
@@ -1246,6 +1268,12 @@ int vnv_write(struct vnv_heap *h, vnv_obj_t obj, size_t off, const void *src, si
     if (r) {
         if (m->word & ST_PINS)
             return VNV_ERR_BUSY;
+        if (!IN_GROUP(h) && (m->word & (ST_DIRTY | ST_PARTIAL)) == ST_DIRTY) {
+            if (len) /* wholly dirty already: nothing to log, enlist or charge */
+                memcpy(meta_data(m) + off, src, len);
+            m->word |= ST_ACCESSED;
+            return VNV_OK;
+        }
         int err = log_write(h, m, (uint32_t)off, (uint32_t)len);
         if (err > 0)
             err = enlist(h, m, 0);
