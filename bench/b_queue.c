@@ -185,8 +185,17 @@ static int consume(struct queue *q)
 static int q_prepare(void *arg, unsigned rep)
 {
     struct queue *q = arg;
-    (void)rep;
     int err = 0;
+    if (q->c->original && rep > 0) {
+        /* --original: the original keeps its heap and queue across repetitions, empties
+         * the queue after each timed loop and fills it again before the next (no storage
+         * set-up right before a timed loop) */
+        for (uint32_t i = 0; !err && i < q->len; i++)
+            err = consume(q);
+        for (uint32_t i = 0; !err && i < q->len; i++)
+            err = produce(q, i);
+        return err;
+    }
     q->head = q->tail = 0;
     q->scount = 0;
     switch (q->variant) {
