@@ -884,8 +884,8 @@ int vnv_get(struct vnv_heap *h, vnv_obj_t obj, const void **ptr)
     return pin_reader(m, ptr);
 }
 
-static HOT_INLINE int get_typed(struct vnv_heap *h, vnv_obj_t obj, size_t size,
-                                uint32_t exact, const void **ptr)
+static int get_typed(struct vnv_heap *h, vnv_obj_t obj, size_t size, uint32_t exact,
+                     const void **ptr)
 {
     if (!is_open(h) || !ptr || !size || size > VNV_MAX_OBJECT_SIZE)
         return VNV_ERR_INVAL;

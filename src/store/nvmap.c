@@ -31,22 +31,10 @@ static uint32_t run_step(uint32_t *u, uint32_t *n, uint32_t *mask)
     return i;
 }
 
-/* The mask of units [u, u + n) if they lie in one map word, else 0. */
-static uint32_t word_mask(uint32_t u, uint32_t n)
-{
-    uint32_t b = u & 31u;
-    return (n && n <= 32u - b) ? (n == 32u ? ~0u : (1u << n) - 1u) << b : 0u;
-}
-
 /* Set (v = 1) or clear units [u, u + n) of MAP_ALLOC a word at a time, keeping the map's
  * checksum sums as map_put does (one update per word, not per unit). */
 static void alloc_run(struct vnv_heap *h, uint32_t u, uint32_t n, int v)
 {
-    uint32_t wm = word_mask(u, n), w = MAP_ALLOC * h->map_words + (u >> 5);
-    if (wm) { /* most homes: a few units in one word */
-        map_word(h, w, v ? h->map[w] | wm : h->map[w] & ~wm);
-        return;
-    }
     for (uint32_t guard = 0; n && guard <= h->map_words; guard++) {
         uint32_t mask, i = MAP_ALLOC * h->map_words + run_step(&u, &n, &mask);
         map_word(h, i, v ? h->map[i] | mask : h->map[i] & ~mask);
@@ -65,10 +53,7 @@ int nvmap_alloc(struct vnv_heap *h, uint32_t size, uint32_t *unit)
     if (at >= h->units || len > h->units - at)
         return VNV_ERR_CORRUPT;
     const uint32_t *al = nvmap(h, MAP_ALLOC), *cal = nvmap(h, MAP_CALLOC);
-    uint32_t wm = word_mask(at, len);
-    if ((al[at >> 5] | cal[at >> 5]) & wm)
-        return VNV_ERR_CORRUPT; /* the placement module named a used unit */
-    for (uint32_t v = at, n = wm ? 0u : len, guard = 0; n && guard <= h->map_words; guard++) {
+    for (uint32_t v = at, n = len, guard = 0; n && guard <= h->map_words; guard++) {
         uint32_t mask, i = run_step(&v, &n, &mask);
         if ((al[i] | cal[i]) & mask)
             return VNV_ERR_CORRUPT; /* the placement module named a used unit */
@@ -81,30 +66,11 @@ int nvmap_alloc(struct vnv_heap *h, uint32_t size, uint32_t *unit)
     return VNV_OK;
 }
 
-/* The number of low one bits of x (x has a zero bit). */
-static uint32_t trailing_ones(uint32_t x)
-{
-#if defined(__GNUC__)
-    return (uint32_t)__builtin_ctz(~x);
-#else
-    uint32_t n = 0;
-    for (; (x & 1u) && n < 32u; n++)
-        x >>= 1;
-    return n;
-#endif
-}
-
 /* Units of the home starting at `unit`: up to the next start or free unit. */
 uint32_t nvmap_extent(const struct vnv_heap *h, uint32_t unit)
 {
     const uint32_t *a = nvmap(h, MAP_ALLOC), *s = nvmap(h, MAP_START);
-    uint32_t u = unit + 1u, b = u & 31u;
-    if (b && u < h->units) { /* the rest of unit's word: its continuing units at once */
-        uint32_t n = trailing_ones((a[u >> 5] & ~s[u >> 5]) >> b);
-        if (n < 32u - b) /* the run ends inside the word */
-            return (u + n < h->units ? u + n : h->units) - unit;
-        u += n;
-    }
+    uint32_t u = unit + 1u;
     while (u < h->units && bit_get(a, u) && !bit_get(s, u))
         u++;
     return u - unit;
