@@ -890,6 +890,153 @@ static void injection_sweep(int cold)
  * free traffic) and a warm one (dirty objects, tight budget: flushes while pinning): the
  * operation either succeeds (list = after) or returns the error (list = before, untouched),
  * vnv_check and vnv_list_check pass, and the list keeps working. */
+/* ---- scribbled lists ------------------------------------------------------------------------
+ * A list whose header and nodes had random words overwritten (a damaged or crafted image, a
+ * stray write through a raw pointer): every operation returns an error or a sane result,
+ * never reads or writes past an object or the caller's value buffer (ASan/UBSan builds),
+ * and the heap itself stays consistent (vnv_check) whatever the list's state. */
+
+#ifndef VNV_TEST_CROSS
+#define SCRIBBLE_RUNS 400
+static uint8_t sc_val[VNV_LIST_MAX_ELEM], sc_out[VNV_LIST_MAX_ELEM]; /* any elem_size fits */
+
+static int sc_allowed(int err)
+{
+    return err == VNV_OK || err == VNV_ERR_INVAL || err == VNV_ERR_CORRUPT ||
+           err == VNV_ERR_BUSY || err == VNV_ERR_NOMEM || err == VNV_ERR_BUDGET ||
+           err == VNV_ERR_NOSPC;
+}
+
+static uint32_t sc_word(struct rng *r, const vnv_obj_t *objs, uint32_t n)
+{
+    static const uint32_t special[] = {0x314C4E56u, 0x6E4C4E56u, 0x4B4E494Cu, 0x4B4E4C55u,
+                                       0x45455246u, 0x59545344u, 0u, 1u, 0xFFFFFFFFu, 96u};
+    uint64_t id = objs[rng_below(r, n)].id;
+    switch (rng_below(r, 5)) {
+    case 0:
+        return rng_next(r);
+    case 1:
+        return rng_below(r, 300);
+    case 2:
+        return (uint32_t)id;
+    case 3:
+        return (uint32_t)(id >> 32);
+    default:
+        return special[rng_below(r, sizeof special / sizeof special[0])];
+    }
+}
+
+static void test_scribbled_lists(void)
+{
+    struct rng r;
+    for (uint32_t run = 0; run < SCRIBBLE_RUNS; run++) {
+        struct fixture f;
+        REQUIRE(fx_format(&f, 64u * 1024u, 4096, 2048) == VNV_OK);
+        rng_seed(&r, 0x5C81u + run);
+        uint32_t es = 1u + rng_below(&r, 64), count = rng_below(&r, 12);
+        vnv_obj_t l, objs[16];
+        uint32_t n = 0;
+        CHECK_EQ(vnv_list_create(&f.heap, es, &l), VNV_OK);
+        objs[n++] = l;
+        for (uint32_t i = 0; i < count; i++) {
+            rng_fill(&r, sc_val, es);
+            CHECK_EQ(rng_below(&r, 2) ? vnv_list_push_back(&f.heap, l, sc_val)
+                                      : vnv_list_push_front(&f.heap, l, sc_val), VNV_OK);
+        }
+        vnv_obj_t cur = VNV_NULL;
+        for (int err = vnv_list_first(&f.heap, l, &cur); !err && !vnv_is_null(cur) && n < 16;
+             err = vnv_list_next(&f.heap, l, cur, &cur))
+            objs[n++] = cur;
+        /* the damage: 1-4 words of the header or of nodes */
+        uint32_t hits = 1u + rng_below(&r, 4);
+        for (uint32_t k = 0; k < hits; k++) {
+            uint32_t t = rng_below(&r, n), words = t ? (VNV_LIST_NODE_OVERHEAD + es) / 4u
+                                                      : VNV_LIST_HEADER_SIZE / 4u;
+            uint32_t w = rng_below(&r, words), v = sc_word(&r, objs, n);
+            CHECK_EQ(vnv_write(&f.heap, objs[t], w * 4u, &v, sizeof v), VNV_OK);
+        }
+        if (rng_below(&r, 2)) /* half of the runs: the damaged nodes are not resident */
+            for (uint32_t i = 1; i < n; i++)
+                (void)vnv_unload(&f.heap, objs[i]);
+        /* everything the list offers, in random order */
+        for (uint32_t op = 0; op < 40; op++) {
+            int err = VNV_OK;
+            uint32_t len = 0;
+            vnv_obj_t node = objs[rng_below(&r, n)], got;
+            const void *rv;
+            void *wv;
+            switch (rng_below(&r, 14)) {
+            case 0:
+                err = vnv_list_push_back(&f.heap, l, sc_val);
+                break;
+            case 1:
+                err = vnv_list_push_front(&f.heap, l, sc_val);
+                break;
+            case 2:
+                err = vnv_list_pop_front(&f.heap, l, sc_out);
+                break;
+            case 3:
+                err = vnv_list_pop_back(&f.heap, l, sc_out);
+                break;
+            case 4:
+                err = rng_below(&r, 2) ? vnv_list_peek_front(&f.heap, l, sc_out)
+                                       : vnv_list_peek_back(&f.heap, l, sc_out);
+                break;
+            case 5: { /* a walk, bounded */
+                err = vnv_list_first(&f.heap, l, &got);
+                for (uint32_t s = 0; !err && !vnv_is_null(got) && s < 40; s++)
+                    err = vnv_list_next(&f.heap, l, got, &got);
+                break;
+            }
+            case 6:
+                err = vnv_list_prev(&f.heap, l, node, &got);
+                break;
+            case 7:
+                err = vnv_list_get(&f.heap, l, node, sc_out);
+                break;
+            case 8:
+                err = vnv_list_ref(&f.heap, l, node, &rv);
+                if (!err)
+                    CHECK_EQ(vnv_list_release(&f.heap, node), VNV_OK);
+                break;
+            case 9:
+                err = vnv_list_ref_mut(&f.heap, l, node, &wv);
+                if (!err)
+                    CHECK_EQ(vnv_list_release(&f.heap, node), VNV_OK);
+                break;
+            case 10:
+                err = vnv_list_remove(&f.heap, l, node, sc_out);
+                break;
+            case 11:
+                err = vnv_list_length(&f.heap, l, &len);
+                if (!err)
+                    err = vnv_list_elem_size(&f.heap, l, &len);
+                break;
+            case 12:
+                err = rng_below(&r, 2) ? vnv_list_check(&f.heap, l) : vnv_list_attach(&f.heap, l);
+                break;
+            default:
+                if (rng_below(&r, 4) == 0)
+                    err = vnv_list_destroy(&f.heap, l);
+                break;
+            }
+            if (!sc_allowed(err)) {
+                CHECK(sc_allowed(err));
+                break;
+            }
+            /* the heap under the list is intact, and nothing was left pinned */
+            CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+            for (uint32_t i = 0; i < n; i++)
+                CHECK(vnv_release(&f.heap, objs[i]) == VNV_ERR_INVAL);
+        }
+        CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+        CHECK_EQ(fx_reboot(&f), VNV_OK); /* and it survives a restart */
+        CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+        fx_free(&f);
+    }
+}
+#endif
+
 static void test_injected_errors(void)
 {
     injection_sweep(1);
@@ -1159,6 +1306,9 @@ int main(void)
     RUN(test_random_small_elements);
     RUN(test_random_large_elements);
     RUN(test_bad_inputs);
+#ifndef VNV_TEST_CROSS
+    RUN(test_scribbled_lists);
+#endif
     RUN(test_injected_errors);
     RUN(test_power_failure_at_every_step);
     return vtest_summary();
