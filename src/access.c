@@ -30,6 +30,12 @@ static int is_open(const struct vnv_heap *h) { return h && h->state == HS_OPEN; 
  * size (vnv_get_exact). Sizes stay below VNV_MAX_OBJECT_SIZE, far below this bit. */
 #define WANT_EXACT 0x80000000u
 
+/* Does an object of `size` bytes satisfy `want`? */
+static int size_wanted(uint32_t size, uint32_t want)
+{
+    return (want & WANT_EXACT) ? size == (want & ~WANT_EXACT) : size >= want;
+}
+
 static int find_resident(const struct vnv_heap *h, vnv_obj_t obj, struct meta **out)
 {
     if (id_tag(h, obj.id) == 0)
@@ -379,7 +385,7 @@ static int load(struct vnv_heap *h, uint64_t id, uint32_t want, const struct obj
         err = read_objhdr(h, id, &oh);
     if (err)
         return err;
-    if (oh.size < (want & ~WANT_EXACT) || ((want & WANT_EXACT) && oh.size != (want & ~WANT_EXACT)))
+    if (!size_wanted(oh.size, want))
         return VNV_ERR_INVAL; /* typed access to another size: nothing loaded */
     uint32_t need = block_need(oh.size, oh.status), bm = bitmap_bytes(oh.size, oh.status);
     if (h->ram->footprint(RAM_ST(h), need) > h->arena_size)
@@ -855,7 +861,7 @@ static HOT_INLINE int pin_reader(struct meta *m, const void **ptr)
  * (`want` with WANT_EXACT), or any (0). */
 static int size_is(const struct meta *m, uint32_t want)
 {
-    return (want & WANT_EXACT) ? meta_size(m) == (want & ~WANT_EXACT) : meta_size(m) >= want;
+    return size_wanted(meta_size(m), want);
 }
 
 /* Everything but a resident hit: bad handles and loads. */
@@ -1194,20 +1200,15 @@ int vnv_read(struct vnv_heap *h, vnv_obj_t obj, size_t off, void *dst, size_t le
             return VNV_OK;
         }
     }
+    /* not resident (nothing above loads it): straight from home, streaming data evicts
+     * nothing */
     r = locate_range(h, obj, off, len, &m, &at, &size);
     if (r < 0)
         return r;
-    if (r == 0) { /* not resident: straight from home, streaming data evicts nothing */
-        uint32_t u = id_unit(h, obj.id);
-        (void)at;
-        return slot_read_range(h, u, size, (uint32_t)bit_get(nvmap(h, MAP_CUR), u),
-                               (uint32_t)off, dst, (uint32_t)len);
-    }
-    if (m->word & ST_WRITER)
-        return VNV_ERR_BUSY;
-    memcpy(dst, meta_data(m) + off, len);
-    m->word |= ST_ACCESSED;
-    return VNV_OK;
+    uint32_t u = id_unit(h, obj.id);
+    (void)at;
+    return slot_read_range(h, u, size, (uint32_t)bit_get(nvmap(h, MAP_CUR), u), (uint32_t)off,
+                           dst, (uint32_t)len);
 }
 
 /* In a group, a short write to a non-resident object whose current slot the last

@@ -85,15 +85,31 @@ int objhdr_decode(const struct vnv_heap *h, const uint8_t *b, uint64_t id, struc
 
 /* One decoded header is kept (h->hdr_id): a container that reads a node's first bytes and
  * then writes its link, or checks a handle and then frees it, reads the header once. Its
- * home can only change owner through nvmap_free, which forgets it. */
+ * home can only change owner through nvmap_free, which forgets it. Stored and read in a
+ * critical section: a restore clears it and may keep another (root_valid), and a kept
+ * header torn between two objects would give one the other's size. */
 static int hdr_remember(struct vnv_heap *h, int err, uint64_t id, const struct objhdr *oh)
 {
     if (!err) {
+        sec_enter(h);
         h->hdr_id = id;
         h->hdr_size = oh->size;
         h->hdr_status = oh->status;
+        sec_leave(h);
     }
     return err;
+}
+
+static int hdr_recall(struct vnv_heap *h, uint64_t id, struct objhdr *oh)
+{
+    sec_enter(h);
+    int hit = id == h->hdr_id;
+    if (hit) {
+        oh->size = h->hdr_size;
+        oh->status = h->hdr_status;
+    }
+    sec_leave(h);
+    return hit;
 }
 
 /* Validate a handle of a non-resident object against the NV map and its header.
@@ -104,11 +120,8 @@ int read_objhdr(struct vnv_heap *h, uint64_t id, struct objhdr *oh)
     if (id_tag(h, id) == 0 || id_tag(h, id) > h->alloc_count || u >= h->units ||
         !bit_get(nvmap(h, MAP_START), u))
         return VNV_ERR_INVAL; /* never issued, or not an object's first unit */
-    if (id == h->hdr_id) { /* read before, and its home not freed since (nvmap_free) */
-        oh->size = h->hdr_size;
-        oh->status = h->hdr_status;
+    if (hdr_recall(h, id, oh)) /* read before, and its home not freed since (nvmap_free) */
         return VNV_OK;
-    }
     uint8_t b[VNV_OBJ_HEADER_SIZE];
     int err = heap_read(h, id_home(h, id), b, sizeof b);
     return err ? err : hdr_remember(h, objhdr_decode(h, b, id, oh), id, oh);

@@ -1,0 +1,533 @@
+/*
+ * test_interrupt_step.c - the power-failure interrupt at chosen instructions, repeatably.
+ *
+ * test_signal_persist.c lets a timer decide where the interrupt lands, so a window of one
+ * instruction is hit by chance, in a few runs out of a hundred. Here the x86-64 trap flag
+ * single-steps the program instead: the kernel delivers SIGTRAP after every instruction
+ * (library, libc and test code alike), and the handler decides where vnv_persist_all()
+ * runs. Its callback wipes the RAM buffer, so every checkpoint is followed by a restore at
+ * the same addresses (resume). Both parts are deterministic: a failure repeats on every
+ * run of the same binary.
+ *
+ *   - Sweeps (test_sweep_calls): for a list of calls (loads, copy-on-write, flushes in
+ *     place, eviction, alloc/free, a failure-atomic group, a checkpoint), one interrupt at
+ *     each instruction in turn, in a forked child, compared with a run that no interrupt
+ *     touched. Every instruction, inside critical sections too.
+ *   - Random (test_step_*): the self-checking random workload of tests/support/shadow.c
+ *     with an interrupt after every 1..8 instructions outside critical sections.
+ *
+ * Found: the object header that home.c keeps (h->hdr_id) was stored outside a critical
+ * section. A restore between two of its stores kept the root's header there
+ * (root_valid), and the program then completed it with its own object's size: a handle
+ * with another object's size, whose loads read the wrong slot. The "size" sweep finds it
+ * at two instructions of every run; the random signals of test_signal_persist found it in
+ * about 1 run in 20.
+ *
+ * x86-64 Linux only (the trap flag and ucontext layout); elsewhere it reports a skip.
+ * VNV_TEST_SCALE multiplies the random part's operation count; VNV_TEST_SEED varies it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include "fixture.h"
+#include "shadow.h"
+#include "vtest.h"
+
+#if defined(__x86_64__) && defined(__linux__)
+#include <ucontext.h>
+
+#define TRAP_FLAG 0x100L /* EFLAGS.TF: a debug trap after the next instruction */
+
+static volatile sig_atomic_t stepping;
+static volatile uint32_t countdown, stride, lcg_state = 2463534242u;
+static volatile uint64_t steps, counted, persists, persist_errors;
+static struct vnv_heap *stepped_heap;
+
+static volatile sig_atomic_t sweeping;
+static void sweep_trap(ucontext_t *uc);
+
+static uint32_t next_gap(void)
+{
+    uint32_t x = lcg_state * 1664525u + 1013904223u; /* handler-local, no locks */
+    lcg_state = x;
+    return 1u + (x >> 8) % stride;
+}
+
+static void on_trap(int sig, siginfo_t *si, void *ctx)
+{
+    (void)sig;
+    (void)si;
+    ucontext_t *uc = ctx;
+    if (!stepping) { /* stop: clear the flag the interrupted code resumes with */
+        uc->uc_mcontext.gregs[REG_EFL] &= ~TRAP_FLAG;
+        return;
+    }
+    steps++;
+    if (sweeping) {
+        int saved = errno;
+        sweep_trap(uc);
+        errno = saved;
+        return;
+    }
+    /* Inside a critical section the interrupt is only deferred, and the checkpoint it
+     * defers then runs in the program (stepped, slowly): only 1 in 1024 of those counts. */
+    if (stepped_heap->busy && (steps & 1023u))
+        return;
+    counted++;
+    if (--countdown)
+        return;
+    countdown = next_gap();
+    int saved = errno;
+    if (vnv_persist_all() < 0)
+        persist_errors++;
+    persists++;
+    errno = saved;
+}
+
+static void step_start(void)
+{
+    stepping = 1;
+    countdown = next_gap();
+    __asm__ volatile("pushfq\n\torq $0x100, (%%rsp)\n\tpopfq" ::: "memory", "cc");
+}
+
+/* The next trap (right after this store) clears the flag in the resumed context. */
+static void step_stop(void)
+{
+    stepping = 0;
+    __asm__ volatile("nop" ::: "memory");
+}
+
+static struct {
+    uint64_t deferred, restores, callbacks;
+} acc;
+
+static void collect(struct fixture *f)
+{
+    struct vnv_stats st;
+    if (vnv_stats(&f->heap, &st) == VNV_OK) {
+        acc.deferred += st.deferred;
+        acc.restores += st.restores;
+        acc.callbacks += st.callbacks;
+    }
+}
+
+struct step_cfg {
+    const char *name;
+    uint32_t ram, dirty, stride;
+    const struct vnv_ram_allocator *ram_alloc;
+    struct sh_params p;
+    uint32_t seed;
+};
+
+static void run(const struct step_cfg *c, uint64_t ops)
+{
+    struct fixture f;
+    fx_init(&f, 1u << 18, c->ram, c->dirty);
+    f.cfg.ram_allocator = c->ram_alloc;
+    REQUIRE(vnv_format(&f.heap, &f.cfg) == VNV_OK);
+    struct sh_params p = c->p;
+    struct vnv_stats st0;
+    CHECK_EQ(vnv_stats(&f.heap, &st0), VNV_OK);
+    if (!c->ram_alloc)
+        p.firstfit_arena = st0.arena_free;
+    struct shadow s;
+    sh_init(&s, &f, &p, sh_seed(c->seed), c->name);
+    memset(&acc, 0, sizeof acc);
+    steps = counted = persists = persist_errors = 0;
+    stride = c->stride;
+    stepped_heap = &f.heap;
+    struct rng sched;
+    rng_seed(&sched, s.seed + 7u);
+    for (uint64_t i = 0; i < ops; i++) {
+        step_start();
+        sh_step(&s);
+        step_stop();
+        if (rng_below(&sched, 100) < 5)
+            sh_verify_all(&s); /* every value (unstepped: it reads them all) */
+        if (rng_below(&sched, 1000) < 2) { /* now and then: the heap's own audit */
+            CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+            sh_check_pins(&s);
+        }
+        if (s.fails > 20)
+            break;
+    }
+    sh_check_pins(&s);
+    sh_verify_all(&s);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    sh_release_all(&s);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    collect(&f);
+    sh_restart(&s); /* checkpoint, reset, open: every value survives */
+    sh_verify_all(&s);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+
+    CHECK_EQ(s.fails, 0);
+    CHECK_EQ(persist_errors, 0);
+    CHECK(persists * (c->stride + 1u) >= counted); /* the schedule ran: 2 per stride + 1 */
+    CHECK(persists >= ops);                          /* several per operation */
+    CHECK_EQ(acc.restores, acc.callbacks);           /* each wipe was restored */
+    sh_report(&s);
+    fprintf(stderr, "  [%s] %llu operations, %llu instructions stepped (%llu outside "
+                    "sections), %llu interrupts (%llu deferred), %llu restores\n",
+            c->name, (unsigned long long)s.ops, (unsigned long long)steps,
+            (unsigned long long)counted,
+            (unsigned long long)persists, (unsigned long long)acc.deferred,
+            (unsigned long long)acc.restores);
+    sh_destroy(&s);
+    fx_free(&f);
+}
+
+static uint64_t scaled(uint64_t n) { return (uint64_t)((double)n * sh_scale()); }
+
+static void test_step_default(void)
+{
+    /* 1 KiB of RAM for objects up to 120 B: loads and evictions every few operations */
+    struct step_cfg c = {"step", 1024, 400, 8, NULL, {40, 120, 10, 300, 3, 0}, 21};
+    run(&c, scaled(SH_ASAN ? 15 : 150));
+}
+
+#if !VNV_MINIMAL /* the buddy RAM allocator */
+static void test_step_ram_buddy(void)
+{
+    struct step_cfg c = {"step-buddy", 2048, 500, 8, &vnv_ram_buddy, {40, 150, 10, 300, 3, 0},
+                         22};
+    run(&c, scaled(SH_ASAN ? 10 : 100));
+}
+#endif
+
+/* ---- one interrupt at each instruction of a call, in turn ------------------------------ */
+
+/*
+ * A sweep: the call runs once, single-stepped, and at every instruction (in a critical
+ * section or not) the handler forks. The child takes the interrupt there (checkpoint,
+ * wipe, restore), runs the rest of the call unstepped, and compares what the heap then
+ * shows (sizes, twice: the second from the kept header; every byte; the root; vnv_check)
+ * with a reference run that no interrupt touched. The parent waits and steps on. One
+ * interrupt per child, so nothing after it repairs what it broke: a window of one
+ * instruction is found every time, at linear cost.
+ */
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SC_OBJS 6
+#define SC_MAX 512
+/* Sanitizer builds run about ten times the instructions (and a fork costs more): there,
+ * every 13th instruction outside sections (a prime: the phase drifts along loops). */
+#define SWEEP_EVERY (SH_ASAN ? 13u : 1u)
+enum { SC_R, SC_A, SC_B, SC_P, SC_C, SC_D };
+static struct {
+    vnv_obj_t h;
+    uint32_t size;
+} sc[SC_OBJS];
+
+struct observed {
+    int rc, check;
+    int root; /* which object is the root (+1; 0: none): handle values may differ, e.g. a
+                 home a checkpoint freed for reuse */
+    int err[SC_OBJS];
+    size_t size[SC_OBJS][2];
+    uint8_t data[SC_OBJS][SC_MAX];
+};
+
+static struct observed *ref;     /* shared with the children (MAP_SHARED) */
+static volatile sig_atomic_t in_child;
+static volatile uint64_t sweep_points, sweep_busy, sweep_failed;
+static volatile int sweep_first_bad = -1;
+
+/* fork, retried while processes are short for a moment (EAGAIN on a loaded machine) */
+static pid_t fork_retry(void)
+{
+    for (int i = 0; i < 100; i++) {
+        pid_t pid = fork();
+        if (pid >= 0 || errno != EAGAIN)
+            return pid;
+        struct timespec ts = {0, 10000000}; /* nanosleep: async-signal-safe */
+        (void)nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+static void observe(struct fixture *f, int rc, struct observed *o)
+{
+    memset(o, 0, sizeof *o);
+    o->rc = rc;
+    vnv_obj_t root = VNV_NULL;
+    (void)vnv_root(&f->heap, &root);
+    for (int k = 0; k < SC_OBJS; k++) {
+        if (!vnv_is_null(root) && vnv_same(root, sc[k].h))
+            o->root = k + 1;
+        if (vnv_is_null(sc[k].h))
+            continue;
+        o->err[k] = vnv_size(&f->heap, sc[k].h, &o->size[k][0]);
+        if (!o->err[k])
+            o->err[k] = vnv_size(&f->heap, sc[k].h, &o->size[k][1]);
+        if (!o->err[k])
+            o->err[k] = vnv_read(&f->heap, sc[k].h, 0, o->data[k], sc[k].size);
+    }
+    o->check = vnv_check(&f->heap);
+}
+
+static void sweep_trap(ucontext_t *uc)
+{
+    /* In a critical section the interrupt is deferred to the section's end: the same
+     * outcome at every instruction, so only the first of each section and every 16th
+     * (16 x SWEEP_EVERY-th). */
+    static uint32_t busy_run, free_run;
+    if (stepped_heap->busy) {
+        if (busy_run++ % (16u * SWEEP_EVERY))
+            return;
+        sweep_busy++;
+    } else {
+        busy_run = 0;
+        if (free_run++ % SWEEP_EVERY)
+            return;
+    }
+    sweep_points++;
+    pid_t pid = fork_retry();
+    if (pid == 0) { /* the child: the interrupt lands here, and only here */
+        in_child = 1;
+        stepping = 0;
+        uc->uc_mcontext.gregs[REG_EFL] &= ~TRAP_FLAG;
+        if (vnv_persist_all() < 0)
+            _exit(3);
+        return;
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0) {
+        sweep_failed++;
+        if (sweep_first_bad < 0)
+            sweep_first_bad = (int)sweep_points;
+    }
+}
+
+typedef int (*sweep_fn)(struct fixture *f);
+
+/* Run `fn` with an interrupt at each of its instructions in turn (children), and once
+ * without (here, the heap goes on from that). */
+static void sweep(struct fixture *f, const char *name, sweep_fn fn)
+{
+    fflush(NULL); /* the children must not write the parent's buffered output again */
+    pid_t pid = fork_retry();
+    if (pid == 0) { /* the reference: no interrupt */
+        int rc = fn(f);
+        observe(f, rc, ref);
+        _exit(0);
+    }
+    int status = 0;
+    REQUIRE(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status));
+    uint64_t failed0 = sweep_failed;
+    sweep_points = sweep_busy = 0;
+    sweep_first_bad = -1;
+    sweeping = 1;
+    step_start();
+    int rc = fn(f);
+    step_stop();
+    sweeping = 0;
+    if (in_child) { /* after the interrupt: the rest ran unstepped */
+        static struct observed o;
+        observe(f, rc, &o);
+        if (memcmp(&o, ref, sizeof o) != 0) {
+            fprintf(stderr, "  [%s] interrupted at instruction %llu: rc %d (want %d), "
+                            "check %d, root %d (want %d)\n",
+                    name, (unsigned long long)sweep_points, o.rc, ref->rc, o.check, o.root,
+                    ref->root);
+            for (int k = 0; k < SC_OBJS; k++)
+                if (o.err[k] != ref->err[k] || o.size[k][0] != ref->size[k][0] ||
+                    o.size[k][1] != ref->size[k][1] ||
+                    memcmp(o.data[k], ref->data[k], SC_MAX) != 0)
+                    fprintf(stderr, "    object %d: err %d/%d size %zu,%zu (want %zu,%zu)\n",
+                            k, o.err[k], ref->err[k], o.size[k][0], o.size[k][1],
+                            ref->size[k][0], ref->size[k][1]);
+            _exit(1);
+        }
+        _exit(0);
+    }
+    struct observed *mine = mmap(NULL, sizeof *mine, PROT_READ | PROT_WRITE,
+                                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(mine != MAP_FAILED);
+    observe(f, rc, mine);
+    CHECK(memcmp(mine, ref, sizeof *mine) == 0); /* the stepped run is the reference */
+    munmap(mine, sizeof *mine);
+    CHECK(sweep_points >= 20);
+    CHECK(sweep_busy > 0); /* some in a critical section (storage transfers are) */
+    CHECK_EQ(sweep_failed - failed0, 0);
+    fprintf(stderr, "  [%s] %llu interrupt points (%llu in a critical section), %llu wrong "
+                    "(first at %d)\n",
+            name, (unsigned long long)sweep_points, (unsigned long long)sweep_busy,
+            (unsigned long long)(sweep_failed - failed0), sweep_first_bad);
+}
+
+static uint8_t sc_buf[SC_MAX];
+
+static const uint8_t *pattern(uint32_t n, uint32_t seed)
+{
+    for (uint32_t i = 0; i < n; i++)
+        sc_buf[i] = (uint8_t)(seed * 131u + i * 7u + (i >> 3));
+    return sc_buf;
+}
+
+static int unload_all(struct fixture *f)
+{
+    int err = VNV_OK;
+    for (int k = 0; k < SC_OBJS && !err; k++)
+        if (!vnv_is_null(sc[k].h))
+            err = vnv_unload(&f->heap, sc[k].h);
+    return err;
+}
+
+/* the header of a non-resident object, read and then kept (the root is not resident) */
+static int op_size(struct fixture *f)
+{
+    size_t n = 0;
+    int err = vnv_size(&f->heap, sc[SC_B].h, &n);
+    return err ? err : (int)n;
+}
+
+static int op_load(struct fixture *f)
+{
+    const void *p = NULL;
+    int err = vnv_get(&f->heap, sc[SC_A].h, &p);
+    return err ? err : vnv_release(&f->heap, sc[SC_A].h);
+}
+
+static int op_write_cow(struct fixture *f) /* into a non-resident object's other slot */
+{
+    return vnv_write(&f->heap, sc[SC_B].h, 30, pattern(16, 5), 16);
+}
+
+static int op_mut_flush(struct fixture *f)
+{
+    void *p = NULL;
+    int err = vnv_get_mut_exact(&f->heap, sc[SC_A].h, 24, &p);
+    if (err)
+        return err;
+    memcpy(p, pattern(24, 6), 24);
+    err = vnv_release(&f->heap, sc[SC_A].h);
+    return err ? err : vnv_flush(&f->heap, sc[SC_A].h);
+}
+
+static int op_evict(struct fixture *f) { return vnv_unload(&f->heap, sc[SC_A].h); }
+
+static int op_alloc_free(struct fixture *f)
+{
+    int err = vnv_free(&f->heap, sc[SC_C].h);
+    if (!err)
+        err = vnv_alloc(&f->heap, 40, pattern(40, 7), &sc[SC_C].h);
+    return err;
+}
+
+static int op_checkpoint(struct fixture *f) { return vnv_checkpoint(&f->heap); }
+
+#if !VNV_MINIMAL
+static int op_block_flush(struct fixture *f) /* the second flush writes in place */
+{
+    void *p = NULL;
+    int err = vnv_get_mut_range(&f->heap, sc[SC_P].h, 300, 10, &p);
+    if (err)
+        return err;
+    memcpy((uint8_t *)p + 300, pattern(10, 8), 10);
+    err = vnv_release(&f->heap, sc[SC_P].h);
+    return err ? err : vnv_flush(&f->heap, sc[SC_P].h);
+}
+
+static int op_group(struct fixture *f)
+{
+    struct vnv_heap *h = &f->heap;
+    void *p = NULL;
+    int err = vnv_atomic_begin(h);
+    if (!err)
+        err = vnv_write(h, sc[SC_A].h, 0, pattern(8, 9), 8);
+    if (!err)
+        err = vnv_get_mut(h, sc[SC_B].h, &p);
+    if (!err) {
+        memcpy((uint8_t *)p + 150, pattern(4, 10), 4);
+        err = vnv_release(h, sc[SC_B].h);
+    }
+    if (!err)
+        err = vnv_free(h, sc[SC_D].h);
+    if (!err)
+        err = vnv_alloc(h, 24, pattern(24, 11), &sc[SC_D].h);
+    int end = vnv_atomic_end(h);
+    return err ? err : end;
+}
+#endif
+
+static int alloc_sc(struct fixture *f, int k, uint32_t size, uint32_t seed)
+{
+    sc[k].size = size;
+    return vnv_alloc(&f->heap, size, pattern(size, seed), &sc[k].h);
+}
+
+static void test_sweep_calls(void)
+{
+    struct fixture f;
+    fx_init(&f, 1u << 16, 1024, 600);
+    REQUIRE(vnv_format(&f.heap, &f.cfg) == VNV_OK);
+    struct vnv_heap *h = &f.heap;
+    ref = mmap(NULL, sizeof *ref, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(ref != MAP_FAILED);
+    memset(sc, 0, sizeof sc);
+    stride = 1;
+    stepped_heap = h;
+    CHECK_EQ(alloc_sc(&f, SC_R, 64, 1), VNV_OK);
+    CHECK_EQ(alloc_sc(&f, SC_A, 24, 2), VNV_OK);
+    CHECK_EQ(alloc_sc(&f, SC_B, 200, 3), VNV_OK);
+    CHECK_EQ(alloc_sc(&f, SC_C, 40, 4), VNV_OK);
+    CHECK_EQ(alloc_sc(&f, SC_D, 24, 5), VNV_OK);
+#if !VNV_MINIMAL
+    sc[SC_P].size = 512;
+    CHECK_EQ(vnv_alloc_blocks(h, 512, 64, pattern(512, 6), &sc[SC_P].h), VNV_OK);
+#endif
+    CHECK_EQ(vnv_set_root(h, sc[SC_R].h), VNV_OK);
+    CHECK_EQ(vnv_checkpoint(h), VNV_OK);
+    CHECK_EQ(unload_all(&f), VNV_OK);
+    sweep(&f, "size", op_size);
+    sweep(&f, "load", op_load);
+    sweep(&f, "write-cow", op_write_cow);
+    sweep(&f, "mut-flush", op_mut_flush);
+    sweep(&f, "evict", op_evict);
+    sweep(&f, "alloc-free", op_alloc_free);
+#if !VNV_MINIMAL
+    CHECK_EQ(vnv_flush(h, sc[SC_P].h), VNV_OK);
+    sweep(&f, "block-flush", op_block_flush);
+    CHECK_EQ(unload_all(&f), VNV_OK);
+    sweep(&f, "group", op_group);
+#endif
+    sweep(&f, "checkpoint", op_checkpoint);
+    CHECK_EQ(vnv_check(h), VNV_OK);
+    munmap(ref, sizeof *ref);
+    fx_free(&f);
+}
+
+int main(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_trap;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_SIGINFO;
+    if (sigaction(SIGTRAP, &sa, NULL) != 0) {
+        perror("sigaction");
+        return 1;
+    }
+    RUN(test_sweep_calls);
+    RUN(test_step_default);
+#if !VNV_MINIMAL
+    RUN(test_step_ram_buddy);
+#endif
+    return vtest_summary();
+}
+
+#else /* not x86-64 Linux */
+int main(void)
+{
+    fprintf(stderr, "test_interrupt_step: skipped (needs the x86-64 trap flag)\n");
+    return vtest_summary();
+}
+#endif
