@@ -34,6 +34,8 @@
 #include "fixture.h"
 #include "shadow.h"
 #include "vtest.h"
+#include "vnvheap/array.h"
+#include "vnvheap/list.h"
 
 #if defined(__x86_64__) && defined(__linux__)
 #include <ucontext.h>
@@ -186,7 +188,7 @@ static void test_step_default(void)
 {
     /* 1 KiB of RAM for objects up to 120 B: loads and evictions every few operations */
     struct step_cfg c = {"step", 1024, 400, 8, NULL, {40, 120, 10, 300, 3, 0}, 21};
-    run(&c, scaled(SH_ASAN ? 15 : 150));
+    run(&c, scaled(SH_ASAN ? 8 : 100));
 }
 
 #if !VNV_MINIMAL /* the buddy RAM allocator */
@@ -194,7 +196,7 @@ static void test_step_ram_buddy(void)
 {
     struct step_cfg c = {"step-buddy", 2048, 500, 8, &vnv_ram_buddy, {40, 150, 10, 300, 3, 0},
                          22};
-    run(&c, scaled(SH_ASAN ? 10 : 100));
+    run(&c, scaled(SH_ASAN ? 6 : 60));
 }
 #endif
 
@@ -216,14 +218,18 @@ static void test_step_ram_buddy(void)
 
 #define SC_OBJS 6
 #define SC_MAX 512
+#define SC_ELEM 16      /* a list item */
+#define SC_LIST_MAX 12  /* items observed */
+#define SC_ARRAY_LEN 32 /* 8-byte elements, 64-byte blocks */
 /* Sanitizer builds run about ten times the instructions (and a fork costs more): there,
- * every 13th instruction outside sections (a prime: the phase drifts along loops). */
-#define SWEEP_EVERY (SH_ASAN ? 13u : 1u)
+ * every 31st instruction outside sections (a prime: the phase drifts along loops). */
+#define SWEEP_EVERY (SH_ASAN ? 31u : 1u)
 enum { SC_R, SC_A, SC_B, SC_P, SC_C, SC_D };
 static struct {
     vnv_obj_t h;
     uint32_t size;
 } sc[SC_OBJS];
+static vnv_obj_t sc_list, sc_array;
 
 struct observed {
     int rc, check;
@@ -232,6 +238,9 @@ struct observed {
     int err[SC_OBJS];
     size_t size[SC_OBJS][2];
     uint8_t data[SC_OBJS][SC_MAX];
+    int list_rc, list_check, array_rc; /* the containers, when there are */
+    uint32_t list_len;
+    uint8_t list_items[SC_LIST_MAX][SC_ELEM], array_elems[SC_ARRAY_LEN * 8u];
 };
 
 static struct observed *ref;     /* shared with the children (MAP_SHARED) */
@@ -269,6 +278,24 @@ static void observe(struct fixture *f, int rc, struct observed *o)
         if (!o->err[k])
             o->err[k] = vnv_read(&f->heap, sc[k].h, 0, o->data[k], sc[k].size);
     }
+#if !VNV_MINIMAL
+    struct vnv_heap *h = &f->heap;
+    if (!vnv_is_null(sc_list)) {
+        vnv_obj_t n = VNV_NULL;
+        int err = vnv_list_length(h, sc_list, &o->list_len);
+        if (!err)
+            err = vnv_list_first(h, sc_list, &n);
+        for (uint32_t i = 0; !err && !vnv_is_null(n) && i < SC_LIST_MAX; i++) {
+            err = vnv_list_get(h, sc_list, n, o->list_items[i]);
+            if (!err)
+                err = vnv_list_next(h, sc_list, n, &n);
+        }
+        o->list_rc = err;
+        o->list_check = vnv_list_check(h, sc_list);
+    }
+    if (!vnv_is_null(sc_array))
+        o->array_rc = vnv_array_get_range(h, sc_array, 0, SC_ARRAY_LEN, o->array_elems);
+#endif
     o->check = vnv_check(&f->heap);
 }
 
@@ -344,6 +371,14 @@ static void sweep(struct fixture *f, const char *name, sweep_fn fn)
                     fprintf(stderr, "    object %d: err %d/%d size %zu,%zu (want %zu,%zu)\n",
                             k, o.err[k], ref->err[k], o.size[k][0], o.size[k][1],
                             ref->size[k][0], ref->size[k][1]);
+            fprintf(stderr, "    list: rc %d/%d check %d/%d length %u/%u items %s; array: "
+                            "rc %d/%d elements %s\n",
+                    o.list_rc, ref->list_rc, o.list_check, ref->list_check, o.list_len,
+                    ref->list_len,
+                    memcmp(o.list_items, ref->list_items, sizeof o.list_items) ? "differ" : "same",
+                    o.array_rc, ref->array_rc,
+                    memcmp(o.array_elems, ref->array_elems, sizeof o.array_elems) ? "differ"
+                                                                                   : "same");
             _exit(1);
         }
         _exit(0);
@@ -458,6 +493,79 @@ static int op_group(struct fixture *f)
 }
 #endif
 
+static int op_read_peek(struct fixture *f) /* header and the first bytes in one read */
+{
+    uint8_t b[8];
+    return vnv_read(&f->heap, sc[SC_B].h, 4, b, sizeof b);
+}
+
+static int op_get_sized(struct fixture *f) /* a typed load: header and data in one read */
+{
+    const void *p = NULL;
+    int err = vnv_get_exact(&f->heap, sc[SC_B].h, 200, &p);
+    return err ? err : vnv_release(&f->heap, sc[SC_B].h);
+}
+
+static int op_new_flush(struct fixture *f) /* a never-homed object's first flush */
+{
+    return vnv_flush(&f->heap, sc[SC_C].h);
+}
+
+#if !VNV_MINIMAL
+static int op_group_abort(struct fixture *f)
+{
+    struct vnv_heap *h = &f->heap;
+    vnv_obj_t tmp;
+    int err = vnv_atomic_begin(h);
+    if (!err)
+        err = vnv_write(h, sc[SC_B].h, 10, pattern(20, 12), 20);
+    if (!err)
+        err = vnv_alloc(h, 32, pattern(32, 13), &tmp);
+    if (!err)
+        err = vnv_free(h, sc[SC_C].h);
+    int end = vnv_atomic_abort(h);
+    return err ? err : end;
+}
+
+static int op_group_through(struct fixture *f) /* short writes, straight to a fresh slot */
+{
+    struct vnv_heap *h = &f->heap;
+    int err = vnv_atomic_begin(h);
+    if (!err)
+        err = vnv_write(h, sc[SC_A].h, 4, pattern(12, 14), 12);
+    if (!err)
+        err = vnv_write(h, sc[SC_A].h, 16, pattern(8, 15), 8);
+    int end = vnv_atomic_end(h);
+    return err ? err : end;
+}
+
+static int op_list_push(struct fixture *f)
+{
+    return vnv_list_push_back(&f->heap, sc_list, pattern(SC_ELEM, 16));
+}
+
+static int op_list_pop(struct fixture *f)
+{
+    uint8_t v[SC_ELEM];
+    return vnv_list_pop_front(&f->heap, sc_list, v);
+}
+
+static int op_list_remove(struct fixture *f) /* the second node: two links change */
+{
+    vnv_obj_t n = VNV_NULL;
+    uint8_t v[SC_ELEM];
+    int err = vnv_list_first(&f->heap, sc_list, &n);
+    if (!err)
+        err = vnv_list_next(&f->heap, sc_list, n, &n);
+    return err ? err : vnv_list_remove(&f->heap, sc_list, n, v);
+}
+
+static int op_array_set(struct fixture *f) /* across a block boundary */
+{
+    return vnv_array_set_range(&f->heap, sc_array, 6, 4, pattern(32, 17));
+}
+#endif
+
 static int alloc_sc(struct fixture *f, int k, uint32_t size, uint32_t seed)
 {
     sc[k].size = size;
@@ -473,6 +581,7 @@ static void test_sweep_calls(void)
     ref = mmap(NULL, sizeof *ref, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     REQUIRE(ref != MAP_FAILED);
     memset(sc, 0, sizeof sc);
+    sc_list = sc_array = VNV_NULL;
     stride = 1;
     stepped_heap = h;
     CHECK_EQ(alloc_sc(&f, SC_R, 64, 1), VNV_OK);
@@ -493,11 +602,37 @@ static void test_sweep_calls(void)
     sweep(&f, "mut-flush", op_mut_flush);
     sweep(&f, "evict", op_evict);
     sweep(&f, "alloc-free", op_alloc_free);
+    sweep(&f, "new-flush", op_new_flush);
 #if !VNV_MINIMAL
     CHECK_EQ(vnv_flush(h, sc[SC_P].h), VNV_OK);
     sweep(&f, "block-flush", op_block_flush);
     CHECK_EQ(unload_all(&f), VNV_OK);
     sweep(&f, "group", op_group);
+#endif
+    CHECK_EQ(unload_all(&f), VNV_OK);
+    sweep(&f, "read-peek", op_read_peek);
+    sweep(&f, "get-sized", op_get_sized);
+#if !VNV_MINIMAL
+    CHECK_EQ(unload_all(&f), VNV_OK);
+    sweep(&f, "group-abort", op_group_abort);
+    CHECK_EQ(vnv_checkpoint(h), VNV_OK);
+    CHECK_EQ(vnv_get_mut(h, sc[SC_A].h, &(void *){NULL}), VNV_OK);
+    CHECK_EQ(vnv_release(h, sc[SC_A].h), VNV_OK);
+    CHECK_EQ(vnv_unload(h, sc[SC_A].h), VNV_OK); /* its current slot is fresh now */
+    sweep(&f, "group-through", op_group_through);
+    CHECK_EQ(vnv_list_create(h, SC_ELEM, &sc_list), VNV_OK);
+    for (uint32_t i = 0; i < 5; i++)
+        CHECK_EQ(vnv_list_push_back(h, sc_list, pattern(SC_ELEM, 20u + i)), VNV_OK);
+    CHECK_EQ(vnv_array_create(h, SC_ARRAY_LEN, 8, 64, pattern(SC_ARRAY_LEN * 8u, 30),
+                              &sc_array), VNV_OK);
+    CHECK_EQ(vnv_checkpoint(h), VNV_OK);
+    CHECK_EQ(unload_all(&f), VNV_OK);
+    CHECK_EQ(vnv_unload(h, sc_list), VNV_OK);
+    CHECK_EQ(vnv_unload(h, sc_array), VNV_OK);
+    sweep(&f, "list-push", op_list_push);
+    sweep(&f, "list-pop", op_list_pop);
+    sweep(&f, "list-remove", op_list_remove);
+    sweep(&f, "array-set", op_array_set);
 #endif
     sweep(&f, "checkpoint", op_checkpoint);
     CHECK_EQ(vnv_check(h), VNV_OK);
