@@ -10,9 +10,13 @@
  * run of the same binary.
  *
  *   - Sweeps (test_sweep_calls): for a list of calls (loads, copy-on-write, flushes in
- *     place, eviction, alloc/free, a failure-atomic group, a checkpoint), one interrupt at
- *     each instruction in turn, in a forked child, compared with a run that no interrupt
- *     touched. Every instruction, inside critical sections too.
+ *     place, eviction, alloc/free, failure-atomic groups, list and array updates, a
+ *     checkpoint), one interrupt at each instruction in turn, in a forked child, compared
+ *     with a run that no interrupt touched. Every instruction, inside critical sections
+ *     too. For the calls that promise all-or-nothing (a group, a list operation, one
+ *     object's copy-on-write, and those that change no value), a second child restarts
+ *     from the checkpoint that interrupt wrote, as after a power failure: it must open
+ *     the state from before the call or from after it, nothing in between.
  *   - Random (test_step_*): the self-checking random workload of tests/support/shadow.c
  *     with an interrupt after every 1..8 instructions outside critical sections.
  *
@@ -34,8 +38,10 @@
 #include "fixture.h"
 #include "shadow.h"
 #include "vtest.h"
+#if !VNV_MINIMAL
 #include "vnvheap/array.h"
 #include "vnvheap/list.h"
+#endif
 
 #if defined(__x86_64__) && defined(__linux__)
 #include <ucontext.h>
@@ -206,11 +212,13 @@ static void test_step_ram_buddy(void)
  * A sweep: the call runs once, single-stepped, and at every instruction (in a critical
  * section or not) the handler forks. The child takes the interrupt there (checkpoint,
  * wipe, restore), runs the rest of the call unstepped, and compares what the heap then
- * shows (sizes, twice: the second from the kept header; every byte; the root; vnv_check)
- * with a reference run that no interrupt touched. The parent waits and steps on. One
- * interrupt per child, so nothing after it repairs what it broke: a window of one
- * instruction is found every time, at linear cost.
+ * shows (sizes, twice: the second from the kept header; every byte; the root; lists and
+ * arrays; vnv_check) with a reference run that no interrupt touched. The parent waits and
+ * steps on. One interrupt per child, so nothing after it repairs what it broke: a window
+ * of one instruction is found every time, at linear cost. A restart child's callback
+ * jumps out (power gone) and a fresh heap boots from a copy of the storage.
  */
+#include <setjmp.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -243,8 +251,33 @@ struct observed {
     uint8_t list_items[SC_LIST_MAX][SC_ELEM], array_elems[SC_ARRAY_LEN * 8u];
 };
 
-static struct observed *ref;     /* shared with the children (MAP_SHARED) */
-static volatile sig_atomic_t in_child;
+/* The references, shared with the children (MAP_SHARED): after the call uninterrupted
+ * (resume), and what a restart from a checkpoint before / after the call opens, with the
+ * handles each knows. */
+static struct refs {
+    struct observed resume, pre, post;
+    vnv_obj_t pre_h[SC_OBJS], post_h[SC_OBJS];
+} *refs;
+#define ref (&refs->resume)
+static volatile sig_atomic_t in_child, sweep_restart, reset_armed;
+static sigjmp_buf reset_jb; /* where a child lands when "power fails" after the checkpoint */
+
+#define SWEEP_NV (1u << 16)
+#define SWEEP_RAM 1024u
+#define SWEEP_DIRTY 600u
+
+/* The sweep heap's callback: in a restart child the power fails right after the checkpoint
+ * (nothing after the callback runs); otherwise the RAM buffer is wiped and restored. */
+static int sweep_on_persist(void *user, int status, void *buf, size_t len)
+{
+    struct fixture *f = user;
+    (void)status;
+    f->persist_calls++;
+    if (reset_armed)
+        siglongjmp(reset_jb, 1);
+    memset(buf, 0, len);
+    return 1;
+}
 static volatile uint64_t sweep_points, sweep_busy, sweep_failed;
 static volatile int sweep_first_bad = -1;
 
@@ -315,42 +348,118 @@ static void sweep_trap(ucontext_t *uc)
             return;
     }
     sweep_points++;
-    pid_t pid = fork_retry();
-    if (pid == 0) { /* the child: the interrupt lands here, and only here */
-        in_child = 1;
-        stepping = 0;
-        uc->uc_mcontext.gregs[REG_EFL] &= ~TRAP_FLAG;
-        if (vnv_persist_all() < 0)
-            _exit(3);
-        return;
+    /* child 1: the interrupt lands here and the program resumes; child 2 (sweep_restart):
+     * the interrupt lands here and the device restarts from the checkpoint it writes */
+    for (int kind = 1; kind <= (sweep_restart ? 2 : 1); kind++) {
+        pid_t pid = fork_retry();
+        if (pid == 0) {
+            in_child = kind;
+            reset_armed = kind == 2;
+            stepping = 0;
+            uc->uc_mcontext.gregs[REG_EFL] &= ~TRAP_FLAG;
+            if (vnv_persist_all() < 0)
+                _exit(3);
+            return; /* (deferred: it runs, and child 2 restarts, when the section ends) */
+        }
+        int status = 0;
+        if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+            WEXITSTATUS(status) != 0) {
+            sweep_failed++;
+            if (sweep_first_bad < 0)
+                sweep_first_bad = (int)sweep_points;
+        }
     }
-    int status = 0;
-    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-        WEXITSTATUS(status) != 0) {
-        sweep_failed++;
-        if (sweep_first_bad < 0)
-            sweep_first_bad = (int)sweep_points;
+}
+
+/* A device booting from a copy of `f`'s storage (a fresh heap, RAM and storage driver: the
+ * old heap is left mid-checkpoint, as power left it), lists attached. */
+static int boot_copy(const struct fixture *f, struct fixture *g)
+{
+    fx_init(g, SWEEP_NV, SWEEP_RAM, SWEEP_DIRTY);
+    memcpy(g->nv, f->nv, SWEEP_NV);
+    int err = vnv_open(&g->heap, &g->cfg);
+#if !VNV_MINIMAL
+    if (!err && !vnv_is_null(sc_list))
+        err = vnv_list_attach(&g->heap, sc_list);
+#endif
+    return err;
+}
+
+/* What a restart from the checkpoint `f` has just written opens, seen with `handles`. */
+static void observe_restart(const struct fixture *f, const vnv_obj_t *handles,
+                            struct observed *o)
+{
+    static struct fixture g;
+    vnv_obj_t mine[SC_OBJS];
+    for (int k = 0; k < SC_OBJS; k++) {
+        mine[k] = sc[k].h;
+        sc[k].h = handles[k];
     }
+    int err = boot_copy(f, &g);
+    if (err)
+        memset(o, 0, sizeof *o);
+    else
+        observe(&g, 0, o);
+    o->rc = err; /* the call's own result is not part of a restart's state */
+    for (int k = 0; k < SC_OBJS; k++)
+        sc[k].h = mine[k];
+}
+
+static void save_handles(vnv_obj_t *to)
+{
+    for (int k = 0; k < SC_OBJS; k++)
+        to[k] = sc[k].h;
 }
 
 typedef int (*sweep_fn)(struct fixture *f);
 
 /* Run `fn` with an interrupt at each of its instructions in turn (children), and once
  * without (here, the heap goes on from that). */
-static void sweep(struct fixture *f, const char *name, sweep_fn fn)
+static void sweep(struct fixture *f, const char *name, sweep_fn fn, int restart)
 {
     fflush(NULL); /* the children must not write the parent's buffered output again */
-    pid_t pid = fork_retry();
-    if (pid == 0) { /* the reference: no interrupt */
+    save_handles(refs->pre_h);
+    int status = 0;
+    pid_t pid;
+    if (restart) { /* the reference before: a restart from a checkpoint now */
+        if ((pid = fork_retry()) == 0) {
+            if (vnv_checkpoint(&f->heap) != VNV_OK)
+                _exit(1);
+            observe_restart(f, refs->pre_h, &refs->pre);
+            _exit(0);
+        }
+        REQUIRE(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status));
+        CHECK_EQ(WEXITSTATUS(status), 0);
+    }
+    if ((pid = fork_retry()) == 0) { /* the references after: the call, no interrupt */
         int rc = fn(f);
         observe(f, rc, ref);
+        save_handles(refs->post_h);
+        if (restart && vnv_checkpoint(&f->heap) != VNV_OK)
+            _exit(1);
+        if (restart)
+            observe_restart(f, refs->post_h, &refs->post);
         _exit(0);
     }
-    int status = 0;
     REQUIRE(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status));
+    CHECK_EQ(WEXITSTATUS(status), 0);
     uint64_t failed0 = sweep_failed;
     sweep_points = sweep_busy = 0;
     sweep_first_bad = -1;
+    sweep_restart = restart;
+    if (sigsetjmp(reset_jb, 1)) { /* child 2, after the callback: the power is gone */
+        static struct observed o;
+        observe_restart(f, refs->pre_h, &o);
+        if (memcmp(&o, &refs->pre, sizeof o) == 0)
+            _exit(0); /* as if the call had not started */
+        observe_restart(f, refs->post_h, &o);
+        if (memcmp(&o, &refs->post, sizeof o) == 0)
+            _exit(0); /* as if it had completed */
+        fprintf(stderr, "  [%s] restart from instruction %llu: neither before nor after "
+                        "(open %d, check %d)\n",
+                name, (unsigned long long)sweep_points, o.rc, o.check);
+        _exit(1);
+    }
     sweeping = 1;
     step_start();
     int rc = fn(f);
@@ -392,9 +501,10 @@ static void sweep(struct fixture *f, const char *name, sweep_fn fn)
     CHECK(sweep_points >= 20);
     CHECK(sweep_busy > 0); /* some in a critical section (storage transfers are) */
     CHECK_EQ(sweep_failed - failed0, 0);
-    fprintf(stderr, "  [%s] %llu interrupt points (%llu in a critical section), %llu wrong "
+    fprintf(stderr, "  [%s] %llu interrupt points (%llu in a critical section)%s, %llu wrong "
                     "(first at %d)\n",
             name, (unsigned long long)sweep_points, (unsigned long long)sweep_busy,
+            restart ? ", each resumed and restarted" : ", each resumed",
             (unsigned long long)(sweep_failed - failed0), sweep_first_bad);
 }
 
@@ -575,11 +685,12 @@ static int alloc_sc(struct fixture *f, int k, uint32_t size, uint32_t seed)
 static void test_sweep_calls(void)
 {
     struct fixture f;
-    fx_init(&f, 1u << 16, 1024, 600);
+    fx_init(&f, SWEEP_NV, SWEEP_RAM, SWEEP_DIRTY);
+    f.cfg.on_persist = sweep_on_persist;
     REQUIRE(vnv_format(&f.heap, &f.cfg) == VNV_OK);
     struct vnv_heap *h = &f.heap;
-    ref = mmap(NULL, sizeof *ref, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    REQUIRE(ref != MAP_FAILED);
+    refs = mmap(NULL, sizeof *refs, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(refs != MAP_FAILED);
     memset(sc, 0, sizeof sc);
     sc_list = sc_array = VNV_NULL;
     stride = 1;
@@ -596,30 +707,30 @@ static void test_sweep_calls(void)
     CHECK_EQ(vnv_set_root(h, sc[SC_R].h), VNV_OK);
     CHECK_EQ(vnv_checkpoint(h), VNV_OK);
     CHECK_EQ(unload_all(&f), VNV_OK);
-    sweep(&f, "size", op_size);
-    sweep(&f, "load", op_load);
-    sweep(&f, "write-cow", op_write_cow);
-    sweep(&f, "mut-flush", op_mut_flush);
-    sweep(&f, "evict", op_evict);
-    sweep(&f, "alloc-free", op_alloc_free);
-    sweep(&f, "new-flush", op_new_flush);
+    sweep(&f, "size", op_size, 1);
+    sweep(&f, "load", op_load, 1);
+    sweep(&f, "write-cow", op_write_cow, 1);
+    sweep(&f, "mut-flush", op_mut_flush, 0);
+    sweep(&f, "evict", op_evict, 1);
+    sweep(&f, "alloc-free", op_alloc_free, 0);
+    sweep(&f, "new-flush", op_new_flush, 1);
 #if !VNV_MINIMAL
     CHECK_EQ(vnv_flush(h, sc[SC_P].h), VNV_OK);
-    sweep(&f, "block-flush", op_block_flush);
+    sweep(&f, "block-flush", op_block_flush, 0);
     CHECK_EQ(unload_all(&f), VNV_OK);
-    sweep(&f, "group", op_group);
+    sweep(&f, "group", op_group, 1);
 #endif
     CHECK_EQ(unload_all(&f), VNV_OK);
-    sweep(&f, "read-peek", op_read_peek);
-    sweep(&f, "get-sized", op_get_sized);
+    sweep(&f, "read-peek", op_read_peek, 1);
+    sweep(&f, "get-sized", op_get_sized, 1);
 #if !VNV_MINIMAL
     CHECK_EQ(unload_all(&f), VNV_OK);
-    sweep(&f, "group-abort", op_group_abort);
+    sweep(&f, "group-abort", op_group_abort, 1);
     CHECK_EQ(vnv_checkpoint(h), VNV_OK);
     CHECK_EQ(vnv_get_mut(h, sc[SC_A].h, &(void *){NULL}), VNV_OK);
     CHECK_EQ(vnv_release(h, sc[SC_A].h), VNV_OK);
     CHECK_EQ(vnv_unload(h, sc[SC_A].h), VNV_OK); /* its current slot is fresh now */
-    sweep(&f, "group-through", op_group_through);
+    sweep(&f, "group-through", op_group_through, 1);
     CHECK_EQ(vnv_list_create(h, SC_ELEM, &sc_list), VNV_OK);
     for (uint32_t i = 0; i < 5; i++)
         CHECK_EQ(vnv_list_push_back(h, sc_list, pattern(SC_ELEM, 20u + i)), VNV_OK);
@@ -629,14 +740,14 @@ static void test_sweep_calls(void)
     CHECK_EQ(unload_all(&f), VNV_OK);
     CHECK_EQ(vnv_unload(h, sc_list), VNV_OK);
     CHECK_EQ(vnv_unload(h, sc_array), VNV_OK);
-    sweep(&f, "list-push", op_list_push);
-    sweep(&f, "list-pop", op_list_pop);
-    sweep(&f, "list-remove", op_list_remove);
-    sweep(&f, "array-set", op_array_set);
+    sweep(&f, "list-push", op_list_push, 1);
+    sweep(&f, "list-pop", op_list_pop, 1);
+    sweep(&f, "list-remove", op_list_remove, 1);
+    sweep(&f, "array-set", op_array_set, 0);
 #endif
-    sweep(&f, "checkpoint", op_checkpoint);
+    sweep(&f, "checkpoint", op_checkpoint, 1);
     CHECK_EQ(vnv_check(h), VNV_OK);
-    munmap(ref, sizeof *ref);
+    munmap(refs, sizeof *refs);
     fx_free(&f);
 }
 
