@@ -108,19 +108,7 @@ static void step_stop(void)
     __asm__ volatile("nop" ::: "memory");
 }
 
-static struct {
-    uint64_t deferred, restores, callbacks;
-} acc;
-
-static void collect(struct fixture *f)
-{
-    struct vnv_stats st;
-    if (vnv_stats(&f->heap, &st) == VNV_OK) {
-        acc.deferred += st.deferred;
-        acc.restores += st.restores;
-        acc.callbacks += st.callbacks;
-    }
-}
+static struct fx_totals acc;
 
 struct step_cfg {
     const char *name;
@@ -133,14 +121,8 @@ struct step_cfg {
 static void run(const struct step_cfg *c, uint64_t ops)
 {
     struct fixture f;
-    fx_init(&f, 1u << 18, c->ram, c->dirty);
-    f.cfg.ram_allocator = c->ram_alloc;
-    REQUIRE(vnv_format(&f.heap, &f.cfg) == VNV_OK);
     struct sh_params p = c->p;
-    struct vnv_stats st0;
-    CHECK_EQ(vnv_stats(&f.heap, &st0), VNV_OK);
-    if (!c->ram_alloc)
-        p.firstfit_arena = st0.arena_free;
+    REQUIRE(sh_format(&f, 1u << 18, c->ram, c->dirty, c->ram_alloc, &p) == VNV_OK);
     struct shadow s;
     sh_init(&s, &f, &p, sh_seed(c->seed), c->name);
     memset(&acc, 0, sizeof acc);
@@ -167,7 +149,7 @@ static void run(const struct step_cfg *c, uint64_t ops)
     CHECK_EQ(vnv_check(&f.heap), VNV_OK);
     sh_release_all(&s);
     CHECK_EQ(vnv_check(&f.heap), VNV_OK);
-    collect(&f);
+    fx_collect(&f, &acc);
     sh_restart(&s); /* checkpoint, reset, open: every value survives */
     sh_verify_all(&s);
     CHECK_EQ(vnv_check(&f.heap), VNV_OK);

@@ -111,20 +111,7 @@ static double now(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-static struct {
-    uint64_t persists, deferred, restores, callbacks;
-} acc;
-
-static void collect(struct fixture *f)
-{
-    struct vnv_stats st;
-    if (vnv_stats(&f->heap, &st) == VNV_OK) {
-        acc.persists += st.persists;
-        acc.deferred += st.deferred;
-        acc.restores += st.restores;
-        acc.callbacks += st.callbacks;
-    }
-}
+static struct fx_totals acc;
 
 struct run_cfg {
     const char *name;
@@ -137,15 +124,9 @@ struct run_cfg {
 static void run(const struct run_cfg *c, uint64_t ops)
 {
     struct fixture f;
-    fx_init(&f, 1u << 20, c->ram, c->dirty);
-    f.cfg.ram_allocator = c->ram_alloc;
-    REQUIRE(vnv_format(&f.heap, &f.cfg) == VNV_OK);
-    struct shadow s;
     struct sh_params p = c->p;
-    struct vnv_stats st0;
-    CHECK_EQ(vnv_stats(&f.heap, &st0), VNV_OK);
-    if (!c->ram_alloc)
-        p.firstfit_arena = st0.arena_free;
+    REQUIRE(sh_format(&f, 1u << 20, c->ram, c->dirty, c->ram_alloc, &p) == VNV_OK);
+    struct shadow s;
     sh_init(&s, &f, &p, sh_seed(c->seed), c->name);
     memset(&acc, 0, sizeof acc);
     sig_count = 0;
@@ -175,13 +156,13 @@ static void run(const struct run_cfg *c, uint64_t ops)
             timer_start();
         } else if (k < 34) {
             timer_stop();
-            collect(&f);
+            fx_collect(&f, &acc);
             sh_restart(&s);
             sh_verify_all(&s);
             timer_start();
         } else if (k < 35) {
             timer_stop();
-            collect(&f);
+            fx_collect(&f, &acc);
             sh_close_reopen(&s);
             timer_start();
         } else if (k < 50) {
@@ -198,7 +179,7 @@ static void run(const struct run_cfg *c, uint64_t ops)
     CHECK_EQ(vnv_check(&f.heap), VNV_OK);
     sh_release_all(&s);
     CHECK_EQ(vnv_check(&f.heap), VNV_OK);
-    collect(&f);
+    fx_collect(&f, &acc);
 
     CHECK_EQ(s.fails, 0);
     CHECK_EQ(sig_errors, 0);

@@ -57,6 +57,17 @@ void fx_free(struct fixture *f)
     f->nv = f->ram = NULL;
 }
 
+void fx_collect(const struct fixture *f, struct fx_totals *t)
+{
+    struct vnv_stats st;
+    if (vnv_stats(&f->heap, &st) == VNV_OK) {
+        t->persists += st.persists;
+        t->deferred += st.deferred;
+        t->restores += st.restores;
+        t->callbacks += st.callbacks;
+    }
+}
+
 uint32_t st_map_bytes(struct fixture *f)
 {
     struct vnv_stats st;

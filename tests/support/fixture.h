@@ -28,6 +28,11 @@ int fx_format(struct fixture *f, uint32_t nv_size, uint32_t ram_size, uint32_t m
 /* Simulated reset: the RAM buffer and heap struct are trashed, storage kept; vnv_open. */
 int fx_reboot(struct fixture *f);
 void fx_free(struct fixture *f);
+/* Heap counters restart at every vnv_open: a test adds them up before each reset. */
+struct fx_totals {
+    uint64_t persists, deferred, restores, callbacks;
+};
+void fx_collect(const struct fixture *f, struct fx_totals *t);
 /* The NV map's bytes in every checkpoint of this (open) heap: the bound's constant part. */
 uint32_t st_map_bytes(struct fixture *f);
 

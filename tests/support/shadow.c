@@ -61,6 +61,20 @@ double sh_scale(void)
     return v > 0 ? v : 1.0;
 }
 
+int sh_format(struct fixture *f, uint32_t nv_size, uint32_t ram, uint32_t dirty,
+              const struct vnv_ram_allocator *ram_alloc, struct sh_params *p)
+{
+    fx_init(f, nv_size, ram, dirty);
+    f->cfg.ram_allocator = ram_alloc;
+    int err = vnv_format(&f->heap, &f->cfg);
+    struct vnv_stats st;
+    if (!err && !ram_alloc)
+        err = vnv_stats(&f->heap, &st);
+    if (!err && !ram_alloc)
+        p->firstfit_arena = st.arena_free; /* empty heap: the whole arena is free */
+    return err;
+}
+
 void sh_init(struct shadow *s, struct fixture *f, const struct sh_params *p, uint32_t seed,
              const char *label)
 {

@@ -103,6 +103,11 @@ struct shadow {
     uint64_t checkpoints, wiped, restarts, reopens;
 };
 
+/* fx_init + vnv_format for a shadow run: `ram_alloc` NULL is first-fit, whose arena size
+ * then goes into p->firstfit_arena (the model's NOMEM rule needs it). Returns the format
+ * result. */
+int sh_format(struct fixture *f, uint32_t nv_size, uint32_t ram, uint32_t dirty,
+              const struct vnv_ram_allocator *ram_alloc, struct sh_params *p);
 /* The heap in f must be open (formatted or opened, no objects yet unless the caller adds
  * them to the model). Copies p; seeds the random source with `seed`. */
 void sh_init(struct shadow *s, struct fixture *f, const struct sh_params *p, uint32_t seed,
