@@ -72,6 +72,20 @@ int vnv_trim(struct vnv_heap *h) { return (h && h->state == HS_OPEN) ? VNV_OK : 
  */
 static int write_home(struct vnv_heap *h, struct meta *m, const uint8_t *src, uint32_t *to);
 
+/* After write_home, in the caller's section: `slot` holds the object now; `homed`: it had
+ * a home before this write. The slot is fresh (no checkpoint reads it) after a flip to the
+ * other slot, or after the first write (a checkpoint records a never-homed object whole).
+ * A write in place leaves MAP_FRESH as it is: write_home found it set, and if a
+ * checkpoint cleared it meanwhile, that checkpoint reads this slot for the blocks it did
+ * not record, so it must stay protected (the next flush goes to the other slot). */
+static void home_written(struct vnv_heap *h, uint32_t u, uint32_t slot, uint32_t homed)
+{
+    if (!homed || slot != (uint32_t)bit_get(nvmap(h, MAP_CUR), u)) {
+        map_put(h, MAP_CUR, u, (int)slot);
+        bit_set(nvmap(h, MAP_FRESH), u);
+    }
+}
+
 static int flush_meta(struct vnv_heap *h, struct meta *m)
 {
     if (!(m->word & ST_DIRTY))
@@ -81,8 +95,7 @@ static int flush_meta(struct vnv_heap *h, struct meta *m)
     if (err)
         return err;
     sec_enter(h);
-    map_put(h, MAP_CUR, u, (int)slot);
-    bit_set(nvmap(h, MAP_FRESH), u);
+    home_written(h, u, slot, st & ST_HOMED);
     uint32_t d = dirty_bytes_of(m);
     if (st & ST_PARTIAL)
         memset(meta_bitmap(m), 0, bitmap_bytes(size, st));
@@ -249,13 +262,12 @@ static int enlist(struct vnv_heap *h, struct meta *m, int homed)
  * the object's RAM copy stays as it is (dirty), and the pre-image is dropped. */
 static int pre_to_home(struct vnv_heap *h, struct meta *m)
 {
-    uint32_t u = id_unit(h, m->id), slot = 0;
+    uint32_t u = id_unit(h, m->id), slot = 0, homed = m->word & ST_HOMED;
     int err = write_home(h, m, pre_data(h, m), &slot);
     if (err)
         return err;
     sec_enter(h);
-    map_put(h, MAP_CUR, u, (int)slot);
-    bit_set(nvmap(h, MAP_FRESH), u);
+    home_written(h, u, slot, homed);
     m->word |= ST_HOMED;
     pre_drop(h, m);
     h->st.flushes++;

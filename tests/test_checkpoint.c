@@ -384,6 +384,83 @@ static void test_every_flipped_checkpoint_bit_is_caught(void)
     fx_free(&f);
 }
 
+#if !VNV_MINIMAL
+/* A checkpoint that commits while a block object is being flushed in place (here deferred
+ * to the end of the flush's storage write) records the dirty blocks and reads the others
+ * from that slot. The flush must leave the slot protected: the next flush of another block
+ * goes to the other slot, and a reset then reopens the checkpoint's blocks, not newer
+ * ones. (Before the fix the second flush wrote in place: block 6 came back as written
+ * after the checkpoint.) */
+static struct fixture *inplace_f;
+static struct vnv_storage inplace_inner;
+static int inplace_fire;
+static uint8_t inplace_image[NV];
+
+static int inplace_writev(void *ctx, uint32_t off, const struct vnv_iovec *iov, unsigned n)
+{
+    int err = inplace_inner.writev(ctx, off, iov, n);
+    if (inplace_fire && !err) {
+        inplace_fire = 0;
+        CHECK_EQ(vnv_persist_all(), VNV_PERSIST_DEFERRED); /* inside the write's section */
+    }
+    return err;
+}
+
+static int inplace_on_persist(void *user, int status, void *buf, size_t len)
+{
+    (void)user, (void)status, (void)buf, (void)len;
+    memcpy(inplace_image, inplace_f->nv, NV); /* storage as the checkpoint left it */
+    return 0;
+}
+
+static uint8_t block_after_reset(const uint8_t *image, vnv_obj_t p, uint32_t at)
+{
+    struct fixture g;
+    fx_init(&g, NV, RAM, DIRTY);
+    memcpy(g.nv, image, NV);
+    uint8_t v = 0xEE;
+    CHECK_EQ(vnv_open(&g.heap, &g.cfg), VNV_OK);
+    CHECK_EQ(vnv_read(&g.heap, p, at, &v, 1), VNV_OK);
+    CHECK_EQ(vnv_check(&g.heap), VNV_OK);
+    fx_free(&g);
+    return v;
+}
+
+static void test_checkpoint_inside_an_in_place_flush(void)
+{
+    struct fixture f;
+    fx_init(&f, NV, RAM, DIRTY);
+    inplace_f = &f;
+    inplace_inner = f.storage;
+    f.storage.writev = inplace_writev;
+    f.cfg.on_persist = inplace_on_persist;
+    REQUIRE(vnv_format(&f.heap, &f.cfg) == VNV_OK);
+    struct vnv_heap *h = &f.heap;
+    uint8_t init[512];
+    memset(init, 1, sizeof init);
+    vnv_obj_t p;
+    uint8_t *q;
+    CHECK_EQ(vnv_alloc_blocks(h, 512, 64, init, &p), VNV_OK);
+    CHECK_EQ(vnv_checkpoint(h), VNV_OK);
+    CHECK_EQ(vnv_flush(h, p), VNV_OK); /* homed since the checkpoint: flushes go in place */
+    CHECK_EQ(vnv_get_mut_range(h, p, 300, 1, (void **)&q), VNV_OK);
+    q[300] = 2;
+    CHECK_EQ(vnv_release(h, p), VNV_OK);
+    inplace_fire = 1;
+    CHECK_EQ(vnv_flush(h, p), VNV_OK); /* the checkpoint commits at the end of its write */
+    CHECK_EQ(inplace_fire, 0);
+    CHECK_EQ(vnv_get_mut_range(h, p, 400, 1, (void **)&q), VNV_OK);
+    q[400] = 3;
+    CHECK_EQ(vnv_release(h, p), VNV_OK);
+    CHECK_EQ(vnv_flush(h, p), VNV_OK);
+    CHECK_EQ(block_after_reset(inplace_image, p, 300), 2);
+    CHECK_EQ(block_after_reset(inplace_image, p, 400), 1);
+    CHECK_EQ(block_after_reset(f.nv, p, 300), 2); /* a reset now: that checkpoint, exactly */
+    CHECK_EQ(block_after_reset(f.nv, p, 400), 1);
+    fx_free(&f);
+}
+#endif
+
 int main(void)
 {
     RUN(test_resume_after_wipe_keeps_pointers);
@@ -394,5 +471,8 @@ int main(void)
     RUN(test_torn_checkpoint_sweep);
     RUN(test_bad_superblock_and_config);
     RUN(test_every_flipped_checkpoint_bit_is_caught);
+#if !VNV_MINIMAL
+    RUN(test_checkpoint_inside_an_in_place_flush);
+#endif
     return vtest_summary();
 }
