@@ -204,10 +204,12 @@ static void test_step_ram_buddy(void)
  * section or not) the handler forks. The child takes the interrupt there (checkpoint,
  * wipe, restore), runs the rest of the call unstepped, and compares what the heap then
  * shows (sizes, twice: the second from the kept header; every byte; the root; lists and
- * arrays; vnv_check) with a reference run that no interrupt touched. The parent waits and
- * steps on. One interrupt per child, so nothing after it repairs what it broke: a window
- * of one instruction is found every time, at linear cost. A restart child's callback
- * jumps out (power gone) and a fresh heap boots from a copy of the storage.
+ * arrays; vnv_check) with a reference run that no interrupt touched; then a fresh heap
+ * boots from the storage as it is and from the copy taken at the checkpoint, and both must
+ * show the same. The parent waits and steps on. One interrupt per child, so nothing after
+ * it repairs what it broke: a window of one instruction is found every time, at linear
+ * cost. A restart child's callback jumps out instead (power gone), and a fresh heap boots
+ * from the storage.
  */
 #include <setjmp.h>
 #include <sys/mman.h>
@@ -265,11 +267,12 @@ static sigjmp_buf reset_jb; /* where a child lands when "power fails" after the 
 #define SWEEP_RAM 1024u
 #define SWEEP_DIRTY 600u
 
-/* The sweep heap's callback: in a restart child the power fails right after the checkpoint
- * (nothing after the callback runs); otherwise the RAM buffer is wiped and restored. */
-static uint8_t ckpt_image[SWEEP_NV]; /* child 3: storage right after its checkpoint */
+static uint8_t ckpt_image[SWEEP_NV]; /* child 1: storage right after its checkpoint */
 static volatile sig_atomic_t image_armed;
 
+/* The sweep heap's callback: in a restart child the power fails right after the checkpoint
+ * (nothing after the callback runs); otherwise the storage is copied (child 1) and the RAM
+ * buffer is wiped and restored. */
 static int sweep_on_persist(void *user, int status, void *buf, size_t len)
 {
     struct fixture *f = user;
