@@ -1,6 +1,7 @@
 /* test_checkpoint.c - checkpoint + RAM wipe + resume, restart via vnv_open, close/open,
  * and detection of torn, stale and corrupted checkpoints. */
 #include "fixture.h"
+#include "persist_hook.h"
 #include "rng.h"
 #include "vtest.h"
 
@@ -391,38 +392,12 @@ static void test_every_flipped_checkpoint_bit_is_caught(void)
  * goes to the other slot, and a reset then reopens the checkpoint's blocks, not newer
  * ones. (Before the fix the second flush wrote in place: block 6 came back as written
  * after the checkpoint.) */
-static struct fixture *inplace_f;
-static struct vnv_storage inplace_inner;
-static int inplace_fire;
 static uint8_t inplace_image[NV];
-
-static int inplace_writev(void *ctx, uint32_t off, const struct vnv_iovec *iov, unsigned n)
-{
-    int err = inplace_inner.writev(ctx, off, iov, n);
-    if (inplace_fire && !err) {
-        inplace_fire = 0;
-        CHECK_EQ(vnv_persist_all(), VNV_PERSIST_DEFERRED); /* inside the write's section */
-    }
-    return err;
-}
-
-static int inplace_on_persist(void *user, int status, void *buf, size_t len)
-{
-    (void)user, (void)status, (void)buf, (void)len;
-    memcpy(inplace_image, inplace_f->nv, NV); /* storage as the checkpoint left it */
-    return 0;
-}
 
 static uint8_t block_after_reset(const uint8_t *image, vnv_obj_t p, uint32_t at)
 {
-    struct fixture g;
-    fx_init(&g, NV, RAM, DIRTY);
-    memcpy(g.nv, image, NV);
     uint8_t v = 0xEE;
-    CHECK_EQ(vnv_open(&g.heap, &g.cfg), VNV_OK);
-    CHECK_EQ(vnv_read(&g.heap, p, at, &v, 1), VNV_OK);
-    CHECK_EQ(vnv_check(&g.heap), VNV_OK);
-    fx_free(&g);
+    CHECK_EQ(fx_byte_after_reset(image, NV, RAM, DIRTY, p, at, &v), VNV_OK);
     return v;
 }
 
@@ -430,10 +405,7 @@ static void test_checkpoint_inside_an_in_place_flush(void)
 {
     struct fixture f;
     fx_init(&f, NV, RAM, DIRTY);
-    inplace_f = &f;
-    inplace_inner = f.storage;
-    f.storage.writev = inplace_writev;
-    f.cfg.on_persist = inplace_on_persist;
+    hook_install(&f, inplace_image, NV);
     REQUIRE(vnv_format(&f.heap, &f.cfg) == VNV_OK);
     struct vnv_heap *h = &f.heap;
     uint8_t init[512];
@@ -446,9 +418,9 @@ static void test_checkpoint_inside_an_in_place_flush(void)
     CHECK_EQ(vnv_get_mut_range(h, p, 300, 1, (void **)&q), VNV_OK);
     q[300] = 2;
     CHECK_EQ(vnv_release(h, p), VNV_OK);
-    inplace_fire = 1;
+    hook_arm(1, 0);
     CHECK_EQ(vnv_flush(h, p), VNV_OK); /* the checkpoint commits at the end of its write */
-    CHECK_EQ(inplace_fire, 0);
+    CHECK_EQ(hook_result(), VNV_PERSIST_DEFERRED); /* (inside the write's section) */
     CHECK_EQ(vnv_get_mut_range(h, p, 400, 1, (void **)&q), VNV_OK);
     q[400] = 3;
     CHECK_EQ(vnv_release(h, p), VNV_OK);

@@ -10,6 +10,7 @@
 
 #include "fixture.h"
 #include "image_crc.h"
+#include "persist_hook.h"
 #include "vtest.h"
 
 #define NV (64u * 1024u)
@@ -173,38 +174,12 @@ static void test_image_records_the_setting(void)
  * before it writes (here: deferred to the end of the slot check's read) reads that slot:
  * the write must copy to the other slot instead, so that a reset reopens the checkpoint's
  * value. (Before the fix it rewrote the slot: a reset opened the new byte.) */
-static struct fixture *cow_f;
-static struct vnv_storage cow_inner;
-static int cow_fire;
 static uint8_t cow_image[NV];
-
-static int cow_read(void *ctx, uint32_t off, void *dst, uint32_t len)
-{
-    int err = cow_inner.read(ctx, off, dst, len);
-    if (cow_fire && len > VNV_OBJ_HEADER_SIZE) { /* the slot check, not the header */
-        cow_fire = 0;
-        CHECK_EQ(vnv_persist_all(), VNV_PERSIST_DEFERRED);
-    }
-    return err;
-}
-
-static int cow_on_persist(void *user, int status, void *buf, size_t len)
-{
-    (void)user, (void)status, (void)buf, (void)len;
-    memcpy(cow_image, cow_f->nv, NV);
-    return 0;
-}
 
 static uint8_t byte_after_reset(const uint8_t *image, vnv_obj_t o, uint32_t at)
 {
-    struct fixture g;
-    fx_init(&g, NV, RAM, DIRTY);
-    memcpy(g.nv, image, NV);
     uint8_t v = 0xEE;
-    CHECK_EQ(vnv_open(&g.heap, &g.cfg), VNV_OK);
-    CHECK_EQ(vnv_read(&g.heap, o, at, &v, 1), VNV_OK);
-    CHECK_EQ(vnv_check(&g.heap), VNV_OK);
-    fx_free(&g);
+    CHECK_EQ(fx_byte_after_reset(image, NV, RAM, DIRTY, o, at, &v), VNV_OK);
     return v;
 }
 
@@ -212,18 +187,15 @@ static void test_checkpoint_before_an_in_place_write(void)
 {
     struct fixture f;
     fx_init(&f, NV, RAM, DIRTY);
-    cow_f = &f;
-    cow_inner = f.storage;
-    f.storage.read = cow_read;
-    f.cfg.on_persist = cow_on_persist;
+    hook_install(&f, cow_image, NV);
     REQUIRE(vnv_format(&f.heap, &f.cfg) == VNV_OK);
     vnv_obj_t a, b;
     two_homed(&f, &a, &b);
     uint8_t x = 9, y = 5;
     CHECK_EQ(vnv_write(&f.heap, a, 0, &x, 1), VNV_OK); /* copy on write: slot 1, fresh */
-    cow_fire = 1;
+    hook_arm(0, VNV_OBJ_HEADER_SIZE); /* in the slot check's read, not the header's */
     CHECK_EQ(vnv_write(&f.heap, a, 1, &y, 1), VNV_OK); /* the checkpoint lands inside */
-    CHECK_EQ(cow_fire, 0);
+    CHECK_EQ(hook_result(), VNV_PERSIST_DEFERRED);
     uint8_t got[2];
     CHECK_EQ(vnv_read(&f.heap, a, 0, got, 2), VNV_OK);
     CHECK_EQ(got[0], 9);
