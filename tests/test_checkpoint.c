@@ -394,13 +394,6 @@ static void test_every_flipped_checkpoint_bit_is_caught(void)
  * after the checkpoint.) */
 static uint8_t inplace_image[NV];
 
-static uint8_t block_after_reset(const uint8_t *image, vnv_obj_t p, uint32_t at)
-{
-    uint8_t v = 0xEE;
-    CHECK_EQ(fx_byte_after_reset(image, NV, RAM, DIRTY, p, at, &v), VNV_OK);
-    return v;
-}
-
 static void test_checkpoint_inside_an_in_place_flush(void)
 {
     struct fixture f;
@@ -425,10 +418,11 @@ static void test_checkpoint_inside_an_in_place_flush(void)
     q[400] = 3;
     CHECK_EQ(vnv_release(h, p), VNV_OK);
     CHECK_EQ(vnv_flush(h, p), VNV_OK);
-    CHECK_EQ(block_after_reset(inplace_image, p, 300), 2);
-    CHECK_EQ(block_after_reset(inplace_image, p, 400), 1);
-    CHECK_EQ(block_after_reset(f.nv, p, 300), 2); /* a reset now: that checkpoint, exactly */
-    CHECK_EQ(block_after_reset(f.nv, p, 400), 1);
+    CHECK_EQ(fx_byte_after_reset(inplace_image, NV, RAM, DIRTY, p, 300), 2);
+    CHECK_EQ(fx_byte_after_reset(inplace_image, NV, RAM, DIRTY, p, 400), 1);
+    /* a reset now: that checkpoint, exactly */
+    CHECK_EQ(fx_byte_after_reset(f.nv, NV, RAM, DIRTY, p, 300), 2);
+    CHECK_EQ(fx_byte_after_reset(f.nv, NV, RAM, DIRTY, p, 400), 1);
     fx_free(&f);
 }
 #endif

@@ -176,13 +176,6 @@ static void test_image_records_the_setting(void)
  * value. (Before the fix it rewrote the slot: a reset opened the new byte.) */
 static uint8_t cow_image[NV];
 
-static uint8_t byte_after_reset(const uint8_t *image, vnv_obj_t o, uint32_t at)
-{
-    uint8_t v = 0xEE;
-    CHECK_EQ(fx_byte_after_reset(image, NV, RAM, DIRTY, o, at, &v), VNV_OK);
-    return v;
-}
-
 static void test_checkpoint_before_an_in_place_write(void)
 {
     struct fixture f;
@@ -200,9 +193,10 @@ static void test_checkpoint_before_an_in_place_write(void)
     CHECK_EQ(vnv_read(&f.heap, a, 0, got, 2), VNV_OK);
     CHECK_EQ(got[0], 9);
     CHECK_EQ(got[1], 5);
-    CHECK_EQ(byte_after_reset(cow_image, a, 1), 1 * 7 + 1);
-    CHECK_EQ(byte_after_reset(f.nv, a, 1), 1 * 7 + 1); /* a reset now: that checkpoint */
-    CHECK_EQ(byte_after_reset(f.nv, a, 0), 9);
+    CHECK_EQ(fx_byte_after_reset(cow_image, NV, RAM, DIRTY, a, 1), 1 * 7 + 1);
+    /* a reset now: that checkpoint */
+    CHECK_EQ(fx_byte_after_reset(f.nv, NV, RAM, DIRTY, a, 1), 1 * 7 + 1);
+    CHECK_EQ(fx_byte_after_reset(f.nv, NV, RAM, DIRTY, a, 0), 9);
     fx_free(&f);
 }
 

@@ -58,7 +58,7 @@
 #define TRAP_FLAG 0x100L /* EFLAGS.TF: a debug trap after the next instruction */
 
 static volatile sig_atomic_t stepping;
-static volatile uint32_t countdown, stride, lcg_state = 2463534242u;
+static volatile uint32_t countdown, stride = 1, lcg_state = 2463534242u;
 static volatile uint64_t steps, counted, persists, persist_errors;
 static struct vnv_heap *stepped_heap;
 
@@ -554,9 +554,8 @@ static void make_patterns(void)
             sc_patterns[k][i] = (uint8_t)(k * 131u + i * 7u + (i >> 3) + 1u);
 }
 
-static const uint8_t *pattern(uint32_t n, uint32_t seed)
+static const uint8_t *pattern(uint32_t seed)
 {
-    (void)n;
     return sc_patterns[seed % SC_PATTERNS];
 }
 
@@ -586,7 +585,7 @@ static int op_load(struct fixture *f)
 
 static int op_write_cow(struct fixture *f) /* into a non-resident object's other slot */
 {
-    return vnv_write(&f->heap, sc[SC_B].h, 30, pattern(16, 5), 16);
+    return vnv_write(&f->heap, sc[SC_B].h, 30, pattern(5), 16);
 }
 
 static int op_mut_flush(struct fixture *f)
@@ -595,7 +594,7 @@ static int op_mut_flush(struct fixture *f)
     int err = vnv_get_mut_exact(&f->heap, sc[SC_A].h, 24, &p);
     if (err)
         return err;
-    memcpy(p, pattern(24, 6), 24);
+    memcpy(p, pattern(6), 24);
     err = vnv_release(&f->heap, sc[SC_A].h);
     return err ? err : vnv_flush(&f->heap, sc[SC_A].h);
 }
@@ -606,7 +605,7 @@ static int op_alloc_free(struct fixture *f)
 {
     int err = vnv_free(&f->heap, sc[SC_C].h);
     if (!err)
-        err = vnv_alloc(&f->heap, 40, pattern(40, 7), &sc[SC_C].h);
+        err = vnv_alloc(&f->heap, 40, pattern(7), &sc[SC_C].h);
     return err;
 }
 
@@ -624,7 +623,7 @@ static int op_block_flush(struct fixture *f)
         err = vnv_get_mut_range(&f->heap, sc[SC_P].h, off, 10, &p);
         if (err)
             return err;
-        memcpy((uint8_t *)p + off, pattern(10, 8 + off), 10);
+        memcpy((uint8_t *)p + off, pattern(8 + off), 10);
         err = vnv_release(&f->heap, sc[SC_P].h);
         if (!err)
             err = vnv_flush(&f->heap, sc[SC_P].h);
@@ -638,17 +637,17 @@ static int op_group(struct fixture *f)
     void *p = NULL;
     int err = vnv_atomic_begin(h);
     if (!err)
-        err = vnv_write(h, sc[SC_A].h, 0, pattern(8, 9), 8);
+        err = vnv_write(h, sc[SC_A].h, 0, pattern(9), 8);
     if (!err)
         err = vnv_get_mut(h, sc[SC_B].h, &p);
     if (!err) {
-        memcpy((uint8_t *)p + 150, pattern(4, 10), 4);
+        memcpy((uint8_t *)p + 150, pattern(10), 4);
         err = vnv_release(h, sc[SC_B].h);
     }
     if (!err)
         err = vnv_free(h, sc[SC_D].h);
     if (!err)
-        err = vnv_alloc(h, 24, pattern(24, 11), &sc[SC_D].h);
+        err = vnv_alloc(h, 24, pattern(11), &sc[SC_D].h);
     int end = vnv_atomic_end(h);
     return err ? err : end;
 }
@@ -679,9 +678,9 @@ static int op_group_abort(struct fixture *f)
     vnv_obj_t tmp;
     int err = vnv_atomic_begin(h);
     if (!err)
-        err = vnv_write(h, sc[SC_B].h, 10, pattern(20, 12), 20);
+        err = vnv_write(h, sc[SC_B].h, 10, pattern(12), 20);
     if (!err)
-        err = vnv_alloc(h, 32, pattern(32, 13), &tmp);
+        err = vnv_alloc(h, 32, pattern(13), &tmp);
     if (!err)
         err = vnv_free(h, sc[SC_C].h);
     int end = vnv_atomic_abort(h);
@@ -693,16 +692,16 @@ static int op_group_through(struct fixture *f) /* short writes, straight to a fr
     struct vnv_heap *h = &f->heap;
     int err = vnv_atomic_begin(h);
     if (!err)
-        err = vnv_write(h, sc[SC_A].h, 4, pattern(12, 14), 12);
+        err = vnv_write(h, sc[SC_A].h, 4, pattern(14), 12);
     if (!err)
-        err = vnv_write(h, sc[SC_A].h, 16, pattern(8, 15), 8);
+        err = vnv_write(h, sc[SC_A].h, 16, pattern(15), 8);
     int end = vnv_atomic_end(h);
     return err ? err : end;
 }
 
 static int op_list_push(struct fixture *f)
 {
-    return vnv_list_push_back(&f->heap, sc_list, pattern(SC_ELEM, 16));
+    return vnv_list_push_back(&f->heap, sc_list, pattern(16));
 }
 
 static int op_list_pop(struct fixture *f)
@@ -723,14 +722,14 @@ static int op_list_remove(struct fixture *f) /* the second node: two links chang
 
 static int op_array_set(struct fixture *f) /* across a block boundary */
 {
-    return vnv_array_set_range(&f->heap, sc_array, 6, 4, pattern(32, 17));
+    return vnv_array_set_range(&f->heap, sc_array, 6, 4, pattern(17));
 }
 #endif
 
 static int alloc_sc(struct fixture *f, int k, uint32_t size, uint32_t seed)
 {
     sc[k].size = size;
-    return vnv_alloc(&f->heap, size, pattern(size, seed), &sc[k].h);
+    return vnv_alloc(&f->heap, size, pattern(seed), &sc[k].h);
 }
 
 static void test_sweep_calls(void)
@@ -745,7 +744,6 @@ static void test_sweep_calls(void)
     memset(sc, 0, sizeof sc);
     sc_list = sc_array = VNV_NULL;
     make_patterns();
-    stride = 1;
     stepped_heap = h;
     CHECK_EQ(alloc_sc(&f, SC_R, 64, 1), VNV_OK);
     CHECK_EQ(alloc_sc(&f, SC_A, 24, 2), VNV_OK);
@@ -754,7 +752,7 @@ static void test_sweep_calls(void)
     CHECK_EQ(alloc_sc(&f, SC_D, 24, 5), VNV_OK);
 #if !VNV_MINIMAL
     sc[SC_P].size = 512;
-    CHECK_EQ(vnv_alloc_blocks(h, 512, 64, pattern(512, 6), &sc[SC_P].h), VNV_OK);
+    CHECK_EQ(vnv_alloc_blocks(h, 512, 64, pattern(6), &sc[SC_P].h), VNV_OK);
 #endif
     CHECK_EQ(vnv_set_root(h, sc[SC_R].h), VNV_OK);
     CHECK_EQ(vnv_checkpoint(h), VNV_OK);
@@ -785,9 +783,8 @@ static void test_sweep_calls(void)
     sweep(&f, "group-through", op_group_through, 1);
     CHECK_EQ(vnv_list_create(h, SC_ELEM, &sc_list), VNV_OK);
     for (uint32_t i = 0; i < 5; i++)
-        CHECK_EQ(vnv_list_push_back(h, sc_list, pattern(SC_ELEM, 20u + i)), VNV_OK);
-    CHECK_EQ(vnv_array_create(h, SC_ARRAY_LEN, 8, 64, pattern(SC_ARRAY_LEN * 8u, 30),
-                              &sc_array), VNV_OK);
+        CHECK_EQ(vnv_list_push_back(h, sc_list, pattern(20u + i)), VNV_OK);
+    CHECK_EQ(vnv_array_create(h, SC_ARRAY_LEN, 8, 64, pattern(30), &sc_array), VNV_OK);
     CHECK_EQ(vnv_checkpoint(h), VNV_OK);
     CHECK_EQ(unload_all(&f), VNV_OK);
     CHECK_EQ(vnv_unload(h, sc_list), VNV_OK);

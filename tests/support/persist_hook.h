@@ -18,8 +18,7 @@ void hook_arm(int on_write, uint32_t min_read);
 int hook_result(void);
 
 /* A fresh device booting from a copy of `image`: open, read one byte of `o`, vnv_check
- * (not in the minimal profile).
- * Returns the first error; *out the byte. */
+ * (not in the minimal profile). Returns the byte (0..255), or the first error (< 0). */
 int fx_byte_after_reset(const uint8_t *image, uint32_t nv_size, uint32_t ram_size,
-                        uint32_t max_dirty, vnv_obj_t o, uint32_t at, uint8_t *out);
+                        uint32_t max_dirty, vnv_obj_t o, uint32_t at);
 #endif
