@@ -305,11 +305,21 @@ int vnv_close(struct vnv_heap *h)
     }
     sec_enter(h);
     int err = ckpt_write(h, CKPT_FLAG_CLEAN);
+    int asked = 0;
     if (!err) {
-        registry_remove(h);
+        registry_remove(h); /* from here no interrupt sees the heap */
+        asked = h->pending;
+        h->pending = 0;
         h->state = HS_NONE;
     }
     sec_leave(h);
+    /* A power-failure request deferred into this checkpoint still gets its callback (the
+     * firmware may wait there for the power to go): storage holds everything now, and RAM
+     * is no longer the heap's, so what the callback returns does not matter. */
+    if (asked && h->on_persist) {
+        h->st.callbacks++;
+        (void)h->on_persist(h->user, VNV_OK, h->buf, h->buf_size);
+    }
     return err;
 }
 

@@ -427,6 +427,31 @@ static void test_checkpoint_inside_an_in_place_flush(void)
 }
 #endif
 
+/* A power-failure request that arrives while vnv_close writes its checkpoint is deferred
+ * into it; close still calls on_persist for it (the firmware may wait there for the power
+ * to go), with storage complete. (Before the fix the request was dropped: no callback.) */
+static uint8_t close_image[NV];
+
+static void test_close_answers_a_deferred_request(void)
+{
+    struct fixture f;
+    fx_init(&f, NV, RAM, DIRTY);
+    hook_install(&f, close_image, NV);
+    REQUIRE(vnv_format(&f.heap, &f.cfg) == VNV_OK);
+    vnv_obj_t o;
+    uint8_t v = 7;
+    CHECK_EQ(vnv_alloc(&f.heap, 16, NULL, &o), VNV_OK);
+    CHECK_EQ(vnv_write(&f.heap, o, 5, &v, 1), VNV_OK);
+    CHECK_EQ(vnv_flush(&f.heap, o), VNV_OK); /* close writes nothing but its checkpoint */
+    memset(close_image, 0, sizeof close_image);
+    hook_arm(1, 0);
+    CHECK_EQ(vnv_close(&f.heap), VNV_OK);
+    CHECK_EQ(hook_result(), VNV_PERSIST_DEFERRED); /* (inside the checkpoint's section) */
+    CHECK_EQ(fx_byte_after_reset(close_image, NV, RAM, DIRTY, o, 5), 7); /* it was called */
+    CHECK_EQ(vnv_persist_all(), VNV_OK); /* closed: nothing to do, no callback */
+    fx_free(&f);
+}
+
 int main(void)
 {
     RUN(test_resume_after_wipe_keeps_pointers);
@@ -437,6 +462,7 @@ int main(void)
     RUN(test_torn_checkpoint_sweep);
     RUN(test_bad_superblock_and_config);
     RUN(test_every_flipped_checkpoint_bit_is_caught);
+    RUN(test_close_answers_a_deferred_request);
 #if !VNV_MINIMAL
     RUN(test_checkpoint_inside_an_in_place_flush);
 #endif
