@@ -461,6 +461,10 @@ int vnv_unload(struct vnv_heap *h, vnv_obj_t obj);
  *   checkpoint's (HDR read + read of the len old bytes + write of len bytes; the old bytes
  *   go to the undo log, 12 + len bytes of budget); otherwise the object is loaded first
  *   (vnv_get's traffic) and changed in RAM.
+ * Power failure: a resume (RAM kept or restored) continues the call as if nothing happened.
+ * A restart from a checkpoint taken during a vnv_write outside a group may find the range
+ * partly written (as with memcpy through vnv_get_mut): put the write in a group
+ * (vnv_atomic_begin) when a restart must see all of it or none.
  */
 int vnv_read(struct vnv_heap *h, vnv_obj_t obj, size_t off, void *dst, size_t len);
 int vnv_write(struct vnv_heap *h, vnv_obj_t obj, size_t off, const void *src, size_t len);

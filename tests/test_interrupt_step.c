@@ -10,7 +10,8 @@
  * run of the same binary.
  *
  *   - Sweeps (test_sweep_calls): for a list of calls (loads, copy-on-write, flushes in
- *     place, eviction, alloc/free, failure-atomic groups, list and array updates, a
+ *     place, eviction, alloc/free and gather, block objects, failure-atomic groups, list
+ *     and array updates and views, list attach's redo, destroy, close/open, a
  *     checkpoint), one interrupt at each instruction in turn, in a forked child, compared
  *     with a run that no interrupt touched. Every instruction, inside critical sections
  *     too. The same child then resets without a checkpoint (an unannounced reset after
@@ -35,6 +36,8 @@
  * with another object's size, whose loads read the wrong slot. The "size" sweep finds it
  * at two instructions of every run; the random signals of test_signal_persist found it in
  * about 1 run in 20.
+ * Found: a request that vnv_persist_all deferred into vnv_close's checkpoint was dropped,
+ * and on_persist never called ("close-open").
  *
  * x86-64 Linux only (the trap flag and ucontext layout); elsewhere it reports a skip.
  * VNV_TEST_SCALE multiplies the random part's operation count; VNV_TEST_SEED varies it.
@@ -63,6 +66,7 @@ static volatile uint64_t steps, counted, persists, persist_errors;
 static struct vnv_heap *stepped_heap;
 
 static volatile sig_atomic_t sweeping;
+static uint8_t open_state; /* the heap's lifecycle field while open (a test-only peek) */
 static void sweep_trap(ucontext_t *uc);
 
 static uint32_t next_gap(void)
@@ -226,7 +230,9 @@ static void test_step_ram_buddy(void)
  * other builds run the same sweeps sampled, to keep `make test` short: the minimal and
  * data-checksum builds every 7th instruction, sanitizer builds (about ten times the
  * instructions, and dearer forks) every 61st. Primes: the phase drifts along loops. */
-#if SH_ASAN
+#ifdef VNV_SWEEP_EVERY /* -DVNV_SWEEP_EVERY=1: every instruction in any build */
+#define SWEEP_EVERY ((uint32_t)VNV_SWEEP_EVERY)
+#elif SH_ASAN
 #define SWEEP_EVERY 61u
 #elif VNV_MINIMAL || VNV_DATA_CRC
 #define SWEEP_EVERY 7u
@@ -258,6 +264,7 @@ struct observed {
 static struct refs {
     struct observed resume, pre, post;
     vnv_obj_t pre_h[SC_OBJS], post_h[SC_OBJS];
+    uint64_t closed; /* interrupts that found the heap closed (no checkpoint to take) */
 } *refs;
 #define ref (&refs->resume)
 static volatile sig_atomic_t in_child, sweep_restart, reset_armed;
@@ -268,7 +275,7 @@ static sigjmp_buf reset_jb; /* where a child lands when "power fails" after the 
 #define SWEEP_DIRTY 600u
 
 static uint8_t ckpt_image[SWEEP_NV]; /* child 1: storage right after its checkpoint */
-static volatile sig_atomic_t image_armed;
+static volatile sig_atomic_t image_armed, unregistered;
 
 /* The sweep heap's callback: in a restart child the power fails right after the checkpoint
  * (nothing after the callback runs); otherwise the storage is copied (child 1) and the RAM
@@ -347,7 +354,11 @@ static void sweep_trap(ucontext_t *uc)
      * outcome at every instruction, so only the first of each section and every 16th
      * (16 x SWEEP_EVERY-th). */
     static uint32_t busy_run, free_run;
-    if (stepped_heap->busy) {
+    if (stepped_heap->state != open_state) {
+        /* closed (vnv_open's long validation): nothing to take, the same every time */
+        if (busy_run++ % (16u * SWEEP_EVERY))
+            return;
+    } else if (stepped_heap->busy) {
         if (busy_run++ % (16u * SWEEP_EVERY))
             return;
         sweep_busy++;
@@ -369,8 +380,10 @@ static void sweep_trap(ucontext_t *uc)
             image_armed = kind == 1;
             stepping = 0;
             uc->uc_mcontext.gregs[REG_EFL] &= ~TRAP_FLAG;
-            if (vnv_persist_all() < 0)
+            int pr = vnv_persist_all();
+            if (pr < 0)
                 _exit(3);
+            unregistered = pr == VNV_OK && image_armed; /* no heap open: no callback */
             return; /* (deferred: it runs, and child 2 restarts, when the section ends) */
         }
         int status = 0;
@@ -435,8 +448,14 @@ typedef int (*sweep_fn)(struct fixture *f);
 
 /* Run `fn` with an interrupt at each of its instructions in turn (children), and once
  * without (here, the heap goes on from that). */
-static void sweep(struct fixture *f, const char *name, sweep_fn fn, int restart)
+/* sweep() flags: also restart from each interrupt's checkpoint at once (all-or-nothing
+ * calls); the call has no critical section when its objects are resident */
+#define SW_RESTART 1
+#define SW_NO_SECTION 2
+
+static void sweep(struct fixture *f, const char *name, sweep_fn fn, int flags)
 {
+    int restart = flags & SW_RESTART;
     fflush(NULL); /* the children must not write the parent's buffered output again */
     save_handles(refs->pre_h);
     int status = 0;
@@ -464,7 +483,7 @@ static void sweep(struct fixture *f, const char *name, sweep_fn fn, int restart)
     REQUIRE(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status));
     CHECK_EQ(WEXITSTATUS(status), 0);
     uint64_t failed0 = sweep_failed;
-    sweep_points = sweep_busy = 0;
+    sweep_points = sweep_busy = refs->closed = 0;
     sweep_first_bad = -1;
     sweep_restart = restart;
     if (sigsetjmp(reset_jb, 1)) { /* child 2, after the callback: the power is gone */
@@ -488,6 +507,16 @@ static void sweep(struct fixture *f, const char *name, sweep_fn fn, int restart)
     if (in_child) { /* child 1, after the interrupt: the rest ran unstepped */
         static struct observed o, at, end;
         observe(f, rc, &o, 1);
+        if (image_armed) { /* no checkpoint was taken */
+            if (!unregistered) {
+                fprintf(stderr, "  [%s] interrupt at instruction %llu: deferred, never "
+                                "answered\n",
+                        name, (unsigned long long)sweep_points);
+                _exit(1);
+            }
+            refs->closed++; /* the heap was closed: storage holds it all */
+            goto resumed;
+        }
         /* the reset after the call: the checkpoint's state, exactly (the storage image
          * the callback copied, booted, against the storage now, booted) */
         observe_restart(ckpt_image, handles_now(), &at);
@@ -502,6 +531,7 @@ static void sweep(struct fixture *f, const char *name, sweep_fn fn, int restart)
                     fprintf(stderr, "    object %d differs\n", k);
             _exit(1);
         }
+    resumed:
         if (memcmp(&o, ref, sizeof o) != 0) {
             fprintf(stderr, "  [%s] interrupted at instruction %llu: rc %d (want %d), "
                             "check %d, root %d (want %d)\n",
@@ -533,11 +563,12 @@ static void sweep(struct fixture *f, const char *name, sweep_fn fn, int restart)
     CHECK(memcmp(mine, ref, sizeof *mine) == 0); /* the stepped run is the reference */
     munmap(mine, sizeof *mine);
     CHECK(sweep_points >= 5); /* (sampled builds: a short call has a few) */
-    CHECK(sweep_busy > 0); /* some in a critical section (storage transfers are) */
+    CHECK(sweep_busy > 0 || (flags & SW_NO_SECTION)); /* storage transfers are sections */
     CHECK_EQ(sweep_failed - failed0, 0);
-    fprintf(stderr, "  [%s] %llu interrupt points (%llu in a critical section)%s, %llu wrong "
-                    "(first at %d)\n",
+    fprintf(stderr, "  [%s] %llu interrupt points (%llu in a critical section, %llu with the "
+                    "heap closed)%s, %llu wrong (first at %d)\n",
             name, (unsigned long long)sweep_points, (unsigned long long)sweep_busy,
+            (unsigned long long)refs->closed,
             restart ? ", each resumed, reset after, restarted" : ", each resumed, reset after",
             (unsigned long long)(sweep_failed - failed0), sweep_first_bad);
 }
@@ -724,6 +755,170 @@ static int op_array_set(struct fixture *f) /* across a block boundary */
 {
     return vnv_array_set_range(&f->heap, sc_array, 6, 4, pattern(17));
 }
+
+static int op_list_push_front(struct fixture *f)
+{
+    return vnv_list_push_front(&f->heap, sc_list, pattern(18));
+}
+
+static int op_list_pop_back(struct fixture *f)
+{
+    uint8_t v[SC_ELEM];
+    return vnv_list_pop_back(&f->heap, sc_list, v);
+}
+
+static int op_list_peek_mut(struct fixture *f) /* a value changed in place, then flushed */
+{
+    vnv_obj_t n = VNV_NULL;
+    void *v = NULL;
+    int err = vnv_list_peek_front_mut(&f->heap, sc_list, &n, &v);
+    if (err)
+        return err;
+    memcpy(v, pattern(19), SC_ELEM);
+    err = vnv_list_release(&f->heap, n);
+    return err ? err : vnv_flush(&f->heap, n);
+}
+
+static int op_array_views(struct fixture *f) /* a read view, then a writer view, flushed */
+{
+    struct vnv_heap *h = &f->heap;
+    const void *ro = NULL;
+    void *rw = NULL;
+    uint32_t len = 0;
+    int err = vnv_array_view(h, sc_array, &ro, &len);
+    if (!err)
+        err = vnv_array_release(h, sc_array);
+    if (!err)
+        err = vnv_array_write(h, sc_array, 15, 3, &rw);
+    if (err)
+        return err;
+    memcpy(rw, pattern(21), 24);
+    err = vnv_array_release(h, sc_array);
+    return err ? err : vnv_flush(h, sc_array);
+}
+
+static int op_array_write_all(struct fixture *f)
+{
+    void *rw = NULL;
+    int err = vnv_array_write_all(&f->heap, sc_array, &rw);
+    if (err)
+        return err;
+    memcpy((uint8_t *)rw + 100, pattern(22), 60);
+    return vnv_array_release(&f->heap, sc_array);
+}
+
+static int op_set_root(struct fixture *f) { return vnv_set_root(&f->heap, sc[SC_B].h); }
+
+static int op_mark_dirty(struct fixture *f) /* a range, more blocks marked, one flush */
+{
+    void *p = NULL;
+    int err = vnv_get_mut_range(&f->heap, sc[SC_P].h, 60, 8, &p);
+    if (err)
+        return err;
+    err = vnv_mark_dirty(&f->heap, sc[SC_P].h, 250, 20);
+    if (!err) {
+        memcpy((uint8_t *)p + 60, pattern(23), 8);
+        memcpy((uint8_t *)p + 250, pattern(24), 20);
+    }
+    int rel = vnv_release(&f->heap, sc[SC_P].h);
+    err = err ? err : rel;
+    return err ? err : vnv_flush(&f->heap, sc[SC_P].h);
+}
+
+static int op_realloc_blocks(struct fixture *f) /* a plain object replaced by a block one */
+{
+    int err = vnv_free(&f->heap, sc[SC_D].h);
+    return err ? err : vnv_alloc_blocks(&f->heap, 24, 16, pattern(25), &sc[SC_D].h);
+}
+
+static int op_gather_flush(struct fixture *f) /* three pieces, written home at once */
+{
+    const uint8_t *a = pattern(26);
+    struct vnv_iovec init[3] = {{a, 8}, {NULL, 0}, {a + 100, 32}};
+    int err = vnv_free(&f->heap, sc[SC_C].h);
+    if (!err)
+        err = vnv_alloc_gather(&f->heap, init, 3, &sc[SC_C].h);
+    return err ? err : vnv_flush(&f->heap, sc[SC_C].h);
+}
+
+/* A list operation the last restart interrupted: attach finishes it. */
+static int op_attach(struct fixture *f) { return vnv_list_attach(&f->heap, sc_list); }
+
+static int op_list_destroy(struct fixture *f)
+{
+    int err = vnv_set_root(&f->heap, VNV_NULL);
+    return err ? err : vnv_list_destroy(&f->heap, sc_list);
+}
+
+static int op_array_destroy(struct fixture *f) { return vnv_array_destroy(&f->heap, sc_array); }
+#endif
+
+/* The end of a session and the next one: flush all, a clean checkpoint, open again (an
+ * interrupt before the heap is open again finds nothing to checkpoint). */
+static int op_close_open(struct fixture *f)
+{
+    int err = vnv_close(&f->heap);
+    if (!err)
+        err = vnv_open(&f->heap, &f->cfg);
+#if !VNV_MINIMAL
+    if (!err && !vnv_is_null(sc_list))
+        err = vnv_list_attach(&f->heap, sc_list);
+#endif
+    return err;
+}
+
+#if !VNV_MINIMAL
+/* A restart in the middle of a list remove, after its commit point: the heap reopens from
+ * a checkpoint taken at the first list step whose image needs attach's redo (the booted
+ * list header comes out dirty from attach). Found by trying the steps in turn. */
+static volatile uint32_t steps_left;
+
+static void take_at_step(void *arg)
+{
+    (void)arg;
+    if (steps_left && --steps_left == 0) {
+        image_armed = 1; /* the callback copies storage to ckpt_image */
+        (void)vnv_persist_all();
+    }
+}
+
+static void boot_mid_remove(struct fixture *f)
+{
+    struct vnv_heap *h = &f->heap;
+    uint32_t at = 0;
+    for (uint32_t n = 1; n < 64 && !at; n++) {
+        fflush(NULL);
+        pid_t pid = fork_retry();
+        if (pid == 0) {
+            static struct fixture g;
+            steps_left = n;
+            vnv_list_set_step_hook(take_at_step, NULL);
+            if (op_list_remove(f) != VNV_OK || steps_left)
+                _exit(2); /* fewer steps than n */
+            fx_init(&g, SWEEP_NV, SWEEP_RAM, SWEEP_DIRTY);
+            memcpy(g.nv, ckpt_image, SWEEP_NV);
+            _exit(vnv_open(&g.heap, &g.cfg) == VNV_OK &&
+                          vnv_list_attach(&g.heap, sc_list) == VNV_OK &&
+                          vnv_is_dirty(&g.heap, sc_list)
+                      ? 0
+                      : 1);
+        }
+        int status = 0;
+        REQUIRE(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status));
+        if (WEXITSTATUS(status) == 2)
+            break;
+        if (WEXITSTATUS(status) == 0)
+            at = n;
+    }
+    REQUIRE(at > 0); /* a remove has steps after its commit */
+    steps_left = at;
+    vnv_list_set_step_hook(take_at_step, NULL);
+    CHECK_EQ(op_list_remove(f), VNV_OK);
+    vnv_list_set_step_hook(NULL, NULL);
+    vnv_abandon(h); /* the power fails */
+    memcpy(f->nv, ckpt_image, SWEEP_NV);
+    CHECK_EQ(vnv_open(h, &f->cfg), VNV_OK);
+}
 #endif
 
 static int alloc_sc(struct fixture *f, int k, uint32_t size, uint32_t seed)
@@ -745,6 +940,7 @@ static void test_sweep_calls(void)
     sc_list = sc_array = VNV_NULL;
     make_patterns();
     stepped_heap = h;
+    open_state = h->state;
     CHECK_EQ(alloc_sc(&f, SC_R, 64, 1), VNV_OK);
     CHECK_EQ(alloc_sc(&f, SC_A, 24, 2), VNV_OK);
     CHECK_EQ(alloc_sc(&f, SC_B, 200, 3), VNV_OK);
@@ -759,7 +955,7 @@ static void test_sweep_calls(void)
     CHECK_EQ(unload_all(&f), VNV_OK);
     sweep(&f, "size", op_size, 0);
     sweep(&f, "load", op_load, 0);
-    sweep(&f, "write-cow", op_write_cow, 1);
+    sweep(&f, "write-cow", op_write_cow, SW_RESTART);
     sweep(&f, "mut-flush", op_mut_flush, 0);
     sweep(&f, "evict", op_evict, 0);
     sweep(&f, "alloc-free", op_alloc_free, 0);
@@ -768,19 +964,19 @@ static void test_sweep_calls(void)
     CHECK_EQ(vnv_flush(h, sc[SC_P].h), VNV_OK);
     sweep(&f, "block-flush", op_block_flush, 0);
     CHECK_EQ(unload_all(&f), VNV_OK);
-    sweep(&f, "group", op_group, 1);
+    sweep(&f, "group", op_group, SW_RESTART);
 #endif
     CHECK_EQ(unload_all(&f), VNV_OK);
     sweep(&f, "read-peek", op_read_peek, 0);
     sweep(&f, "get-sized", op_get_sized, 0);
 #if !VNV_MINIMAL
     CHECK_EQ(unload_all(&f), VNV_OK);
-    sweep(&f, "group-abort", op_group_abort, 1);
+    sweep(&f, "group-abort", op_group_abort, SW_RESTART);
     CHECK_EQ(vnv_checkpoint(h), VNV_OK);
     CHECK_EQ(vnv_get_mut(h, sc[SC_A].h, &(void *){NULL}), VNV_OK);
     CHECK_EQ(vnv_release(h, sc[SC_A].h), VNV_OK);
     CHECK_EQ(vnv_unload(h, sc[SC_A].h), VNV_OK); /* its current slot is fresh now */
-    sweep(&f, "group-through", op_group_through, 1);
+    sweep(&f, "group-through", op_group_through, SW_RESTART);
     CHECK_EQ(vnv_list_create(h, SC_ELEM, &sc_list), VNV_OK);
     for (uint32_t i = 0; i < 5; i++)
         CHECK_EQ(vnv_list_push_back(h, sc_list, pattern(20u + i)), VNV_OK);
@@ -789,12 +985,33 @@ static void test_sweep_calls(void)
     CHECK_EQ(unload_all(&f), VNV_OK);
     CHECK_EQ(vnv_unload(h, sc_list), VNV_OK);
     CHECK_EQ(vnv_unload(h, sc_array), VNV_OK);
-    sweep(&f, "list-push", op_list_push, 1);
-    sweep(&f, "list-pop", op_list_pop, 1);
-    sweep(&f, "list-remove", op_list_remove, 1);
+    sweep(&f, "list-push", op_list_push, SW_RESTART);
+    sweep(&f, "list-pop", op_list_pop, SW_RESTART);
+    sweep(&f, "list-remove", op_list_remove, SW_RESTART);
     sweep(&f, "array-set", op_array_set, 0);
+    sweep(&f, "list-push-front", op_list_push_front, SW_RESTART);
+    sweep(&f, "list-pop-back", op_list_pop_back, SW_RESTART);
+    sweep(&f, "list-peek-mut", op_list_peek_mut, 0);
+    CHECK_EQ(vnv_checkpoint(h), VNV_OK);
+    CHECK_EQ(vnv_unload(h, sc_array), VNV_OK);
+    sweep(&f, "array-views", op_array_views, 0);
+    sweep(&f, "array-write-all", op_array_write_all, 0);
+    sweep(&f, "set-root", op_set_root, SW_RESTART);
+    CHECK_EQ(vnv_set_root(h, sc[SC_R].h), VNV_OK);
+    CHECK_EQ(unload_all(&f), VNV_OK);
+    sweep(&f, "mark-dirty", op_mark_dirty, 0);
+    sweep(&f, "realloc-blocks", op_realloc_blocks, 0);
+    sweep(&f, "gather-flush", op_gather_flush, 0);
+    boot_mid_remove(&f);
+    sweep(&f, "attach-redo", op_attach, SW_RESTART | SW_NO_SECTION); /* resident */
+    sweep(&f, "close-open", op_close_open, 0);
+    sweep(&f, "list-destroy", op_list_destroy, 0);
+    sc_list = VNV_NULL;
+    sweep(&f, "array-destroy", op_array_destroy, 0);
+    sc_array = VNV_NULL;
 #endif
     sweep(&f, "checkpoint", op_checkpoint, 0);
+    sweep(&f, "close-open", op_close_open, 0);
     CHECK_EQ(vnv_check(h), VNV_OK);
     munmap(refs, sizeof *refs);
     fx_free(&f);
