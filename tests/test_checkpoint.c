@@ -397,9 +397,7 @@ static uint8_t inplace_image[NV];
 static void test_checkpoint_inside_an_in_place_flush(void)
 {
     struct fixture f;
-    fx_init(&f, NV, RAM, DIRTY);
-    hook_install(&f, inplace_image, NV);
-    REQUIRE(vnv_format(&f.heap, &f.cfg) == VNV_OK);
+    REQUIRE(hook_format(&f, inplace_image, NV, RAM, DIRTY) == VNV_OK);
     struct vnv_heap *h = &f.heap;
     uint8_t init[512];
     memset(init, 1, sizeof init);
@@ -435,9 +433,7 @@ static uint8_t close_image[NV];
 static void test_close_answers_a_deferred_request(void)
 {
     struct fixture f;
-    fx_init(&f, NV, RAM, DIRTY);
-    hook_install(&f, close_image, NV);
-    REQUIRE(vnv_format(&f.heap, &f.cfg) == VNV_OK);
+    REQUIRE(hook_format(&f, close_image, NV, RAM, DIRTY) == VNV_OK);
     vnv_obj_t o;
     uint8_t v = 7;
     CHECK_EQ(vnv_alloc(&f.heap, 16, NULL, &o), VNV_OK);

@@ -179,9 +179,7 @@ static uint8_t cow_image[NV];
 static void test_checkpoint_before_an_in_place_write(void)
 {
     struct fixture f;
-    fx_init(&f, NV, RAM, DIRTY);
-    hook_install(&f, cow_image, NV);
-    REQUIRE(vnv_format(&f.heap, &f.cfg) == VNV_OK);
+    REQUIRE(hook_format(&f, cow_image, NV, RAM, DIRTY) == VNV_OK);
     vnv_obj_t a, b;
     two_homed(&f, &a, &b);
     uint8_t x = 9, y = 5;

@@ -52,6 +52,14 @@ void hook_install(struct fixture *f, uint8_t *image, uint32_t nv_size)
     f->cfg.on_persist = hook_on_persist;
 }
 
+int hook_format(struct fixture *f, uint8_t *image, uint32_t nv_size, uint32_t ram_size,
+                uint32_t max_dirty)
+{
+    fx_init(f, nv_size, ram_size, max_dirty);
+    hook_install(f, image, nv_size);
+    return vnv_format(&f->heap, &f->cfg);
+}
+
 void hook_arm(int on_write, uint32_t min_read)
 {
     hook.on_write = on_write;

@@ -12,6 +12,9 @@
  * that copies the storage into `image` (f's nv_size bytes) and keeps RAM (returns 0).
  * One hooked fixture at a time. */
 void hook_install(struct fixture *f, uint8_t *image, uint32_t nv_size);
+/* fx_init + hook_install + vnv_format: a fresh hooked heap. Returns vnv_format's result. */
+int hook_format(struct fixture *f, uint8_t *image, uint32_t nv_size, uint32_t ram_size,
+                uint32_t max_dirty);
 /* Arm: the next write (min_read 0) or the next read longer than `min_read` bytes calls
  * vnv_persist_all() once; hook_result() is what it returned (-1000: not fired yet). */
 void hook_arm(int on_write, uint32_t min_read);
