@@ -19,7 +19,9 @@
  *     checkpoint that interrupt wrote, whatever the rest of the call wrote since. For the
  *     calls that promise all-or-nothing (a group, a list operation, one object's copy-on-
  *     write), a second child restarts from that checkpoint at once: it must open the
- *     state from before the call or from after it.
+ *     state from before the call or from after it. A second, idle heap is open beside
+ *     the stepped one: every interrupt checkpoints it too (at once, while the stepped
+ *     heap's checkpoint may be deferred), and its objects must survive, also a reset.
  *   - Random (test_step_*): the self-checking random workload of tests/support/shadow.c
  *     with an interrupt after every 1..8 instructions outside critical sections.
  *
@@ -280,11 +282,17 @@ static volatile sig_atomic_t image_armed, unregistered;
 /* The sweep heap's callback: in a restart child the power fails right after the checkpoint
  * (nothing after the callback runs); otherwise the storage is copied (child 1) and the RAM
  * buffer is wiped and restored. */
+static struct fixture bystander; /* a second open heap, idle: every interrupt takes it too */
+
 static int sweep_on_persist(void *user, int status, void *buf, size_t len)
 {
     struct fixture *f = user;
     (void)status;
     f->persist_calls++;
+    if (f == &bystander) { /* its RAM is lost and restored; the power stays */
+        memset(buf, 0, len);
+        return 1;
+    }
     if (reset_armed)
         siglongjmp(reset_jb, 1);
     if (image_armed) {
@@ -394,6 +402,67 @@ static void sweep_trap(ucontext_t *uc)
                 sweep_first_bad = (int)sweep_points;
         }
     }
+}
+
+/*
+ * The bystander: an idle heap opened second, with a dirty resident object, a clean one and
+ * one on storage only. An interrupt checkpoints it at once (it is never busy) while the
+ * stepped heap's checkpoint may be deferred, so the two run in either order. After the
+ * call it must show the same bytes, pass vnv_check, and a reset must reopen them.
+ */
+#define BY_OBJS 3
+static vnv_obj_t by_obj[BY_OBJS];
+
+static int bystander_value(uint32_t k) { return (int)(0x5A + 17u * k); }
+
+static void bystander_open(void)
+{
+    struct vnv_heap *b = &bystander.heap;
+    uint8_t v[32];
+    fx_init(&bystander, 8192, 1024, 256);
+    bystander.cfg.on_persist = sweep_on_persist;
+    REQUIRE(vnv_format(b, &bystander.cfg) == VNV_OK);
+    for (uint32_t k = 0; k < BY_OBJS; k++) {
+        memset(v, bystander_value(k) + (k == 0), sizeof v); /* object 0: changed below */
+        REQUIRE(vnv_alloc(b, sizeof v, v, &by_obj[k]) == VNV_OK);
+    }
+    REQUIRE(vnv_checkpoint(b) == VNV_OK);
+    REQUIRE(vnv_unload(b, by_obj[2]) == VNV_OK); /* on storage only */
+    REQUIRE(vnv_flush(b, by_obj[1]) == VNV_OK); /* resident, clean */
+    memset(v, bystander_value(0), sizeof v);
+    REQUIRE(vnv_write(b, by_obj[0], 0, v, sizeof v) == VNV_OK); /* resident, dirty: only
+                                                                     a checkpoint keeps it */
+}
+
+/* The bystander's objects hold their bytes (its heap, or a fresh boot of its storage);
+ * 0 or a description of what is wrong. */
+static const char *bystander_wrong(int boot)
+{
+    static struct fixture g;
+    struct vnv_heap *b = &bystander.heap;
+    if (boot) {
+        fx_init(&g, 8192, 1024, 256);
+        memcpy(g.nv, bystander.nv, 8192);
+        if (vnv_open(&g.heap, &g.cfg) != VNV_OK) {
+            fx_free(&g);
+            return "a reset does not open";
+        }
+        b = &g.heap;
+    }
+    for (uint32_t k = 0; k < BY_OBJS; k++) {
+        uint8_t v[32];
+        if (vnv_read(b, by_obj[k], 0, v, sizeof v) != VNV_OK)
+            return "an object does not read";
+        for (uint32_t i = 0; i < sizeof v; i++)
+            if (v[i] != bystander_value(k))
+                return "an object changed";
+    }
+    const char *wrong = vnv_check(b) != VNV_OK ? "vnv_check fails" : NULL;
+    if (boot) {
+        vnv_abandon(&g.heap);
+        fx_free(&g);
+    }
+    return wrong;
 }
 
 /* A device booting from a copy of `f`'s storage (a fresh heap, RAM and storage driver: the
@@ -532,6 +601,15 @@ static void sweep(struct fixture *f, const char *name, sweep_fn fn, int flags)
             _exit(1);
         }
     resumed:
+        for (int boot = 0; boot <= 1; boot++) {
+            const char *wrong = bystander_wrong(boot);
+            if (wrong) {
+                fprintf(stderr, "  [%s] interrupt at instruction %llu: the other heap%s: %s\n",
+                        name, (unsigned long long)sweep_points, boot ? " after a reset" : "",
+                        wrong);
+                _exit(1);
+            }
+        }
         if (memcmp(&o, ref, sizeof o) != 0) {
             fprintf(stderr, "  [%s] interrupted at instruction %llu: rc %d (want %d), "
                             "check %d, root %d (want %d)\n",
@@ -941,6 +1019,7 @@ static void test_sweep_calls(void)
     make_patterns();
     stepped_heap = h;
     open_state = h->state;
+    bystander_open(); /* (registered after h: h's round comes first when h is free) */
     CHECK_EQ(alloc_sc(&f, SC_R, 64, 1), VNV_OK);
     CHECK_EQ(alloc_sc(&f, SC_A, 24, 2), VNV_OK);
     CHECK_EQ(alloc_sc(&f, SC_B, 200, 3), VNV_OK);
@@ -1013,6 +1092,9 @@ static void test_sweep_calls(void)
     sweep(&f, "checkpoint", op_checkpoint, 0);
     sweep(&f, "close-open", op_close_open, 0);
     CHECK_EQ(vnv_check(h), VNV_OK);
+    CHECK(bystander_wrong(0) == NULL);
+    vnv_abandon(&bystander.heap);
+    fx_free(&bystander);
     munmap(refs, sizeof *refs);
     fx_free(&f);
 }
