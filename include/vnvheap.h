@@ -20,8 +20,9 @@
  *   - "n" in complexities is an OBJECT's size in bytes; R is the index capacity (a constant
  *     of the configuration, see vnv_config.index_entries), never the number of objects.
  *   - "Storage:" lists the device traffic an operation may cause (transactions x bytes).
- *     HDR = 12 (object header on storage), REC = 12 (checkpoint record per resident object),
- *     MAP = the NV map (stats.nv_map_bytes). No operation ever overwrites what the last
+ *     HDR = VNV_OBJ_HEADER_SIZE (object header on storage), REC = VNV_CKPT_RECORD_SIZE
+ *     (checkpoint record per resident object), 16 bytes each in this format; MAP = the NV
+ *     map (stats.nv_map_bytes). No operation ever overwrites what the last
  *     completed checkpoint needs: a reset at any instant reopens it (README, Guarantees).
  *   - Interrupt safety: only vnv_persist_all() may be called from an interrupt or signal
  *     handler. Everything else is for normal (non-reentrant, single-threaded) code.

@@ -36,7 +36,8 @@
  *     you hold (vnv_list_peek_*_ref/_mut, vnv_list_ref*) therefore blocks updates next to it.
  *   - Budget and RAM: the objects an update pins must be resident at the same time, and the
  *     W ones dirty at the same time: a remove holds the header W, two neighbours W and the
- *     node R, so max_dirty_bytes must be at least HDR + 4 x REC + 96 + 2 x (24 + elem_size)
+ *     node R, so max_dirty_bytes must be at least
+ *     VNV_CKPT_HEADER_SIZE + 4 x REC + 96 + 2 x (24 + elem_size)
  *     (the same covers a push), else BUDGET is returned with the list unchanged (NOMEM if
  *     the RAM arena cannot hold the four objects at once).
  *
