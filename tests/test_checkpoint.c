@@ -448,6 +448,39 @@ static void test_close_answers_a_deferred_request(void)
     fx_free(&f);
 }
 
+/* Two open heaps, one inside a storage transaction when the interrupt comes: the idle one
+ * is checkpointed at once (its callback runs in the interrupt; here it loses its RAM and
+ * restores), the busy one at the end of its section. Both keep everything, also across a
+ * reset. */
+static uint8_t busy_image[NV];
+
+static void test_two_heaps_one_deferred(void)
+{
+    struct fixture a, b;
+    REQUIRE(hook_format(&a, busy_image, NV, RAM, DIRTY) == VNV_OK);
+    REQUIRE(fx_format(&b, NV, RAM, DIRTY) == VNV_OK); /* its callback wipes its RAM */
+    vnv_obj_t oa, ob;
+    uint8_t v[16] = {1};
+    CHECK_EQ(vnv_alloc(&b.heap, sizeof v, v, &ob), VNV_OK);
+    CHECK_EQ(vnv_checkpoint(&b.heap), VNV_OK);
+    v[0] = 2;
+    CHECK_EQ(vnv_write(&b.heap, ob, 0, v, 1), VNV_OK); /* dirty: only a checkpoint keeps it */
+    unsigned b_calls = b.persist_calls;
+    v[0] = 3;
+    CHECK_EQ(vnv_alloc(&a.heap, sizeof v, v, &oa), VNV_OK);
+    hook_arm(1, 0);
+    CHECK_EQ(vnv_flush(&a.heap, oa), VNV_OK); /* the interrupt comes in its write */
+    CHECK_EQ(hook_result(), VNV_PERSIST_DEFERRED); /* a was busy */
+    CHECK_EQ(b.persist_calls, b_calls + 1); /* b was not: checkpointed, wiped, restored */
+    CHECK_EQ(fx_byte_after_reset(busy_image, NV, RAM, DIRTY, oa, 0), 3); /* a's, deferred */
+    CHECK_EQ(fx_byte_after_reset(b.nv, NV, RAM, DIRTY, ob, 0), 2);
+    uint8_t got = 0;
+    CHECK_EQ(vnv_read(&b.heap, ob, 0, &got, 1), VNV_OK);
+    CHECK_EQ(got, 2);
+    fx_free(&b);
+    fx_free(&a);
+}
+
 int main(void)
 {
     RUN(test_resume_after_wipe_keeps_pointers);
@@ -459,6 +492,7 @@ int main(void)
     RUN(test_bad_superblock_and_config);
     RUN(test_every_flipped_checkpoint_bit_is_caught);
     RUN(test_close_answers_a_deferred_request);
+    RUN(test_two_heaps_one_deferred);
 #if !VNV_MINIMAL
     RUN(test_checkpoint_inside_an_in_place_flush);
 #endif
