@@ -272,7 +272,7 @@ static struct refs {
 static volatile sig_atomic_t in_child, sweep_restart, reset_armed;
 static sigjmp_buf reset_jb; /* where a child lands when "power fails" after the checkpoint */
 
-#define SWEEP_NV (1u << 16)
+#define SWEEP_NV (1u << 14)
 #define SWEEP_RAM 1024u
 #define SWEEP_DIRTY 600u
 
