@@ -139,12 +139,15 @@ def size_rows(d):
     path = os.path.join(d, "size.log")
     if not os.path.exists(path):
         return [("T6 code size (rv32imc .text)", "no size.log: run make bench-rv32", None)]
-    text = {}
+    text, linked = {}, {}
     with open(path) as f:
         for line in f:
             m = re.match(r"size (\S+) text=(\d+)", line)
             if m:
                 text[m.group(1)] = int(m.group(2))
+            m = re.match(r"size (\S+) .* linked=(\d+)", line)
+            if m:
+                linked[m.group(1)] = int(m.group(2))
     rows = []
     for prof, goal in (("", T6_DEFAULT), ("-minimal", T6_MINIMAL)):
         rv, cm = text.get("rv32imc" + prof), text.get("cortex-m3" + prof)
@@ -154,8 +157,11 @@ def size_rows(d):
             rows.append((name, "no `size rv32imc%s` line in size.log%s" % (
                 prof, ": the minimal profile does not exist yet" if prof else ""), False))
         else:
-            rows.append((name, "%d B (cortex-m3: %s B)" % (rv, cm if cm is not None else "?"),
-                         rv <= goal))
+            ln = linked.get("rv32imc" + prof)
+            rows.append((name, "%d B (cortex-m3: %s B)%s" % (
+                rv, cm if cm is not None else "?",
+                "; linked into a typical application (tools/size_app.c): %d B" % ln
+                if ln is not None else ""), rv <= goal))
     return rows
 
 

@@ -15,6 +15,7 @@ where the key is <target>-<quantity>: target rv32imc or cortex-m3, quantity one 
   meta-ram       RAM metadata per resident object (B)
   meta-ckpt      checkpoint record per resident object (B)
   persist-stack  deepest stack of vnv_persist_all, without the storage driver (B)
+  linked         library code a typical application links in (tools/size_app.c) (B)
 Inside code blocks, where a comment would show, the few numbers are found by the patterns in
 ANCHORS instead. Numbers of 10 000 and more are written with a space as thousands separator.
 
@@ -40,7 +41,7 @@ ANCHORS = [
      "rv32imc-heap"),
 ]
 QUANTITY = {"text": "text", "heap": "heap", "stats": "stats", "meta-ram": "meta",
-            "meta-ckpt": "rec", "persist-stack": "stack"}
+            "meta-ckpt": "rec", "persist-stack": "stack", "linked": "linked"}
 UPDATE_CMD = "make readme-numbers   (or: python3 tools/readme_numbers.py --update)"
 
 

@@ -10,8 +10,10 @@ reads sizeof(struct vnv_heap) and the per-object metadata sizes from probe symbo
 computes the deepest stack of vnv_persist_all over GCC's call graph. Indirect calls
 (module operations) are resolved to the default modules' functions; the storage backend
 and the persist-finished callback are the application's and are reported separately.
+Also links tools/size_app.c, a typical application of the core API, with --gc-sections and
+reports the library code that lands in it (linked=).
 Ends with one machine-readable line per target and profile (<target>, <target>-minimal):
-  size <target> text= data= bss= heap= meta_ram= meta_ckpt= persist_stack=
+  size <target> text= data= bss= heap= meta_ram= meta_ckpt= persist_stack= linked=
 
 usage: size.py [--build DIR]   (build trees under DIR/size-<target>; default build)
 tools/readme_numbers.py calls measure() for the README's numbers.
@@ -84,6 +86,41 @@ def probe(prefix, flags, build_root, minimal=False):
         if len(p) == 4 and p[3].startswith("vnv_probe_"):
             sizes[p[3][len("vnv_probe_"):]] = int(p[1], 16)
     return sizes
+
+
+def linked_text(prefix, flags, b, build_root, minimal=False):
+    """Library code (.text and read-only data, B) that tools/size_app.c, a typical
+    application of the core API, links in with --gc-sections: what such a firmware pays.
+    Read from the linker map: the input sections taken from libvnvheap.a."""
+    out = os.path.join(build_root, "size-app-%s%s" % (prefix.strip("-"),
+                                                      "-minimal" if minimal else ""))
+    run([prefix + "gcc", "-std=c11", "-Os", "-ffunction-sections", "-fdata-sections",
+         "--specs=picolibc.specs", "-DVNV_MINIMAL=%d" % minimal,
+         "-I", os.path.join(ROOT, "include"), os.path.join(ROOT, "tools", "size_app.c"),
+         os.path.join(b, "libvnvheap.a"), "-nostartfiles", "-Wl,-e,main",
+         "-Wl,--gc-sections", "-Wl,-Map=" + out + ".map", "-o", out + ".elf"] + flags)
+    total, name, started = 0, None, False
+    for line in open(out + ".map"):
+        if line.startswith("Linker script and memory map"):
+            started = True  # (the discarded sections are listed before)
+        if not started:
+            continue
+        m = re.match(r"^ (\.\S+)(?:\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S+))?\s*$", line)
+        if m and not m.group(2):  # a long name: address, size and file on the next line
+            name = m.group(1)
+            continue
+        if m:
+            sec, size_, path = m.group(1), int(m.group(3), 16), m.group(4)
+        else:
+            m = re.match(r"^\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S+)\s*$", line)
+            if not (m and name):
+                name = None
+                continue
+            sec, size_, path = name, int(m.group(2), 16), m.group(3)
+        name = None
+        if "libvnvheap.a(" in path and re.match(r"\.(text|rodata|srodata)", sec):
+            total += size_
+    return total
 
 
 def persist_stack(b):
@@ -172,7 +209,8 @@ def measure(build_root, name, minimal=False):
         tot = [sum(objs.get(o, (0, 0, 0))[i] for o in DEFAULT) for i in range(3)]
         sizes = probe(prefix, flags, build_root, minimal)
         stk, chain = persist_stack(b)
-        return {"text": tot[0], "data": tot[1], "bss": tot[2], "objs": objs,
+        linked = linked_text(prefix, flags, b, build_root, minimal)
+        return {"text": tot[0], "data": tot[1], "bss": tot[2], "objs": objs, "linked": linked,
                 "heap": sizes["heap"], "stats": sizes["stats"], "meta": sizes["meta"],
                 "rec": sizes["rec"], "stack": stk, "chain": chain}
     raise KeyError(name)
@@ -193,6 +231,8 @@ def report(label, m, minimal):
     for o in OPTIONAL:
         if o in objs and objs[o] != (0, 0, 0):
             print("  %-28s %7d %6d %6d   (optional)" % (o, *objs[o]))
+    print("  linked into a typical application (tools/size_app.c, --gc-sections): %d B"
+          % m["linked"])
     print("  sizeof(struct vnv_heap) %d B, struct vnv_stats %d B" % (m["heap"], m["stats"]))
     print("  per resident object: RAM metadata %d B, checkpoint record %d B"
           % (m["meta"], m["rec"]))
@@ -216,8 +256,9 @@ def main():
                 break
             report(label, m, minimal)
             lines.append("size %s text=%d data=%d bss=%d heap=%d meta_ram=%d meta_ckpt=%d "
-                         "persist_stack=%d" % (label, m["text"], m["data"], m["bss"],
-                                               m["heap"], m["meta"], m["rec"], m["stack"]))
+                         "persist_stack=%d linked=%d"
+                         % (label, m["text"], m["data"], m["bss"], m["heap"], m["meta"],
+                            m["rec"], m["stack"], m["linked"]))
     ex = host_bound_examples(build_root)
     if ex:
         print("== checkpoint bound (vnv_persist_bound = min(max_dirty, header + arena)) ==")
