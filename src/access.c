@@ -595,6 +595,8 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
         uint8_t crc[4]; /* VNV_DATA_CRC: the slot's checksum ends its last write */
         uint32_t done = 0, c = 0;
         for (unsigned k = 0; k < cnt; k++) {
+            if (!init[k].len)
+                continue; /* the driver gets no empty (maybe NULL) piece */
             iov[n++] = init[k];
             done += init[k].len;
             c = SLOT_CRC ? vnv_crc32(c, init[k].base, init[k].len) : 0u;
@@ -653,7 +655,8 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
         uint8_t *d = meta_data(m);
         uint32_t at = 0;
         for (unsigned k = 0; k < cnt; at += init[k].len, k++)
-            memcpy(d + at, init[k].base, init[k].len);
+            if (init[k].len) /* (an empty piece may be NULL: memcpy's pointers may not) */
+                memcpy(d + at, init[k].base, init[k].len);
         if (at < sz)
             memset(d + at, 0, sz - at); /* the bytes no piece gives (all of them for NULL) */
         idx_insert(h, u, off / 8u + 1u);
