@@ -305,11 +305,16 @@ static int sweep_on_persist(void *user, int status, void *buf, size_t len)
 static volatile uint64_t sweep_points, sweep_busy, sweep_failed;
 static volatile int sweep_first_bad = -1;
 
-/* fork, retried while processes are short for a moment (EAGAIN on a loaded machine) */
+/* fork, retried while processes are short for a moment (EAGAIN on a loaded machine). A
+ * child lives a few milliseconds; one that hangs (a library loop that never ends, a
+ * sanitizer report stuck on its symbolizer) is killed by SIGALRM after a minute and
+ * counted as a failure, so the test fails instead of hanging. */
 static pid_t fork_retry(void)
 {
     for (int i = 0; i < 100; i++) {
         pid_t pid = fork();
+        if (pid == 0)
+            (void)alarm(60);
         if (pid >= 0 || errno != EAGAIN)
             return pid;
         struct timespec ts = {0, 10000000}; /* nanosleep: async-signal-safe */
