@@ -448,6 +448,31 @@ static void test_close_answers_a_deferred_request(void)
     fx_free(&f);
 }
 
+/* The same request when close's checkpoint fails: close returns IO with the heap open, and
+ * the deferred request is served the usual way at the end of close's section (its own
+ * checkpoint, then the callback). */
+static void test_failed_close_still_answers_the_request(void)
+{
+    struct fixture f;
+    REQUIRE(hook_format(&f, close_image, NV, RAM, DIRTY) == VNV_OK);
+    vnv_obj_t o;
+    uint8_t v = 4;
+    CHECK_EQ(vnv_alloc(&f.heap, 16, NULL, &o), VNV_OK);
+    CHECK_EQ(vnv_write(&f.heap, o, 3, &v, 1), VNV_OK);
+    CHECK_EQ(vnv_flush(&f.heap, o), VNV_OK);
+    memset(close_image, 0, sizeof close_image);
+    hook_arm(1, 0);                       /* the request: in the checkpoint's first write */
+    vnv_emu_fail_write_at(&f.emu, 2);     /* its next write fails */
+    CHECK_EQ(vnv_close(&f.heap), VNV_ERR_IO);
+    CHECK_EQ(hook_result(), VNV_PERSIST_DEFERRED);
+    CHECK_EQ(fx_byte_after_reset(close_image, NV, RAM, DIRTY, o, 3), 4); /* it was called */
+    uint8_t got = 0;
+    CHECK_EQ(vnv_read(&f.heap, o, 3, &got, 1), VNV_OK); /* still open */
+    CHECK_EQ(got, 4);
+    CHECK_EQ(vnv_close(&f.heap), VNV_OK);
+    fx_free(&f);
+}
+
 /* Two open heaps, one inside a storage transaction when the interrupt comes: the idle one
  * is checkpointed at once (its callback runs in the interrupt; here it loses its RAM and
  * restores), the busy one at the end of its section. Both keep everything, also across a
@@ -492,6 +517,7 @@ int main(void)
     RUN(test_bad_superblock_and_config);
     RUN(test_every_flipped_checkpoint_bit_is_caught);
     RUN(test_close_answers_a_deferred_request);
+    RUN(test_failed_close_still_answers_the_request);
     RUN(test_two_heaps_one_deferred);
 #if !VNV_MINIMAL
     RUN(test_checkpoint_inside_an_in_place_flush);
