@@ -210,6 +210,8 @@ def measure(build_root, name, minimal=False):
         sizes = probe(prefix, flags, build_root, minimal)
         stk, chain = persist_stack(b)
         linked = linked_text(prefix, flags, b, build_root, minimal)
+        if not 0 < linked < sum(o[0] for o in objs.values()):  # a map the parser misread
+            raise SystemExit("size.py: %s: implausible linked size %d" % (name, linked))
         return {"text": tot[0], "data": tot[1], "bss": tot[2], "objs": objs, "linked": linked,
                 "heap": sizes["heap"], "stats": sizes["stats"], "meta": sizes["meta"],
                 "rec": sizes["rec"], "stack": stk, "chain": chain}
