@@ -430,17 +430,24 @@ static void test_checkpoint_inside_an_in_place_flush(void)
  * to go), with storage complete. (Before the fix the request was dropped: no callback.) */
 static uint8_t close_image[NV];
 
+/* A hooked heap with byte 5 of `*o` = 7, all flushed (close then writes nothing but its
+ * checkpoint), the image blank and the hook armed for that checkpoint's first write. */
+static void close_setup(struct fixture *f, vnv_obj_t *o)
+{
+    uint8_t v = 7;
+    REQUIRE(hook_format(f, close_image, NV, RAM, DIRTY) == VNV_OK);
+    CHECK_EQ(vnv_alloc(&f->heap, 16, NULL, o), VNV_OK);
+    CHECK_EQ(vnv_write(&f->heap, *o, 5, &v, 1), VNV_OK);
+    CHECK_EQ(vnv_flush(&f->heap, *o), VNV_OK);
+    memset(close_image, 0, sizeof close_image);
+    hook_arm(1, 0);
+}
+
 static void test_close_answers_a_deferred_request(void)
 {
     struct fixture f;
-    REQUIRE(hook_format(&f, close_image, NV, RAM, DIRTY) == VNV_OK);
     vnv_obj_t o;
-    uint8_t v = 7;
-    CHECK_EQ(vnv_alloc(&f.heap, 16, NULL, &o), VNV_OK);
-    CHECK_EQ(vnv_write(&f.heap, o, 5, &v, 1), VNV_OK);
-    CHECK_EQ(vnv_flush(&f.heap, o), VNV_OK); /* close writes nothing but its checkpoint */
-    memset(close_image, 0, sizeof close_image);
-    hook_arm(1, 0);
+    close_setup(&f, &o);
     CHECK_EQ(vnv_close(&f.heap), VNV_OK);
     CHECK_EQ(hook_result(), VNV_PERSIST_DEFERRED); /* (inside the checkpoint's section) */
     CHECK_EQ(fx_byte_after_reset(close_image, NV, RAM, DIRTY, o, 5), 7); /* it was called */
@@ -454,21 +461,15 @@ static void test_close_answers_a_deferred_request(void)
 static void test_failed_close_still_answers_the_request(void)
 {
     struct fixture f;
-    REQUIRE(hook_format(&f, close_image, NV, RAM, DIRTY) == VNV_OK);
     vnv_obj_t o;
-    uint8_t v = 4;
-    CHECK_EQ(vnv_alloc(&f.heap, 16, NULL, &o), VNV_OK);
-    CHECK_EQ(vnv_write(&f.heap, o, 3, &v, 1), VNV_OK);
-    CHECK_EQ(vnv_flush(&f.heap, o), VNV_OK);
-    memset(close_image, 0, sizeof close_image);
-    hook_arm(1, 0);                       /* the request: in the checkpoint's first write */
-    vnv_emu_fail_write_at(&f.emu, 2);     /* its next write fails */
+    close_setup(&f, &o);
+    vnv_emu_fail_write_at(&f.emu, 2); /* the write after the request's fails */
     CHECK_EQ(vnv_close(&f.heap), VNV_ERR_IO);
     CHECK_EQ(hook_result(), VNV_PERSIST_DEFERRED);
-    CHECK_EQ(fx_byte_after_reset(close_image, NV, RAM, DIRTY, o, 3), 4); /* it was called */
+    CHECK_EQ(fx_byte_after_reset(close_image, NV, RAM, DIRTY, o, 5), 7); /* it was called */
     uint8_t got = 0;
-    CHECK_EQ(vnv_read(&f.heap, o, 3, &got, 1), VNV_OK); /* still open */
-    CHECK_EQ(got, 4);
+    CHECK_EQ(vnv_read(&f.heap, o, 5, &got, 1), VNV_OK); /* still open */
+    CHECK_EQ(got, 7);
     CHECK_EQ(vnv_close(&f.heap), VNV_OK);
     fx_free(&f);
 }
