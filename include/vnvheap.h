@@ -311,6 +311,16 @@ int vnv_close(struct vnv_heap *h);
 void vnv_abandon(struct vnv_heap *h);
 
 /*
+ * true while `h` is open: from a successful vnv_format or vnv_open until vnv_close
+ * succeeds or vnv_abandon; false for NULL, a zeroed struct and a failed open. Also false
+ * once a power-failure checkpoint found its RAM buffer lost (on_persist said so, or the
+ * canary was overwritten) and could not rebuild it from storage: every call then returns
+ * VNV_ERR_INVAL until the heap is opened again (vnv_abandon, then vnv_open). A vnv_close
+ * that fails with IO leaves the heap open. O(1); interrupt-safe (one load); storage: none.
+ */
+bool vnv_is_open(const struct vnv_heap *h);
+
+/*
  * New object of `size` bytes initialised from `init` (NULL = zeroes). If RAM and budget have
  * room without evicting or flushing anything (vnv_has_room), it is placed in RAM, dirty;
  * otherwise it is written home. Inside a failure-atomic group, an object that would go

@@ -330,3 +330,5 @@ void vnv_abandon(struct vnv_heap *h)
     registry_remove(h);
     h->state = HS_NONE;
 }
+
+bool vnv_is_open(const struct vnv_heap *h) { return h && h->state == HS_OPEN; }

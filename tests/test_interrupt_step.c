@@ -68,7 +68,6 @@ static volatile uint64_t steps, counted, persists, persist_errors;
 static struct vnv_heap *stepped_heap;
 
 static volatile sig_atomic_t sweeping;
-static uint8_t open_state; /* the heap's lifecycle field while open (a test-only peek) */
 static void sweep_trap(ucontext_t *uc);
 
 static uint32_t next_gap(void)
@@ -368,7 +367,7 @@ static void sweep_trap(ucontext_t *uc)
      * at every instruction, so only the first of each run and every 16th (16 x
      * SWEEP_EVERY-th). */
     static uint32_t busy_run, free_run;
-    int closed = stepped_heap->state != open_state;
+    int closed = !vnv_is_open(stepped_heap);
     if (closed || stepped_heap->busy) {
         if (busy_run++ % (16u * SWEEP_EVERY))
             return;
@@ -1021,7 +1020,6 @@ static void test_sweep_calls(void)
     sc_list = sc_array = VNV_NULL;
     make_patterns();
     stepped_heap = h;
-    open_state = h->state;
     bystander_open(); /* (registered after h: h's round comes first when h is free) */
     CHECK_EQ(alloc_sc(&f, SC_R, 64, 1), VNV_OK);
     CHECK_EQ(alloc_sc(&f, SC_A, 24, 2), VNV_OK);
