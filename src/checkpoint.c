@@ -683,7 +683,11 @@ static int persist_round(struct vnv_heap *h, int write)
          * silently undo what the program still believes done. */
         int rerr = err ? err : ckpt_restore(h, 1);
         if (rerr) {
-            h->state = HS_BROKEN; /* RAM is gone and cannot be rebuilt: refuse further use */
+            /* RAM is gone and cannot be rebuilt: refuse further use, and leave the
+             * registry, so that its storage can be opened again (in another control
+             * block too) and no later request takes this heap */
+            h->state = HS_BROKEN;
+            registry_remove(h);
             if (!err)
                 err = rerr;
         } else {

@@ -64,15 +64,14 @@ static uint32_t get32(const uint8_t *p)
 }
 
 /* 1 if every object holds exactly w's value (no CHECK: for classifying). */
-static int matches(struct fixture *f, const struct world *w)
+static int matches(struct vnv_heap *h, const struct world *w)
 {
     for (int i = 0; i < N; i++) {
         uint8_t v[48];
-        if (vnv_read(&f->heap, w->obj[i], 0, v, w->size[i]) ||
-            memcmp(v, w->val[i], w->size[i]) != 0)
+        if (vnv_read(h, w->obj[i], 0, v, w->size[i]) || memcmp(v, w->val[i], w->size[i]) != 0)
             return 0;
     }
-    return vnv_check(&f->heap) == VNV_OK;
+    return vnv_check(h) == VNV_OK;
 }
 
 static void test_resume_after_wipe_keeps_pointers(void)
@@ -247,9 +246,9 @@ static void test_torn_checkpoint_sweep(void)
         vnv_emu_cut_power_after(&f.emu, cut);
         (void)vnv_checkpoint(&f.heap);
         int err = fx_reboot(&f);
-        if (err == VNV_OK && matches(&f, &w)) {
+        if (err == VNV_OK && matches(&f.heap, &w)) {
             ok++; /* the new checkpoint landed */
-        } else if (err == VNV_OK && matches(&f, &before)) {
+        } else if (err == VNV_OK && matches(&f.heap, &before)) {
             older++; /* torn: the one before it */
         } else {
             CHECK_EQ(err, VNV_ERR_CORRUPT);
@@ -507,6 +506,63 @@ static void test_two_heaps_one_deferred(void)
     fx_free(&a);
 }
 
+/* RAM lost and not rebuildable: the power-failure checkpoint failed (the callback was told,
+ * and said the buffer is gone), or it was written and reading it back failed. The heap is
+ * then no longer open: every call is refused, it leaves vnv_persist_all's registry, and its
+ * storage opens again - in a new control block too - at the last checkpoint that was
+ * written. */
+static void test_lost_ram_that_cannot_be_rebuilt(void)
+{
+    for (int cause = 0; cause < 2; cause++) { /* 0: the write fails, 1: the read back */
+        struct fixture f;
+        struct world w, before;
+        struct rng r;
+        rng_seed(&r, 7 + (uint64_t)cause);
+        REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+        CHECK(vnv_is_open(&f.heap));
+        fill(&f, &w, &r);
+        CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+        before = w;
+        scribble(&f, &w, &r, 100);
+        f.wipe = 1;
+        if (cause == 0)
+            vnv_emu_fail_write_at(&f.emu, 1);
+        else
+            vnv_emu_fail_read_at(&f.emu, 1);
+        CHECK_EQ(vnv_persist_all(), VNV_ERR_IO);
+        CHECK_EQ(f.last_status, cause == 0 ? VNV_ERR_IO : VNV_OK);
+        CHECK(!vnv_is_open(&f.heap));
+        const void *p;
+        vnv_obj_t x;
+        CHECK_EQ(vnv_get(&f.heap, w.obj[0], &p), VNV_ERR_INVAL);
+        CHECK_EQ(vnv_alloc(&f.heap, 8, NULL, &x), VNV_ERR_INVAL);
+        CHECK_EQ(vnv_checkpoint(&f.heap), VNV_ERR_INVAL);
+        CHECK_EQ(vnv_close(&f.heap), VNV_ERR_INVAL);
+        unsigned calls = f.persist_calls;
+        CHECK_EQ(vnv_persist_all(), VNV_OK); /* nothing registered: no callback */
+        CHECK_EQ(f.persist_calls, calls);
+        /* another control block over the same storage and buffer */
+        struct vnv_heap *again = malloc(sizeof *again);
+        REQUIRE(again != NULL);
+        CHECK_EQ(vnv_open(again, &f.cfg), VNV_OK);
+        CHECK(vnv_is_open(again));
+        CHECK(matches(again, cause == 0 ? &before : &w));
+        CHECK_EQ(vnv_close(again), VNV_OK);
+        CHECK(!vnv_is_open(again));
+        free(again);
+        /* and the old control block, opened again */
+        CHECK_EQ(vnv_open(&f.heap, &f.cfg), VNV_OK);
+        CHECK(matches(&f.heap, cause == 0 ? &before : &w));
+        vnv_abandon(&f.heap);
+        CHECK(!vnv_is_open(&f.heap));
+        fx_free(&f);
+    }
+    struct vnv_heap zero;
+    memset(&zero, 0, sizeof zero);
+    CHECK(!vnv_is_open(&zero));
+    CHECK(!vnv_is_open(NULL));
+}
+
 int main(void)
 {
     RUN(test_resume_after_wipe_keeps_pointers);
@@ -520,6 +576,7 @@ int main(void)
     RUN(test_close_answers_a_deferred_request);
     RUN(test_failed_close_still_answers_the_request);
     RUN(test_two_heaps_one_deferred);
+    RUN(test_lost_ram_that_cannot_be_rebuilt);
 #if !VNV_MINIMAL
     RUN(test_checkpoint_inside_an_in_place_flush);
 #endif
