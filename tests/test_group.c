@@ -193,6 +193,56 @@ static void test_abort_rolls_back(void)
     fx_free(&f);
 }
 
+/* Nesting is flat: an inner end only counts - the group stays open, so a checkpoint taken
+ * then still restarts before the whole group - and the outermost end commits. Only the
+ * outermost begin refuses while an object is pinned for writing; 255 deep is the limit. */
+static void test_nesting_is_flat(void)
+{
+    for (int outer_end = 0; outer_end < 2; outer_end++) {
+        struct fixture f;
+        struct scene sc;
+        setup_scene(&f, &sc);
+        uint32_t *p;
+        CHECK_EQ(vnv_get_mut(&f.heap, sc.b, (void **)&p), VNV_OK);
+        CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_ERR_BUSY); /* a writer pin from before */
+        CHECK_EQ(vnv_atomic_depth(&f.heap), 0);
+        CHECK_EQ(vnv_release(&f.heap, sc.b), VNV_OK);
+        CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK);
+        change_in_group(&f, &sc); /* (its begin is the inner one) */
+        CHECK_EQ(vnv_atomic_depth(&f.heap), 2);
+        CHECK_EQ(vnv_get_mut(&f.heap, sc.a, (void **)&p), VNV_OK);
+        CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK); /* inner: a writer pin is fine */
+        CHECK_EQ(vnv_release(&f.heap, sc.a), VNV_OK);
+        CHECK_EQ(vnv_atomic_end(&f.heap), VNV_OK);
+        CHECK_EQ(vnv_atomic_end(&f.heap), VNV_OK);
+        CHECK_EQ(vnv_atomic_depth(&f.heap), 1); /* still open: nothing committed */
+        expect(&f, &sc, 1);
+        if (outer_end) {
+            CHECK_EQ(vnv_atomic_end(&f.heap), VNV_OK);
+            CHECK_EQ(vnv_atomic_depth(&f.heap), 0);
+            CHECK_EQ(vnv_atomic_end(&f.heap), VNV_ERR_INVAL);
+        }
+        f.wipe = 0;
+        CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+        CHECK_EQ(fx_reboot(&f), VNV_OK);
+        expect(&f, &sc, outer_end); /* inside the outer group: before all of it */
+        CHECK_EQ(vnv_atomic_depth(&f.heap), 0);
+        fx_free(&f);
+    }
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+    for (int i = 0; i < 255; i++)
+        CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK);
+    CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_ERR_BUSY);
+    CHECK_EQ(vnv_atomic_depth(&f.heap), 255);
+    CHECK_EQ(vnv_atomic_end(&f.heap), VNV_OK);
+    CHECK_EQ(vnv_atomic_depth(&f.heap), 254);
+    CHECK_EQ(vnv_atomic_abort(&f.heap), VNV_OK); /* at any depth: the whole group */
+    CHECK_EQ(vnv_atomic_depth(&f.heap), 0);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    fx_free(&f);
+}
+
 /* Dirty objects in a group keep their value from before it in RAM (a pre-image, or for a
  * freed one its handle), charged to the budget, with no storage traffic: a dirty one
  * changed, one changed then freed, one freed; the group's checkpoint holds what a restart
@@ -260,6 +310,57 @@ static void test_dirty_members_cost_no_traffic(void)
         CHECK_EQ(vnv_read(&f.heap, a, 0, got, sizeof x), VNV_OK);
         CHECK(memcmp(got, x, sizeof x) == 0);
         CHECK_EQ(vnv_read(&f.heap, b, 0, got, 1), VNV_ERR_INVAL);
+        CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+        fx_free(&f);
+    }
+}
+
+/* A dirty member with a pre-image freed when the budget has no 8 bytes left for its pre
+ * block: its value from before the group goes home instead (one write), and abort, a
+ * restart from inside and an end all come out right. */
+static void test_free_with_full_budget_sends_the_pre_image_home(void)
+{
+    for (int how = 0; how < 3; how++) { /* 0 abort, 1 restart from inside, 2 end */
+        struct fixture f;
+        REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+        uint8_t va[44], x[44], got[44];
+        memset(va, 0xA1, sizeof va);
+        memset(x, 0xA2, sizeof x);
+        vnv_obj_t a, keep;
+        CHECK_EQ(vnv_alloc(&f.heap, sizeof va, va, &a), VNV_OK); /* dirty, never homed */
+        CHECK_EQ(vnv_alloc(&f.heap, 4, va, &keep), VNV_OK);
+        CHECK_EQ(vnv_set_root(&f.heap, keep), VNV_OK);
+        f.wipe = 0;
+        CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+        CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK);
+        CHECK_EQ(vnv_write(&f.heap, a, 0, x, sizeof x), VNV_OK); /* a pre-image in RAM */
+        /* fill the budget: each new object goes home with an undo entry (12 bytes) until
+         * that fails; with 44-byte objects a's pre-image leaves it exactly full */
+        vnv_obj_t n;
+        while (vnv_alloc(&f.heap, 64, NULL, &n) == VNV_OK) {
+        }
+        REQUIRE(DIRTY - stats(&f).checkpoint_bytes < 8u); /* no room for a pre block */
+        uint64_t w0 = f.emu.write_calls;
+        CHECK_EQ(vnv_free(&f.heap, a), VNV_OK);
+        CHECK_EQ(f.emu.write_calls, w0 + 1); /* the value from before, to its home */
+        CHECK_EQ(vnv_read(&f.heap, a, 0, got, 1), VNV_ERR_INVAL);
+        CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+        if (how == 0) {
+            CHECK_EQ(vnv_atomic_abort(&f.heap), VNV_OK);
+        } else if (how == 1) {
+            CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+            CHECK_EQ(fx_reboot(&f), VNV_OK);
+        } else {
+            CHECK_EQ(vnv_atomic_end(&f.heap), VNV_OK);
+            CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+            CHECK_EQ(fx_reboot(&f), VNV_OK);
+        }
+        int e = vnv_read(&f.heap, a, 0, got, sizeof va);
+        CHECK_EQ(e, how == 2 ? VNV_ERR_INVAL : VNV_OK);
+        if (how != 2)
+            CHECK(memcmp(got, va, sizeof va) == 0); /* back, with its value from before */
+        CHECK_EQ(vnv_read(&f.heap, keep, 0, got, 4), VNV_OK);
+        CHECK(memcmp(got, va, 4) == 0);
         CHECK_EQ(vnv_check(&f.heap), VNV_OK);
         fx_free(&f);
     }
@@ -1239,9 +1340,11 @@ int main(void)
     RUN(test_end_then_checkpoint_keeps_the_group);
     RUN(test_end_without_checkpoint_restarts_before);
     RUN(test_abort_rolls_back);
+    RUN(test_nesting_is_flat);
     RUN(test_group_budget);
     RUN(test_dirty_members_cost_no_traffic);
     RUN(test_free_in_group_keeps_no_copy);
+    RUN(test_free_with_full_budget_sends_the_pre_image_home);
     RUN(test_damaged_freed_record_is_refused);
     RUN(test_free_in_group_without_shrink);
     RUN(test_undo_log);
