@@ -185,11 +185,9 @@ static int check_homes(struct vnv_heap *h)
     nvmap_sums(h, &sa, &sb);
     if (nvmap_validate(h) || sa != h->map_sa || sb != h->map_sb)
         FAIL(); /* (the checkpoint checksum would not match the map it writes) */
-    const uint32_t *a = nvmap(h, MAP_ALLOC), *c = nvmap(h, MAP_CALLOC);
     for (uint32_t u = 0; u < h->units; u++) {
         if (bit_get(nvmap(h, MAP_FRESH), u) && !bit_get(nvmap(h, MAP_START), u))
             FAIL();
-        (void)c;
         if (!bit_get(nvmap(h, MAP_START), u))
             continue;
         struct meta *m = idx_lookup(h, u);
@@ -210,7 +208,6 @@ static int check_homes(struct vnv_heap *h)
         err = slot_verify(h, u, oh.size, (uint32_t)bit_get(nvmap(h, MAP_CUR), u));
         if (err)
             return err; /* VNV_DATA_CRC: bit rot in the current data */
-        (void)a;
     }
     return VNV_OK;
 }
