@@ -14,6 +14,7 @@ const char *vnv_strerror(int err)
     case VNV_ERR_BUDGET: return "VNV_ERR_BUDGET";
     case VNV_ERR_NOHEAP: return "VNV_ERR_NOHEAP";
     case VNV_ERR_VERSION: return "VNV_ERR_VERSION";
+    case VNV_PERSIST_DEFERRED: return "VNV_PERSIST_DEFERRED"; /* vnv_persist_all's 1 */
     default: return "VNV_ERR_UNKNOWN";
     }
 }

@@ -206,8 +206,37 @@ static void test_restore_storm_bounded(void)
     fx_free(&f);
 }
 
+/* Every result code has its name; anything else one fixed name, never NULL. */
+static void test_strerror_names_every_code(void)
+{
+    static const struct {
+        int code;
+        const char *name;
+    } codes[] = {
+        {VNV_OK, "VNV_OK"},
+        {VNV_ERR_INVAL, "VNV_ERR_INVAL"},
+        {VNV_ERR_NOMEM, "VNV_ERR_NOMEM"},
+        {VNV_ERR_NOSPC, "VNV_ERR_NOSPC"},
+        {VNV_ERR_IO, "VNV_ERR_IO"},
+        {VNV_ERR_BUSY, "VNV_ERR_BUSY"},
+        {VNV_ERR_CORRUPT, "VNV_ERR_CORRUPT"},
+        {VNV_ERR_BUDGET, "VNV_ERR_BUDGET"},
+        {VNV_ERR_NOHEAP, "VNV_ERR_NOHEAP"},
+        {VNV_ERR_VERSION, "VNV_ERR_VERSION"},
+        {VNV_PERSIST_DEFERRED, "VNV_PERSIST_DEFERRED"},
+        {-1, "VNV_ERR_UNKNOWN"},
+        {2, "VNV_ERR_UNKNOWN"},
+        {-2147483647 - 1, "VNV_ERR_UNKNOWN"},
+    };
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        const char *s = vnv_strerror(codes[i].code);
+        CHECK(s != NULL && strcmp(s, codes[i].name) == 0);
+    }
+}
+
 int main(void)
 {
+    RUN(test_strerror_names_every_code);
     RUN(test_lifecycle_from_callback_refused);
     RUN(test_second_heap_on_same_storage);
     RUN(test_free_root_clears_it);

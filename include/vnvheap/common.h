@@ -50,7 +50,8 @@ enum vnv_error {
  * and its checkpoint runs when that section ends (in normal code, not in the interrupt). */
 #define VNV_PERSIST_DEFERRED 1
 
-/* Human-readable name of an error code ("VNV_ERR_IO", ...); never NULL. */
+/* Name of a result code ("VNV_ERR_IO", ..., "VNV_PERSIST_DEFERRED"; "VNV_ERR_UNKNOWN" for
+ * any other value); never NULL. O(1); interrupt-safe; storage: none. */
 const char *vnv_strerror(int err);
 
 /* One piece of a gather write: `len` bytes starting at `base`. */
