@@ -598,6 +598,26 @@ static void test_bad_inputs(void)
     CHECK_EQ(vnv_list_next(&f.heap, l, l, &out_n), VNV_ERR_INVAL);
     CHECK_EQ(vnv_list_next(&f.heap, l, VNV_NULL, &out_n), VNV_ERR_INVAL);
     CHECK_EQ(vnv_list_remove(&f.heap, l, (vnv_obj_t){n.id ^ 4u}, &v), VNV_ERR_INVAL);
+    /* NULL where a result goes (the list is not empty, the node is its own) */
+    vnv_obj_t own;
+    CHECK_EQ(vnv_list_first(&f.heap, l, &own), VNV_OK);
+    CHECK_EQ(vnv_list_elem_size(&f.heap, l, NULL), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_first(&f.heap, l, NULL), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_last(&f.heap, l, NULL), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_next(&f.heap, l, own, NULL), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_prev(&f.heap, l, own, NULL), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_get(&f.heap, l, own, NULL), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_ref(&f.heap, l, own, NULL), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_ref_mut(&f.heap, l, own, NULL), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_peek_front(&f.heap, l, NULL), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_peek_back(&f.heap, l, NULL), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_peek_front_ref(&f.heap, l, NULL, &rv), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_peek_back_ref(&f.heap, l, &out_n, NULL), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_list_peek_front_mut(&f.heap, l, &out_n, NULL), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_unload(&f.heap, own), VNV_OK); /* not left pinned */
+    CHECK_EQ(vnv_unload(&f.heap, l), VNV_OK);
+    CHECK_EQ(vnv_list_check(&f.heap, l), VNV_OK);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
     /* objects of another size as nodes: INVAL, nothing read or copied past them - a forged
      * node with this list's owner words (white-box: words 4-5) and a larger value would
      * overflow `v` if its own size were believed */
@@ -1202,6 +1222,12 @@ static void test_power_failure_at_every_step(void)
                     CHECK_EQ(rerr, VNV_OK);
                     if (rerr)
                         continue;
+                    /* a reader before attach finishes a committed operation itself */
+                    int read_first = at % 3 == 1 && k != OP_DESTROY, seen_pre = 0;
+                    if (read_first) {
+                        seen_pre = list_equals(&f, l, m);
+                        CHECK(seen_pre != list_equals(&f, l, &post)); /* exactly one */
+                    }
                     int aerr;
                     if (at % 3 == 0) {
                         /* lose the power once more while attach finishes the operation */
@@ -1237,6 +1263,8 @@ static void test_power_failure_at_every_step(void)
                         is_pre = list_equals(&f, l, m);
                         int is_post = list_equals(&f, l, &post);
                         CHECK(is_pre != is_post); /* exactly one of them */
+                        if (read_first)
+                            CHECK_EQ(is_pre, seen_pre); /* what the readers saw */
                         if (is_post && k != OP_POP_PINNED)
                             CHECK_EQ(stats(&f).nv_free, nv_post);
                         /* before the commit point a push may have leaked its new node */
