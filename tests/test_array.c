@@ -312,11 +312,12 @@ static void test_checkpoint_writes_dirty_blocks_only(void)
 
 /* Random writes through every entry point on arrays of several shapes, with flushes,
  * unloads, checkpoint + wipe + resume and checkpoint + restart, against shadow copies. */
-#define NARR 4
+#define NARR 5
 struct shape {
     uint32_t len, es, bs;
 };
-static const struct shape shapes[NARR] = {{300, 4, 16}, {90, 12, 32}, {700, 1, 128}, {40, 24, 64}};
+static const struct shape shapes[NARR] = {{300, 4, 16}, {90, 12, 32}, {700, 1, 128}, {40, 24, 64},
+                                          {250, 2, 32}};
 
 static void verify_all(struct fixture *f, const vnv_obj_t *arr, uint8_t *const *shadow)
 {
