@@ -665,7 +665,9 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
     }
     if (ub) /* placed in RAM: its marks undo it */
         (void)h->ram->free(RAM_ST(h), ub - 1u, UNDO_HDR);
-    h->alloc_count++;
+    /* Past 2^64 - 1 the counter goes on from `tags`, never below a live tag (every tag
+     * counts as issued there): only a crafted image can start it that high. */
+    h->alloc_count = h->alloc_count + 1u ? h->alloc_count + 1u : tags;
     h->st.allocs++;
     sec_leave(h);
     *out = (vnv_obj_t){id};

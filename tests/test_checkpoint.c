@@ -1,6 +1,7 @@
 /* test_checkpoint.c - checkpoint + RAM wipe + resume, restart via vnv_open, close/open,
  * and detection of torn, stale and corrupted checkpoints. */
 #include "fixture.h"
+#include "image_crc.h"
 #include "persist_hook.h"
 #include "rng.h"
 #include "vtest.h"
@@ -563,6 +564,55 @@ static void test_lost_ram_that_cannot_be_rebuilt(void)
     CHECK(!vnv_is_open(NULL));
 }
 
+/* A crafted image (checksums right) whose allocation counter is about to wrap: 2^64 - 3,
+ * which no device reaches by counting. The counter must never wrap below a live handle's
+ * tag: every old handle stays valid, the new handles are distinct, the heap passes its
+ * checks, and so does the next boot. (Found by fuzz_image: after the wrap, an old object's
+ * tag counted as never issued.) */
+static void test_allocation_counter_at_its_end(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+    vnv_obj_t o[12];
+    uint8_t v[16];
+    for (int i = 0; i < 6; i++) {
+        memset(v, 0x10 + i, sizeof v);
+        CHECK_EQ(vnv_alloc(&f.heap, sizeof v, v, &o[i]), VNV_OK);
+    }
+    CHECK_EQ(vnv_set_root(&f.heap, o[5]), VNV_OK);
+    CHECK_EQ(vnv_unload(&f.heap, o[1]), VNV_OK);
+    CHECK_EQ(vnv_unload(&f.heap, o[3]), VNV_OK);
+    f.wipe = 0;
+    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+    vnv_abandon(&f.heap);
+    int slot = vnv_img_loaded_slot(f.nv, NV);
+    REQUIRE(slot >= 0);
+    uint32_t at = vnv_img_slot_off(f.nv, NV, (unsigned)slot) + VNV_IMG_CK_ALLOC_COUNT;
+    vnv_img_put32(f.nv, NV, at, 0xFFFFFFFDu); /* 2^64 - 3 */
+    vnv_img_put32(f.nv, NV, at + 4u, 0xFFFFFFFFu);
+    vnv_img_fix_checksums(f.nv, NV);
+    REQUIRE(fx_reboot(&f) == VNV_OK);
+    for (int i = 6; i < 12; i++) { /* across the end of the counter */
+        memset(v, 0x10 + i, sizeof v);
+        CHECK_EQ(vnv_alloc(&f.heap, sizeof v, v, &o[i]), VNV_OK);
+        for (int k = 0; k < i; k++)
+            CHECK(!vnv_same(o[i], o[k]));
+        CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    }
+    for (int pass = 0; pass < 2; pass++) { /* before and after a checkpoint and a boot */
+        for (int i = 0; i < 12; i++) {
+            uint8_t got[16];
+            CHECK_EQ(vnv_read(&f.heap, o[i], 0, got, sizeof got), VNV_OK);
+            memset(v, 0x10 + i, sizeof v);
+            CHECK(memcmp(got, v, sizeof v) == 0);
+        }
+        CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+        CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+        CHECK_EQ(fx_reboot(&f), VNV_OK);
+    }
+    fx_free(&f);
+}
+
 int main(void)
 {
     RUN(test_resume_after_wipe_keeps_pointers);
@@ -577,6 +627,7 @@ int main(void)
     RUN(test_failed_close_still_answers_the_request);
     RUN(test_two_heaps_one_deferred);
     RUN(test_lost_ram_that_cannot_be_rebuilt);
+    RUN(test_allocation_counter_at_its_end);
 #if !VNV_MINIMAL
     RUN(test_checkpoint_inside_an_in_place_flush);
 #endif
