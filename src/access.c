@@ -560,7 +560,7 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
         sec_leave(h);
         return err;
     }
-    /* tags 1 .. 2^(64-b) - 1: the counter would need 2^53 allocations to wrap (a 64-bit
+    /* tags 1 .. 2^(64-b) - 2: the counter would need 2^53 allocations to wrap (a 64-bit
      * division is a library call on a 32-bit core: only then) */
     uint64_t tags = (UINT64_MAX >> h->unit_bits) - 1u, count = h->alloc_count;
     if (count >= tags)
