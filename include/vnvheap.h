@@ -24,8 +24,10 @@
  *     (checkpoint record per resident object), 16 bytes each in this format; MAP = the NV
  *     map (stats.nv_map_bytes). No operation ever overwrites what the last
  *     completed checkpoint needs: a reset at any instant reopens it (README, Guarantees).
- *   - Interrupt safety: only vnv_persist_all() may be called from an interrupt or signal
- *     handler. Everything else is for normal (non-reentrant, single-threaded) code.
+ *   - Interrupt safety: only vnv_persist_all() and the queries marked interrupt-safe
+ *     (vnv_is_open, vnv_atomic_depth, vnv_strerror) may be called from an interrupt or
+ *     signal handler, and from on_persist. Everything else is for normal (non-reentrant,
+ *     single-threaded) code.
  *   - Pointers handed out are 8-byte aligned and valid between get and release, including
  *     across a checkpoint followed by a RAM wipe and resume (same address).
  *   - Minimal profile (VNV_MINIMAL, vnvheap/common.h): the functions inside
@@ -131,6 +133,11 @@ struct vnv_heap;
  * Return nonzero if the buffer's content was lost (the heap then restores it from the
  * checkpoint at the same addresses), 0 if it is intact (the heap checks a canary and
  * restores anyway if that was overwritten).
+ * It runs in interrupt context, possibly in the middle of a heap call of the interrupted
+ * code: it may call only the interrupt-safe functions (conventions above). vnv_format,
+ * vnv_open and vnv_close are refused there (VNV_ERR_BUSY), vnv_checkpoint too
+ * (VNV_ERR_INVAL); other heap calls are not checked, and their effects are undefined (a
+ * restore also undoes them).
  */
 typedef int (*vnv_persist_cb)(void *user, int status, void *buf, size_t len);
 
