@@ -322,7 +322,8 @@ void vnv_abandon(struct vnv_heap *h);
  * succeeds or vnv_abandon; false for NULL, a zeroed struct and a failed open. Also false
  * once a power-failure checkpoint found its RAM buffer lost (on_persist said so, or the
  * canary was overwritten) and could not rebuild it from storage: every call then returns
- * VNV_ERR_INVAL until the heap is opened again (vnv_abandon, then vnv_open). A vnv_close
+ * VNV_ERR_INVAL until its storage is opened again (vnv_open, with this or another control
+ * block; the broken heap has already left vnv_persist_all's registry). A vnv_close
  * that fails with IO leaves the heap open. O(1); interrupt-safe (one load); storage: none.
  */
 bool vnv_is_open(const struct vnv_heap *h);
