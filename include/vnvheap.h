@@ -546,7 +546,8 @@ int vnv_set_root(struct vnv_heap *h, vnv_obj_t obj);
  * (default 8) rounds per request, so a checkpoint causes at most that many restores.
  * Returns 0 if every heap was checkpointed, VNV_PERSIST_DEFERRED (1) if at least one was
  * deferred and none failed, else the first error (the heap's state in RAM is unaffected
- * by a failed checkpoint).
+ * by a failed checkpoint, unless on_persist reports the buffer lost: a heap that cannot
+ * rebuild it - its checkpoint failed, or reading it back did - is closed, vnv_is_open).
  */
 int vnv_persist_all(void);
 
