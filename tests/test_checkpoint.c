@@ -613,6 +613,41 @@ static void test_allocation_counter_at_its_end(void)
     fx_free(&f);
 }
 
+/* Checkpoint sequence numbers wrap (2^32 checkpoints: 14 years at ten a second): open
+ * compares them modulo 2^32, so after seq 0xFFFFFFFF the next checkpoint (seq 0) is the
+ * newer one, and so on across the wrap. A crafted image starts just before it. */
+static void test_sequence_number_wraps(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+    vnv_obj_t o;
+    uint32_t v = 0;
+    CHECK_EQ(vnv_alloc(&f.heap, sizeof v, &v, &o), VNV_OK);
+    CHECK_EQ(vnv_set_root(&f.heap, o), VNV_OK);
+    f.wipe = 0;
+    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+    vnv_abandon(&f.heap);
+    int slot = vnv_img_loaded_slot(f.nv, NV);
+    REQUIRE(slot >= 0);
+    /* as a device that counted there would have them: the other slot one older */
+    vnv_img_put32(f.nv, NV, vnv_img_slot_off(f.nv, NV, (unsigned)slot) + VNV_IMG_CK_SEQ,
+                  0xFFFFFFFEu);
+    vnv_img_put32(f.nv, NV, vnv_img_slot_off(f.nv, NV, 1u - (unsigned)slot) + VNV_IMG_CK_SEQ,
+                  0xFFFFFFFDu);
+    vnv_img_fix_checksums(f.nv, NV);
+    REQUIRE(fx_reboot(&f) == VNV_OK);
+    for (v = 1; v <= 4; v++) { /* seq 0xFFFFFFFF, 0, 1, 2: each reboot finds the newest */
+        CHECK_EQ(vnv_write(&f.heap, o, 0, &v, sizeof v), VNV_OK);
+        CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+        CHECK_EQ(fx_reboot(&f), VNV_OK);
+        uint32_t got = 0;
+        CHECK_EQ(vnv_read(&f.heap, o, 0, &got, sizeof got), VNV_OK);
+        CHECK_EQ(got, v);
+        CHECK_EQ(f.heap.seq, 0xFFFFFFFEu + v);
+    }
+    fx_free(&f);
+}
+
 int main(void)
 {
     RUN(test_resume_after_wipe_keeps_pointers);
@@ -628,6 +663,7 @@ int main(void)
     RUN(test_two_heaps_one_deferred);
     RUN(test_lost_ram_that_cannot_be_rebuilt);
     RUN(test_allocation_counter_at_its_end);
+    RUN(test_sequence_number_wraps);
 #if !VNV_MINIMAL
     RUN(test_checkpoint_inside_an_in_place_flush);
 #endif
