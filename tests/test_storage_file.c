@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "vnvheap/storage_file.h"
@@ -181,6 +183,44 @@ static void test_reopen_and_truncate(void)
     CHECK_EQ(unlink(p), 0);
 }
 
+/* One vnv_file per file, in this process or another: a second open is refused (BUSY) and
+ * changes nothing, TRUNCATE included; closing (or the end of the holder) frees it. */
+static void test_one_user_per_file(void)
+{
+    struct vnv_file a, b;
+    struct vnv_storage s;
+    uint8_t want[256], got[256];
+    const char *p = path_of("locked");
+    pattern(want, sizeof(want), 5);
+    REQUIRE(vnv_file_open(&a, p, sizeof(want), VNV_FILE_CREATE | VNV_FILE_TRUNCATE) == VNV_OK);
+    vnv_file_storage(&a, &s);
+    CHECK_EQ(s.write(s.ctx, 0, want, sizeof(want)), VNV_OK);
+    b.fd = 123;
+    CHECK_EQ(vnv_file_open(&b, p, sizeof(want), 0), VNV_ERR_BUSY);
+    CHECK_EQ(b.fd, -1);
+    CHECK_EQ(vnv_file_open(&b, p, sizeof(want), VNV_FILE_CREATE | VNV_FILE_TRUNCATE),
+             VNV_ERR_BUSY);
+    CHECK_EQ(s.read(s.ctx, 0, got, sizeof(got)), VNV_OK);
+    CHECK(memcmp(got, want, sizeof(want)) == 0); /* the refused TRUNCATE changed nothing */
+    fflush(NULL);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) { /* another process: refused as well */
+        struct vnv_file c;
+        _exit(vnv_file_open(&c, p, sizeof(want), 0) == VNV_ERR_BUSY ? 0 : 1);
+    }
+    int status = 0;
+    CHECK_EQ(waitpid(pid, &status, 0), pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_EQ(vnv_file_close(&a), VNV_OK);
+    REQUIRE(vnv_file_open(&b, p, sizeof(want), 0) == VNV_OK); /* free again */
+    vnv_file_storage(&b, &s);
+    CHECK_EQ(s.read(s.ctx, 0, got, sizeof(got)), VNV_OK);
+    CHECK(memcmp(got, want, sizeof(want)) == 0);
+    CHECK_EQ(vnv_file_close(&b), VNV_OK);
+    CHECK_EQ(unlink(p), 0);
+}
+
 static void test_open_errors(void)
 {
     struct vnv_file f;
@@ -260,6 +300,7 @@ int main(void)
     RUN(test_struct_at_offset);
     RUN(test_writev);
     RUN(test_reopen_and_truncate);
+    RUN(test_one_user_per_file);
     RUN(test_open_errors);
     RUN(test_range_and_bad_fd);
 

@@ -28,8 +28,13 @@ struct vnv_file {
  * Without VNV_FILE_CREATE the file must exist and hold at least `size` bytes; with it a
  * missing file is created and a short one extended with zeros (content kept).
  * VNV_FILE_TRUNCATE empties the file first, then extends it to `size` zero bytes.
+ * One vnv_file per file: it holds an exclusive lock on the file (flock, on Linux, macOS and
+ * the BSDs; a file system without locks is used unlocked) until vnv_file_close or the end
+ * of the process, so a second heap cannot write the same storage from this process or
+ * another one.
  * Returns VNV_OK; VNV_ERR_INVAL for NULL f/path, size 0 or unknown flags, or a file
- * shorter than `size` without CREATE/TRUNCATE; VNV_ERR_IO if the OS refuses (missing file
+ * shorter than `size` without CREATE/TRUNCATE; VNV_ERR_BUSY if another vnv_file holds the
+ * file (nothing changed, TRUNCATE included); VNV_ERR_IO if the OS refuses (missing file
  * without CREATE included). On error f->fd is -1 and nothing is left open.
  * O(1) system calls (extending may cost O(size) in the file system).
  */

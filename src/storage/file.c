@@ -20,6 +20,16 @@
 #define VNV_FILE_HAVE_PWRITEV 0 /* elsewhere pwritev hides behind non-POSIX feature macros */
 #endif
 
+/* flock: a lock per open file, so a second open in the same process conflicts too (POSIX
+ * record locks do not conflict within a process). Not POSIX, but on every desktop system. */
+#if defined(__linux__) || defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || \
+    defined(__OpenBSD__)
+#include <sys/file.h>
+#define VNV_FILE_HAVE_FLOCK 1
+#else
+#define VNV_FILE_HAVE_FLOCK 0
+#endif
+
 /* Bytes per system call: keeps the return value within ssize_t on 32-bit hosts. */
 #define CHUNK_MAX ((uint32_t)1 << 30)
 /* iovecs per pwritev: _XOPEN_IOV_MAX, the smallest IOV_MAX POSIX allows. */
@@ -185,6 +195,23 @@ static int file_sync(void *ctx)
     return r ? VNV_ERR_IO : VNV_OK;
 }
 
+/* One user per file: two vnv_files on it (in one process or two) would let two heaps write
+ * the same storage. BUSY if another holds it; a file system without locks is used as is. */
+static int lock_file(int fd)
+{
+#if VNV_FILE_HAVE_FLOCK
+    int r;
+    do
+        r = flock(fd, LOCK_EX | LOCK_NB);
+    while (r != 0 && errno == EINTR);
+    if (r != 0 && errno == EWOULDBLOCK)
+        return VNV_ERR_BUSY;
+#else
+    (void)fd;
+#endif
+    return VNV_OK;
+}
+
 int vnv_file_open(struct vnv_file *f, const char *path, uint32_t size, unsigned flags)
 {
     if (!f)
@@ -197,8 +224,6 @@ int vnv_file_open(struct vnv_file *f, const char *path, uint32_t size, unsigned 
     int oflags = O_RDWR | O_CLOEXEC;
     if (flags & VNV_FILE_CREATE)
         oflags |= O_CREAT;
-    if (flags & VNV_FILE_TRUNCATE)
-        oflags |= O_TRUNC;
     int fd;
     do
         fd = open(path, oflags, 0644);
@@ -207,8 +232,17 @@ int vnv_file_open(struct vnv_file *f, const char *path, uint32_t size, unsigned 
         return VNV_ERR_IO;
 
     struct stat sb;
-    int err = VNV_OK;
-    if (fstat(fd, &sb) != 0) {
+    int err = lock_file(fd); /* before TRUNCATE: a refused open changes nothing */
+    if (!err && (flags & VNV_FILE_TRUNCATE)) {
+        int r;
+        do
+            r = ftruncate(fd, 0);
+        while (r != 0 && errno == EINTR);
+        if (r != 0)
+            err = VNV_ERR_IO;
+    }
+    if (err) {
+    } else if (fstat(fd, &sb) != 0) {
         err = VNV_ERR_IO;
     } else if (sb.st_size < (off_t)size) {
         if (!(flags & (VNV_FILE_CREATE | VNV_FILE_TRUNCATE))) {
