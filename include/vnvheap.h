@@ -264,7 +264,7 @@ struct vnv_heap {
  *   small to hold even one object, storage too small or larger than VNV_MAX_STORAGE_SIZE,
  *   more than VNV_MAX_HEAPS heaps, module state too large), BUSY (called from the persist
  *   callback or inside an atomic group of this heap, or another open heap uses the same
- *   storage: same ctx and read function), IO.
+ *   storage - same ctx and read function - or a byte of the same RAM buffer), IO.
  * Time: O(buffer_size / 64 + units / 32). Storage: voids both checkpoint headers, writes the
  *   superblock and an empty checkpoint (header + MAP); two syncs.
  */

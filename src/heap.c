@@ -137,8 +137,8 @@ static int setup(struct vnv_heap *h, const struct vnv_config *cfg, struct layout
     int err = compute_layout(cfg, l);
     if (err)
         return err;
-    if (registry_storage_taken(h, cfg->storage))
-        return VNV_ERR_BUSY; /* another open heap owns this storage */
+    if (registry_taken(h, cfg->storage, cfg->buffer, cfg->buffer_size))
+        return VNV_ERR_BUSY; /* another open heap owns this storage or RAM */
     registry_remove(h);
     memset(h, 0, sizeof *h);
     h->storage = *cfg->storage;

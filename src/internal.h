@@ -404,7 +404,8 @@ void registry_add(struct vnv_heap *h);
 void registry_remove(struct vnv_heap *h);
 int registry_has_room(const struct vnv_heap *h);
 int persist_running(const struct vnv_heap *h);
-int registry_storage_taken(const struct vnv_heap *h, const struct vnv_storage *s);
+int registry_taken(const struct vnv_heap *h, const struct vnv_storage *s, const void *buf,
+                   size_t len);
 
 
 #define CKPT_FLAG_CLEAN 1u

@@ -77,6 +77,7 @@ static void test_lifecycle_from_callback_refused(void)
 
 /* ---- two heaps, one storage ---------------------------------------------------------------- */
 
+/* A second heap on the storage or the RAM buffer of an open one is refused. */
 static void test_second_heap_on_same_storage(void)
 {
     struct fixture f;
@@ -92,6 +93,18 @@ static void test_second_heap_on_same_storage(void)
     CHECK_EQ(vnv_format(other, &c), VNV_ERR_BUSY);
     CHECK_EQ(f.emu.write_calls, writes); /* refused before touching storage */
     CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    /* other storage, but the first heap's RAM buffer, whole or in part: refused too */
+    struct fixture g;
+    fx_init(&g, 16384, 2048, 512);
+    g.cfg.buffer = f.ram;
+    CHECK_EQ(vnv_format(&g.heap, &g.cfg), VNV_ERR_BUSY);
+    g.cfg.buffer = f.ram + 1024;
+    CHECK_EQ(vnv_format(&g.heap, &g.cfg), VNV_ERR_BUSY);
+    g.cfg.buffer = g.ram; /* its own: fine */
+    CHECK_EQ(vnv_format(&g.heap, &g.cfg), VNV_OK);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    CHECK_EQ(vnv_close(&g.heap), VNV_OK);
+    fx_free(&g);
     CHECK_EQ(vnv_close(&f.heap), VNV_OK);
     CHECK_EQ(vnv_open(other, &c), VNV_OK); /* once the first is closed */
     CHECK_EQ(vnv_close(other), VNV_OK);
