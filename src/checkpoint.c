@@ -754,6 +754,8 @@ int vnv_persist_all(void)
     return ret ? ret : (deferred ? VNV_PERSIST_DEFERRED : VNV_OK);
 }
 
+/* 1 if another registered heap uses storage `s` (same ctx and read function) or a byte of
+ * [buf, buf + len): two heaps there would overwrite each other. */
 int registry_taken(const struct vnv_heap *h, const struct vnv_storage *s, const void *buf,
                    size_t len)
 {
