@@ -212,6 +212,16 @@ static int lock_file(int fd)
     return VNV_OK;
 }
 
+/* ftruncate across EINTR: cut to len, or extend with zeros. */
+static int resize(int fd, uint32_t len)
+{
+    int r;
+    do
+        r = ftruncate(fd, (off_t)len);
+    while (r != 0 && errno == EINTR);
+    return r ? VNV_ERR_IO : VNV_OK;
+}
+
 int vnv_file_open(struct vnv_file *f, const char *path, uint32_t size, unsigned flags)
 {
     if (!f)
@@ -233,29 +243,12 @@ int vnv_file_open(struct vnv_file *f, const char *path, uint32_t size, unsigned 
 
     struct stat sb;
     int err = lock_file(fd); /* before TRUNCATE: a refused open changes nothing */
-    if (!err && (flags & VNV_FILE_TRUNCATE)) {
-        int r;
-        do
-            r = ftruncate(fd, 0);
-        while (r != 0 && errno == EINTR);
-        if (r != 0)
-            err = VNV_ERR_IO;
-    }
-    if (err) {
-    } else if (fstat(fd, &sb) != 0) {
+    if (!err && (flags & VNV_FILE_TRUNCATE))
+        err = resize(fd, 0);
+    if (!err && fstat(fd, &sb) != 0)
         err = VNV_ERR_IO;
-    } else if (sb.st_size < (off_t)size) {
-        if (!(flags & (VNV_FILE_CREATE | VNV_FILE_TRUNCATE))) {
-            err = VNV_ERR_INVAL;
-        } else {
-            int r;
-            do /* the new tail reads as zeros */
-                r = ftruncate(fd, (off_t)size);
-            while (r != 0 && errno == EINTR);
-            if (r != 0)
-                err = VNV_ERR_IO;
-        }
-    }
+    if (!err && sb.st_size < (off_t)size) /* the new tail reads as zeros */
+        err = (flags & (VNV_FILE_CREATE | VNV_FILE_TRUNCATE)) ? resize(fd, size) : VNV_ERR_INVAL;
     if (err) {
         close(fd);
         return err;
