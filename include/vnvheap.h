@@ -321,8 +321,8 @@ void vnv_abandon(struct vnv_heap *h);
  * true while `h` is open: from a successful vnv_format or vnv_open until vnv_close
  * succeeds or vnv_abandon; false for NULL, a zeroed struct and a failed open. Also false
  * once a power-failure checkpoint found its RAM buffer lost (on_persist said so, or the
- * canary was overwritten) and could not rebuild it from storage: every call then returns
- * VNV_ERR_INVAL until its storage is opened again (vnv_open, with this or another control
+ * canary was overwritten) and could not rebuild it from storage: every call is then refused
+ * (VNV_ERR_INVAL; the queries answer false or 0) until its storage is opened again (vnv_open, with this or another control
  * block; the broken heap has already left vnv_persist_all's registry). A vnv_close
  * that fails with IO leaves the heap open. O(1); interrupt-safe (one load); storage: none.
  */
@@ -592,7 +592,8 @@ int vnv_atomic_end(struct vnv_heap *h);
 int vnv_atomic_abort(struct vnv_heap *h);
 /* Nesting depth of the open group (0: none). INTERRUPT/SIGNAL SAFE (one load): a persist
  * callback can tell whether the checkpoint it follows was taken inside a group, i.e.
- * whether a restart from it rolls the group back. O(1), no storage traffic; 0 for NULL. */
+ * whether a restart from it rolls the group back. O(1), no storage traffic; 0 for NULL
+ * and for a heap that is not open (vnv_is_open). */
 int vnv_atomic_depth(const struct vnv_heap *h);
 
 #endif /* !VNV_MINIMAL */

@@ -9,8 +9,6 @@
  */
 #include "internal.h"
 
-static int is_open(const struct vnv_heap *h) { return h && h->state == HS_OPEN; }
-
 /* 1 and *out if resident, 0 if not resident, VNV_ERR_INVAL for a handle that cannot be
  * live (zero tag) or that names a resident home with another tag (stale or forged).
  * Not a critical section: a checkpoint that wipes and restores RAM in the middle of the
@@ -56,7 +54,7 @@ int mutate_begin(struct vnv_heap *h)
 }
 
 /* Format 3 keeps no freed homes for reuse: storage allocation needs no I/O at all. */
-int vnv_trim(struct vnv_heap *h) { return (h && h->state == HS_OPEN) ? VNV_OK : VNV_ERR_INVAL; }
+int vnv_trim(struct vnv_heap *h) { return is_open(h) ? VNV_OK : VNV_ERR_INVAL; }
 
 /* ---- flush and evict ----------------------------------------------------------------------- */
 

@@ -53,7 +53,7 @@ static int check_homes(struct vnv_heap *h);
 /* The whole check is one critical section: a checkpoint requested meanwhile runs after it. */
 int vnv_check(struct vnv_heap *h)
 {
-    if (!h || h->state != HS_OPEN)
+    if (!is_open(h))
         return VNV_ERR_INVAL;
     sec_enter(h);
     int err = check_locked(h);

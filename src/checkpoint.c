@@ -711,7 +711,7 @@ static int persist_round(struct vnv_heap *h, int write)
 int persist_now(struct vnv_heap *h)
 {
     int err = VNV_OK, written = 0;
-    for (int round = 0; round < VNV_PERSIST_ROUNDS && h->state == HS_OPEN; round++) {
+    for (int round = 0; round < VNV_PERSIST_ROUNDS && is_open(h); round++) {
         h->busy++; /* a nested interrupt now defers instead of re-entering */
         struct vnv_heap *outer = in_round; /* another heap's round, when nested */
         in_round = h;
@@ -724,7 +724,7 @@ int persist_now(struct vnv_heap *h)
         if (h->busy || !h->pending)
             break;
     }
-    return h->state == HS_OPEN || err ? err : VNV_ERR_INVAL;
+    return is_open(h) || err ? err : VNV_ERR_INVAL;
 }
 
 int persist_deferred(struct vnv_heap *h)
@@ -738,7 +738,7 @@ int vnv_persist_all(void)
     int ret = VNV_OK, deferred = 0;
     for (int i = 0; i < VNV_MAX_HEAPS; i++) {
         struct vnv_heap *h = registry[i];
-        if (!h || h->state != HS_OPEN)
+        if (!is_open(h))
             continue;
         if (h->busy) {
             h->pending = 1;
@@ -777,7 +777,7 @@ int persist_running(const struct vnv_heap *h) { return h && h == in_round; }
 
 int vnv_checkpoint(struct vnv_heap *h)
 {
-    if (!h || h->state != HS_OPEN || h->busy)
+    if (!is_open(h) || h->busy)
         return VNV_ERR_INVAL;
     return persist_now(h);
 }

@@ -25,7 +25,7 @@
 
 int vnv_atomic_begin(struct vnv_heap *h)
 {
-    if (!h || h->state != HS_OPEN)
+    if (!is_open(h))
         return VNV_ERR_INVAL;
     if (h->group == 255u)
         return VNV_ERR_BUSY;
@@ -296,7 +296,7 @@ int undo_write(struct vnv_heap *h)
 
 int vnv_atomic_end(struct vnv_heap *h)
 {
-    if (!h || h->state != HS_OPEN || !h->group)
+    if (!is_open(h) || !h->group)
         return VNV_ERR_INVAL;
     if (h->group > 1u) {
         h->group--; /* flat nesting: only the outermost end commits */
@@ -312,7 +312,7 @@ int vnv_atomic_end(struct vnv_heap *h)
 
 int vnv_atomic_abort(struct vnv_heap *h)
 {
-    if (!h || h->state != HS_OPEN || !h->group)
+    if (!is_open(h) || !h->group)
         return VNV_ERR_INVAL;
     for (uint32_t s = 0; s <= h->index_mask; s++) {
         struct meta *m = idx_meta(h, s);
@@ -339,7 +339,7 @@ int vnv_atomic_abort(struct vnv_heap *h)
     return err;
 }
 
-int vnv_atomic_depth(const struct vnv_heap *h) { return h ? (int)h->group : 0; }
+int vnv_atomic_depth(const struct vnv_heap *h) { return is_open(h) ? (int)h->group : 0; }
 
 /* The state before the group, in RAM (vnv_open of a checkpoint taken inside a group, or
  * vnv_atomic_abort); undo_write then puts the group's write-through bytes back on storage.

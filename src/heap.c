@@ -288,7 +288,7 @@ int vnv_open(struct vnv_heap *h, const struct vnv_config *cfg)
 
 int vnv_close(struct vnv_heap *h)
 {
-    if (!h || h->state != HS_OPEN)
+    if (!is_open(h))
         return VNV_ERR_INVAL;
     if (h->busy || IN_GROUP(h))
         return VNV_ERR_BUSY; /* from the persist callback or inside an atomic group */
@@ -331,4 +331,4 @@ void vnv_abandon(struct vnv_heap *h)
     h->state = HS_NONE;
 }
 
-bool vnv_is_open(const struct vnv_heap *h) { return h && h->state == HS_OPEN; }
+bool vnv_is_open(const struct vnv_heap *h) { return is_open(h); }

@@ -5,7 +5,7 @@
 
 int vnv_stats(const struct vnv_heap *h, struct vnv_stats *out)
 {
-    if (!h || !out || h->state != HS_OPEN)
+    if (!is_open(h) || !out)
         return VNV_ERR_INVAL;
     *out = h->st;
     out->resident_objects = h->index_used;

@@ -539,6 +539,11 @@ static void test_lost_ram_that_cannot_be_rebuilt(void)
         CHECK_EQ(vnv_alloc(&f.heap, 8, NULL, &x), VNV_ERR_INVAL);
         CHECK_EQ(vnv_checkpoint(&f.heap), VNV_ERR_INVAL);
         CHECK_EQ(vnv_close(&f.heap), VNV_ERR_INVAL);
+        vnv_obj_t root;
+        struct vnv_stats st;
+        CHECK_EQ(vnv_root(&f.heap, &root), VNV_ERR_INVAL); /* and the queries */
+        CHECK_EQ(vnv_stats(&f.heap, &st), VNV_ERR_INVAL);
+        CHECK(!vnv_is_resident(&f.heap, w.obj[0]));
         unsigned calls = f.persist_calls;
         CHECK_EQ(vnv_persist_all(), VNV_OK); /* nothing registered: no callback */
         CHECK_EQ(f.persist_calls, calls);

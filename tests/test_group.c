@@ -240,6 +240,9 @@ static void test_nesting_is_flat(void)
     CHECK_EQ(vnv_atomic_abort(&f.heap), VNV_OK); /* at any depth: the whole group */
     CHECK_EQ(vnv_atomic_depth(&f.heap), 0);
     CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK);
+    vnv_abandon(&f.heap); /* a heap that is not open is in no group */
+    CHECK_EQ(vnv_atomic_depth(&f.heap), 0);
     fx_free(&f);
 }
 
