@@ -569,6 +569,17 @@ static void test_lost_ram_that_cannot_be_rebuilt(void)
     CHECK(!vnv_is_open(NULL));
 }
 
+/* Checkpoint, then stop the heap as a reset would: the image offset of the slot vnv_open will
+ * load (for crafting its header), or 0 when no slot verifies. */
+static uint32_t checkpoint_and_stop(struct fixture *f)
+{
+    f->wipe = 0;
+    CHECK_EQ(vnv_checkpoint(&f->heap), VNV_OK);
+    vnv_abandon(&f->heap);
+    int slot = vnv_img_loaded_slot(f->nv, NV);
+    return slot < 0 ? 0u : vnv_img_slot_off(f->nv, NV, (unsigned)slot);
+}
+
 /* A crafted image (checksums right) whose allocation counter is about to wrap: 2^64 - 3,
  * which no device reaches by counting. The counter must never wrap below a live handle's
  * tag: every old handle stays valid, the new handles are distinct, the heap passes its
@@ -587,12 +598,9 @@ static void test_allocation_counter_at_its_end(void)
     CHECK_EQ(vnv_set_root(&f.heap, o[5]), VNV_OK);
     CHECK_EQ(vnv_unload(&f.heap, o[1]), VNV_OK);
     CHECK_EQ(vnv_unload(&f.heap, o[3]), VNV_OK);
-    f.wipe = 0;
-    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
-    vnv_abandon(&f.heap);
-    int slot = vnv_img_loaded_slot(f.nv, NV);
-    REQUIRE(slot >= 0);
-    uint32_t at = vnv_img_slot_off(f.nv, NV, (unsigned)slot) + VNV_IMG_CK_ALLOC_COUNT;
+    uint32_t at = checkpoint_and_stop(&f);
+    REQUIRE(at != 0);
+    at += VNV_IMG_CK_ALLOC_COUNT;
     vnv_img_put32(f.nv, NV, at, 0xFFFFFFFDu); /* 2^64 - 3 */
     vnv_img_put32(f.nv, NV, at + 4u, 0xFFFFFFFFu);
     vnv_img_fix_checksums(f.nv, NV);
@@ -629,16 +637,12 @@ static void test_sequence_number_wraps(void)
     uint32_t v = 0;
     CHECK_EQ(vnv_alloc(&f.heap, sizeof v, &v, &o), VNV_OK);
     CHECK_EQ(vnv_set_root(&f.heap, o), VNV_OK);
-    f.wipe = 0;
-    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
-    vnv_abandon(&f.heap);
-    int slot = vnv_img_loaded_slot(f.nv, NV);
-    REQUIRE(slot >= 0);
+    uint32_t at = checkpoint_and_stop(&f);
+    REQUIRE(at != 0);
     /* as a device that counted there would have them: the other slot one older */
-    vnv_img_put32(f.nv, NV, vnv_img_slot_off(f.nv, NV, (unsigned)slot) + VNV_IMG_CK_SEQ,
-                  0xFFFFFFFEu);
-    vnv_img_put32(f.nv, NV, vnv_img_slot_off(f.nv, NV, 1u - (unsigned)slot) + VNV_IMG_CK_SEQ,
-                  0xFFFFFFFDu);
+    uint32_t a = vnv_img_slot_off(f.nv, NV, 0), b = vnv_img_slot_off(f.nv, NV, 1);
+    vnv_img_put32(f.nv, NV, at + VNV_IMG_CK_SEQ, 0xFFFFFFFEu);
+    vnv_img_put32(f.nv, NV, (at == a ? b : a) + VNV_IMG_CK_SEQ, 0xFFFFFFFDu);
     vnv_img_fix_checksums(f.nv, NV);
     REQUIRE(fx_reboot(&f) == VNV_OK);
     for (v = 1; v <= 4; v++) { /* seq 0xFFFFFFFF, 0, 1, 2: each reboot finds the newest */
