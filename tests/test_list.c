@@ -697,6 +697,30 @@ static void test_bad_inputs(void)
     fx_free(&f);
 }
 
+/* A damaged length at its end (2^32 - 1, more nodes than any heap holds) must not wrap to 0
+ * on a push: the push is refused, and nothing is allocated or linked. */
+static void test_length_at_its_end(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, 64u * 1024u, 4096, 2048) == VNV_OK);
+    vnv_obj_t l;
+    uint32_t v = 7, len = 0, max = UINT32_MAX;
+    CHECK_EQ(vnv_list_create(&f.heap, sizeof v, &l), VNV_OK);
+    CHECK_EQ(vnv_list_push_back(&f.heap, l, &v), VNV_OK);
+    CHECK_EQ(vnv_write(&f.heap, l, 2u * 4u, &max, sizeof max), VNV_OK); /* word 2: length */
+    struct vnv_stats before, after;
+    CHECK_EQ(vnv_stats(&f.heap, &before), VNV_OK);
+    CHECK_EQ(vnv_list_push_back(&f.heap, l, &v), VNV_ERR_CORRUPT);
+    CHECK_EQ(vnv_list_push_front(&f.heap, l, &v), VNV_ERR_CORRUPT);
+    CHECK_EQ(vnv_stats(&f.heap, &after), VNV_OK);
+    CHECK_EQ(after.allocs, before.allocs);
+    CHECK_EQ(vnv_list_length(&f.heap, l, &len), VNV_OK);
+    CHECK_EQ(len, UINT32_MAX);
+    CHECK_EQ(vnv_list_check(&f.heap, l), VNV_ERR_CORRUPT);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    fx_free(&f);
+}
+
 /* ---- injected I/O errors --------------------------------------------------------------------- */
 
 enum op_kind {
@@ -905,11 +929,6 @@ static void injection_sweep(int cold)
     fx_free(&f);
 }
 
-/* A read or write error at the k-th storage call of one operation, for every k until the
- * operation needs no more, from a cold state (everything on storage: loads, allocator and
- * free traffic) and a warm one (dirty objects, tight budget: flushes while pinning): the
- * operation either succeeds (list = after) or returns the error (list = before, untouched),
- * vnv_check and vnv_list_check pass, and the list keeps working. */
 /* ---- scribbled lists ------------------------------------------------------------------------
  * A list whose header and nodes had random words overwritten (a damaged or crafted image, a
  * stray write through a raw pointer): every operation returns an error or a sane result,
@@ -1057,6 +1076,11 @@ static void test_scribbled_lists(void)
 }
 #endif
 
+/* A read or write error at the k-th storage call of one operation, for every k until the
+ * operation needs no more, from a cold state (everything on storage: loads, allocator and
+ * free traffic) and a warm one (dirty objects, tight budget: flushes while pinning): the
+ * operation either succeeds (list = after) or returns the error (list = before, untouched),
+ * vnv_check and vnv_list_check pass, and the list keeps working. */
 static void test_injected_errors(void)
 {
     injection_sweep(1);
@@ -1334,6 +1358,7 @@ int main(void)
     RUN(test_random_small_elements);
     RUN(test_random_large_elements);
     RUN(test_bad_inputs);
+    RUN(test_length_at_its_end);
 #ifndef VNV_TEST_CROSS
     RUN(test_scribbled_lists);
 #endif

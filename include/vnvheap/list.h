@@ -121,7 +121,8 @@ int vnv_list_attach(struct vnv_heap *h, vnv_obj_t list);
 int vnv_list_destroy(struct vnv_heap *h, vnv_obj_t list);
 
 /*
- * Append/prepend a copy of `value` (elem_size bytes; NULL = zeroes).
+ * Append/prepend a copy of `value` (elem_size bytes; NULL = zeroes). CORRUPT (nothing
+ * allocated) if the length is already 2^32 - 1: no heap holds that many nodes.
  * Touches: header W (pinned), the new node (one gathered allocation: links + value), and
  * the old tail's next (back) / old head's prev (front) link through vnv_write: a
  * non-resident old end is written through (8 bytes), never loaded. Storage: the

@@ -560,6 +560,8 @@ static int push(struct vnv_heap *h, vnv_obj_t list, const void *value, int front
     err = recover(h, list, hp);
     if (!err && hp[H_OP] == OP_DESTROY)
         err = VNV_ERR_INVAL;
+    if (!err && hp[H_LEN] == UINT32_MAX)
+        err = VNV_ERR_CORRUPT; /* no heap holds that many nodes: a damaged length */
     /* (the old end must be ours: set_link checks that without loading it, and a push it
      * refuses backs out below) */
     uint64_t end = front ? hget(hp, H_HEAD) : hget(hp, H_TAIL);
