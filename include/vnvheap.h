@@ -105,7 +105,11 @@ extern "C" {
 /* An object handle: a 64-bit value, stable across checkpoints and restarts, that may be
  * stored inside other objects. It encodes the home's allocation unit (b bits, b = bits
  * needed to number the units, at most 11 by default) and a tag of 64 - b bits: the number of
- * the allocation that issued it, from a 64-bit counter kept in every checkpoint. Tags never
+ * the allocation that issued it, from a 64-bit counter kept in every checkpoint. vnv_format
+ * starts the counter at a 32-bit hash of the RAM buffer's and the storage's addresses times
+ * 2^16, or past the counter of a checkpoint the storage held before: two heaps open at once,
+ * or a heap before and after a format, issue different handles, and one passed to the wrong
+ * heap is refused (INVAL) unless the two counters ran into each other. Tags never
  * repeat: the counter would need 2^53 allocations to wrap (285 years at a million per
  * second), so a handle that was freed stays rejected with VNV_ERR_INVAL for the device's
  * lifetime, however often its home is reused. A forged value passes only if it names a live
@@ -238,7 +242,7 @@ struct vnv_heap {
     uint32_t used;       /* bytes the next checkpoint writes (header included, map not) */
     uint32_t dirty_data;
     uint64_t root;       /* root handle id */
-    uint64_t alloc_count; /* allocations ever made: the next handle's tag */
+    uint64_t alloc_count; /* the allocation counter: the next handle's tag */
     uint32_t seq;        /* sequence number of the last checkpoint */
     volatile uint8_t busy;      /* inside a critical section: persist must wait */
     volatile uint8_t pending;   /* a persist was requested during the critical section */
@@ -265,8 +269,10 @@ struct vnv_heap {
  *   more than VNV_MAX_HEAPS heaps, module state too large), BUSY (called from the persist
  *   callback or inside an atomic group of this heap, or another open heap uses the same
  *   storage - same ctx and read function - or a byte of the same RAM buffer), IO.
- * Time: O(buffer_size / 64 + units / 32). Storage: voids both checkpoint headers, writes the
- *   superblock and an empty checkpoint (header + MAP); two syncs.
+ * Time: O(buffer_size / 64 + units / 32). Storage: reads 8 bytes of each checkpoint header
+ *   (the old allocation counter, where the new one starts: see handles; a read error only
+ *   loses that hint), voids both headers, writes the superblock and an empty checkpoint
+ *   (header + MAP); two syncs.
  */
 int vnv_format(struct vnv_heap *h, const struct vnv_config *cfg);
 

@@ -207,6 +207,28 @@ static void superblock_encode(const struct vnv_heap *h, uint8_t *b)
     put_le32(b + 60, vnv_crc32(0, b, 60));
 }
 
+/* Where a new heap's allocation counter starts. Tags are issued from it, so two heaps (or
+ * the heap before and after a format) issue different handles, and a handle passed to the
+ * wrong one names no object there (INVAL) rather than an unrelated object. Two heaps open
+ * at once never share their buffer or storage, so a hash of those addresses tells them
+ * apart (x 2^16: counters that far apart need that many allocations to meet). The counter
+ * of a checkpoint left on the storage by an earlier heap is a floor. Both stay within a
+ * quarter of the tag space, so the counter is far from where tags repeat. */
+static uint64_t first_count(struct vnv_heap *h, const struct vnv_config *cfg)
+{
+    const uintptr_t who[3] = {(uintptr_t)cfg->buffer, (uintptr_t)h->storage.ctx,
+                              (uintptr_t)h->storage.read};
+    uint64_t room = UINT64_MAX >> (h->unit_bits + 2u);
+    uint64_t start = ((uint64_t)vnv_crc32(0, who, sizeof who) << 16) & room;
+    for (uint32_t s = 0; s < 2; s++) {
+        uint8_t c[8]; /* an old slot header's alloc_count: unverified, a hint */
+        if (!heap_read(h, h->ckpt_off + s * h->ckpt_cap + 32u, c, sizeof c) &&
+            get_le64(c) < room && get_le64(c) > start)
+            start = get_le64(c);
+    }
+    return start;
+}
+
 int vnv_format(struct vnv_heap *h, const struct vnv_config *cfg)
 {
     struct layout l;
@@ -216,6 +238,7 @@ int vnv_format(struct vnv_heap *h, const struct vnv_config *cfg)
     err = reset_ram(h);
     if (err)
         return err;
+    h->alloc_count = first_count(h, cfg);
     /* Crash-safe order: first no superblock (a cut from here on leaves "no heap", never a
      * damaged one), then both slots void, the empty checkpoint into slot A, and last the
      * new superblock that makes it count. */

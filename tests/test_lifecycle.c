@@ -113,6 +113,51 @@ static void test_second_heap_on_same_storage(void)
     fx_free(&f);
 }
 
+/* ---- handles of another heap ---------------------------------------------------------------
+ * Two heaps formatted alike, with the same allocations, must not issue the same handles: a
+ * handle passed to the wrong heap (or kept from before a format) names nothing there. */
+
+static void test_handles_of_another_heap(void)
+{
+    struct fixture f, g;
+    REQUIRE(fx_format(&f, 16384, 2048, 512) == VNV_OK);
+    REQUIRE(fx_format(&g, 16384, 2048, 512) == VNV_OK);
+    vnv_obj_t a[3], b[3];
+    uint32_t v = 5, got = 0;
+    void *p;
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(vnv_alloc(&f.heap, 40, NULL, &a[i]), VNV_OK);
+        CHECK_EQ(vnv_alloc(&g.heap, 40, NULL, &b[i]), VNV_OK);
+        CHECK(!vnv_same(a[i], b[i]));
+    }
+    CHECK_EQ(vnv_unload(&g.heap, b[2]), VNV_OK); /* one checked at its home, not in RAM */
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(vnv_read(&g.heap, a[i], 0, &got, sizeof got), VNV_ERR_INVAL);
+        CHECK_EQ(vnv_write(&g.heap, a[i], 0, &v, sizeof v), VNV_ERR_INVAL);
+        CHECK_EQ(vnv_get_mut(&g.heap, a[i], &p), VNV_ERR_INVAL);
+        CHECK_EQ(vnv_set_root(&g.heap, a[i]), VNV_ERR_INVAL);
+        CHECK_EQ(vnv_free(&g.heap, a[i]), VNV_ERR_INVAL);
+    }
+    CHECK_EQ(vnv_check(&g.heap), VNV_OK);
+    CHECK_EQ(vnv_close(&g.heap), VNV_OK);
+    fx_free(&g);
+    /* formatted again (same storage, same RAM): the old handles name nothing new */
+    CHECK_EQ(vnv_write(&f.heap, a[0], 0, &v, sizeof v), VNV_OK);
+    CHECK_EQ(vnv_close(&f.heap), VNV_OK);
+    CHECK_EQ(vnv_format(&f.heap, &f.cfg), VNV_OK);
+    vnv_obj_t n[3];
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(vnv_alloc(&f.heap, 40, NULL, &n[i]), VNV_OK);
+        for (int k = 0; k < 3; k++)
+            CHECK(!vnv_same(n[i], a[k]));
+    }
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(vnv_read(&f.heap, a[i], 0, &got, sizeof got), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_read(&f.heap, n[0], 0, &got, sizeof got), VNV_OK);
+    CHECK_EQ(got, 0u);
+    fx_free(&f);
+}
+
 /* ---- the root of a freed object ----------------------------------------------------------- */
 
 static void test_free_root_clears_it(void)
@@ -252,6 +297,7 @@ int main(void)
     RUN(test_strerror_names_every_code);
     RUN(test_lifecycle_from_callback_refused);
     RUN(test_second_heap_on_same_storage);
+    RUN(test_handles_of_another_heap);
     RUN(test_free_root_clears_it);
     RUN(test_persist_statistics);
     RUN(test_restore_storm_bounded);
