@@ -213,7 +213,10 @@ struct vnv_stats {
 /*
  * The heap's control block. Allocate it statically or on the stack of main; treat every
  * field as private (they are visible only so that no allocation is needed). Its size is
- * sizeof(struct vnv_heap) (`make size` prints it per target; README "Costs").
+ * sizeof(struct vnv_heap) (`make size` prints it per target; README "Costs"). While open it
+ * stays where it was opened: a copy of it (struct assignment, memcpy) is not open, and
+ * every call through the copy returns VNV_ERR_INVAL (its queries false or 0), so that two
+ * blocks never work one heap.
  */
 struct vnv_heap {
     struct vnv_storage storage;
@@ -254,7 +257,7 @@ struct vnv_heap {
     uint16_t undo_count; /* its entries */
     uint64_t hdr_id;     /* the last object header read from storage: its handle (0 = none), */
     uint32_t hdr_size, hdr_status; /* size and kind; forgotten when its home is freed */
-    uint8_t state;              /* lifecycle, see heap.c */
+    const struct vnv_heap *self; /* this block while open, else NULL: a copy is not open */
     struct vnv_stats st;
     uint32_t ram_state[VNV_RAM_STATE_MAX / 4];
     uint32_t policy_state[VNV_POLICY_STATE_MAX / 4];
@@ -325,12 +328,13 @@ void vnv_abandon(struct vnv_heap *h);
 
 /*
  * true while `h` is open: from a successful vnv_format or vnv_open until vnv_close
- * succeeds or vnv_abandon; false for NULL, a zeroed struct and a failed open. Also false
- * once a power-failure checkpoint found its RAM buffer lost (on_persist said so, or the
- * canary was overwritten) and could not rebuild it from storage: every call is then refused
- * (VNV_ERR_INVAL; the queries answer false or 0) until its storage is opened again (vnv_open, with this or another control
- * block; the broken heap has already left vnv_persist_all's registry). A vnv_close
- * that fails with IO leaves the heap open. O(1); interrupt-safe (one load); storage: none.
+ * succeeds or vnv_abandon; false for NULL, a zeroed struct, a failed open and a copy of an
+ * open control block. Also false once a power-failure checkpoint found its RAM buffer lost
+ * (on_persist said so, or the canary was overwritten) and could not rebuild it from
+ * storage: every call is then refused (VNV_ERR_INVAL; the queries answer false or 0) until
+ * its storage is opened again (vnv_open, with this or another control block; the broken
+ * heap has already left vnv_persist_all's registry). A vnv_close that fails with IO leaves
+ * the heap open. O(1); interrupt-safe (one load); storage: none.
  */
 bool vnv_is_open(const struct vnv_heap *h);
 

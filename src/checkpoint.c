@@ -686,7 +686,7 @@ static int persist_round(struct vnv_heap *h, int write)
             /* RAM is gone and cannot be rebuilt: refuse further use, and leave the
              * registry, so that its storage can be opened again (in another control
              * block too) and no later request takes this heap */
-            h->state = HS_BROKEN;
+            h->self = NULL;
             registry_remove(h);
             if (!err)
                 err = rerr;

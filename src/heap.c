@@ -263,7 +263,7 @@ int vnv_format(struct vnv_heap *h, const struct vnv_config *cfg)
         err = vnv_storage_sync(&h->storage);
     if (err)
         return err;
-    h->state = HS_OPEN;
+    h->self = h;
     registry_add(h);
     return VNV_OK;
 }
@@ -304,7 +304,7 @@ int vnv_open(struct vnv_heap *h, const struct vnv_config *cfg)
         err = ckpt_open(h);
     if (err)
         return err;
-    h->state = HS_OPEN;
+    h->self = h;
     registry_add(h);
     return VNV_OK;
 }
@@ -333,7 +333,7 @@ int vnv_close(struct vnv_heap *h)
         registry_remove(h); /* from here no interrupt sees the heap */
         asked = h->pending;
         h->pending = 0;
-        h->state = HS_NONE;
+        h->self = NULL;
     }
     sec_leave(h);
     /* A power-failure request deferred into this checkpoint still gets its callback (the
@@ -351,7 +351,7 @@ void vnv_abandon(struct vnv_heap *h)
     if (!h)
         return;
     registry_remove(h);
-    h->state = HS_NONE;
+    h->self = NULL;
 }
 
 bool vnv_is_open(const struct vnv_heap *h) { return is_open(h); }

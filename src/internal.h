@@ -55,11 +55,10 @@ _Static_assert(ST_WRITER == ST_READERS + 1u && VNV_MAX_READERS <= ST_READERS,
 #define IN_GROUP(h) (VNV_MINIMAL ? 0u : (uint32_t)(h)->group)
 
 /* lifecycle */
-#define HS_NONE 0u
-#define HS_OPEN 0xA5u
-#define HS_BROKEN 0x5Au /* a restore failed: only vnv_open/vnv_format can follow */
-/* The one test of "usable" every entry point makes (vnv_is_open is its public face). */
-static inline int is_open(const struct vnv_heap *h) { return h && h->state == HS_OPEN; }
+/* The one test of "usable" every entry point makes (vnv_is_open is its public face). A
+ * control block is open from format/open until close, abandon or a restore that failed,
+ * and only at its own address: a copy of it (which would fork the heap's state) is not. */
+static inline int is_open(const struct vnv_heap *h) { return h && h->self == h; }
 
 /* NV bitmaps (one bit per allocation unit, h->map_words words each), in the buffer. The
  * first three are committed with every checkpoint; the last two describe the protection

@@ -158,6 +158,43 @@ static void test_handles_of_another_heap(void)
     fx_free(&f);
 }
 
+/* ---- a copied control block ------------------------------------------------------------------
+ * A struct copy of an open heap would share its RAM and storage with counters of its own:
+ * every call through the copy is refused, and the heap itself goes on unharmed. */
+
+static void test_copied_control_block(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, 16384, 2048, 512) == VNV_OK);
+    vnv_obj_t a, b, r;
+    uint32_t v = 9, got = 0;
+    void *p;
+    CHECK_EQ(vnv_alloc(&f.heap, 4, &v, &a), VNV_OK);
+    struct vnv_heap *copy = malloc(sizeof *copy);
+    REQUIRE(copy != NULL);
+    memcpy(copy, &f.heap, sizeof *copy);
+    CHECK(!vnv_is_open(copy));
+    CHECK_EQ(vnv_alloc(copy, 4, &v, &b), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_read(copy, a, 0, &got, sizeof got), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_write(copy, a, 0, &v, sizeof v), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_get_mut(copy, a, &p), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_free(copy, a), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_root(copy, &r), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_checkpoint(copy), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_close(copy), VNV_ERR_INVAL);
+    vnv_abandon(copy); /* (not registered: nothing to undo) */
+    CHECK(vnv_is_open(&f.heap));
+    CHECK_EQ(vnv_read(&f.heap, a, 0, &got, sizeof got), VNV_OK);
+    CHECK_EQ(got, 9u);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    CHECK_EQ(vnv_persist_all(), VNV_OK); /* the registry still names the heap itself */
+    CHECK_EQ(fx_reboot(&f), VNV_OK);
+    CHECK_EQ(vnv_read(&f.heap, a, 0, &got, sizeof got), VNV_OK);
+    CHECK_EQ(got, 9u);
+    free(copy);
+    fx_free(&f);
+}
+
 /* ---- the root of a freed object ----------------------------------------------------------- */
 
 static void test_free_root_clears_it(void)
@@ -298,6 +335,7 @@ int main(void)
     RUN(test_lifecycle_from_callback_refused);
     RUN(test_second_heap_on_same_storage);
     RUN(test_handles_of_another_heap);
+    RUN(test_copied_control_block);
     RUN(test_free_root_clears_it);
     RUN(test_persist_statistics);
     RUN(test_restore_storm_bounded);
