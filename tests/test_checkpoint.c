@@ -338,6 +338,39 @@ static void test_bad_superblock_and_config(void)
     fx_free(&f);
 }
 
+/* A checkpoint with more resident objects than the index of the next open can hold: open
+ * says NOMEM and writes nothing, and the index of the run that wrote it opens it whole. */
+static void test_open_with_a_smaller_index(void)
+{
+    struct fixture f;
+    fx_init(&f, 65536, 4096, 2048);
+    f.cfg.index_entries = 64; /* up to 48 objects */
+    REQUIRE(vnv_format(&f.heap, &f.cfg) == VNV_OK);
+    vnv_obj_t o[40];
+    for (uint32_t i = 0; i < 40; i++)
+        CHECK_EQ(vnv_alloc(&f.heap, 4, &i, &o[i]), VNV_OK);
+    CHECK_EQ(vnv_set_root(&f.heap, o[0]), VNV_OK);
+    struct vnv_stats st;
+    CHECK_EQ(vnv_stats(&f.heap, &st), VNV_OK);
+    CHECK_EQ(st.resident_objects, 40u);
+    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK); /* 40 resident records */
+    vnv_abandon(&f.heap);
+    uint64_t writes = f.emu.write_calls;
+    f.cfg.index_entries = 32; /* up to 24 */
+    CHECK_EQ(vnv_open(&f.heap, &f.cfg), VNV_ERR_NOMEM);
+    CHECK(!vnv_is_open(&f.heap));
+    CHECK_EQ(f.emu.write_calls, writes);
+    f.cfg.index_entries = 64;
+    CHECK_EQ(vnv_open(&f.heap, &f.cfg), VNV_OK);
+    for (uint32_t i = 0; i < 40; i++) {
+        uint32_t v = 99;
+        CHECK_EQ(vnv_read(&f.heap, o[i], 0, &v, sizeof v), VNV_OK);
+        CHECK_EQ(v, i);
+    }
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    fx_free(&f);
+}
+
 /* Every flipped bit in what a checkpoint's checksum covers (its header, NV map, records:
  * clean resident objects add no data) makes that checkpoint refused: with the other slot
  * voided, open reports CORRUPT and writes nothing, for each of the bits. */
@@ -666,6 +699,7 @@ int main(void)
     RUN(test_reset_without_checkpoint_reopens_the_last);
     RUN(test_torn_checkpoint_sweep);
     RUN(test_bad_superblock_and_config);
+    RUN(test_open_with_a_smaller_index);
     RUN(test_every_flipped_checkpoint_bit_is_caught);
     RUN(test_close_answers_a_deferred_request);
     RUN(test_failed_close_still_answers_the_request);
