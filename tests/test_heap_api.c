@@ -393,6 +393,18 @@ static void test_nospc(void)
     CHECK(n > 5);
     CHECK_EQ(vnv_check(&f.heap), VNV_OK);
     fx_free(&f);
+    /* larger than every home the storage has room for, though RAM and the budget could
+     * take it: NOSPC at once, on an empty heap, with nothing written */
+    REQUIRE(fx_format(&f, 8192, 4096, 3000) == VNV_OK);
+    struct vnv_stats st;
+    CHECK_EQ(vnv_stats(&f.heap, &st), VNV_OK);
+    CHECK(st.nv_free < 2u * 1500u + VNV_OBJ_HEADER_SIZE);
+    uint64_t writes = f.emu.write_calls;
+    CHECK_EQ(vnv_alloc(&f.heap, 1500, NULL, &o), VNV_ERR_NOSPC);
+    CHECK_EQ(f.emu.write_calls, writes);
+    CHECK_EQ(vnv_alloc(&f.heap, 100, NULL, &o), VNV_OK); /* a smaller one still fits */
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    fx_free(&f);
 }
 
 static void test_root(void)
