@@ -345,8 +345,10 @@ bool vnv_is_open(const struct vnv_heap *h);
  * home with an undo entry stays in RAM only if RAM keeps room for two more entries
  * (2 x VNV_UNDO_ENTRY_RAM(32)) beside it: the writes that link it in need them.
  * Errors: INVAL (size 0 or > VNV_MAX_OBJECT_SIZE, NULL out), NOMEM (can never fit the RAM
- *   arena), BUDGET (size + REC + header exceeds max_dirty_bytes: it could never be written),
- *   NOSPC (storage full), IO.
+ *   arena; inside a group also when neither the object nor its undo entry finds room in
+ *   RAM, e.g. pinned objects fill it), BUDGET (size + REC + header exceeds max_dirty_bytes:
+ *   it could never be written; inside a group also when members fill the budget), NOSPC
+ *   (storage full, or no home could ever hold the object), IO.
  * Time: O(n + units / 32) (the NV map's placement scan). Storage: none if it stays in RAM
  *   (it is written home, with its header, when first flushed or evicted); else one write of
  *   HDR + n bytes (+ the 16-byte void of the older checkpoint, once per checkpoint interval).

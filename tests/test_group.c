@@ -935,11 +935,53 @@ static void test_group_budget(void)
     CHECK_EQ(err, VNV_ERR_BUDGET); /* members cannot be flushed to make room */
     CHECK(i >= 2);
     CHECK(stats(&f).checkpoint_bytes <= 400);
+    vnv_obj_t n; /* a new object: no budget for its undo entry, or to stay in RAM */
+    CHECK_EQ(vnv_alloc(&f.heap, sizeof v, v, &n), VNV_ERR_BUDGET);
     CHECK_EQ(vnv_atomic_abort(&f.heap), VNV_OK);
     for (int k = 0; k < 8; k++) {
         CHECK_EQ(vnv_read(&f.heap, o[k], 0, v, sizeof v), VNV_OK);
         CHECK_EQ(v[99], 1);
     }
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    fx_free(&f);
+}
+
+/* In a group a new object that cannot stay in RAM goes home with an undo entry, which
+ * needs RAM too: with the arena full of pinned objects, vnv_alloc says NOMEM (outside a
+ * group it would go home), changes nothing, and works once the pins are gone. */
+static void test_group_alloc_without_ram(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, 1024, 900) == VNV_OK);
+    vnv_obj_t o[32], n;
+    const void *p;
+    int k = 0, err = VNV_OK;
+    for (; k < 32 && !err; k++) {
+        CHECK_EQ(vnv_alloc(&f.heap, 40, NULL, &o[k]), VNV_OK);
+        err = vnv_get(&f.heap, o[k], &p);
+    }
+    CHECK_EQ(err, VNV_ERR_NOMEM); /* RAM is full of pinned objects */
+    k--;                          /* o[k] is not pinned */
+    CHECK(k > 4);
+    /* and the rest of the arena too, so that no undo entry fits */
+    uint32_t rest = stats(&f).arena_free;
+    if (rest > VNV_META_SIZE) {
+        CHECK_EQ(vnv_alloc(&f.heap, rest - VNV_META_SIZE, NULL, &o[k]), VNV_OK);
+        CHECK_EQ(vnv_get(&f.heap, o[k], &p), VNV_OK);
+        k++;
+    }
+    CHECK_EQ(stats(&f).arena_free, 0u);
+    CHECK_EQ(vnv_alloc(&f.heap, 40, NULL, &n), VNV_OK); /* outside a group: home */
+    CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK);
+    struct vnv_stats before = stats(&f);
+    CHECK_EQ(vnv_alloc(&f.heap, 40, NULL, &n), VNV_ERR_NOMEM);
+    CHECK_EQ(stats(&f).allocs, before.allocs);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    for (int i = 0; i < k; i++)
+        CHECK_EQ(vnv_release(&f.heap, o[i]), VNV_OK);
+    CHECK_EQ(vnv_alloc(&f.heap, 40, NULL, &n), VNV_OK);
+    CHECK_EQ(vnv_atomic_abort(&f.heap), VNV_OK);
+    CHECK_EQ(vnv_read(&f.heap, n, 0, &err, sizeof err), VNV_ERR_INVAL); /* rolled back */
     CHECK_EQ(vnv_check(&f.heap), VNV_OK);
     fx_free(&f);
 }
@@ -1345,6 +1387,7 @@ int main(void)
     RUN(test_abort_rolls_back);
     RUN(test_nesting_is_flat);
     RUN(test_group_budget);
+    RUN(test_group_alloc_without_ram);
     RUN(test_dirty_members_cost_no_traffic);
     RUN(test_free_in_group_keeps_no_copy);
     RUN(test_free_with_full_budget_sends_the_pre_image_home);
