@@ -138,10 +138,11 @@ struct vnv_heap;
  * checkpoint at the same addresses), 0 if it is intact (the heap checks a canary and
  * restores anyway if that was overwritten).
  * It runs in interrupt context, possibly in the middle of a heap call of the interrupted
- * code: it may call only the interrupt-safe functions (conventions above). vnv_format,
- * vnv_open and vnv_close are refused there (VNV_ERR_BUSY), vnv_checkpoint too
- * (VNV_ERR_INVAL); other heap calls are not checked, and their effects are undefined (a
- * restore also undoes them).
+ * code: it may call only the interrupt-safe functions (conventions above), which answer
+ * as usual. On its own heap vnv_format, vnv_open and vnv_close are refused there
+ * (VNV_ERR_BUSY), and every other call (objects, root, stats, check, checkpoint) returns
+ * VNV_ERR_INVAL and changes nothing. Calls on another heap are not checked: their effects
+ * are undefined if the interrupt stopped a call on that heap.
  */
 typedef int (*vnv_persist_cb)(void *user, int status, void *buf, size_t len);
 
@@ -334,7 +335,8 @@ void vnv_abandon(struct vnv_heap *h);
  * storage: every call is then refused (VNV_ERR_INVAL; the queries answer false or 0) until
  * its storage is opened again (vnv_open, with this or another control block; the broken
  * heap has already left vnv_persist_all's registry). A vnv_close that fails with IO leaves
- * the heap open. O(1); interrupt-safe (one load); storage: none.
+ * the heap open. Inside on_persist it stays true, though calls from there are refused.
+ * O(1); interrupt-safe (two loads); storage: none.
  */
 bool vnv_is_open(const struct vnv_heap *h);
 

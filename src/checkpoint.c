@@ -676,7 +676,12 @@ static int persist_round(struct vnv_heap *h, int write)
     int lost = 0;
     if (h->on_persist) {
         h->st.callbacks++;
+        /* The callback may interrupt any heap call: the heap is not open to it (its calls
+         * see INVAL), though vnv_persist_all still finds it (IN_CALLBACK). */
+        h->self = IN_CALLBACK(h);
         lost = h->on_persist(h->user, err, h->buf, h->buf_size);
+        if (h->self == IN_CALLBACK(h)) /* (not abandoned meanwhile) */
+            h->self = h;
     }
     if (lost || !canary_ok(h)) {
         /* After a failed write storage holds an older state only: resuming from it would
@@ -738,7 +743,7 @@ int vnv_persist_all(void)
     int ret = VNV_OK, deferred = 0;
     for (int i = 0; i < VNV_MAX_HEAPS; i++) {
         struct vnv_heap *h = registry[i];
-        if (!is_open(h))
+        if (!is_live(h))
             continue;
         if (h->busy) {
             h->pending = 1;

@@ -339,7 +339,7 @@ int vnv_atomic_abort(struct vnv_heap *h)
     return err;
 }
 
-int vnv_atomic_depth(const struct vnv_heap *h) { return is_open(h) ? (int)h->group : 0; }
+int vnv_atomic_depth(const struct vnv_heap *h) { return is_live(h) ? (int)h->group : 0; }
 
 /* The state before the group, in RAM (vnv_open of a checkpoint taken inside a group, or
  * vnv_atomic_abort); undo_write then puts the group's write-through bytes back on storage.

@@ -311,6 +311,8 @@ int vnv_open(struct vnv_heap *h, const struct vnv_config *cfg)
 
 int vnv_close(struct vnv_heap *h)
 {
+    if (persist_running(h))
+        return VNV_ERR_BUSY; /* from the persist callback */
     if (!is_open(h))
         return VNV_ERR_INVAL;
     if (h->busy || IN_GROUP(h))
@@ -354,4 +356,4 @@ void vnv_abandon(struct vnv_heap *h)
     h->self = NULL;
 }
 
-bool vnv_is_open(const struct vnv_heap *h) { return is_open(h); }
+bool vnv_is_open(const struct vnv_heap *h) { return is_live(h); }

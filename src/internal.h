@@ -59,6 +59,14 @@ _Static_assert(ST_WRITER == ST_READERS + 1u && VNV_MAX_READERS <= ST_READERS,
  * control block is open from format/open until close, abandon or a restore that failed,
  * and only at its own address: a copy of it (which would fork the heap's state) is not. */
 static inline int is_open(const struct vnv_heap *h) { return h && h->self == h; }
+/* `self` while on_persist runs: neither the block nor NULL (one past it, never read). The
+ * callback may have interrupted any heap call, so calls from it are refused; the
+ * interrupt-safe queries and vnv_persist_all see the heap as it is (is_live). */
+#define IN_CALLBACK(h) ((h) + 1)
+static inline int is_live(const struct vnv_heap *h)
+{
+    return h && (h->self == h || h->self == IN_CALLBACK(h));
+}
 
 /* NV bitmaps (one bit per allocation unit, h->map_words words each), in the buffer. The
  * first three are committed with every checkpoint; the last two describe the protection

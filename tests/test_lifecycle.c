@@ -75,6 +75,94 @@ static void test_lifecycle_from_callback_refused(void)
     }
 }
 
+/* ---- object calls from the persist callback ----------------------------------------------
+ * The callback may have interrupted any heap call, halfway through: object calls from it
+ * are refused (INVAL) and change nothing, while the interrupt-safe queries answer. */
+
+enum { OC_ALLOC, OC_READ, OC_WRITE, OC_GET, OC_GET_MUT, OC_FREE, OC_FLUSH, OC_UNLOAD,
+       OC_SET_ROOT, OC_ROOT, OC_STATS, OC_CHECK, OC_COUNT };
+static struct {
+    vnv_obj_t obj;
+    int result[OC_COUNT];
+    int open, depth, calls;
+} oc;
+
+static int object_cb(void *user, int status, void *buf, size_t len)
+{
+    (void)status;
+    (void)buf;
+    (void)len;
+    struct vnv_heap *h = &((struct fixture *)user)->heap;
+    uint32_t v = 99;
+    void *p;
+    const void *cp;
+    vnv_obj_t n;
+    struct vnv_stats st;
+    oc.calls++;
+    oc.open = vnv_is_open(h);
+#if !VNV_MINIMAL
+    oc.depth = vnv_atomic_depth(h);
+#endif
+    oc.result[OC_ALLOC] = vnv_alloc(h, 4, &v, &n);
+    oc.result[OC_READ] = vnv_read(h, oc.obj, 0, &v, sizeof v);
+    oc.result[OC_WRITE] = vnv_write(h, oc.obj, 0, &v, sizeof v);
+    oc.result[OC_GET] = vnv_get(h, oc.obj, &cp);
+    oc.result[OC_GET_MUT] = vnv_get_mut(h, oc.obj, &p);
+    oc.result[OC_FREE] = vnv_free(h, oc.obj);
+    oc.result[OC_FLUSH] = vnv_flush(h, oc.obj);
+    oc.result[OC_UNLOAD] = vnv_unload(h, oc.obj);
+    oc.result[OC_SET_ROOT] = vnv_set_root(h, VNV_NULL);
+    oc.result[OC_ROOT] = vnv_root(h, &n);
+    oc.result[OC_STATS] = vnv_stats(h, &st);
+    oc.result[OC_CHECK] = vnv_check(h);
+    return 0;
+}
+
+static void test_object_calls_from_callback_refused(void)
+{
+    struct fixture f;
+    fx_init(&f, 16384, 2048, 512);
+    f.cfg.on_persist = object_cb;
+    REQUIRE(vnv_format(&f.heap, &f.cfg) == VNV_OK);
+    uint32_t v = 7;
+    CHECK_EQ(vnv_alloc(&f.heap, sizeof v, &v, &oc.obj), VNV_OK);
+    CHECK_EQ(vnv_set_root(&f.heap, oc.obj), VNV_OK);
+    /* the interrupt's checkpoint, one taken by the program, one inside a group */
+    for (int round = 0; round < (VNV_MINIMAL ? 2 : 3); round++) {
+#if !VNV_MINIMAL
+        if (round == 2)
+            CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK);
+#endif
+        struct vnv_stats before = stats(&f);
+        memset(&oc.result, 0, sizeof oc.result);
+        oc.calls = 0;
+        CHECK_EQ(round == 1 ? vnv_checkpoint(&f.heap) : vnv_persist_all(), VNV_OK);
+        CHECK_EQ(oc.calls, 1);
+        for (int k = 0; k < OC_COUNT; k++)
+            if (!VNV_MINIMAL || k != OC_CHECK) /* (the minimal profile has no vnv_check) */
+                CHECK_EQ(oc.result[k], VNV_ERR_INVAL);
+        CHECK(oc.open);
+        CHECK_EQ(oc.depth, round == 2);
+        /* nothing the callback tried happened, and the heap goes on */
+        CHECK(vnv_is_open(&f.heap));
+        CHECK_EQ(stats(&f).allocs, before.allocs);
+        vnv_obj_t r;
+        CHECK_EQ(vnv_root(&f.heap, &r), VNV_OK);
+        CHECK(vnv_same(r, oc.obj));
+        CHECK_EQ(vnv_read(&f.heap, oc.obj, 0, &v, sizeof v), VNV_OK);
+        CHECK_EQ(v, 7u);
+        CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    }
+#if !VNV_MINIMAL
+    CHECK_EQ(vnv_atomic_end(&f.heap), VNV_OK);
+#endif
+    CHECK_EQ(vnv_close(&f.heap), VNV_OK);
+    CHECK_EQ(fx_reboot(&f), VNV_OK);
+    CHECK_EQ(vnv_read(&f.heap, oc.obj, 0, &v, sizeof v), VNV_OK);
+    CHECK_EQ(v, 7u);
+    fx_free(&f);
+}
+
 /* ---- two heaps, one storage ---------------------------------------------------------------- */
 
 /* A second heap on the storage or the RAM buffer of an open one is refused. */
@@ -333,6 +421,7 @@ int main(void)
 {
     RUN(test_strerror_names_every_code);
     RUN(test_lifecycle_from_callback_refused);
+    RUN(test_object_calls_from_callback_refused);
     RUN(test_second_heap_on_same_storage);
     RUN(test_handles_of_another_heap);
     RUN(test_copied_control_block);
