@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -221,6 +223,47 @@ static void test_one_user_per_file(void)
     CHECK_EQ(unlink(p), 0);
 }
 
+/* A write the OS cuts short (here: the file size limit, RLIMIT_FSIZE, at byte 1000) lands
+ * in order up to the cut, and the call then reports IO: pwritev stops inside a piece, the
+ * rest of the pieces is retried from there, and that retry fails. In a child process, so
+ * the limit stays there. */
+static void test_a_write_cut_short(void)
+{
+    struct vnv_file f;
+    struct vnv_storage s;
+    uint8_t a[50], b[100], c[50], got[200], want[200];
+    pattern(a, sizeof(a), 1);
+    pattern(b, sizeof(b), 2);
+    pattern(c, sizeof(c), 3);
+    const char *p = path_of("short");
+    REQUIRE(vnv_file_open(&f, p, 4096, VNV_FILE_CREATE | VNV_FILE_TRUNCATE) == VNV_OK);
+    vnv_file_storage(&f, &s);
+    fflush(NULL);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        struct rlimit rl = {1000, 1000};
+        signal(SIGXFSZ, SIG_IGN); /* past the limit: EFBIG instead of the signal */
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+            _exit(2);
+        struct vnv_iovec iov[3] = {{a, sizeof(a)}, {b, sizeof(b)}, {c, sizeof(c)}};
+        int e1 = s.writev(s.ctx, 900, iov, 3); /* 100 bytes land: a, half of b */
+        int e2 = s.write(s.ctx, 990, a, sizeof(a)); /* 10 bytes land */
+        _exit(e1 == VNV_ERR_IO && e2 == VNV_ERR_IO ? 0 : 1);
+    }
+    int status = 0;
+    CHECK_EQ(waitpid(pid, &status, 0), pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    memset(want, 0, sizeof(want));
+    memcpy(want, a, 50);       /* 900 .. 949 */
+    memcpy(want + 50, b, 40);  /* 950 .. 989 */
+    memcpy(want + 90, a, 10);  /* 990 .. 999 */
+    CHECK_EQ(s.read(s.ctx, 900, got, sizeof(got)), VNV_OK);
+    CHECK(memcmp(got, want, sizeof(want)) == 0);
+    CHECK_EQ(vnv_file_close(&f), VNV_OK);
+    CHECK_EQ(unlink(p), 0);
+}
+
 static void test_open_errors(void)
 {
     struct vnv_file f;
@@ -301,6 +344,7 @@ int main(void)
     RUN(test_writev);
     RUN(test_reopen_and_truncate);
     RUN(test_one_user_per_file);
+    RUN(test_a_write_cut_short);
     RUN(test_open_errors);
     RUN(test_range_and_bad_fd);
 
