@@ -2,6 +2,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "support/alloc_damage.h"
 #include "support/rng.h"
 #include "vnvheap/alloc.h"
 #include "vtest.h"
@@ -522,6 +523,65 @@ static void test_stress(void)
     CHECK(na == ni && memcmp(initial, after, na * sizeof after[0]) == 0);
 }
 
+/* ---- check finds damage ---------------------------------------------------------------
+ * White-box: the state's words (magic, size, free bytes, one tree root per order) and the
+ * in-band node of a free block ({child 0, child 1, bit} at its start; a node pointer is its
+ * host's offset | 1). Each damage of a fragmented state must make check say CORRUPT, and
+ * the state passes again once the damage is undone. */
+
+enum { W_SIZE = 1, W_FREE = 2, W_ROOT = 3 };
+
+static uint32_t buf_word(const struct inst *h, uint32_t off)
+{
+    uint32_t v;
+    memcpy(&v, h->buf + off, sizeof v);
+    return v;
+}
+
+static void test_check_finds_damage(void)
+{
+    /* every other 16-byte block of the first 1 KiB free: 32 unmergeable order-0 leaves */
+    inst_init(&h1, 4096);
+    uint32_t off[64];
+    for (int i = 0; i < 64; i++)
+        off[i] = xalloc(&h1, 16);
+    for (int i = 0; i < 64; i += 2)
+        CHECK_EQ(A->free(h1.st, off[i], 16), VNV_OK);
+    CHECK_EQ(A->check(h1.st), VNV_OK);
+    uint32_t *W = (uint32_t *)h1.st;
+    uint32_t root = W[W_ROOT + 0];
+    REQUIRE((root & 1u) && root != 0xFFFFFFFFu); /* an internal node */
+    uint32_t host = root & ~1u;
+
+#define DAMAGE(at, bad) CHECK_EQ(alloc_damage(A, h1.st, (at), (bad)), 0)
+    uint8_t *node = h1.buf + host;
+    DAMAGE(&W[W_FREE], W[W_FREE] + 16u);    /* free bytes disagree with the trees */
+    DAMAGE(&W[W_FREE], W[W_FREE] - 16u);
+    DAMAGE(&W[W_SIZE], W[W_SIZE] + 4u);     /* not a multiple of the alignment */
+    DAMAGE(&W[W_ROOT + 0], off[1]);         /* a root naming an allocated block */
+    DAMAGE(&W[W_ROOT + 3], off[1] | 1u);    /* an empty order naming garbage */
+    DAMAGE(&W[W_ROOT + 0], 4096u + 16u);    /* past the buffer */
+    DAMAGE(node + 8, 40u);                  /* a node bit out of range */
+    DAMAGE(node + 8, buf_word(&h1, host + 8u) + 1u); /* a wrong node bit */
+    DAMAGE(node + 0, root);                 /* a child that is the node: a cycle */
+    DAMAGE(node + 4, root);
+    DAMAGE(node + 0, off[1]);               /* a child naming an allocated block */
+    DAMAGE(node + 4, buf_word(&h1, host));  /* both children the same */
+#undef DAMAGE
+
+    /* two free buddies side by side: the tree must have merged them */
+    inst_init(&h2, 4096);
+    uint32_t a = xalloc(&h2, 16), b = xalloc(&h2, 16);
+    REQUIRE(a == 0 && b == 16);
+    uint32_t *V = (uint32_t *)h2.st;
+    REQUIRE(V[W_ROOT + 0] == 0xFFFFFFFFu);
+    const uint32_t pair[3] = {0, 16, 4}; /* hosted by block 0: leaves 0 and 16, bit 4 */
+    memcpy(h2.buf, pair, sizeof pair);
+    V[W_ROOT + 0] = 0u | 1u;
+    V[W_FREE] += 32u;
+    CHECK_EQ(A->check(h2.st), VNV_ERR_CORRUPT);
+}
+
 int main(void)
 {
     RUN(test_descriptor);
@@ -537,5 +597,6 @@ int main(void)
     RUN(test_restore_shuffled);
     RUN(test_fits_agrees);
     RUN(test_stress);
+    RUN(test_check_finds_damage);
     return vtest_summary();
 }

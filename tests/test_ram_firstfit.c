@@ -2,6 +2,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "support/alloc_damage.h"
 #include "support/rng.h"
 #include "vnvheap/alloc.h"
 #include "vtest.h"
@@ -386,6 +387,52 @@ static void test_stress(void)
     CHECK_EQ(xalloc(&h1, ST_SIZE), 0); /* one full free range */
 }
 
+/* ---- check finds damage ---------------------------------------------------------------
+ * White-box: the state's words (magic, size, free bytes, first hole) and each hole's
+ * descriptor {size, next hole} in its first 8 bytes. Each damage of a state with several
+ * holes must make check say CORRUPT, and the state passes again once it is undone. */
+
+enum { W_SIZE = 1, W_FREE = 2, W_HEAD = 3 };
+
+static void test_check_finds_damage(void)
+{
+    /* holes of 16 bytes between 24-byte allocations, then the tail */
+    inst_init(&h1, 1024);
+    uint32_t off[16];
+    for (int i = 0; i < 16; i++)
+        off[i] = xalloc(&h1, i % 2 ? 24 : 16);
+    for (int i = 0; i < 16; i += 2)
+        CHECK_EQ(A->free(h1.st, off[i], 16), VNV_OK);
+    CHECK_EQ(A->check(h1.st), VNV_OK);
+    uint32_t *W = (uint32_t *)h1.st;
+    REQUIRE(W[W_HEAD] == off[0]);
+    uint8_t *first = h1.buf + off[0], *second = h1.buf + off[2];
+#define DAMAGE(at, bad) CHECK_EQ(alloc_damage(A, h1.st, (at), (bad)), 0)
+    DAMAGE(&W[W_FREE], W[W_FREE] + 8u);     /* free bytes disagree with the holes */
+    DAMAGE(&W[W_FREE], W[W_FREE] - 8u);
+    DAMAGE(&W[W_SIZE], W[W_SIZE] + 4u);     /* not a multiple of the alignment */
+    DAMAGE(&W[W_HEAD], off[0] + 4u);        /* a misaligned hole */
+    DAMAGE(&W[W_HEAD], 1024u);              /* past the buffer */
+    DAMAGE(&W[W_HEAD], off[1]);             /* an allocated block */
+    DAMAGE(first + 0, 0u);                  /* an empty hole */
+    DAMAGE(first + 0, 20u);                 /* a misaligned size */
+    DAMAGE(first + 0, 2048u);               /* a hole past the end */
+    DAMAGE(first + 0, 16u + 24u);           /* a hole running into the next one */
+    DAMAGE(first + 4, off[0]);              /* a cycle */
+    DAMAGE(second + 4, off[0]);             /* out of address order */
+    DAMAGE(second + 4, off[2] + 12u);       /* a misaligned next */
+#undef DAMAGE
+    /* two adjacent holes, the free count kept consistent: free should have merged them */
+    uint32_t size = 40u, keep;
+    memcpy(&keep, first, sizeof keep);
+    memcpy(first, &size, sizeof size); /* the first hole now ends where the second starts */
+    W[W_FREE] += 24u;
+    CHECK_EQ(A->check(h1.st), VNV_ERR_CORRUPT);
+    memcpy(first, &keep, sizeof keep);
+    W[W_FREE] -= 24u;
+    CHECK_EQ(A->check(h1.st), VNV_OK);
+}
+
 int main(void)
 {
     RUN(test_descriptor);
@@ -400,5 +447,6 @@ int main(void)
     RUN(test_restore_shuffled);
     RUN(test_fits_agrees);
     RUN(test_stress);
+    RUN(test_check_finds_damage);
     return vtest_summary();
 }
