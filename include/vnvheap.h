@@ -270,7 +270,8 @@ struct vnv_heap {
  * homes, and writes an empty checkpoint so that vnv_open works at once.
  * Errors: INVAL (NULL, buffer too small for the index plus one object, max_dirty_bytes too
  *   small to hold even one object, storage too small or larger than VNV_MAX_STORAGE_SIZE,
- *   more than VNV_MAX_HEAPS heaps, module state too large), BUSY (called from the persist
+ *   more than VNV_MAX_HEAPS heaps, module state too large, a buffer that overlaps the
+ *   control block `h`), BUSY (called from the persist
  *   callback or inside an atomic group of this heap, or another open heap uses the same
  *   storage - same ctx and read function - or a byte of the same RAM buffer), IO.
  * Time: O(buffer_size / 64 + units / 32). Storage: reads 8 bytes of each checkpoint header

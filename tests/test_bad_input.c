@@ -160,6 +160,20 @@ static void test_bad_configs(void)
     c = f.cfg;
     c.storage = NULL;
     CHECK_EQ(vnv_format(h, &c), VNV_ERR_INVAL);
+    /* a buffer that holds the control block itself: the heap would overwrite it */
+    static _Alignas(8) uint8_t both[sizeof(struct vnv_heap) + RAM];
+    struct vnv_heap *inside = (struct vnv_heap *)(void *)(both + RAM);
+    struct fixture g;
+    fx_init(&g, NV, RAM, DIRTY);
+    g.cfg.buffer = both;
+    g.cfg.buffer_size = sizeof both;
+    CHECK_EQ(vnv_format(inside, &g.cfg), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_open((struct vnv_heap *)(void *)both, &g.cfg), VNV_ERR_INVAL);
+    CHECK_EQ(g.emu.write_calls, 0u);
+    g.cfg.buffer_size = RAM; /* beside it: fine */
+    CHECK_EQ(vnv_format(inside, &g.cfg), VNV_OK);
+    vnv_abandon(inside);
+    fx_free(&g);
     CHECK_EQ(vnv_open(h, &f.cfg), VNV_ERR_NOHEAP); /* blank storage: not a heap */
     CHECK_EQ(vnv_format(h, &f.cfg), VNV_OK);
     CHECK_EQ(vnv_check(h), VNV_OK);
