@@ -107,7 +107,7 @@ extern "C" {
  * needed to number the units, at most 11 by default) and a tag of 64 - b bits: the number of
  * the allocation that issued it, from a 64-bit counter kept in every checkpoint. vnv_format
  * starts the counter at a 32-bit hash of the RAM buffer's and the storage's addresses times
- * 2^16, or past the counter of a checkpoint the storage held before: two heaps open at once,
+ * 2^16, plus the counter of a checkpoint the storage held before: two heaps open at once,
  * or a heap before and after a format, issue different handles, and one passed to the wrong
  * heap is refused (INVAL) unless the two counters ran into each other. Tags never
  * repeat: the counter would need 2^53 allocations to wrap (285 years at a million per

@@ -215,21 +215,22 @@ static void superblock_encode(const struct vnv_heap *h, uint8_t *b)
  * wrong one names no object there (INVAL) rather than an unrelated object. Two heaps open
  * at once never share their buffer or storage, so a hash of those addresses tells them
  * apart (x 2^16: counters that far apart need that many allocations to meet). The counter
- * of a checkpoint left on the storage by an earlier heap is a floor. Both stay within a
+ * of a checkpoint left on the storage by an earlier heap is added: past the old handles,
+ * and apart from a heap that goes on from a copy of that image. Each part stays within a
  * quarter of the tag space, so the counter is far from where tags repeat. */
 static uint64_t first_count(struct vnv_heap *h, const struct vnv_config *cfg)
 {
     const uintptr_t who[3] = {(uintptr_t)cfg->buffer, (uintptr_t)h->storage.ctx,
                               (uintptr_t)h->storage.read};
     uint64_t room = UINT64_MAX >> (h->unit_bits + 2u);
-    uint64_t start = ((uint64_t)vnv_crc32(0, who, sizeof who) << 16) & room;
+    uint64_t before = 0;
     for (uint32_t s = 0; s < 2; s++) {
         uint8_t c[8]; /* an old slot header's alloc_count: unverified, a hint */
         if (!heap_read(h, h->ckpt_off + s * h->ckpt_cap + 32u, c, sizeof c) &&
-            get_le64(c) < room && get_le64(c) > start)
-            start = get_le64(c);
+            get_le64(c) < room && get_le64(c) > before)
+            before = get_le64(c);
     }
-    return start;
+    return before + (((uint64_t)vnv_crc32(0, who, sizeof who) << 16) & room);
 }
 
 int vnv_format(struct vnv_heap *h, const struct vnv_config *cfg)

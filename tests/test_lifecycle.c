@@ -243,6 +243,20 @@ static void test_handles_of_another_heap(void)
         CHECK_EQ(vnv_read(&f.heap, a[i], 0, &got, sizeof got), VNV_ERR_INVAL);
     CHECK_EQ(vnv_read(&f.heap, n[0], 0, &got, sizeof got), VNV_OK);
     CHECK_EQ(got, 0u);
+    /* a copy of this image formatted as a new heap, while this one goes on from where the
+     * copy was taken: the two issue different handles */
+    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+    REQUIRE(fx_format(&g, 16384, 2048, 512) == VNV_OK);
+    CHECK_EQ(vnv_close(&g.heap), VNV_OK);
+    memcpy(g.nv, f.nv, 16384);
+    CHECK_EQ(vnv_format(&g.heap, &g.cfg), VNV_OK);
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(vnv_alloc(&f.heap, 40, NULL, &a[i]), VNV_OK);
+        CHECK_EQ(vnv_alloc(&g.heap, 40, NULL, &b[i]), VNV_OK);
+        CHECK(!vnv_same(a[i], b[i]));
+        CHECK_EQ(vnv_read(&g.heap, a[i], 0, &got, sizeof got), VNV_ERR_INVAL);
+    }
+    fx_free(&g);
     fx_free(&f);
 }
 
