@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "fixture.h"
+#include "fuzz_input.h"
 
 #define NV (16u * 1024u)
 #define RAM 1536u
@@ -85,23 +86,6 @@ static int tracing = -1;
             fprintf(stderr, __VA_ARGS__);                                                    \
     } while (0)
 
-struct input {
-    const uint8_t *p;
-    size_t n;
-};
-
-static uint32_t take(struct input *in)
-{
-    if (!in->n)
-        return 0;
-    in->n--;
-    return *in->p++;
-}
-
-static int env_error(int err)
-{
-    return err == VNV_ERR_NOMEM || err == VNV_ERR_BUDGET || err == VNV_ERR_NOSPC;
-}
 
 static void held_pointers_intact(void)
 {

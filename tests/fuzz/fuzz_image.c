@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_input.h"
 #include "image_crc.h"
 #include "vnv_check_lib.h"
 #include "vnvheap.h"
@@ -312,11 +313,6 @@ static int crafted;
  *   "wrote": no open-wrote findings (a failed vnv_open that changed storage). */
 static int skip_inval, skip_tool, skip_size, skip_wrote;
 static const struct scenario *cur;
-
-static int env_error(int err)
-{
-    return err == VNV_ERR_NOMEM || err == VNV_ERR_BUDGET || err == VNV_ERR_NOSPC;
-}
 
 /* A known handle that the heap refuses with INVAL: if the loaded checkpoint's map has a
  * START at its unit, the header there must be intact (or crafted). `before` is the image

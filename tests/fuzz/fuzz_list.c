@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "fixture.h"
+#include "fuzz_input.h"
 #include "vnvheap/list.h"
 
 #define NV (32u * 1024u)
@@ -72,30 +73,12 @@ static int w_writev(void *ctx, uint32_t off, const struct vnv_iovec *iov, unsign
         }                                                                                    \
     } while (0)
 
-struct input {
-    const uint8_t *p;
-    size_t n;
-};
-
-static uint32_t take(struct input *in)
-{
-    if (!in->n)
-        return 0;
-    in->n--;
-    return *in->p++;
-}
 
 static void take_value(struct input *in, uint8_t *v)
 {
     memset(v, 0, MAXES);
     for (uint32_t i = 0; i < es && in->n; i++)
         v[i] = (uint8_t)take(in);
-}
-
-/* Errors the environment may cause (RAM, budget, storage): the list stays as it was. */
-static int env_error(int err)
-{
-    return err == VNV_ERR_NOMEM || err == VNV_ERR_BUDGET || err == VNV_ERR_NOSPC;
 }
 
 /* 1 if the list holds exactly m[0..n), front to back, and both checks pass (or a node read
