@@ -260,6 +260,68 @@ static void test_handles_of_another_heap(void)
     fx_free(&f);
 }
 
+/* The counter left on the storage is a hint for the new start: a plausible one is added, one
+ * in the top three quarters of the tag space (damage, or a crafted image) is ignored, so the
+ * counter stays far from where tags repeat. */
+static void test_old_counter_hint(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, 16384, 2048, 512) == VNV_OK);
+    uint64_t room = UINT64_MAX >> (f.heap.unit_bits + 2u);
+    uint32_t at[2] = {f.heap.ckpt_off + 32u, f.heap.ckpt_off + f.heap.ckpt_cap + 32u};
+    CHECK_EQ(vnv_close(&f.heap), VNV_OK);
+    uint64_t hint = room - 5u; /* the largest kind of hint taken */
+    memcpy(f.nv + at[1], &hint, sizeof hint);
+    CHECK_EQ(vnv_format(&f.heap, &f.cfg), VNV_OK);
+    CHECK(f.heap.alloc_count >= hint && f.heap.alloc_count < 2u * room);
+    uint64_t taken = f.heap.alloc_count - hint; /* this heap's own part */
+    CHECK_EQ(vnv_close(&f.heap), VNV_OK);
+    for (int k = 0; k < 2; k++) {
+        uint64_t bad = room + (uint64_t)k * (UINT64_MAX - room); /* room, and 2^64 - 1 */
+        memcpy(f.nv + at[0], &bad, sizeof bad);
+        memcpy(f.nv + at[1], &bad, sizeof bad);
+        CHECK_EQ(vnv_format(&f.heap, &f.cfg), VNV_OK);
+        CHECK_EQ(f.heap.alloc_count, taken); /* ignored: the address part only */
+        vnv_obj_t o;
+        uint32_t v = 3;
+        CHECK_EQ(vnv_alloc(&f.heap, sizeof v, &v, &o), VNV_OK);
+        CHECK_EQ(vnv_close(&f.heap), VNV_OK);
+    }
+    fx_free(&f);
+}
+
+/* A callback that abandons its heap (not one of the calls it may make, but it must not be
+ * brought back to life): the heap stays closed, and its storage opens again. */
+static int abandoning_cb(void *user, int status, void *buf, size_t len)
+{
+    (void)status;
+    (void)buf;
+    (void)len;
+    vnv_abandon(&((struct fixture *)user)->heap);
+    return 0;
+}
+
+static void test_abandoned_in_callback_stays_closed(void)
+{
+    struct fixture f;
+    fx_init(&f, 16384, 2048, 512);
+    f.cfg.on_persist = abandoning_cb;
+    REQUIRE(vnv_format(&f.heap, &f.cfg) == VNV_OK);
+    vnv_obj_t o;
+    uint32_t v = 8;
+    CHECK_EQ(vnv_alloc(&f.heap, sizeof v, &v, &o), VNV_OK);
+    CHECK_EQ(vnv_set_root(&f.heap, o), VNV_OK);
+    (void)vnv_persist_all();
+    CHECK(!vnv_is_open(&f.heap));
+    CHECK_EQ(vnv_read(&f.heap, o, 0, &v, sizeof v), VNV_ERR_INVAL);
+    f.cfg.on_persist = NULL;
+    CHECK_EQ(fx_reboot(&f), VNV_OK); /* the checkpoint before the callback holds it */
+    v = 0;
+    CHECK_EQ(vnv_read(&f.heap, o, 0, &v, sizeof v), VNV_OK);
+    CHECK_EQ(v, 8u);
+    fx_free(&f);
+}
+
 /* ---- a copied control block ------------------------------------------------------------------
  * A struct copy of an open heap would share its RAM and storage with counters of its own:
  * every call through the copy is refused, and the heap itself goes on unharmed. */
@@ -439,6 +501,8 @@ int main(void)
     RUN(test_second_heap_on_same_storage);
     RUN(test_handles_of_another_heap);
     RUN(test_copied_control_block);
+    RUN(test_old_counter_hint);
+    RUN(test_abandoned_in_callback_stays_closed);
     RUN(test_free_root_clears_it);
     RUN(test_persist_statistics);
     RUN(test_restore_storm_bounded);
