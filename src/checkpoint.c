@@ -764,15 +764,13 @@ int vnv_persist_all(void)
 int registry_taken(const struct vnv_heap *h, const struct vnv_storage *s, const void *buf,
                    size_t len)
 {
-    uintptr_t b = (uintptr_t)buf;
     for (int i = 0; i < VNV_MAX_HEAPS; i++) {
         const struct vnv_heap *o = registry[i];
         if (!o || o == h)
             continue;
         if (o->storage.ctx == s->ctx && o->storage.read == s->read)
             return 1;
-        uintptr_t ob = (uintptr_t)o->buf;
-        if (b < ob + o->buf_size && ob < b + len)
+        if (ranges_overlap((uintptr_t)buf, len, (uintptr_t)o->buf, o->buf_size))
             return 1; /* a byte of its RAM buffer */
     }
     return 0;

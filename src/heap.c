@@ -139,8 +139,7 @@ static int setup(struct vnv_heap *h, const struct vnv_config *cfg, struct layout
         return err;
     if (registry_taken(h, cfg->storage, cfg->buffer, cfg->buffer_size))
         return VNV_ERR_BUSY; /* another open heap owns this storage or RAM */
-    uintptr_t b = (uintptr_t)cfg->buffer, hb = (uintptr_t)h;
-    if (hb < b + cfg->buffer_size && b < hb + sizeof *h)
+    if (ranges_overlap((uintptr_t)cfg->buffer, cfg->buffer_size, (uintptr_t)h, sizeof *h))
         return VNV_ERR_INVAL; /* the buffer would overwrite the control block */
     registry_remove(h);
     memset(h, 0, sizeof *h);

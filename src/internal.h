@@ -59,6 +59,11 @@ _Static_assert(ST_WRITER == ST_READERS + 1u && VNV_MAX_READERS <= ST_READERS,
  * control block is open from format/open until close, abandon or a restore that failed,
  * and only at its own address: a copy of it (which would fork the heap's state) is not. */
 static inline int is_open(const struct vnv_heap *h) { return h && h->self == h; }
+/* Whether [a, a + alen) and [b, b + blen) share a byte. */
+static inline int ranges_overlap(uintptr_t a, size_t alen, uintptr_t b, size_t blen)
+{
+    return a < b + blen && b < a + alen;
+}
 /* `self` while on_persist runs: neither the block nor NULL (one past it, never read). The
  * callback may have interrupted any heap call, so calls from it are refused; the
  * interrupt-safe queries and vnv_persist_all see the heap as it is (is_live). */
