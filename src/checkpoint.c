@@ -609,6 +609,10 @@ static int ckpt_apply(struct vnv_heap *h, const uint8_t *hdr, int keep_pins)
     if (!err && h->ram->check && h->ram->check(RAM_ST(h)))
         err = VNV_ERR_CORRUPT;
     int rollback = !keep_pins && (get_le32(hdr + 20) & CKPT_FLAG_GROUP);
+    /* This checkpoint is the state to protect, as it is on storage: the homes a rollback
+     * frees below stay unusable until the next checkpoint, for until then a reset reopens
+     * this one, whose rollback reads them again (undo entries, headers) */
+    nvmap_commit(h);
     if (!err && rollback)
         err = group_rollback(h); /* a restart sees the state before the open group */
     uint64_t root = get_le64(hdr + (rollback ? 40 : 24));
@@ -620,7 +624,6 @@ static int ckpt_apply(struct vnv_heap *h, const uint8_t *hdr, int keep_pins)
         return err;
     h->root = root;
     h->seq = get_le32(hdr + 4);
-    nvmap_commit(h); /* this checkpoint is the state to protect */
     return VNV_OK;
 }
 

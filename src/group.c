@@ -206,10 +206,11 @@ static int undo_check(struct vnv_heap *h)
         uint32_t u = x.unit, at = x.at, len = x.len;
         if (u >= h->units || !bit_get(nvmap(h, MAP_START), u) || len > UNDO_MAX_BYTES)
             return VNV_ERR_CORRUPT;
-        if (at & UNDO_RAM) { /* bytes of a resident member */
+        if (at & UNDO_RAM) { /* bytes of a resident member (not one the group allocated) */
             struct meta *m = idx_lookup(h, u);
             uint32_t off = at & ~UNDO_RAM;
-            if (!m || !len || len > meta_size(m) || off > meta_size(m) - len)
+            if (!m || (m->word & (ST_GROUP | ST_GNEW)) != ST_GROUP || !len ||
+                len > meta_size(m) || off > meta_size(m) - len)
                 return VNV_ERR_CORRUPT;
             continue;
         }

@@ -575,6 +575,102 @@ static void test_damaged_freed_record_is_refused(void)
     fx_free(&f);
 }
 
+/* A restart that rolls a group back frees the homes the group allocated, but until the
+ * next checkpoint a reset reopens the same checkpoint, whose rollback reads those homes
+ * again (its undo log names them). So they must not be reused before then: an object
+ * allocated and flushed in between must land elsewhere, and a second reset must reopen
+ * the same state (it returned CORRUPT when the freed home held the new object's header). */
+static void test_rollback_frees_homes_only_at_the_next_checkpoint(void)
+{
+    for (int flush = 0; flush < 2; flush++) {
+        struct fixture f;
+        REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+        uint8_t big[600], v8[8], got[600];
+        memset(big, 0x33, sizeof big);
+        memset(v8, 0x5A, sizeof v8);
+        vnv_obj_t p, x, y;
+        CHECK_EQ(vnv_alloc(&f.heap, sizeof big, big, &p), VNV_OK);
+        CHECK_EQ(vnv_set_root(&f.heap, p), VNV_OK);
+        f.wipe = 0;
+        CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+        CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK);
+        CHECK_EQ(vnv_alloc(&f.heap, sizeof big, big, &x), VNV_OK); /* budget full: at home */
+        CHECK_EQ(vnv_is_resident(&f.heap, x), 0);
+        CHECK_EQ(vnv_write(&f.heap, x, 200, v8, sizeof v8), VNV_OK); /* written through */
+        if (!VNV_DATA_CRC) /* (with the checksum the object is loaded and changed in RAM) */
+            CHECK_EQ(vnv_is_resident(&f.heap, x), 0);
+        CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK); /* inside the group: rolls back at open */
+        REQUIRE(fx_reboot(&f) == VNV_OK);
+        CHECK_EQ(vnv_read(&f.heap, x, 0, got, 1), VNV_ERR_INVAL); /* rolled back: gone */
+        CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+        CHECK(stats(&f).nv_quarantined >= sizeof big); /* x's home waits for a checkpoint */
+        CHECK_EQ(vnv_alloc(&f.heap, 16, big, &y), VNV_OK);
+        if (flush)
+            CHECK_EQ(vnv_flush(&f.heap, y), VNV_OK);
+        CHECK(vnv_img_handle_home(f.nv, NV, y.id) != vnv_img_handle_home(f.nv, NV, x.id));
+        for (int round = 0; round < 2; round++) { /* the same checkpoint, reopened twice */
+            CHECK_EQ(fx_reboot(&f), VNV_OK);
+            vnv_obj_t r;
+            CHECK_EQ(vnv_root(&f.heap, &r), VNV_OK);
+            CHECK(vnv_same(r, p));
+            CHECK_EQ(vnv_read(&f.heap, p, 0, got, sizeof big), VNV_OK);
+            CHECK(memcmp(got, big, sizeof big) == 0);
+            CHECK_EQ(vnv_read(&f.heap, x, 0, got, 1), VNV_ERR_INVAL);
+            CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+        }
+        fx_free(&f);
+    }
+}
+
+/* An undo entry for RAM bytes (bit 31) belongs to a member of the group that logged its
+ * small writes. One forged to name a resident object outside the group (checksums right)
+ * was applied: that object read other bytes while resident and its own after an unload.
+ * Open must refuse it; the untouched image rolls back as usual. */
+static void test_undo_entry_of_a_non_member_is_refused(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+    uint8_t vk[48], vd[40], got[48];
+    memset(vk, 0xC0, sizeof vk);
+    memset(vd, 0xD0, sizeof vd);
+    vnv_obj_t k, d;
+    CHECK_EQ(vnv_alloc(&f.heap, sizeof vk, vk, &k), VNV_OK);
+    CHECK_EQ(vnv_alloc(&f.heap, sizeof vd, vd, &d), VNV_OK);
+    CHECK_EQ(vnv_flush(&f.heap, k), VNV_OK); /* clean, resident, never in the group */
+    f.wipe = 0;
+    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+    CHECK_EQ(vnv_write(&f.heap, d, 0, vk, 1), VNV_OK); /* dirty again */
+    CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK);
+    CHECK_EQ(vnv_write(&f.heap, d, 8, "abcdefgh", 8), VNV_OK); /* logged in RAM */
+    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+    vnv_abandon(&f.heap);
+    int s = vnv_img_loaded_slot(f.nv, NV);
+    REQUIRE(s >= 0);
+    uint32_t base = vnv_img_slot_off(f.nv, NV, (unsigned)s);
+    uint32_t e = vnv_img_undo_off(f.nv, NV, (unsigned)s);
+    uint32_t n = vnv_img_get32(f.nv, NV, base + VNV_IMG_CK_FLAGS) >> 16;
+    REQUIRE(e != 0 && n == 1u);
+    CHECK(vnv_img_get32(f.nv, NV, e + 4u) & 0x80000000u); /* a RAM entry, of d */
+    CHECK_EQ(vnv_img_get32(f.nv, NV, e), vnv_img_handle_unit(f.nv, NV, d.id));
+    uint8_t *good = malloc(NV);
+    REQUIRE(good != NULL);
+    memcpy(good, f.nv, NV);
+    vnv_img_put32(f.nv, NV, e, vnv_img_handle_unit(f.nv, NV, k.id)); /* now "of k" */
+    vnv_img_fix_checksums(f.nv, NV);
+    CHECK_EQ(vnv_img_slot_ok(f.nv, NV, (unsigned)s), 1);
+    CHECK_EQ(fx_reboot(&f), VNV_ERR_CORRUPT);
+    memcpy(f.nv, good, NV);
+    CHECK_EQ(fx_reboot(&f), VNV_OK); /* rolled back: d as before the group */
+    vd[0] = vk[0];
+    CHECK_EQ(vnv_read(&f.heap, d, 0, got, sizeof vd), VNV_OK);
+    CHECK(memcmp(got, vd, sizeof vd) == 0);
+    CHECK_EQ(vnv_read(&f.heap, k, 0, got, sizeof vk), VNV_OK);
+    CHECK(memcmp(got, vk, sizeof vk) == 0);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    free(good);
+    fx_free(&f);
+}
+
 /* Small writes in a group go to the undo log instead of whole copies: a write of at most 32
  * bytes to an object that is not resident (and whose slot the last checkpoint does not
  * read) is written through with its old bytes logged (one read, one write); a small write
@@ -1394,6 +1490,8 @@ int main(void)
     RUN(test_damaged_freed_record_is_refused);
     RUN(test_free_in_group_without_shrink);
     RUN(test_undo_log);
+    RUN(test_undo_entry_of_a_non_member_is_refused);
+    RUN(test_rollback_frees_homes_only_at_the_next_checkpoint);
     RUN(test_undo_entry_survives_a_restore_inside_the_write);
     RUN(test_list_in_groups);
     RUN(test_random_groups_with_resets);
