@@ -300,9 +300,13 @@ int vnv_format(struct vnv_heap *h, const struct vnv_config *cfg);
  * Which checkpoint: the newer of the two slots, or the older one if the newer was cut while
  *   it was written (docs/FORMAT.md 2.4). After any reset, announced or not, that is the last
  *   completed checkpoint. There is no scan of the storage, whatever the number of objects.
+ * Checkpoint records are checked against their objects' homes: a record whose home header
+ *   (intact) names another handle, size or block size is CORRUPT. A resident object whose
+ *   home header is itself damaged does not stop the open: a clean one stays on storage,
+ *   where each access returns CORRUPT; a dirty one keeps its value from the checkpoint.
  * Time: O(checkpoint bytes + resident objects + units / 32). Storage: reads superblock, both
- *   slot headers, the checkpoint twice (verify in arena-sized reads, then apply) and each
- *   resident clean object's home.
+ *   slot headers, the checkpoint twice (verify in arena-sized reads, then apply), the home
+ *   header of each resident object that has a home, and each resident clean object's data.
  */
 int vnv_open(struct vnv_heap *h, const struct vnv_config *cfg);
 

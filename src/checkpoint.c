@@ -439,6 +439,22 @@ static int ck_read(struct vnv_heap *h, uint32_t base, uint32_t *pos, uint32_t li
     return err;
 }
 
+/* At open, a homed record against the header of its home. Both carry a checksum, so a
+ * disagreement (another handle at the unit, another size or block layout) is no torn or
+ * decayed write but a forged or broken image: CORRUPT, before anything trusts the record's
+ * size for an offset in the home. 1: the header itself is damaged; the object is left to
+ * its record (restore_one). */
+static int home_agrees(struct vnv_heap *h, uint64_t id, uint32_t size, uint32_t st)
+{
+    struct objhdr oh;
+    int err = read_objhdr(h, id, &oh);
+    if (err)
+        return err == VNV_ERR_CORRUPT ? 1 : err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
+    return oh.size == size && oh.status == (st & (ST_PARTIAL | ST_PSHIFT_MASK))
+               ? VNV_OK
+               : VNV_ERR_CORRUPT;
+}
+
 /* Re-create one resident object from its record. */
 static int restore_one(struct vnv_heap *h, uint32_t base, uint32_t *pos, uint32_t len,
                        int keep_pins, int grouped, uint32_t *skipped)
@@ -466,6 +482,11 @@ static int restore_one(struct vnv_heap *h, uint32_t base, uint32_t *pos, uint32_
         return VNV_ERR_CORRUPT;
     if (h->index_used >= h->index_cap)
         return VNV_ERR_NOMEM; /* index smaller than when the checkpoint was taken */
+    /* (a resume rebuilds from the checkpoint this run wrote: no header read there) */
+    int hdr = !keep_pins && (st & ST_HOMED) && !(st & ST_GFREE) ? home_agrees(h, id, size, st)
+                                                                 : VNV_OK;
+    if (hdr < 0)
+        return hdr;
     uint32_t off = (unit - 1u) * 8u, need = block_need(size, st);
     err = h->ram->alloc_at(RAM_ST(h), off, need);
     if (err)
@@ -504,10 +525,10 @@ static int restore_one(struct vnv_heap *h, uint32_t base, uint32_t *pos, uint32_
         err = ck_read(h, base, pos, len, meta_data(m), size);
         charged += size;
     } else {
-        err = slot_load(h, u, size, cur, meta_data(m));
+        err = hdr ? VNV_ERR_CORRUPT : slot_load(h, u, size, cur, meta_data(m));
         if (err == VNV_ERR_CORRUPT && !keep_pins) {
-            /* VNV_DATA_CRC found rot in a clean object: leave it on storage, where every
-             * access reports it, rather than refuse the whole heap */
+            /* a damaged header, or VNV_DATA_CRC found rot in a clean object: leave it on
+             * storage, where every access reports it, rather than refuse the whole heap */
             idx_remove(h, (uint32_t)idx_find(h, u));
             (void)h->ram->free(RAM_ST(h), off, need);
             *skipped += charged;
