@@ -721,6 +721,43 @@ static void test_length_at_its_end(void)
     fx_free(&f);
 }
 
+/* A list left in the middle of a destroy whose nodes form a cycle (node data carries no
+ * checksum: a scribbled or forged image). Destroy's walk checks no back links, so before
+ * only the stored length stopped vnv_list_check on the cycle: 2^32 - 1 steps, hours on a
+ * microcontroller. It must end within a few rounds of the cycle. Nodes of 2 KiB, so that
+ * only one fits in RAM and every step loads (stats.loads counts the steps); a length of
+ * 1000 makes the old walk fail the count quickly instead of running for hours. */
+static void test_cycle_in_a_list_being_destroyed(void)
+{
+    for (int big = 0; big < 2; big++) {
+        struct fixture f;
+        REQUIRE(fx_format(&f, 64u * 1024u, 4096, 2600) == VNV_OK);
+        static uint8_t v[2000];
+        vnv_obj_t l, n[3];
+        CHECK_EQ(vnv_list_create(&f.heap, sizeof v, &l), VNV_OK);
+        for (int i = 0; i < 3; i++) {
+            memset(v, 0x40 + i, sizeof v);
+            CHECK_EQ(vnv_list_push_back(&f.heap, l, v), VNV_OK);
+            CHECK_EQ(vnv_list_last(&f.heap, l, &n[i]), VNV_OK);
+        }
+        CHECK_EQ(vnv_list_check(&f.heap, l), VNV_OK);
+        uint32_t next[2] = {(uint32_t)n[1].id, (uint32_t)(n[1].id >> 32)};
+        uint32_t len = big ? UINT32_MAX : 1000u, op = 0x59545344u; /* "being destroyed" */
+        CHECK_EQ(vnv_write(&f.heap, n[2], 2u * 4u, next, sizeof next), VNV_OK); /* 3 -> 2 */
+        CHECK_EQ(vnv_write(&f.heap, l, 2u * 4u, &len, sizeof len), VNV_OK);  /* word 2 */
+        CHECK_EQ(vnv_write(&f.heap, l, 3u * 4u, &op, sizeof op), VNV_OK);    /* word 3 */
+        struct vnv_stats before, after;
+        CHECK_EQ(vnv_stats(&f.heap, &before), VNV_OK);
+        CHECK_EQ(vnv_list_check(&f.heap, l), VNV_ERR_CORRUPT);
+        CHECK_EQ(vnv_stats(&f.heap, &after), VNV_OK);
+        CHECK(after.loads - before.loads >= 3u); /* (the walk did load: the count means it) */
+        CHECK(after.loads - before.loads <= 16u);
+        CHECK_EQ(vnv_list_destroy(&f.heap, l), VNV_ERR_CORRUPT); /* frees until the cycle */
+        CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+        fx_free(&f);
+    }
+}
+
 /* ---- injected I/O errors --------------------------------------------------------------------- */
 
 enum op_kind {
@@ -1359,6 +1396,7 @@ int main(void)
     RUN(test_random_large_elements);
     RUN(test_bad_inputs);
     RUN(test_length_at_its_end);
+    RUN(test_cycle_in_a_list_being_destroyed);
 #ifndef VNV_TEST_CROSS
     RUN(test_scribbled_lists);
 #endif

@@ -217,8 +217,10 @@ int vnv_list_remove(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t node, void *ou
  * count equal to length. For a list with an operation interrupted by a restart and not yet
  * finished by attach, it validates the list as the redo will leave it (so it passes on every
  * state a checkpoint can capture). Returns 0, INVAL (not a list), CORRUPT, or a heap error.
- * Touches: header R and every node R (one at a time). O(length); loads nodes that are not
- * resident (HDR + 24 + elem_size bytes read each), evicting others as needed.
+ * Touches: header R and every node R (one at a time). O(length), and O(nodes reached) for a
+ * damaged list whatever its stored length: a cycle is found within twice its reach. Loads
+ * nodes that are not resident (HDR + 24 + elem_size bytes read each), evicting others as
+ * needed.
  */
 int vnv_list_check(struct vnv_heap *h, vnv_obj_t list);
 

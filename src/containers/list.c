@@ -995,11 +995,19 @@ int vnv_list_check(struct vnv_heap *h, vnv_obj_t list)
     } else if ((head == 0) != (tail == 0) || (head == 0) != (len == 0)) {
         return VNV_ERR_CORRUPT;
     }
-    uint64_t prev = 0, cur = head;
-    uint32_t count = 0;
+    /* A cycle ends the walk within twice its reach (Brent: `mark` is a node seen again
+     * on a cycle once the stride passes its length), not after `length` steps, which
+     * the stored length can put at 2^32 (destroy's walk checks no back links). */
+    uint64_t prev = 0, cur = head, mark = 0;
+    uint32_t count = 0, stride = 1u, since = 0;
     while (cur) {
-        if (count >= len || cur == gone)
-            return VNV_ERR_CORRUPT; /* longer than its length (or a cycle), removed node */
+        if (count >= len || cur == gone || cur == mark)
+            return VNV_ERR_CORRUPT; /* longer than its length, a cycle, a removed node */
+        if (++since == stride && stride < 0x80000000u) {
+            mark = cur;
+            stride <<= 1;
+            since = 0;
+        }
         const void *p;
         err = vnv_get_exact(h, obj(cur), VNV_LIST_NODE_OVERHEAD + es, &p);
         if (err)
