@@ -125,6 +125,21 @@ static uint32_t name_hash(const char *s)
     return x;
 }
 
+/* 1 if the open heap `h` is in use: inside a section, an atomic group open, or an object
+ * pinned. Closing or re-initialising it then would drop the group or pull the RAM from
+ * under a reference. O(index slots). */
+static int in_use(struct vnv_heap *h)
+{
+    if (h->busy || IN_GROUP(h))
+        return 1;
+    for (uint32_t s = 0; s <= h->index_mask; s++) {
+        const struct meta *m = idx_meta(h, s);
+        if (m && (m->word & ST_PINS))
+            return 1;
+    }
+    return 0;
+}
+
 /* Fill `h` from cfg (no storage traffic). */
 static int setup(struct vnv_heap *h, const struct vnv_config *cfg, struct layout *l)
 {
@@ -132,7 +147,7 @@ static int setup(struct vnv_heap *h, const struct vnv_config *cfg, struct layout
         return VNV_ERR_INVAL;
     /* From the persist callback the heap is in use: wiping it there would leave the
      * persist path's section counter unbalanced. */
-    if (persist_running(h))
+    if (persist_running(h) || (is_open(h) && in_use(h)))
         return VNV_ERR_BUSY;
     int err = compute_layout(cfg, l);
     if (err)
@@ -318,13 +333,8 @@ int vnv_close(struct vnv_heap *h)
         return VNV_ERR_BUSY; /* from the persist callback */
     if (!is_open(h))
         return VNV_ERR_INVAL;
-    if (h->busy || IN_GROUP(h))
-        return VNV_ERR_BUSY; /* from the persist callback or inside an atomic group */
-    for (uint32_t s = 0; s <= h->index_mask; s++) {
-        struct meta *m = idx_meta(h, s);
-        if (m && (m->word & ST_PINS))
-            return VNV_ERR_BUSY;
-    }
+    if (in_use(h))
+        return VNV_ERR_BUSY; /* inside an atomic group, or an object still pinned */
     for (uint32_t s = 0; s <= h->index_mask; s++) {
         struct meta *m = idx_meta(h, s);
         int err = m ? vnv_flush(h, (vnv_obj_t){m->id}) : 0;
