@@ -42,13 +42,15 @@ int main(int argc, char **argv)
         .max_dirty_bytes = 256,
     };
 
-    /* 3. Attach to the heap of an earlier run, or create an empty one. */
+    /* 3. Attach to the heap of an earlier run, or create an empty one - only where there
+     *    is none (NOHEAP): any other error (CORRUPT, IO, INVAL for another configuration)
+     *    means data that formatting would destroy. */
     struct vnv_heap heap;
     vnv_obj_t counter;
     int err = vnv_open(&heap, &cfg);
     if (err == VNV_OK) {
         vnv_root(&heap, &counter); /* the handle we stored last time */
-    } else {
+    } else if (err == VNV_ERR_NOHEAP) {
         err = vnv_format(&heap, &cfg);
         struct counter zero = {0};
         if (!err)
@@ -78,7 +80,6 @@ int main(int argc, char **argv)
         return 1;
     }
     c->val += 1;
-    c->val += 100;
     vnv_release(&heap, counter); /* unpin: the pointer is no longer valid */
 
     /* 6. Read it once more, with the plain typed macro and an explicit release. */

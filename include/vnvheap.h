@@ -150,7 +150,9 @@ struct vnv_config {
     /* Storage device; the struct is copied, its ctx must outlive the heap. Required. */
     const struct vnv_storage *storage;
     /* RAM buffer for the index and resident objects, caller-owned, 8-byte aligned
-     * (misaligned bytes at the start are skipped). Required. */
+     * (misaligned bytes at the start are skipped: declare it _Alignas(8), for a buffer
+     * that loses bytes to alignment after a relink may be smaller than at format, which
+     * vnv_open refuses). Required. */
     void *buffer;
     size_t buffer_size;
     /* The bound: the most bytes any checkpoint may write, header included. Required;
@@ -159,7 +161,8 @@ struct vnv_config {
     /* Index slots (power of two, >= 8). 0 = one per 64 bytes of buffer. At most 3/4 of
      * them hold objects, which caps the number of resident objects. RAM: 2 B each. */
     uint32_t index_entries;
-    /* Modules; NULL = default (first-fit, buddy, clock). */
+    /* Modules; NULL = default (RAM first-fit, NV first-fit, clock). The three are part of
+     * the image's configuration: vnv_open refuses another choice (INVAL). */
     const struct vnv_ram_allocator *ram_allocator;
     const struct vnv_nv_allocator *nv_allocator;
     const struct vnv_policy *policy;
@@ -290,9 +293,10 @@ int vnv_format(struct vnv_heap *h, const struct vnv_config *cfg);
  * object is pinned (references of the previous run are gone). Registers the heap.
  * Errors: NOHEAP (no vnvheap image: blank or foreign device — the one case where a boot
  *   sequence should call vnv_format), INVAL (bad cfg; configuration differs from the one
- *   formatted: storage size, max_dirty_bytes, buffer smaller than at format, other NV
- *   allocator), CORRUPT (a vnvheap image that is damaged: bad checksum, torn or
- *   invalidated checkpoint — e.g. power was lost without a checkpoint), VERSION (another
+ *   formatted: storage size, max_dirty_bytes, buffer smaller than at format, another RAM or
+ *   NV allocator, another nv_unit), CORRUPT (a vnvheap image that is damaged: a checksum
+ *   that fails where no power cut leaves one, both checkpoints unusable, records that
+ *   disagree with the homes; a power cut, announced or not, never causes it), VERSION (another
  *   format version or VNV_DATA_CRC setting; in the minimal profile, VNV_MINIMAL, also a last
  *   checkpoint taken inside a group or holding a block object), NOMEM
  *   (the checkpoint holds more resident objects than this buffer's index can: open with the
@@ -313,8 +317,9 @@ int vnv_format(struct vnv_heap *h, const struct vnv_config *cfg);
 int vnv_open(struct vnv_heap *h, const struct vnv_config *cfg);
 
 /*
- * Write every dirty object home, write an empty checkpoint that records the root handle,
- * sync, and unregister. Afterwards vnv_open finds every object with its current value.
+ * Write every dirty object home, write a checkpoint with no dirty data (the root handle and
+ * a record per resident object, so the next open loads them again; open it with an index
+ * that holds them), sync, and unregister. Afterwards vnv_open finds every object with its current value.
  * on_persist is NOT called for this checkpoint (it is not a power-failure checkpoint; the
  * caller knows when close returns), unless vnv_persist_all deferred a request into it:
  * then on_persist is called once, with status 0, before close returns (the heap is closed

@@ -11,10 +11,13 @@
  * The API is stateless: every function takes the heap and the list handle, nothing is cached
  * in RAM outside the heap. Built on the public API of vnvheap.h only.
  *
- * Layout (native byte order, all words uint32_t):
- *   node   = { prev, next, owner (the list's handle), node magic } then the value:
- *            24 + elem_size bytes; the value is 8-byte aligned like every heap pointer.
- *   header = { magic, elem_size, head, tail, length, op, intent record (8 words) }
+ * Layout (native byte order, 32-bit words; a handle takes two, low word first; exact
+ * word positions in docs/FORMAT.md section 5):
+ *   node   = { prev (handle), next (handle), owner (the low word of the list's handle),
+ *              node magic } then the value: 24 + elem_size bytes; the value is 8-byte
+ *            aligned like every heap pointer.
+ *   header = { magic, elem_size, length, op, head, tail, the node being changed, intent
+ *              record } in 24 words (96 bytes)
  *
  * ---- Conventions (in addition to those of vnvheap.h) -------------------------------------
  *   - Returns 0 or a negative VNV_ERR_*. On an error of push, pop, remove, peek or the
@@ -116,7 +119,8 @@ int vnv_list_attach(struct vnv_heap *h, vnv_obj_t list);
  * destroy again finishes it. On an error (IO, BUSY: a node is pinned) destruction stops
  * with the list in that state; calling destroy again continues.
  * Touches: header W, then per node: the node R + vnv_free. O(length), bounded by length.
- * Storage: vnv_free of each node (one HDR write + NV allocator traffic) and their loads.
+ * Storage: the loads of nodes not in RAM; vnv_free writes nothing (one header read for a
+ * node not in RAM, see vnv_free).
  */
 int vnv_list_destroy(struct vnv_heap *h, vnv_obj_t list);
 

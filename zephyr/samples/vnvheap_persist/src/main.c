@@ -301,7 +301,9 @@ static void boot(void)
     if (err < 0) {
         if (rec.magic == RECORD_MAGIC)
             fail("open after a power failure", err);
-        err = vnv_format(&heap, &cfg); /* first boot: blank device (NOHEAP / CORRUPT) */
+        /* first boot (no record of an earlier life): whatever the device held is this
+         * test's to discard; an application formats on NOHEAP only */
+        err = vnv_format(&heap, &cfg);
         check(err, "format");
         struct log_root r0 = {0};
         check(vnv_alloc(&heap, sizeof r0, &r0, &root), "alloc root");

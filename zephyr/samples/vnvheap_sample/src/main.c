@@ -45,7 +45,8 @@ int main(void)
     err = vnv_open(&heap, &cfg);
     if (err == VNV_OK) {
         vnv_root(&heap, &counter);
-    } else { /* blank or foreign device (NOHEAP/CORRUPT): make a new heap */
+    } else if (err == VNV_ERR_NOHEAP) { /* blank or foreign device: make a new heap (any
+                                          * other error is data that formatting destroys) */
         printk("no heap on the device (%s): formatting\n", vnv_strerror(err));
         struct counter zero = {0};
         err = vnv_format(&heap, &cfg);
