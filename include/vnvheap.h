@@ -130,7 +130,10 @@ struct vnv_heap;
 
 /*
  * Called by every checkpoint after its data is durable (status 0) or when the checkpoint
- * failed (status < 0; then nothing on storage changed except a now-invalid checkpoint).
+ * failed (status < 0; then nothing on storage changed except a now-invalid checkpoint:
+ * a new header written but not confirmed is voided; should that fail too, the heap
+ * closes itself - vnv_is_open false - and a reset finds the previous checkpoint or, if
+ * the header reached the device after all, the new one, both complete).
  * Runs in the context of the caller of the checkpoint: the power-failure interrupt for
  * vnv_persist_all(). This is where firmware waits for the power to fail or come back.
  * `buf`/`len` is the RAM buffer; the platform may lose it.
@@ -326,7 +329,8 @@ int vnv_open(struct vnv_heap *h, const struct vnv_config *cfg);
  * by then; its return value is ignored, as nothing is left to restore).
  * Errors: INVAL (not open), BUSY (an object is still pinned, or called from the persist
  *   callback or inside an atomic group; nothing was closed), IO (the heap stays open and
- *   usable; retry).
+ *   usable; retry - unless the checkpoint's header could be neither confirmed nor voided:
+ *   then it has closed itself, see vnv_persist_cb).
  * Storage: one write per dirty object (runs for partial objects) + a checkpoint; two syncs.
  */
 int vnv_close(struct vnv_heap *h);

@@ -291,8 +291,19 @@ int ckpt_write(struct vnv_heap *h, uint32_t flags)
     err = heap_writev(h, w.base, &iov, 1);
     if (!err)
         err = vnv_storage_sync(&h->storage);
-    if (err)
-        return err; /* the slot holds no valid checkpoint now; the last one still stands */
+    if (err) {
+        /* Whether the header reached the device is unknown (a failed sync; a write that
+         * failed part way): void it, so that the last checkpoint stays the one a reset
+         * finds and the protection of its homes stays right. If even that fails, the
+         * heap cannot tell which of the two a reset finds (both are complete states),
+         * nor protect both: it closes itself. */
+        memset(hdr, 0, sizeof hdr);
+        if (heap_writev(h, w.base, &iov, 1) || vnv_storage_sync(&h->storage)) {
+            h->self = NULL;
+            registry_remove(h);
+        }
+        return err;
+    }
     h->seq++;
     h->slot = (uint8_t)target;
     h->other_live = 1;
@@ -697,14 +708,15 @@ static int persist_round(struct vnv_heap *h, int write)
         h->st.rounds_unwritten++;
     else if (err)
         h->st.persist_errors++;
-    int lost = 0;
+    int lost = 0, was_open = is_open(h); /* (a failed write may have closed it) */
     if (h->on_persist) {
         h->st.callbacks++;
         /* The callback may interrupt any heap call: the heap is not open to it (its calls
          * see INVAL), though vnv_persist_all still finds it (IN_CALLBACK). */
-        h->self = IN_CALLBACK(h);
+        if (was_open)
+            h->self = IN_CALLBACK(h);
         lost = h->on_persist(h->user, err, h->buf, h->buf_size);
-        if (h->self == IN_CALLBACK(h)) /* (not abandoned meanwhile) */
+        if (was_open && h->self == IN_CALLBACK(h)) /* (not abandoned meanwhile) */
             h->self = h;
     }
     if (lost || !canary_ok(h)) {

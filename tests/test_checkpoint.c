@@ -726,6 +726,78 @@ static void test_record_that_disagrees_with_its_home(void)
     }
 }
 
+/* Storage whose syncs can fail: one chosen sync (one-shot) or every sync from one on. */
+static struct {
+    struct vnv_storage inner, outer;
+    uint32_t syncs, fail_at, fail_from;
+} ss;
+
+static int ss_sync(void *ctx)
+{
+    (void)ctx;
+    uint32_t n = ++ss.syncs;
+    if (n == ss.fail_at || (ss.fail_from && n >= ss.fail_from))
+        return VNV_ERR_IO;
+    return ss.inner.sync ? ss.inner.sync(ss.inner.ctx) : VNV_OK;
+}
+
+/* A checkpoint whose header was written but whose sync failed: the heap reports IO, so
+ * the header must not count. Before, it stayed on storage, valid, while the heap went on
+ * protecting the checkpoint before it: flushes wrote in place into the slots the "failed"
+ * one reads, and a reset opened it with data written after it, a state no checkpoint
+ * held. Now the header is voided and the last checkpoint stands. If voiding fails too,
+ * the heap closes itself, and a reset finds one of the two complete states. */
+static void test_failed_header_sync(void)
+{
+    for (int twice = 0; twice < 2; twice++) {
+        struct fixture f;
+        fx_init(&f, NV, RAM, DIRTY);
+        memset(&ss, 0, sizeof ss);
+        ss.inner = f.storage;
+        ss.outer = f.storage;
+        ss.outer.sync = ss_sync;
+        f.cfg.storage = &ss.outer;
+        REQUIRE(vnv_format(&f.heap, &f.cfg) == VNV_OK);
+        char v[16] = "v1 checkpoint", got[16];
+        vnv_obj_t x, r;
+        CHECK_EQ(vnv_alloc(&f.heap, sizeof v, v, &x), VNV_OK);
+        CHECK_EQ(vnv_set_root(&f.heap, x), VNV_OK);
+        f.wipe = 0;
+        CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK); /* L */
+        memcpy(v, "v2 failed ckpt", 15);
+        CHECK_EQ(vnv_write(&f.heap, x, 0, v, sizeof v), VNV_OK);
+        CHECK_EQ(vnv_flush(&f.heap, x), VNV_OK); /* x's slot written since L */
+        uint32_t at = ss.syncs + 2u; /* the body's sync, then the header's */
+        if (twice)
+            ss.fail_from = at; /* and the void's sync after it */
+        else
+            ss.fail_at = at;
+        CHECK_EQ(vnv_checkpoint(&f.heap), VNV_ERR_IO); /* F */
+        CHECK(ss.syncs >= at);
+        ss.fail_at = ss.fail_from = 0;
+        if (!twice) {
+            CHECK(vnv_is_open(&f.heap));
+            memcpy(v, "v3 after F", 11);
+            CHECK_EQ(vnv_write(&f.heap, x, 0, v, sizeof v), VNV_OK);
+            CHECK_EQ(vnv_flush(&f.heap, x), VNV_OK);
+        } else {
+            CHECK(!vnv_is_open(&f.heap)); /* closed itself */
+            CHECK_EQ(vnv_write(&f.heap, x, 0, v, sizeof v), VNV_ERR_INVAL);
+        }
+        REQUIRE(fx_reboot(&f) == VNV_OK); /* a reset, no checkpoint since */
+        CHECK_EQ(vnv_root(&f.heap, &r), VNV_OK);
+        CHECK(vnv_same(r, x));
+        CHECK_EQ(vnv_read(&f.heap, x, 0, got, sizeof got), VNV_OK);
+        if (!twice)
+            CHECK(memcmp(got, "v1 checkpoint", 14) == 0); /* L: F was voided */
+        else /* L, or F if its header reached the device after all: never a mix */
+            CHECK(memcmp(got, "v1 checkpoint", 14) == 0 ||
+                  memcmp(got, "v2 failed ckpt", 15) == 0);
+        CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+        fx_free(&f);
+    }
+}
+
 /* Checkpoint sequence numbers wrap (2^32 checkpoints: 14 years at ten a second): open
  * compares them modulo 2^32, so after seq 0xFFFFFFFF the next checkpoint (seq 0) is the
  * newer one, and so on across the wrap. A crafted image starts just before it. */
@@ -775,6 +847,7 @@ int main(void)
     RUN(test_allocation_counter_at_its_end);
     RUN(test_sequence_number_wraps);
     RUN(test_record_that_disagrees_with_its_home);
+    RUN(test_failed_header_sync);
 #if !VNV_MINIMAL
     RUN(test_checkpoint_inside_an_in_place_flush);
 #endif
