@@ -302,8 +302,9 @@ int vnv_format(struct vnv_heap *h, const struct vnv_config *cfg);
  *   disagree with the homes; a power cut, announced or not, never causes it), VERSION (another
  *   format version or VNV_DATA_CRC setting; in the minimal profile, VNV_MINIMAL, also a last
  *   checkpoint taken inside a group or holding a block object), NOMEM
- *   (the checkpoint holds more resident objects than this buffer's index can: open with the
- *   index_entries of the run that wrote it), BUSY (as vnv_format), IO. Only NOHEAP means
+ *   (the checkpoint holds more resident objects than this buffer's index can, or places
+ *   them past the end of this buffer's arena - written by a run with a larger buffer,
+ *   which open accepts: open with the buffer_size and index_entries of that run), BUSY (as vnv_format), IO. Only NOHEAP means
  *   "nothing to lose"; never format on CORRUPT or IO without deciding to discard the data.
  *   On error storage is not changed.
  * Which checkpoint: the newer of the two slots, or the older one if the newer was cut while

@@ -450,6 +450,14 @@ static int ck_read(struct vnv_heap *h, uint32_t base, uint32_t *pos, uint32_t li
     return err;
 }
 
+/* 1 if a block of `size` bytes at arena offset `off` lies inside this buffer's arena. A
+ * checkpoint written by a run with a larger buffer (vnv_open accepts one) can place blocks
+ * beyond it: NOMEM, like an index too small, not damage. */
+static int fits_arena(const struct vnv_heap *h, uint32_t off, uint32_t size)
+{
+    return off < h->arena_size && h->ram->footprint(RAM_ST(h), size) <= h->arena_size - off;
+}
+
 /* At open, a homed record against the header of its home. Both carry a checksum, so a
  * disagreement (another handle at the unit, another size or block layout) is no torn or
  * decayed write but a forged or broken image: CORRUPT, before anything trusts the record's
@@ -478,11 +486,10 @@ static int restore_one(struct vnv_heap *h, uint32_t base, uint32_t *pos, uint32_
     uint32_t word = get_le32(r + 8), unit = get_le16(r + 12);
     uint32_t pre = VNV_MINIMAL ? 0u : get_le16(r + 14); /* (ckpt_verify refused any there) */
     uint32_t st = word & ST_MASK, size = word >> ST_BITS, u = id_unit(h, id);
-    if (unit == 0 || (unit - 1u) * 8u >= h->arena_size ||
-        (pre == PRE_LOG && (!(st & ST_GROUP) || (st & (ST_GNEW | ST_GFREE)))) ||
+    if (unit == 0 || (pre == PRE_LOG && (!(st & ST_GROUP) || (st & (ST_GNEW | ST_GFREE)))) ||
         (pre && pre != PRE_LOG &&
-         ((pre - 1u) * 8u >= h->arena_size || !(st & ST_GROUP) || !(st & ST_DIRTY) ||
-          (st & ST_GNEW) || ((st & ST_PARTIAL) && !(st & ST_GFREE)))) ||
+         (!(st & ST_GROUP) || !(st & ST_DIRTY) || (st & ST_GNEW) ||
+          ((st & ST_PARTIAL) && !(st & ST_GFREE)))) ||
         (id_tag(h, id) == 0) != ((st & ST_GFREE) != 0) || id_tag(h, id) > h->alloc_count ||
         u >= h->units ||
         !bit_get(nvmap(h, MAP_START), u) || ((st & ST_GMASK) && !(st & ST_GROUP)) ||
@@ -499,6 +506,9 @@ static int restore_one(struct vnv_heap *h, uint32_t base, uint32_t *pos, uint32_
     if (hdr < 0)
         return hdr;
     uint32_t off = (unit - 1u) * 8u, need = block_need(size, st);
+    if (!fits_arena(h, off, need) ||
+        (pre && pre != PRE_LOG && !fits_arena(h, (pre - 1u) * 8u, pre_size(st | size << ST_BITS))))
+        return VNV_ERR_NOMEM; /* placed by a run with a larger buffer (checksummed: not damage) */
     err = h->ram->alloc_at(RAM_ST(h), off, need);
     if (err)
         return err == VNV_ERR_NOMEM ? VNV_ERR_NOMEM : VNV_ERR_CORRUPT;
@@ -574,8 +584,10 @@ static int restore_undo(struct vnv_heap *h, uint32_t base, uint32_t *pos, uint32
     if (err)
         return err;
     uint32_t n = get_le16(r + 8), self = get_le16(r + 10);
-    if (n > UNDO_MAX_BYTES || self == 0 || (self - 1u) * 8u >= h->arena_size)
+    if (n > UNDO_MAX_BYTES || self == 0)
         return VNV_ERR_CORRUPT;
+    if (!fits_arena(h, (self - 1u) * 8u, UNDO_HDR + n))
+        return VNV_ERR_NOMEM; /* placed by a run with a larger buffer */
     err = h->ram->alloc_at(RAM_ST(h), (self - 1u) * 8u, UNDO_HDR + n);
     if (err)
         return err == VNV_ERR_NOMEM ? VNV_ERR_NOMEM : VNV_ERR_CORRUPT;

@@ -726,6 +726,54 @@ static void test_record_that_disagrees_with_its_home(void)
     }
 }
 
+/* An image may be opened with a larger buffer than at format; a checkpoint that run
+ * wrote can place blocks past the end of the smaller one. Opening it with the smaller
+ * buffer again is a configuration problem like a smaller index (NOMEM: open with the
+ * buffer of the run that wrote it), not damage: it said CORRUPT, which the header reserves
+ * for damage and tells never to format over without deciding to lose the data. */
+static void test_open_with_a_smaller_buffer_than_the_last_run(void)
+{
+    struct fixture f;
+    fx_init(&f, 65536, 2048, 2048);
+    f.cfg.index_entries = 64;
+    REQUIRE(vnv_format(&f.heap, &f.cfg) == VNV_OK);
+    CHECK_EQ(vnv_close(&f.heap), VNV_OK);
+    uint8_t *big = aligned_alloc(8, 8192), *small = f.cfg.buffer;
+    REQUIRE(big != NULL);
+    f.cfg.buffer = big;
+    f.cfg.buffer_size = 8192;
+    REQUIRE(vnv_open(&f.heap, &f.cfg) == VNV_OK);
+    vnv_obj_t o[40];
+    uint8_t v[64];
+    for (uint32_t i = 0; i < 40; i++) {
+        memset(v, (int)i, sizeof v);
+        CHECK_EQ(vnv_alloc(&f.heap, sizeof v, v, &o[i]), VNV_OK);
+        CHECK_EQ(vnv_flush(&f.heap, o[i]), VNV_OK); /* resident, clean: no budget */
+    }
+    CHECK_EQ(vnv_set_root(&f.heap, o[0]), VNV_OK);
+    CHECK_EQ(vnv_close(&f.heap), VNV_OK); /* records of 40 resident objects, up to 5 KiB in */
+    uint64_t writes = f.emu.write_calls;
+    f.cfg.buffer = small;
+    f.cfg.buffer_size = 2048;
+    CHECK_EQ(vnv_open(&f.heap, &f.cfg), VNV_ERR_NOMEM);
+    CHECK(!vnv_is_open(&f.heap));
+    CHECK_EQ(f.emu.write_calls, writes);
+    f.cfg.buffer = big;
+    f.cfg.buffer_size = 8192;
+    CHECK_EQ(vnv_open(&f.heap, &f.cfg), VNV_OK);
+    for (uint32_t i = 0; i < 40; i++) {
+        uint8_t got[64];
+        memset(v, (int)i, sizeof v);
+        CHECK_EQ(vnv_read(&f.heap, o[i], 0, got, sizeof got), VNV_OK);
+        CHECK(memcmp(got, v, sizeof v) == 0);
+    }
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    vnv_abandon(&f.heap);
+    f.cfg.buffer = small;
+    free(big);
+    fx_free(&f);
+}
+
 /* Storage whose syncs can fail: one chosen sync (one-shot) or every sync from one on. */
 static struct {
     struct vnv_storage inner, outer;
@@ -839,6 +887,7 @@ int main(void)
     RUN(test_torn_checkpoint_sweep);
     RUN(test_bad_superblock_and_config);
     RUN(test_open_with_a_smaller_index);
+    RUN(test_open_with_a_smaller_buffer_than_the_last_run);
     RUN(test_every_flipped_checkpoint_bit_is_caught);
     RUN(test_close_answers_a_deferred_request);
     RUN(test_failed_close_still_answers_the_request);
