@@ -758,6 +758,72 @@ static void test_cycle_in_a_list_being_destroyed(void)
     }
 }
 
+/* A pop inside a group whose free finds the budget full (a group member fills it) after
+ * the header already names the new end: putting the header back needs an undo entry of its
+ * own, which the full budget refuses too. The pop returned BUDGET with the list one node
+ * shorter and the node neither in it nor freed. Now the pop aborts the group: the error,
+ * depth 0, and the list as before the group. Swept over the filler's size, so that some
+ * sizes make the free fail and the header's restore succeed, others both fail. */
+static void test_grouped_pop_when_the_budget_runs_out(void)
+{
+    unsigned both_failed = 0, one_failed = 0;
+    for (uint32_t fill = 300; fill > 8; fill--) {
+        struct fixture f;
+        REQUIRE(fx_format(&f, 16384u, 2048, 420) == VNV_OK);
+        vnv_obj_t l, x, n;
+        uint64_t a = 1, b = 2, c = 3, d = 4, out = 0;
+        uint32_t len0 = 0, len1 = 0;
+        if (vnv_alloc(&f.heap, fill, NULL, &x) || vnv_unload(&f.heap, x)) {
+            fx_free(&f);
+            continue;
+        }
+        CHECK_EQ(vnv_list_create(&f.heap, sizeof a, &l), VNV_OK);
+        CHECK_EQ(vnv_list_push_back(&f.heap, l, &a), VNV_OK);
+        CHECK_EQ(vnv_list_push_back(&f.heap, l, &b), VNV_OK);
+        f.wipe = 0;
+        CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+        CHECK_EQ(vnv_list_push_back(&f.heap, l, &c), VNV_OK);
+        CHECK_EQ(vnv_list_first(&f.heap, l, &n), VNV_OK);
+        (void)vnv_unload(&f.heap, n);
+        CHECK_EQ(vnv_list_next(&f.heap, l, n, &n), VNV_OK);
+        (void)vnv_unload(&f.heap, n);
+        CHECK_EQ(vnv_list_length(&f.heap, l, &len0), VNV_OK);
+        CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK);
+        void *p;
+        if (vnv_list_push_front(&f.heap, l, &d) || vnv_get_mut(&f.heap, x, &p)) {
+            fx_free(&f); /* (this size leaves no room for the setup itself) */
+            continue;
+        }
+        CHECK_EQ(vnv_release(&f.heap, x), VNV_OK); /* x: a member filling the budget */
+        int err = vnv_list_pop_back(&f.heap, l, &out);
+        CHECK_EQ(vnv_list_length(&f.heap, l, &len1), VNV_OK);
+        if (err && vnv_atomic_depth(&f.heap) == 0) { /* aborted: as before the group */
+            both_failed++;
+            CHECK_EQ(len1, len0);
+            CHECK_EQ(vnv_list_peek_front(&f.heap, l, &out), VNV_OK);
+            CHECK_EQ(out, a);
+        } else if (err) { /* the header went back: as before the pop (d pushed) */
+            one_failed++;
+            CHECK_EQ(len1, len0 + 1u);
+        } else {
+            CHECK_EQ(len1, len0);
+            CHECK_EQ(out, c);
+        }
+        if (vnv_atomic_depth(&f.heap)) /* (reading nodes needs budget the group holds) */
+            CHECK_EQ(vnv_atomic_abort(&f.heap), VNV_OK);
+        CHECK_EQ(vnv_list_length(&f.heap, l, &len1), VNV_OK);
+        CHECK_EQ(len1, len0);
+        CHECK_EQ(vnv_list_peek_back(&f.heap, l, &out), VNV_OK);
+        CHECK_EQ(out, c);
+        CHECK_EQ(vnv_list_check(&f.heap, l), VNV_OK);
+        CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+        fx_free(&f);
+    }
+    printf("grouped pop, budget full: %u sizes aborted the group, %u put the header back\n",
+           both_failed, one_failed);
+    CHECK(both_failed > 0);
+}
+
 /* ---- injected I/O errors --------------------------------------------------------------------- */
 
 enum op_kind {
@@ -1397,6 +1463,7 @@ int main(void)
     RUN(test_bad_inputs);
     RUN(test_length_at_its_end);
     RUN(test_cycle_in_a_list_being_destroyed);
+    RUN(test_grouped_pop_when_the_budget_runs_out);
 #ifndef VNV_TEST_CROSS
     RUN(test_scribbled_lists);
 #endif

@@ -542,8 +542,11 @@ static int pop_grouped(struct vnv_heap *h, vnv_obj_t list, int front, void *out)
     err = hdr_put_ends(h, list, c);
     if (!err) {
         err = vnv_free(h, obj(x));
-        if (err)
-            (void)hdr_put_ends(h, list, was); /* the node stays: name it again */
+        /* the node stays: name it again; that write needs an undo entry of its own, and
+         * when the budget that refused the free refuses it too, the group goes back to
+         * its start, list included (else the node would be out of the list, not freed) */
+        if (err && hdr_put_ends(h, list, was))
+            (void)vnv_atomic_abort(h);
     }
     return err;
 }
