@@ -120,7 +120,7 @@ static int write_home(struct vnv_heap *h, struct meta *m, const uint8_t *src, ui
         uint8_t hdr[VNV_OBJ_HEADER_SIZE];
         objhdr_encode(h, hdr, m->id, size, st);
         err = slot_store(h, u, size, 0, src, hdr);
-    } else if (whole || !(st & ST_PARTIAL) || SLOT_CRC) { /* a checksum covers all of it */
+    } else if (whole || !(st & ST_PARTIAL) || SLOT_CRC != 0) { /* a checksum covers all of it */
         err = slot_store(h, u, size, slot, src, NULL);
     } else { /* a block object's dirty runs (src is its RAM copy: no pre-images here) */
         uint32_t nb = part_nblocks(size, st);
@@ -1318,7 +1318,7 @@ int vnv_write(struct vnv_heap *h, vnv_obj_t obj, size_t off, const void *src, si
             err = heap_writev(h, at, &iov, 1);
     }
     sec_leave(h);
-    if (!fresh || SLOT_CRC) /* with a checksum, the slot is rewritten with it */
+    if (!fresh || SLOT_CRC != 0) /* with a checksum, the slot is rewritten with it */
         err = cow_write(h, obj.id, size, (uint32_t)off, src, (uint32_t)len, fresh);
     return err;
 }
