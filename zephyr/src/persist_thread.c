@@ -10,6 +10,17 @@
  * the request is recorded and the interrupted thread writes the checkpoint at the
  * section's end (the persist callback then runs in that thread).
  *
+ * An interrupt runs to its end; a thread does not: when the persist thread blocks inside
+ * the storage driver (an interrupt-driven SPI transfer, an EEPROM write cycle, a bus lock,
+ * k_sleep in the callback), the scheduler runs the next ready thread - the preempted
+ * application thread, which would go on with heap calls in the middle of the checkpoint.
+ * So each round wakes the GUARD: a thread just below the persist thread that keeps the
+ * CPU while the round lasts, so that no thread below it runs (interrupts, the persist
+ * thread and threads at or above the guard's priority do). It idles the CPU between
+ * interrupts when the persist thread is a meta-IRQ thread (which preempts it at the end
+ * of the interrupt that wakes it); else it polls, since a cooperative persist thread made
+ * ready while the guard idles would wait for the next interrupt.
+ *
  * Its stack holds vnv_persist_all() (about 600 bytes on 32-bit targets, README "Costs"),
  * the storage driver with the SPI stack, and the persist callback.
  */
@@ -27,6 +38,39 @@
 static K_SEM_DEFINE(persist_req, 0, 1); /* binary: requests before the thread ran merge */
 static atomic_t n_requests, n_rounds, n_failures, last_result;
 
+#if defined(CONFIG_VNVHEAP_PERSIST_GUARD)
+#define PERSIST_IS_METAIRQ ((PERSIST_PRIO - K_HIGHEST_THREAD_PRIO) < CONFIG_NUM_METAIRQ_PRIORITIES)
+BUILD_ASSERT(CONFIG_VNVHEAP_PERSIST_GUARD_PRIORITY > PERSIST_PRIO,
+             "the guard must rank below the persist thread");
+static K_SEM_DEFINE(guard_go, 0, 1);
+static atomic_t round_active;
+
+static void guard_main(void *a, void *b, void *c)
+{
+    ARG_UNUSED(a);
+    ARG_UNUSED(b);
+    ARG_UNUSED(c);
+    for (;;) {
+        (void)k_sem_take(&guard_go, K_FOREVER);
+        while (atomic_get(&round_active)) {
+            k_yield(); /* threads at the guard's priority (the system work queue) run */
+#if PERSIST_IS_METAIRQ
+            unsigned int key = irq_lock();
+            if (atomic_get(&round_active))
+                k_cpu_atomic_idle(key); /* until an interrupt: no lost wake-up */
+            else
+                irq_unlock(key);
+#else
+            k_busy_wait(1); /* poll (and on native_sim let simulated time pass) */
+#endif
+        }
+    }
+}
+
+K_THREAD_DEFINE(vnv_persist_guard_tid, CONFIG_VNVHEAP_PERSIST_GUARD_STACK_SIZE, guard_main, NULL,
+                NULL, NULL, CONFIG_VNVHEAP_PERSIST_GUARD_PRIORITY, 0, 0);
+#endif
+
 void vnv_zephyr_power_fail(void)
 {
     atomic_inc(&n_requests);
@@ -40,7 +84,14 @@ static void persist_main(void *a, void *b, void *c)
     ARG_UNUSED(c);
     for (;;) {
         (void)k_sem_take(&persist_req, K_FOREVER);
+#if defined(CONFIG_VNVHEAP_PERSIST_GUARD)
+        atomic_set(&round_active, 1);
+        k_sem_give(&guard_go); /* ready, but it runs only while this thread is blocked */
+#endif
         int r = vnv_persist_all(); /* >= 0: written or deferred to the section's end */
+#if defined(CONFIG_VNVHEAP_PERSIST_GUARD)
+        atomic_set(&round_active, 0);
+#endif
         atomic_set(&last_result, r);
         if (r < 0)
             atomic_inc(&n_failures);

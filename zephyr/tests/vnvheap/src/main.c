@@ -7,6 +7,8 @@
  *   preempt     the persist thread preempts a worker thread at random points: inside storage
  *               transactions (the storage wrapper requests a checkpoint), between operations,
  *               and from a timer interrupt (asynchronous on QEMU); every value is checked.
+ *   persist_thread_blocks  the same with a storage driver that sleeps in the persist thread:
+ *               the guard keeps the worker off the CPU until each round ends.
  * Every assertion counts events or compares states; none depends on timing.
  */
 #include <string.h>
@@ -58,8 +60,26 @@ static int first_slot; /* random_op leaves slots below this one alone */
 static volatile uint32_t inject_one_in; /* 0 = never */
 static volatile uint32_t injected_in_storage;
 
+/* A driver that blocks (an interrupt-driven SPI transfer, an EEPROM write cycle): in the
+ * persist thread each storage call sleeps for a tick, so lower-priority threads could run
+ * in the middle of a checkpoint. The persist guard must keep the heap's threads out. */
+extern const k_tid_t vnv_persist_tid;
+static volatile bool block_in_persist;
+static volatile bool persist_asleep;
+static volatile uint32_t persist_sleeps, overlapping_calls, worker_ran_in_round;
+static atomic_t in_flight;
+
 static void maybe_inject(void)
 {
+    if (atomic_inc(&in_flight) != 0)
+        overlapping_calls++; /* storage.h: the heap never issues two calls at once */
+    if (block_in_persist && k_current_get() == vnv_persist_tid) {
+        persist_sleeps++;
+        persist_asleep = true;
+        k_sleep(K_TICKS(1));
+        persist_asleep = false;
+        return;
+    }
     if (inject_one_in && rnd() % inject_one_in == 0) {
         injected_in_storage++;
         vnv_zephyr_power_fail(); /* the persist thread preempts us right here */
@@ -68,17 +88,23 @@ static void maybe_inject(void)
 static int w_read(void *c, uint32_t off, void *dst, uint32_t len)
 {
     maybe_inject();
-    return inner.read(c, off, dst, len);
+    int r = inner.read(c, off, dst, len);
+    atomic_dec(&in_flight);
+    return r;
 }
 static int w_write(void *c, uint32_t off, const void *src, uint32_t len)
 {
     maybe_inject();
-    return inner.write(c, off, src, len);
+    int r = inner.write(c, off, src, len);
+    atomic_dec(&in_flight);
+    return r;
 }
 static int w_writev(void *c, uint32_t off, const struct vnv_iovec *iov, unsigned cnt)
 {
     maybe_inject();
-    return inner.writev(c, off, iov, cnt);
+    int r = inner.writev(c, off, iov, cnt);
+    atomic_dec(&in_flight);
+    return r;
 }
 
 /* ---- persist callback: the RAM buffer is lost at every checkpoint ------------------------ */
@@ -312,6 +338,8 @@ static void worker(void *a, void *b, void *c)
     zassert_ok(vnv_get(&heap, pinned->obj, (const void **)&pp));
     const uint8_t *const addr = pp;
     for (int i = 0; i < WORKER_OPS; i++) {
+        if (persist_asleep)
+            worker_ran_in_round++; /* the checkpoint is not finished: we must not run */
         struct slot *s = &slots[first_slot + rnd() % (NSLOT - first_slot)];
         if (!vnv_is_null(s->obj) && rnd() % 4 == 0)
             verify_slot(s);
@@ -378,6 +406,46 @@ ZTEST(vnvheap, test_preempt)
                  callbacks - cb0, persists);
     zassert_true(st.restores - st0.restores >= 1);
     zassert_true(st.peak_checkpoint_bytes <= st.bound);
+}
+
+/* The same worker, with a storage driver that sleeps inside the persist thread (as
+ * interrupt-driven SPI and EEPROM drivers do). Without the persist guard the worker ran
+ * in the middle of checkpoints: heap calls and storage calls inside a checkpoint, and
+ * writes that returned before the callback missing from what it wrote. */
+ZTEST(vnvheap, test_persist_thread_blocks)
+{
+    rs = 0xB10C;
+    setup_heap();
+    slots[0].size = 24;
+    for (uint32_t i = 0; i < 24; i++)
+        slots[0].data[i] = (uint8_t)(i * 5);
+    zassert_ok(vnv_alloc(&heap, 24, slots[0].data, &slots[0].obj));
+    first_slot = 1;
+    for (int i = 0; i < 200; i++)
+        random_op();
+    struct vnv_zephyr_persist_stats p0, p1;
+    vnv_zephyr_persist_stats(&p0);
+    persist_sleeps = overlapping_calls = worker_ran_in_round = 0;
+    worker_done = 0;
+    block_in_persist = true;
+    inject_one_in = 24; /* (and the worker's requests between operations; no timer: a
+                           round that sleeps per storage call outlasts its period) */
+    k_thread_create(&worker_thread, worker_stack, K_THREAD_STACK_SIZEOF(worker_stack), worker,
+                    NULL, NULL, NULL, K_PRIO_PREEMPT(5), 0, K_NO_WAIT);
+    zassert_ok(k_thread_join(&worker_thread, K_FOREVER));
+    inject_one_in = 0;
+    block_in_persist = false;
+    first_slot = 0;
+    vnv_zephyr_persist_stats(&p1);
+    printk("persist blocks: %u rounds, %u sleeps in storage calls, worker ran %u times "
+           "inside a round, %u overlapping storage calls\n",
+           p1.rounds - p0.rounds, persist_sleeps, worker_ran_in_round, overlapping_calls);
+    zassert_equal(worker_ran_in_round, 0, "heap calls inside a checkpoint");
+    zassert_equal(overlapping_calls, 0, "two storage calls at once");
+    zassert_equal(worker_done, 1, "the worker failed an assertion");
+    zassert_true(persist_sleeps > 20, "the persist thread never blocked: %u", persist_sleeps);
+    zassert_equal(p1.failures, p0.failures);
+    verify_all();
 }
 
 ZTEST_SUITE(vnvheap, NULL, NULL, NULL, after, NULL);
