@@ -48,7 +48,7 @@ run_qemu() { # name timeout-seconds pattern: "ninja run" until the pattern shows
   rm -f "$b/qemu.pid"
   ninja -C "$b" run > "$log" 2>&1 < /dev/null &
   pid=$! n=0
-  while [ "$n" -lt "$2" ] && kill -0 "$pid" 2>/dev/null && ! grep -qE "$3" "$log"; do
+  while [ "$n" -lt "$2" ] && kill -0 "$pid" 2>/dev/null && ! grep -qsE "$3" "$log"; do
     sleep 1; n=$((n + 1))
   done
   [ -f "$b/qemu.pid" ] && kill "$(cat "$b/qemu.pid")" 2>/dev/null
