@@ -253,7 +253,7 @@ int vnv_spi_fram_init(struct vnv_spi_fram *f, const struct vnv_spi_bus *bus,
                 return VNV_ERR_IO;
     }
 
-    uint8_t sr;
+    uint8_t sr = 0; /* (kept as the status only if read) */
     err = vnv_spi_fram_read_status(f, &sr);
     if (!err && (sr & SR_BP)) {
         uint8_t wrsr[2] = {OP_WRSR, (uint8_t)(sr & ~(SR_BP | SR_WEL))};
@@ -265,7 +265,8 @@ int vnv_spi_fram_init(struct vnv_spi_fram *f, const struct vnv_spi_bus *bus,
         if (!err && (sr & SR_BP))
             err = VNV_ERR_IO; /* status register write-protected (WPEN + /WP low) */
     }
-    f->status = sr;
+    if (!err)
+        f->status = sr;
     return err;
 }
 

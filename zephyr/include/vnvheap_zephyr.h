@@ -69,7 +69,11 @@ int vnv_zephyr_eeprom_storage(struct vnv_zephyr_eeprom *e, const struct device *
  * capped at VNV_MAX_STORAGE_SIZE) as heap storage in *out: the callbacks of
  * src/storage/spi_fram.c (sync NULL: FRAM is durable at CS rise), with the device's
  * struct vnv_spi_fram as ctx. Bytes above `size` stay reachable through out->read/write
- * (the driver checks against the chip's capacity), e.g. for an application record.
+ * (the driver checks against the chip's capacity), e.g. for an application record - but
+ * not while a power-fail request can arrive: the persist thread may preempt such a call
+ * in the middle of its SPI transfer, and its own transfers (same spi_config) would then
+ * join that chip-select cycle. Mask the request around them (the heap's own storage
+ * calls are safe: the persist thread defers inside them).
  * Errors: VNV_ERR_INVAL (NULL, size above the chip), VNV_ERR_IO (SPI bus not ready, RDID
  * answer not the node's jedec-id: init failed; the device is not ready).
  */
