@@ -53,8 +53,10 @@ struct vnv_zephyr_eeprom {
  * Describe bytes [offset, offset + size) of EEPROM device `dev` as heap storage in *out
  * (size 0 = the rest of the device, capped at VNV_MAX_STORAGE_SIZE). `e` must outlive the
  * heap. Reads and writes are eeprom_read()/eeprom_write(); a gather write is packed into
- * CONFIG_VNVHEAP_EEPROM_GATHER_BUFFER-byte writes. No sync (EEPROM drivers return when the
- * data is written).
+ * CONFIG_VNVHEAP_EEPROM_GATHER_BUFFER-byte writes. Sync is a one-byte read: EEPROM drivers
+ * return from a write before the part has programmed it and wait at the next access, so
+ * the heap's two syncs per checkpoint (body before header, header before on_persist) each
+ * cost one small read.
  * Errors: VNV_ERR_INVAL (NULL, range outside the device), VNV_ERR_IO (device not ready).
  */
 int vnv_zephyr_eeprom_storage(struct vnv_zephyr_eeprom *e, const struct device *dev,
