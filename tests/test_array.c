@@ -429,6 +429,35 @@ static void test_random_against_shadow(void)
     fx_free(&f);
 }
 
+/* Inside a group the changes of an array fill the budget: set and write must answer
+ * BUDGET, as array.h says. They answered BUSY: making room flushes the array's own dirty
+ * blocks, which a group member refuses (BUSY), and that replaced the BUDGET. The group
+ * stays usable and aborts cleanly. */
+static void test_group_fills_the_budget(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, 256u * 1024u, 16384, 1024) == VNV_OK);
+    vnv_obj_t a;
+    CHECK_EQ(vnv_array_create(&f.heap, 500, 4, 32, NULL, &a), VNV_OK);
+    CHECK_EQ(vnv_flush(&f.heap, a), VNV_OK);
+    CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK);
+    uint32_t v = 0xDEADBEEFu, got = 0;
+    int err = VNV_OK, i, sets = 0;
+    for (i = 0; i < 500 && !err; i += 8) { /* one new 32-byte block per call */
+        err = vnv_array_set(&f.heap, a, (size_t)i, &v);
+        sets += !err;
+    }
+    CHECK_EQ(err, VNV_ERR_BUDGET);
+    CHECK(sets > 4);
+    void *w;
+    CHECK_EQ(vnv_array_write(&f.heap, a, 496, 1, &w), VNV_ERR_BUDGET);
+    CHECK_EQ(vnv_atomic_abort(&f.heap), VNV_OK);
+    CHECK_EQ(vnv_array_get(&f.heap, a, 0, &got), VNV_OK);
+    CHECK_EQ(got, 0u);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    fx_free(&f);
+}
+
 static void test_bad_inputs(void)
 {
     struct fixture f;
@@ -503,5 +532,6 @@ int main(void)
     RUN(test_checkpoint_writes_dirty_blocks_only);
     RUN(test_random_against_shadow);
     RUN(test_bad_inputs);
+    RUN(test_group_fills_the_budget);
     return vtest_summary();
 }

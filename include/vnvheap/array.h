@@ -69,10 +69,14 @@ int vnv_array_create(struct vnv_heap *h, size_t length, size_t elem_size, uint32
                      const void *init, vnv_obj_t *arr);
 
 /* Validate a handle found again after a restart and report its length and element size
- * (either pointer may be NULL). Errors: INVAL (not an array). Pins and releases it. */
+ * (either pointer may be NULL). Errors: INVAL (not an array), and those of pinning it
+ * (vnv_get: BUSY while a writer holds it, NOMEM, BUDGET, CORRUPT, IO). Pins and releases
+ * it. */
 int vnv_array_attach(struct vnv_heap *h, vnv_obj_t arr, uint32_t *length, uint32_t *elem_size);
 
-/* Free the array (vnv_free after validation). Errors: INVAL, BUSY (pinned), IO. */
+/* Free the array (vnv_free after validation, which pins it: a non-resident array is loaded
+ * whole). Errors: INVAL, BUSY (pinned), IO, and those of loading it (NOMEM, BUDGET,
+ * CORRUPT). */
 int vnv_array_destroy(struct vnv_heap *h, vnv_obj_t arr);
 
 /* Number of elements / element size / block size. O(1) once resident. */

@@ -114,9 +114,11 @@ static int pin_range(struct vnv_heap *h, vnv_obj_t arr, size_t first, size_t cou
         (void)vnv_release(h, arr);
         if (err != VNV_ERR_BUDGET || attempt || !vnv_is_dirty(h, arr))
             return err;
-        err = vnv_flush(h, arr);
-        if (err)
-            return err;
+        /* its own dirty blocks home, then once more; a group's member cannot go home
+         * (BUSY from the flush): the answer stays BUDGET */
+        int ferr = vnv_flush(h, arr);
+        if (ferr)
+            return ferr == VNV_ERR_BUSY && vnv_atomic_depth(h) ? err : ferr;
     }
 }
 
