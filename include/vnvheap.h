@@ -277,9 +277,9 @@ struct vnv_heap {
  * Errors: INVAL (NULL, buffer too small for the index plus one object, max_dirty_bytes too
  *   small to hold even one object, storage too small or larger than VNV_MAX_STORAGE_SIZE,
  *   more than VNV_MAX_HEAPS heaps, module state too large, a buffer that overlaps the
- *   control block `h`), BUSY (called from the persist callback; `h` is open with an atomic
- *   group open or an object still pinned: nothing is changed, end the group and release
- *   first; or another open heap uses the same storage - same ctx and read function - or a
+ *   control block `h`), BUSY (called from the persist callback; `h` was opened in this run
+ *   and has an atomic group open or an object still pinned: nothing is changed, end the
+ *   group and release first - a block kept in RAM across a reset does not count; or another open heap uses the same storage - same ctx and read function - or a
  *   byte of the same RAM buffer), IO. An open, idle `h` is abandoned first (vnv_abandon:
  *   what changed since its last checkpoint is dropped).
  * Time: O(buffer_size / 64 + units / 32). Storage: reads 8 bytes of each checkpoint header

@@ -61,6 +61,14 @@ void registry_add(struct vnv_heap *h)
         }
 }
 
+int registry_has(const struct vnv_heap *h)
+{
+    for (int i = 0; i < VNV_MAX_HEAPS; i++)
+        if (registry[i] == h)
+            return 1;
+    return 0;
+}
+
 void registry_remove(struct vnv_heap *h)
 {
     for (int i = 0; i < VNV_MAX_HEAPS; i++)

@@ -147,7 +147,9 @@ static int setup(struct vnv_heap *h, const struct vnv_config *cfg, struct layout
         return VNV_ERR_INVAL;
     /* From the persist callback the heap is in use: wiping it there would leave the
      * persist path's section counter unbalanced. */
-    if (persist_running(h) || (is_open(h) && in_use(h)))
+    /* (registered: open in this run - a block kept in RAM that a reset does not clear,
+     * which the registry's zeroed .bss no longer names, is not in use) */
+    if (persist_running(h) || (is_open(h) && registry_has(h) && in_use(h)))
         return VNV_ERR_BUSY;
     int err = compute_layout(cfg, l);
     if (err)

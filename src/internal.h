@@ -416,6 +416,7 @@ int persist_now(struct vnv_heap *h);
 int persist_deferred(struct vnv_heap *h);
 void registry_add(struct vnv_heap *h);
 void registry_remove(struct vnv_heap *h);
+int registry_has(const struct vnv_heap *h);
 int registry_has_room(const struct vnv_heap *h);
 int persist_running(const struct vnv_heap *h);
 int registry_taken(const struct vnv_heap *h, const struct vnv_storage *s, const void *buf,
