@@ -49,24 +49,23 @@ int registry_has_room(const struct vnv_heap *h)
     return 0;
 }
 
-void registry_add(struct vnv_heap *h)
-{
-    for (int i = 0; i < VNV_MAX_HEAPS; i++)
-        if (registry[i] == h)
-            return;
-    for (int i = 0; i < VNV_MAX_HEAPS; i++)
-        if (!registry[i]) {
-            registry[i] = h; /* one store: the interrupt sees the heap or not */
-            return;
-        }
-}
-
 int registry_has(const struct vnv_heap *h)
 {
     for (int i = 0; i < VNV_MAX_HEAPS; i++)
         if (registry[i] == h)
             return 1;
     return 0;
+}
+
+void registry_add(struct vnv_heap *h)
+{
+    if (registry_has(h))
+        return;
+    for (int i = 0; i < VNV_MAX_HEAPS; i++)
+        if (!registry[i]) {
+            registry[i] = h; /* one store: the interrupt sees the heap or not */
+            return;
+        }
 }
 
 void registry_remove(struct vnv_heap *h)
