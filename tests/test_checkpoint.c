@@ -667,8 +667,8 @@ static void test_allocation_counter_at_its_end(void)
  * on storage (each access reports CORRUPT), the rest of the heap opens. */
 static void test_record_that_disagrees_with_its_home(void)
 {
-    for (int how = 0; how < 4; how++) { /* size, tag of a clean object; tag of a dirty one;
-                                           a damaged header */
+    for (int how = 0; how < 5; how++) { /* size, tag of a clean object; tag of a dirty one;
+                                           a damaged header of a clean one, of a dirty one */
         struct fixture f;
         REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
         uint8_t va[40], vb[80], got[80];
@@ -689,7 +689,7 @@ static void test_record_that_disagrees_with_its_home(void)
         vnv_abandon(&f.heap);
         int s = vnv_img_loaded_slot(f.nv, NV);
         REQUIRE(s >= 0);
-        vnv_obj_t victim = how == 2 ? b : a;
+        vnv_obj_t victim = how == 2 || how == 4 ? b : a;
         uint32_t rec = vnv_img_record_off(f.nv, NV, (unsigned)s, victim.id);
         REQUIRE(rec != 0);
         unsigned sb = vnv_img_status_bits();
@@ -704,8 +704,8 @@ static void test_record_that_disagrees_with_its_home(void)
             uint64_t id = victim.id - ((uint64_t)1 << bits);
             vnv_img_put32(f.nv, NV, rec, (uint32_t)id);
             vnv_img_put32(f.nv, NV, rec + 4u, (uint32_t)(id >> 32));
-        } else { /* one bit of a's header */
-            uint32_t home = vnv_img_handle_home(f.nv, NV, a.id);
+        } else { /* one bit of a's header (3) or of b's (4) */
+            uint32_t home = vnv_img_handle_home(f.nv, NV, victim.id);
             vnv_img_put32(f.nv, NV, home, vnv_img_get32(f.nv, NV, home) ^ 0x100u);
             CHECK_EQ(vnv_img_objhdr_crc_ok(f.nv, NV, home), 0);
         }
@@ -713,7 +713,7 @@ static void test_record_that_disagrees_with_its_home(void)
         CHECK_EQ(vnv_img_slot_ok(f.nv, NV, (unsigned)s), 1);
         if (how < 3) {
             CHECK_EQ(fx_reboot(&f), VNV_ERR_CORRUPT);
-        } else {
+        } else if (how == 3) { /* a, clean: left on storage, where it reports the damage */
             CHECK_EQ(fx_reboot(&f), VNV_OK);
             CHECK_EQ(vnv_is_resident(&f.heap, a), 0);
             CHECK_EQ(vnv_read(&f.heap, a, 0, got, 1), VNV_ERR_CORRUPT);
@@ -721,6 +721,13 @@ static void test_record_that_disagrees_with_its_home(void)
             CHECK(memcmp(got, vb, sizeof vb) == 0);
             if (!VNV_MINIMAL) /* (it reads every header; the minimal profile has none) */
                 CHECK_EQ(vnv_check(&f.heap), VNV_ERR_CORRUPT);
+        } else { /* b, dirty: keeps its value from the checkpoint, resident */
+            CHECK_EQ(fx_reboot(&f), VNV_OK);
+            CHECK_EQ(vnv_is_resident(&f.heap, b), 1);
+            CHECK_EQ(vnv_read(&f.heap, b, 0, got, sizeof vb), VNV_OK);
+            CHECK(memcmp(got, vb, sizeof vb) == 0);
+            CHECK_EQ(vnv_read(&f.heap, a, 0, got, sizeof va), VNV_OK);
+            CHECK(memcmp(got, va, sizeof va) == 0);
         }
         fx_free(&f);
     }
