@@ -356,18 +356,31 @@ static void worker(void *a, void *b, void *c)
     worker_done = 1;
 }
 
-ZTEST(vnvheap, test_preempt)
+/* The heap the worker starts from: slot 0 the pinned object (never freed: the worker's
+ * random_op skips it), the others after 200 random operations. */
+static void worker_scene(uint32_t seed, uint32_t mul)
 {
-    rs = 0x5EED;
+    rs = seed;
     setup_heap();
-    /* slot 0: the pinned object (never freed: the worker's random_op skips it) */
     slots[0].size = 24;
     for (uint32_t i = 0; i < 24; i++)
-        slots[0].data[i] = (uint8_t)(i * 7);
+        slots[0].data[i] = (uint8_t)(i * mul);
     zassert_ok(vnv_alloc(&heap, 24, slots[0].data, &slots[0].obj));
     first_slot = 1;
     for (int i = 0; i < 200; i++)
         random_op();
+}
+
+static void run_worker(void)
+{
+    k_thread_create(&worker_thread, worker_stack, K_THREAD_STACK_SIZEOF(worker_stack), worker,
+                    NULL, NULL, NULL, K_PRIO_PREEMPT(5), 0, K_NO_WAIT);
+    zassert_ok(k_thread_join(&worker_thread, K_FOREVER));
+}
+
+ZTEST(vnvheap, test_preempt)
+{
+    worker_scene(0x5EED, 7);
     struct vnv_stats st0, st;
     zassert_ok(vnv_stats(&heap, &st0));
     struct vnv_zephyr_persist_stats p0, p1;
@@ -378,9 +391,7 @@ ZTEST(vnvheap, test_preempt)
     worker_done = 0;
     inject_one_in = 24;
     k_timer_start(&pf_timer, K_USEC(100), K_NO_WAIT);
-    k_thread_create(&worker_thread, worker_stack, K_THREAD_STACK_SIZEOF(worker_stack), worker,
-                    NULL, NULL, NULL, K_PRIO_PREEMPT(5), 0, K_NO_WAIT);
-    zassert_ok(k_thread_join(&worker_thread, K_FOREVER));
+    run_worker();
     k_timer_stop(&pf_timer);
     inject_one_in = 0;
     first_slot = 0;
@@ -414,15 +425,7 @@ ZTEST(vnvheap, test_preempt)
  * writes that returned before the callback missing from what it wrote. */
 ZTEST(vnvheap, test_persist_thread_blocks)
 {
-    rs = 0xB10C;
-    setup_heap();
-    slots[0].size = 24;
-    for (uint32_t i = 0; i < 24; i++)
-        slots[0].data[i] = (uint8_t)(i * 5);
-    zassert_ok(vnv_alloc(&heap, 24, slots[0].data, &slots[0].obj));
-    first_slot = 1;
-    for (int i = 0; i < 200; i++)
-        random_op();
+    worker_scene(0xB10C, 5);
     struct vnv_zephyr_persist_stats p0, p1;
     vnv_zephyr_persist_stats(&p0);
     persist_sleeps = overlapping_calls = worker_ran_in_round = 0;
@@ -430,9 +433,7 @@ ZTEST(vnvheap, test_persist_thread_blocks)
     block_in_persist = true;
     inject_one_in = 24; /* (and the worker's requests between operations; no timer: a
                            round that sleeps per storage call outlasts its period) */
-    k_thread_create(&worker_thread, worker_stack, K_THREAD_STACK_SIZEOF(worker_stack), worker,
-                    NULL, NULL, NULL, K_PRIO_PREEMPT(5), 0, K_NO_WAIT);
-    zassert_ok(k_thread_join(&worker_thread, K_FOREVER));
+    run_worker();
     inject_one_in = 0;
     block_in_persist = false;
     first_slot = 0;
