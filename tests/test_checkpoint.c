@@ -781,6 +781,70 @@ static void test_open_with_a_smaller_buffer_than_the_last_run(void)
     fx_free(&f);
 }
 
+/* The same for a checkpoint taken inside a group: a member's pre-image and an undo entry
+ * live in the arena too, and a run with a larger buffer can place them past the smaller
+ * one's end while every record fits. Both are refused with NOMEM, nothing written, and the
+ * larger buffer rolls the group back. */
+#if !VNV_MINIMAL
+static void test_group_blocks_past_a_smaller_buffer(void)
+{
+    for (int kind = 0; kind < 2; kind++) { /* 0: a pre-image, 1: an undo entry */
+        struct fixture f;
+        fx_init(&f, 65536, 2048, 8192);
+        f.cfg.index_entries = 16;
+        REQUIRE(vnv_format(&f.heap, &f.cfg) == VNV_OK);
+        CHECK_EQ(vnv_close(&f.heap), VNV_OK);
+        uint8_t *big = aligned_alloc(8, 8192), *small = f.cfg.buffer;
+        REQUIRE(big != NULL);
+        f.cfg.buffer = big;
+        f.cfg.buffer_size = 8192;
+        REQUIRE(vnv_open(&f.heap, &f.cfg) == VNV_OK);
+        uint8_t v[64], filler[3000], got[64];
+        vnv_obj_t a, fill;
+        memset(v, 0xA5, sizeof v);
+        memset(filler, 0x5A, sizeof filler);
+        CHECK_EQ(vnv_alloc(&f.heap, sizeof v, v, &a), VNV_OK); /* low in the arena, dirty */
+        CHECK_EQ(vnv_alloc(&f.heap, sizeof filler, filler, &fill), VNV_OK);
+        CHECK_EQ(vnv_flush(&f.heap, fill), VNV_OK);
+        CHECK_EQ(vnv_set_root(&f.heap, a), VNV_OK);
+        f.wipe = 0;
+        CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+        CHECK_EQ(vnv_write(&f.heap, a, 0, "x", 1), VNV_OK); /* dirty again, value "before" */
+        v[0] = 'x';
+        CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK);
+        if (kind == 0) { /* a change no undo entry describes: a pre-image past the filler */
+            uint8_t *p;
+            CHECK_EQ(vnv_get_mut(&f.heap, a, (void **)&p), VNV_OK);
+            memset(p, 0x11, sizeof v);
+            CHECK_EQ(vnv_release(&f.heap, a), VNV_OK);
+        } else { /* a small write: an undo entry past the filler */
+            CHECK_EQ(vnv_write(&f.heap, a, 8, "abcdefgh", 8), VNV_OK);
+        }
+        CHECK_EQ(vnv_unload(&f.heap, fill), VNV_OK); /* no record of its own past the end */
+        CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+        vnv_abandon(&f.heap);
+        uint64_t writes = f.emu.write_calls;
+        f.cfg.buffer = small;
+        f.cfg.buffer_size = 2048;
+        CHECK_EQ(vnv_open(&f.heap, &f.cfg), VNV_ERR_NOMEM);
+        CHECK(!vnv_is_open(&f.heap));
+        CHECK_EQ(f.emu.write_calls, writes);
+        f.cfg.buffer = big;
+        f.cfg.buffer_size = 8192;
+        CHECK_EQ(vnv_open(&f.heap, &f.cfg), VNV_OK); /* the group rolled back */
+        CHECK_EQ(vnv_read(&f.heap, a, 0, got, sizeof got), VNV_OK);
+        CHECK(memcmp(got, v, sizeof v) == 0);
+        CHECK_EQ(vnv_read(&f.heap, fill, 0, filler, 8), VNV_OK);
+        CHECK_EQ(filler[7], 0x5A);
+        CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+        vnv_abandon(&f.heap);
+        f.cfg.buffer = small;
+        free(big);
+        fx_free(&f);
+    }
+}
+#endif
+
 /* Storage whose syncs can fail: one chosen sync (one-shot) or every sync from one on. */
 static struct {
     struct vnv_storage inner, outer;
@@ -895,6 +959,9 @@ int main(void)
     RUN(test_bad_superblock_and_config);
     RUN(test_open_with_a_smaller_index);
     RUN(test_open_with_a_smaller_buffer_than_the_last_run);
+#if !VNV_MINIMAL
+    RUN(test_group_blocks_past_a_smaller_buffer);
+#endif
     RUN(test_every_flipped_checkpoint_bit_is_caught);
     RUN(test_close_answers_a_deferred_request);
     RUN(test_failed_close_still_answers_the_request);
