@@ -563,9 +563,12 @@ int vnv_set_root(struct vnv_heap *h, vnv_obj_t obj);
  * read-modify-write atomics. For each heap: writes, into the checkpoint slot that does not
  * hold the last one, the NV map + one record per resident object + its dirty bytes, never
  * more than vnv_persist_bound() bytes, as gather writes of at most VNV_PERSIST_BATCH records
- * and 2 x VNV_PERSIST_BATCH + 4 pieces each; syncs; then the header; syncs:
- * ceil(resident / VNV_PERSIST_BATCH) + 1 transactions when no partial object is dirty
- * (each partial object adds one piece for its bitmap and one per run of dirty blocks);
+ * and 2 x VNV_PERSIST_BATCH + 4 pieces each; syncs; then the header; syncs. Pieces: the NV
+ * map 1; a resident object 1 (2 on big-endian targets) + 1 for a group member's pre-image
+ * + 1 per run of dirty blocks of a block object; an entry of the open group's undo log 1.
+ * So ceil(max(resident, 1) / VNV_PERSIST_BATCH) + ceil(undo / (2 x VNV_PERSIST_BATCH + 4))
+ * + 1 write transactions when no block object is dirty, on a little-endian target (undo:
+ * the group's undo entries, 0 outside a group, at most max_dirty_bytes / 12);
  * calls on_persist; restores RAM if it was lost. A cut anywhere leaves the previous
  * checkpoint in place.
  * Where the checkpoint and on_persist run: in the caller (the interrupt) when the heap was

@@ -794,6 +794,42 @@ static int firing_read(void *ctx, uint32_t off, void *dst, uint32_t len)
     return err;
 }
 
+/* The write transactions of a checkpoint (vnv_persist_all in the header): pieces of 20 a
+ * gather write, the NV map one, each resident object one, each undo entry one. A group's
+ * undo log can outnumber the resident objects many times (here 150 entries of 4 bytes and
+ * no resident object): its term is needed, and the count stays within it. */
+static void test_checkpoint_transactions_with_undo_entries(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, 8192, 4096) == VNV_OK);
+    f.wipe = 0;
+    vnv_emu_reset_counters(&f.emu);
+    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+    CHECK_EQ(f.emu.write_calls, 2); /* empty: the map, then the header */
+    uint8_t big[1024];
+    memset(big, 0x3C, sizeof big);
+    vnv_obj_t o;
+    CHECK_EQ(vnv_alloc(&f.heap, sizeof big, big, &o), VNV_OK);
+    CHECK_EQ(vnv_flush(&f.heap, o), VNV_OK);
+    CHECK_EQ(vnv_unload(&f.heap, o), VNV_OK);
+    CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK);
+    for (uint32_t i = 0; i < 150; i++) /* written through, the old bytes logged in RAM */
+        CHECK_EQ(vnv_write(&f.heap, o, i * 4u, &i, 4), VNV_OK);
+    struct vnv_stats s = stats(&f);
+    uint32_t undo = f.heap.undo_count, r = s.resident_objects ? s.resident_objects : 1u;
+    CHECK_EQ(undo, 150);
+    CHECK_EQ(s.resident_objects, 0);
+    uint32_t bound = (r + VNV_PERSIST_BATCH - 1u) / VNV_PERSIST_BATCH +
+                     (undo + 2u * VNV_PERSIST_BATCH + 3u) / (2u * VNV_PERSIST_BATCH + 4u) + 1u;
+    vnv_emu_reset_counters(&f.emu);
+    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+    CHECK(f.emu.write_calls <= bound);
+    CHECK(f.emu.write_calls > (r + VNV_PERSIST_BATCH - 1u) / VNV_PERSIST_BATCH + 1u);
+    CHECK(f.emu.write_bytes <= vnv_persist_bound(&f.cfg));
+    CHECK_EQ(vnv_atomic_end(&f.heap), VNV_OK);
+    fx_free(&f);
+}
+
 /* The same for an allocation logged in a group: a round deferred inside the RAM
  * allocation of its entry (16 bytes) must not run before the entry is linked. */
 static struct vnv_ram_allocator firing_ram;
@@ -1510,6 +1546,7 @@ int main(void)
     RUN(test_damaged_freed_record_is_refused);
     RUN(test_free_in_group_without_shrink);
     RUN(test_undo_log);
+    RUN(test_checkpoint_transactions_with_undo_entries);
     RUN(test_undo_entry_of_a_non_member_is_refused);
     RUN(test_rollback_frees_homes_only_at_the_next_checkpoint);
     RUN(test_undo_entry_survives_a_restore_inside_the_write);

@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 /* test_heap_api.c - the public heap API, one behaviour at a time, with exact budget numbers. */
 #include "fixture.h"
 #include "vtest.h"
@@ -63,6 +64,83 @@ static void test_bound_when_ram_limits(void)
     CHECK(f.emu.write_bytes - w0 <= vnv_persist_bound(&f.cfg));
     CHECK_EQ(f.emu.write_bytes - w0, stats(&f).checkpoint_bytes + stats(&f).nv_map_bytes);
     fx_free(&f);
+}
+
+/* README "Sizing", computed exactly as written there, against what vnv_format makes and
+ * vnv_persist_bound says, over a grid of configurations (automatic and explicit unit and
+ * index, misaligned buffers, dirty limits from the least to more than RAM holds). */
+struct sizing {
+    uint32_t u, units, arena, bound;
+};
+
+static uint32_t ceil_div(uint32_t a, uint32_t b) { return (a + b - 1u) / b; }
+static uint32_t pad_to(uint32_t a, uint32_t m) { return ceil_div(a, m) * m; }
+
+static struct sizing readme_sizing(uint32_t storage, uint32_t buffer, uint32_t misalign,
+                                   uint32_t max_dirty, uint32_t nv_unit, uint32_t entries)
+{
+    struct sizing z;
+    uint32_t most = (buffer / 3u) * 8u / 5u; /* map within a third: 5 bits a unit */
+    if (most > 2048u)
+        most = 2048u;
+    z.u = nv_unit;
+    if (!z.u)
+        for (z.u = 16u; storage / z.u > most; z.u *= 2u)
+            ;
+    uint32_t slot = pad_to(max_dirty + 12u * ceil_div(storage / z.u, 32u), 16u);
+    z.units = (storage - 64u - 2u * slot) / z.u;
+    uint32_t skip = misalign ? 8u - misalign : 0u, usable = (buffer - skip) / 8u * 8u;
+    if (!entries)
+        for (entries = 8u; entries < usable / 64u; entries *= 2u)
+            ;
+    uint32_t map = 12u * ceil_div(z.units, 32u);
+    z.arena = usable - 8u - pad_to(2u * entries, 8u) - pad_to(20u * ceil_div(z.units, 32u), 8u);
+    z.bound = (max_dirty < 48u + z.arena ? max_dirty : 48u + z.arena) + map;
+    return z;
+}
+
+static void test_readme_sizing_formulas(void)
+{
+    static const uint32_t storages[] = {4096, 28672, 65536, 200000, 1u << 20};
+    static const uint32_t buffers[] = {512, 1000, 3392, 4096, 16384};
+    static const uint32_t dirties[] = {72, 500, 2048, 12100};
+    static const uint32_t units[] = {0, 16, 64};
+    static const uint32_t indexes[] = {0, 8, 64};
+    uint8_t *mem = aligned_alloc(8, 16384 + 8);
+    REQUIRE(mem != NULL);
+    uint32_t checked = 0, refused = 0;
+    for (unsigned a = 0; a < 5; a++)
+        for (unsigned b = 0; b < 5; b++)
+            for (unsigned d = 0; d < 4; d++)
+                for (unsigned k = 0; k < 9; k++) {
+                    struct fixture f;
+                    uint32_t misalign = (a + b + d + k) % 3u == 0 ? 3u : 0u;
+                    fx_init(&f, storages[a], 64, dirties[d]);
+                    f.cfg.buffer = mem + misalign;
+                    f.cfg.buffer_size = buffers[b];
+                    f.cfg.nv_unit = units[k % 3];
+                    f.cfg.index_entries = indexes[k / 3];
+                    if (vnv_format(&f.heap, &f.cfg) != VNV_OK) {
+                        CHECK_EQ(vnv_persist_bound(&f.cfg), 0);
+                        refused++;
+                        fx_free(&f);
+                        continue;
+                    }
+                    struct sizing z = readme_sizing(storages[a], buffers[b], misalign,
+                                                    dirties[d], f.cfg.nv_unit,
+                                                    f.cfg.index_entries);
+                    CHECK_EQ(f.heap.unit, z.u);
+                    CHECK_EQ(f.heap.units, z.units);
+                    CHECK_EQ(f.heap.arena_size, z.arena);
+                    CHECK_EQ(vnv_persist_bound(&f.cfg), z.bound);
+                    checked++;
+                    vnv_abandon(&f.heap);
+                    fx_free(&f);
+                }
+    printf("  README sizing: %u configurations agree, %u refused by vnv_format\n",
+           (unsigned)checked, (unsigned)refused);
+    CHECK(checked > 300);
+    free(mem);
 }
 
 static void test_alloc_get_roundtrip(void)
@@ -862,6 +940,7 @@ int main(void)
 {
     RUN(test_format_and_bound);
     RUN(test_bound_when_ram_limits);
+    RUN(test_readme_sizing_formulas);
     RUN(test_alloc_get_roundtrip);
     RUN(test_typed_load_one_read);
     RUN(test_zero_init_and_large_home_write);
