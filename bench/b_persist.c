@@ -442,7 +442,11 @@ static int w_op_flush(struct pers *p) { return vnv_flush(&bench_heap, p->obj); }
  * group must wait no longer than one of the library's own sections, like one outside. */
 static int w_prep_task(struct pers *p)
 {
-    int err = make_dirty(p->obj); /* dirty: joining the group flushes it */
+    /* Both objects on storage only: the task's sections include storage transfers (two
+     * loads in the group; a load and a write through without it). */
+    int err = vnv_unload(&bench_heap, p->obj);
+    if (!err)
+        err = vnv_unload(&bench_heap, p->other);
     if (!err && p->have) {
         err = vnv_free(&bench_heap, p->objs[0]);
         p->have = 0;
@@ -626,13 +630,15 @@ static int wcet_point(struct bench_ctx *c, const struct bench_family *f, unsigne
         if (!err)
             err = vnv_alloc(&bench_heap, p->size, NULL, &p->obj);
         if (!err)
-            err = vnv_alloc(&bench_heap, 4, NULL, &p->other);
+            err = vnv_alloc(&bench_heap, p->size, NULL, &p->other);
         p->prep = w_prep_task;
         p->op = w_op_task;
         p->kinds = K_STORAGE | K_RAM;
         what = f->variant == W_GROUP
-                   ? "a task as a failure-atomic group (get_mut of a dirty object, alloc, "
-                     "write, end): a request inside waits for one section, not the group"
+                   ? "a task as a failure-atomic group (get_mut of an object on storage: "
+                     "a load; alloc; a 4-byte vnv_write to another object of the same size "
+                     "on storage: a second load; end): a request inside waits for one "
+                     "section, not the group"
                    : "the same task without a group";
         break;
     case W_LOAD:
