@@ -613,8 +613,12 @@ int vnv_persist_all(void);
  * refuses (BUSY) while any object is pinned for writing: take such pins inside the group.
  * Errors: INVAL (not open; end/abort without begin), BUSY (begin: 255 deep, or a writer pin
  *   is held; abort: an object the group changed, allocated or freed is still pinned),
- *   CORRUPT (abort: an object's header on
- *   storage is damaged; nothing was written back). begin: O(R), no storage traffic. end:
+ *   CORRUPT (abort: an object's header on storage is damaged), IO (abort). An abort that
+ *   fails before it changes anything (the log's headers are read first) leaves the group
+ *   open, as it was; one that fails part way (a storage error, a damaged header) would leave
+ *   it half rolled back, so the heap closes itself instead (vnv_is_open false, a power-fail
+ *   request deferred into the abort gets its callback with the error): vnv_open then finds
+ *   the last checkpoint, as after a reset. begin: O(R), no storage traffic. end:
  *   O(R + log entries), none. abort: O(R + log entries); one HDR read per object freed in
  *   the group, one read of n bytes per object changed in it, one HDR read per logged
  *   object and one write of the logged bytes per storage entry. Pointers into members are

@@ -295,6 +295,17 @@ int undo_write(struct vnv_heap *h)
     return err;
 }
 
+/* The RAM part of a rollback, after undo_check: changes RAM from its first step, so an
+ * error part way (a storage read, a damaged header) leaves the group half rolled back. */
+static int rollback_apply(struct vnv_heap *h)
+{
+    undo_ram(h);
+    int err = members(h, 1);
+    if (!err)
+        err = undo_overlay(h);
+    return err;
+}
+
 int vnv_atomic_end(struct vnv_heap *h)
 {
     if (!is_open(h) || !h->group)
@@ -329,15 +340,32 @@ int vnv_atomic_abort(struct vnv_heap *h)
             return VNV_ERR_BUSY;
     }
     sec_enter(h);
-    int err = group_rollback(h);
-    if (!err)
-        err = undo_write(h);
+    int err = undo_check(h), asked = 0; /* a refusal here has changed nothing */
     if (!err) {
-        h->root = h->group_root;
-        h->group = 0;
+        err = rollback_apply(h);
+        if (!err)
+            err = undo_write(h);
+        if (!err) {
+            h->root = h->group_root;
+            h->group = 0;
+        } else {
+            /* Part of the group is rolled back in RAM, part not, and the log names homes
+             * already freed: no checkpoint may record that. The heap closes itself, like
+             * a reset; vnv_open finds the last checkpoint (rolled back if taken inside
+             * the group). A request deferred into this section gets its callback here,
+             * with the error: storage holds that last checkpoint only. */
+            registry_remove(h);
+            h->self = NULL;
+            asked = h->pending;
+            h->pending = 0;
+        }
     }
     sec_leave(h);
-    return err;
+    if (asked && h->on_persist) {
+        h->st.callbacks++;
+        (void)h->on_persist(h->user, err, h->buf, h->buf_size);
+    }
+    return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
 }
 
 int vnv_atomic_depth(const struct vnv_heap *h) { return is_live(h) ? (int)h->group : 0; }
@@ -349,11 +377,7 @@ int group_rollback(struct vnv_heap *h)
 {
     int err = undo_check(h);
     if (!err)
-        undo_ram(h);
-    if (!err)
-        err = members(h, 1);
-    if (!err)
-        err = undo_overlay(h);
+        err = rollback_apply(h);
     return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
 }
 

@@ -830,6 +830,88 @@ static void test_checkpoint_transactions_with_undo_entries(void)
     fx_free(&f);
 }
 
+/* Storage whose n-th read from now fails, optionally with a power-fail request raised
+ * inside that read (it lands in the abort's critical section: deferred). */
+static struct {
+    struct vnv_storage inner;
+    uint32_t fail_in;
+    int request;
+} ab;
+
+static int ab_read(void *ctx, uint32_t off, void *dst, uint32_t len)
+{
+    if (ab.fail_in && --ab.fail_in == 0) {
+        if (ab.request)
+            (void)vnv_persist_all();
+        return VNV_ERR_IO;
+    }
+    return ab.inner.read(ctx, off, dst, len);
+}
+
+/* A storage error inside vnv_atomic_abort. Before the abort changes anything (the log's
+ * headers are read first) it is refused as a whole: the group goes on. Part way through,
+ * the group would be half rolled back, and the next checkpoint would record a state that
+ * vnv_open refuses as CORRUPT (an outside tester found this: a half-done abort, then a
+ * power failure, and the heap could not be opened again): the heap closes itself, and
+ * vnv_open finds the last checkpoint. */
+static void test_storage_error_inside_abort(void)
+{
+    for (int request = 0; request < 2; request++) {
+        struct fixture f;
+        fx_init(&f, NV, RAM, DIRTY);
+        ab.inner = f.storage;
+        ab.fail_in = 0;
+        ab.request = 0;
+        f.storage.read = ab_read;
+        REQUIRE(vnv_format(&f.heap, &f.cfg) == VNV_OK);
+        uint8_t vc[64], x[8], got[64];
+        memset(vc, 0xC1, sizeof vc);
+        memset(x, 0x77, sizeof x);
+        vnv_obj_t o, c, p;
+        uint32_t v = 1;
+        int e;
+        CHECK_EQ(vnv_alloc(&f.heap, 4, &v, &o), VNV_OK);
+        CHECK_EQ(vnv_flush(&f.heap, o), VNV_OK);
+        CHECK_EQ(vnv_alloc(&f.heap, sizeof vc, vc, &c), VNV_OK);
+        f.wipe = 0;
+        CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK); /* o = 1, c = vc */
+        CHECK_EQ(vnv_unload(&f.heap, c), VNV_OK);  /* home written after the checkpoint */
+        v = 5;
+        CHECK_EQ(vnv_alloc(&f.heap, 4, &v, &p), VNV_OK); /* after the checkpoint */
+        CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK);
+        CHECK_EQ(vnv_write(&f.heap, c, 4, x, sizeof x), VNV_OK); /* through, logged */
+        put_u32(&f, o, 2);
+        ab.fail_in = 1; /* undo_check's read of c's header */
+        CHECK_EQ(vnv_atomic_abort(&f.heap), VNV_ERR_IO);
+        CHECK(vnv_is_open(&f.heap));
+        CHECK_EQ(vnv_atomic_depth(&f.heap), 1);
+        CHECK_EQ(get_u32(&f, o, &e), 2u);
+        CHECK_EQ(vnv_read(&f.heap, c, 4, got, sizeof x), VNV_OK);
+        CHECK(memcmp(got, x, sizeof x) == 0);
+        CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+        unsigned calls = f.persist_calls;
+        ab.fail_in = 2; /* then o's reload from its home, after the log's RAM part ran */
+        ab.request = request;
+        CHECK_EQ(vnv_atomic_abort(&f.heap), VNV_ERR_IO);
+        CHECK(!vnv_is_open(&f.heap));
+        CHECK_EQ(vnv_checkpoint(&f.heap), VNV_ERR_INVAL); /* nothing records that state */
+        CHECK_EQ(f.persist_calls, calls + (unsigned)request); /* the deferred request: */
+        if (request)
+            CHECK_EQ(f.last_status, VNV_ERR_IO); /* answered, with the error */
+        ab.fail_in = 0;
+        ab.request = 0;
+        CHECK_EQ(fx_reboot(&f), VNV_OK); /* the checkpoint before the group */
+        CHECK_EQ(get_u32(&f, o, &e), 1u);
+        CHECK_EQ(e, VNV_OK);
+        CHECK_EQ(vnv_read(&f.heap, c, 0, got, sizeof vc), VNV_OK);
+        CHECK(memcmp(got, vc, sizeof vc) == 0);
+        (void)get_u32(&f, p, &e);
+        CHECK_EQ(e, VNV_ERR_INVAL); /* allocated after it: lost as in a reset */
+        CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+        fx_free(&f);
+    }
+}
+
 /* The same for an allocation logged in a group: a round deferred inside the RAM
  * allocation of its entry (16 bytes) must not run before the entry is linked. */
 static struct vnv_ram_allocator firing_ram;
@@ -1547,6 +1629,7 @@ int main(void)
     RUN(test_free_in_group_without_shrink);
     RUN(test_undo_log);
     RUN(test_checkpoint_transactions_with_undo_entries);
+    RUN(test_storage_error_inside_abort);
     RUN(test_undo_entry_of_a_non_member_is_refused);
     RUN(test_rollback_frees_homes_only_at_the_next_checkpoint);
     RUN(test_undo_entry_survives_a_restore_inside_the_write);
