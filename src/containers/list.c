@@ -994,7 +994,8 @@ int vnv_list_check(struct vnv_heap *h, vnv_obj_t list)
         /* only a chain from head of at most `length` of our nodes is required */
         uint64_t hd = hget(c, H_HEAD), nd = hget(c, H_NODE);
         head = hd == nd && nd ? hget(c, H_IANEXT) : hd;
-        tail = 0;
+        tail = hget(c, H_TAIL); /* its next link is stale (destroy ignores it too) */
+        gone = nd;              /* being freed: destroy frees it before it walks on */
     } else if ((head == 0) != (tail == 0) || (head == 0) != (len == 0)) {
         return VNV_ERR_CORRUPT;
     }
@@ -1027,7 +1028,7 @@ int vnv_list_check(struct vnv_heap *h, vnv_obj_t list)
             np = hget(c, H_ICPREV);
         if (cur == head)
             np = 0; /* the ends' outer links are don't-care */
-        if (cur == tail && op != OP_DESTROY)
+        if (cur == tail)
             nn = 0;
         if (op != OP_DESTROY && np != prev)
             return VNV_ERR_CORRUPT;
