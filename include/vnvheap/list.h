@@ -74,11 +74,12 @@
  * and write the header's length and ends with one 32-byte vnv_write (a 44-byte undo entry
  * of the group instead of a 96-byte pre-image of the header). The header is pinned R only
  * while a pop loads its node. On an error they back out what they changed; should backing
- * out fail too (a pop whose free and then the header's restore both find the budget full),
- * the pop aborts the group itself and returns the free's error: vnv_atomic_depth is then
- * 0 and the heap, list included, is as before the group. (If the abort is refused too -
- * BUSY: references of the group's objects still held - the node stays out of the list
- * and allocated: a leak once the group ends, gone if it rolls back.) Other calls, and a
+ * out fail too (a pop whose free and then the header's restore both find the budget full;
+ * a push whose new node's free does), the operation aborts the group itself and returns
+ * its error: vnv_atomic_depth is then 0 and the heap, list included, is as before the
+ * group. (If the abort is refused too - BUSY: references of the group's objects still
+ * held - the node stays out of the list and allocated: a leak once the group ends, gone if
+ * it rolls back.) Other calls, and a
  * header with an operation pending, take the ordinary path.
  */
 #ifndef VNVHEAP_LIST_H

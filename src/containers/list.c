@@ -489,8 +489,11 @@ static int push_grouped(struct vnv_heap *h, vnv_obj_t list, const void *value, i
     }
     if (!err)
         err = hdr_put_ends(h, list, c);
-    if (err)
-        (void)vnv_free(h, n); /* allocated in the group: gone at once */
+    /* allocated in the group: gone at once, unless the free finds the budget full too (a
+     * node that went home needs a record of its own): then the group goes back to its
+     * start, node included (else it would stay allocated, in no list: a leak) */
+    if (err && vnv_free(h, n))
+        (void)vnv_atomic_abort(h);
     return err;
 }
 
