@@ -76,6 +76,7 @@ struct options {
     unsigned restarts;    /* restart mode: stop after this many (0 = run for --seconds) */
     unsigned interval_ms; /* resume: signal period; restart: longest run before failure */
     unsigned min_ms;      /* restart: shortest run before failure */
+    int min_ms_set;       /* --min-ms given (0 included) */
     unsigned kill_pct;    /* restart: share of failures that no interrupt announces */
     uint64_t seed;
     const char *dir; /* NULL = fresh temporary directory */
@@ -1068,7 +1069,7 @@ static int run_restart(const struct options *opt, const char *path)
 {
     unsigned seconds = opt->seconds ? opt->seconds : 15;
     unsigned max_ms = opt->interval_ms ? opt->interval_ms : 50;
-    unsigned min_ms = opt->min_ms ? opt->min_ms : (max_ms < 5 ? max_ms : 5);
+    unsigned min_ms = opt->min_ms_set ? opt->min_ms : (max_ms < 5 ? max_ms : 5);
     if (min_ms > max_ms)
         min_ms = max_ms;
     struct rng rng = {opt->seed ^ 0x5DEECE66Du};
@@ -1275,7 +1276,7 @@ static int parse_uint(const char *s, unsigned long long max, unsigned long long 
 
 int main(int argc, char **argv)
 {
-    struct options opt = {MODE_RESTART, 0, 0, 0, 0, 50, 1, NULL};
+    struct options opt = {MODE_RESTART, 0, 0, 0, 0, 0, 50, 1, NULL};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         unsigned long long n = 0;
@@ -1300,8 +1301,9 @@ int main(int argc, char **argv)
             opt.restarts = (unsigned)n;
         } else if (!strcmp(a, "--interval-ms") && !parse_uint(v, 60000, &n) && n) {
             opt.interval_ms = (unsigned)n;
-        } else if (!strcmp(a, "--min-ms") && !parse_uint(v, 60000, &n) && n) {
+        } else if (!strcmp(a, "--min-ms") && !parse_uint(v, 60000, &n)) {
             opt.min_ms = (unsigned)n;
+            opt.min_ms_set = 1;
         } else if (!strcmp(a, "--kill-percent") && !parse_uint(v, 100, &n)) {
             opt.kill_pct = (unsigned)n;
         } else {

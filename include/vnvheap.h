@@ -129,7 +129,9 @@ static inline bool vnv_same(vnv_obj_t a, vnv_obj_t b) { return a.id == b.id; }
 struct vnv_heap;
 
 /*
- * Called by every checkpoint after its data is durable (status 0) or when the checkpoint
+ * Called by every checkpoint vnv_persist_all() or vnv_checkpoint() takes (not by the ones
+ * vnv_format and vnv_close write: vnv_close calls it once for a request deferred into its
+ * checkpoint) after its data is durable (status 0) or when the checkpoint
  * failed (status < 0; then nothing on storage changed except a now-invalid checkpoint:
  * a new header written but not confirmed is voided; should that fail too, the heap
  * closes itself - vnv_is_open false - and a reset finds the previous checkpoint or, if
@@ -578,7 +580,8 @@ int vnv_set_root(struct vnv_heap *h, vnv_obj_t obj);
  * during on_persist or the restore gets one more round (callback, and restore if RAM was
  * lost; nothing is written: storage already holds that state); at most VNV_PERSIST_ROUNDS
  * (default 8) rounds per request, so a checkpoint causes at most that many restores.
- * Returns 0 if every heap was checkpointed, VNV_PERSIST_DEFERRED (1) if at least one was
+ * Returns 0 if every heap was checkpointed (also when no heap is open: there was nothing
+ * to write, and no callback ran; vnv_is_open tells), VNV_PERSIST_DEFERRED (1) if at least one was
  * deferred and none failed, else the first error (the heap's state in RAM is unaffected
  * by a failed checkpoint, unless on_persist reports the buffer lost: a heap that cannot
  * rebuild it - its checkpoint failed, or reading it back did - is closed, vnv_is_open).

@@ -27,7 +27,9 @@ struct vnv_file {
  * Open `path` read-write as storage of `size` bytes. `flags` is a mix of VNV_FILE_*.
  * Without VNV_FILE_CREATE the file must exist and hold at least `size` bytes; with it a
  * missing file is created and a short one extended with zeros (content kept).
- * VNV_FILE_TRUNCATE empties the file first, then extends it to `size` zero bytes.
+ * VNV_FILE_TRUNCATE empties the file first, then extends it to `size` zero bytes. A file
+ * created or extended is synced with its directory entry (fsync of both) before this
+ * returns, so it is still there, full size, after a power cut.
  * One vnv_file per file: it holds an exclusive lock on the file (flock, on Linux, macOS and
  * the BSDs; a file system without locks is used unlocked) until vnv_file_close or the end
  * of the process, so a second heap cannot write the same storage from this process or

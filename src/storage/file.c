@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -222,6 +223,44 @@ static int resize(int fd, uint32_t len)
     return r ? VNV_ERR_IO : VNV_OK;
 }
 
+/* Make a file just created (or resized) survive a power cut: its size, and its entry in
+ * the directory (fsync of the file alone does not cover the entry). A file system that
+ * cannot sync a directory (EINVAL, EROFS) is left at that. */
+static int sync_new_file(int fd, const char *path)
+{
+    char dir[4096];
+    size_t n = 0, slash = 0;
+    for (; path[n] && n < sizeof dir - 1u; n++) {
+        dir[n] = path[n];
+        if (path[n] == '/')
+            slash = n + 1u;
+    }
+    if (path[n])
+        return VNV_ERR_INVAL; /* (open took it: longer than PATH_MAX is not expected) */
+    if (slash > 1u)
+        slash--; /* "a/b" -> "a"; "/b" -> "/" */
+    if (!slash)
+        dir[slash++] = '.'; /* "b" -> "." */
+    dir[slash] = '\0';
+    int r, d;
+    do
+        r = fsync(fd);
+    while (r != 0 && errno == EINTR);
+    if (r != 0)
+        return VNV_ERR_IO;
+    do
+        d = open(dir, O_RDONLY | O_CLOEXEC);
+    while (d < 0 && errno == EINTR);
+    if (d < 0)
+        return VNV_ERR_IO;
+    do
+        r = fsync(d);
+    while (r != 0 && errno == EINTR);
+    int e = errno;
+    close(d);
+    return r == 0 || e == EINVAL || e == EROFS ? VNV_OK : VNV_ERR_IO;
+}
+
 int vnv_file_open(struct vnv_file *f, const char *path, uint32_t size, unsigned flags)
 {
     if (!f)
@@ -247,8 +286,11 @@ int vnv_file_open(struct vnv_file *f, const char *path, uint32_t size, unsigned 
         err = resize(fd, 0);
     if (!err && fstat(fd, &sb) != 0)
         err = VNV_ERR_IO;
-    if (!err && sb.st_size < (off_t)size) /* the new tail reads as zeros */
+    if (!err && sb.st_size < (off_t)size) { /* the new tail reads as zeros */
         err = (flags & (VNV_FILE_CREATE | VNV_FILE_TRUNCATE)) ? resize(fd, size) : VNV_ERR_INVAL;
+        if (!err)
+            err = sync_new_file(fd, path); /* created, or grown: size and name durable */
+    }
     if (err) {
         close(fd);
         return err;
