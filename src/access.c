@@ -1275,8 +1275,8 @@ int vnv_write(struct vnv_heap *h, vnv_obj_t obj, size_t off, const void *src, si
     if (!is_open(h) || (!src && len))
         return VNV_ERR_INVAL;
     int r = locate_range(h, obj, off, len, &m, &at, &size);
-    if (r < 0)
-        return r;
+    if (r < 0 || !len)
+        return r < 0 ? r : VNV_OK; /* (nothing to write: handle and offset checked) */
     if (!r && IN_GROUP(h)) { /* in a group: the old value must survive until the group ends */
         int err = write_through(h, obj.id, at, src, (uint32_t)len);
         if (err <= 0)
@@ -1290,8 +1290,7 @@ int vnv_write(struct vnv_heap *h, vnv_obj_t obj, size_t off, const void *src, si
         if (m->word & ST_PINS)
             return VNV_ERR_BUSY;
         if (!IN_GROUP(h) && (m->word & (ST_DIRTY | ST_PARTIAL)) == ST_DIRTY) {
-            if (len) /* wholly dirty already: nothing to log, enlist or charge */
-                memcpy(meta_data(m) + off, src, len);
+            memcpy(meta_data(m) + off, src, len); /* wholly dirty: nothing to log or charge */
             m->word |= ST_ACCESSED;
             return VNV_OK;
         }

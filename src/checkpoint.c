@@ -833,6 +833,23 @@ int registry_taken(const struct vnv_heap *h, const struct vnv_storage *s, const 
 
 int persist_running(const struct vnv_heap *h) { return h && h == in_round; }
 
+/* The callback for a power-fail request deferred into a section at whose end the heap
+ * closed (vnv_close, or an abort that failed part way), with what storage now holds:
+ * `status`. Run as a round's callback runs, so the same calls are refused there (format,
+ * open, close: BUSY; the rest: INVAL) and vnv_is_open answers true. */
+void persist_answer_closed(struct vnv_heap *h, int status)
+{
+    if (!h->on_persist)
+        return;
+    struct vnv_heap *outer = in_round;
+    in_round = h;
+    h->self = IN_CALLBACK(h);
+    h->st.callbacks++;
+    (void)h->on_persist(h->user, status, h->buf, h->buf_size);
+    h->self = NULL;
+    in_round = outer;
+}
+
 int vnv_checkpoint(struct vnv_heap *h)
 {
     if (!is_open(h) || h->busy)

@@ -361,10 +361,8 @@ int vnv_atomic_abort(struct vnv_heap *h)
         }
     }
     sec_leave(h);
-    if (asked && h->on_persist) {
-        h->st.callbacks++;
-        (void)h->on_persist(h->user, err, h->buf, h->buf_size);
-    }
+    if (asked)
+        persist_answer_closed(h, err);
     return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
 }
 

@@ -356,10 +356,8 @@ int vnv_close(struct vnv_heap *h)
     /* A power-failure request deferred into this checkpoint still gets its callback (the
      * firmware may wait there for the power to go): storage holds everything now, and RAM
      * is no longer the heap's, so what the callback returns does not matter. */
-    if (asked && h->on_persist) {
-        h->st.callbacks++;
-        (void)h->on_persist(h->user, VNV_OK, h->buf, h->buf_size);
-    }
+    if (asked)
+        persist_answer_closed(h, VNV_OK);
     return err;
 }
 

@@ -117,6 +117,21 @@ static void test_catalogue(void)
     CHECK_EQ(vnv_format(NULL, &f.cfg), VNV_ERR_INVAL);
     CHECK_EQ(vnv_persist_bound(NULL), 0);
 
+    /* zero-length writes: NULL allowed, the range still checked, nothing changed (a clean
+     * object stays clean; UBSan saw memcpy(NULL, 0) on that path) */
+    CHECK(!vnv_is_dirty(h, m.obj[1]));
+    CHECK_EQ(vnv_write(h, m.obj[1], 3, NULL, 0), VNV_OK);
+    CHECK_EQ(vnv_write(h, m.obj[1], m.size[1], NULL, 0), VNV_OK);
+    CHECK_EQ(vnv_write(h, m.obj[1], m.size[1] + 1u, NULL, 0), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_write(h, m.obj[0], 1, NULL, 0), VNV_OK); /* not resident */
+    CHECK(!vnv_is_dirty(h, m.obj[1]));
+    CHECK(!vnv_is_resident(h, m.obj[0]));
+    CHECK_EQ(vnv_atomic_begin(h), VNV_OK);
+    CHECK_EQ(vnv_write(h, m.obj[0], 1, NULL, 0), VNV_OK); /* (a group loads on a write) */
+    CHECK_EQ(vnv_write(h, m.obj[1], 0, NULL, 0), VNV_OK);
+    CHECK_EQ(vnv_atomic_end(h), VNV_OK);
+    CHECK(!vnv_is_dirty(h, m.obj[1]));
+
     /* partial-dirtiness misuse */
     vnv_obj_t arr;
     CHECK_EQ(vnv_alloc_blocks(h, 256, 32, NULL, &arr), VNV_OK);
@@ -129,6 +144,53 @@ static void test_catalogue(void)
 
     CHECK_EQ(vnv_check(h), VNV_OK);
     verify_all(&f, &m);
+    fx_free(&f);
+}
+
+/* A backend that answers a byte count, as pread(2) does, where the contract asks for 0:
+ * out of contract, but an easy mistake. Callers read positive values as "resident" or "not
+ * applicable"; vnv_write dereferenced NULL and vnv_read copied from outside the object.
+ * Now a positive answer is IO, everywhere, and nothing changes. */
+static struct {
+    struct vnv_storage inner;
+    int armed;
+} pos;
+
+static int pos_read(void *ctx, uint32_t off, void *dst, uint32_t len)
+{
+    int r = pos.inner.read(ctx, off, dst, len);
+    return pos.armed && !r ? (int)len : r;
+}
+
+static int pos_write(void *ctx, uint32_t off, const void *src, uint32_t len)
+{
+    int r = pos.inner.write(ctx, off, src, len);
+    return pos.armed && !r ? (int)len : r;
+}
+
+static void test_storage_answering_byte_counts(void)
+{
+    struct fixture f;
+    struct model m;
+    setup(&f, &m, 12);
+    struct vnv_heap *h = &f.heap;
+    pos.inner = h->storage; /* (white-box: the heap's copy of the callbacks) */
+    h->storage.read = pos_read;
+    h->storage.write = pos_write;
+    h->storage.writev = NULL;
+    pos.armed = 1;
+    const void *rp;
+    uint8_t out[64], in[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    vnv_obj_t x;
+    CHECK_EQ(vnv_get(h, m.obj[0], &rp), VNV_ERR_IO);         /* not resident */
+    CHECK_EQ(vnv_read(h, m.obj[3], 40, out, 8), VNV_ERR_IO);
+    CHECK_EQ(vnv_write(h, m.obj[6], 0, in, sizeof in), VNV_ERR_IO);
+    CHECK_EQ(vnv_flush(h, m.obj[2]), VNV_ERR_IO);            /* resident, dirty */
+    (void)vnv_alloc(h, 3000, NULL, &x); /* written home: IO, or BUDGET/NOMEM first */
+    pos.armed = 0;
+    CHECK_EQ(vnv_check(h), VNV_OK);
+    verify_all(&f, &m);
+    h->storage = pos.inner;
     fx_free(&f);
 }
 
@@ -384,6 +446,7 @@ int main(void)
 {
     RUN(test_catalogue);
     RUN(test_bad_configs);
+    RUN(test_storage_answering_byte_counts);
     RUN(test_storage_errors_everywhere);
     return vtest_summary();
 }

@@ -488,6 +488,52 @@ static void test_close_answers_a_deferred_request(void)
     fx_free(&f);
 }
 
+/* The callback close runs for such a request is a round's callback like any other: on its
+ * own heap format, open and close are refused (BUSY), other calls INVAL, and vnv_is_open
+ * answers true there (header). It was called outside any round, so a vnv_format there
+ * succeeded and wiped the image close had just written (an outside tester's finding). */
+static struct {
+    struct fixture *f;
+    int open_inside, format, reopen, close, alloc, calls;
+} mis;
+
+static int misuse_on_persist(void *user, int status, void *buf, size_t len)
+{
+    (void)user;
+    (void)status;
+    (void)buf;
+    (void)len;
+    vnv_obj_t o;
+    mis.calls++;
+    mis.open_inside = vnv_is_open(&mis.f->heap);
+    mis.format = vnv_format(&mis.f->heap, &mis.f->cfg);
+    mis.reopen = vnv_open(&mis.f->heap, &mis.f->cfg);
+    mis.close = vnv_close(&mis.f->heap);
+    mis.alloc = vnv_alloc(&mis.f->heap, 8, NULL, &o);
+    return 0;
+}
+
+static void test_close_callback_refuses_format(void)
+{
+    struct fixture f;
+    vnv_obj_t o;
+    close_setup(&f, &o);
+    memset(&mis, 0, sizeof mis);
+    mis.f = &f;
+    f.heap.on_persist = misuse_on_persist; /* (white-box: the callback this heap calls) */
+    CHECK_EQ(vnv_close(&f.heap), VNV_OK);
+    CHECK_EQ(hook_result(), VNV_PERSIST_DEFERRED);
+    CHECK_EQ(mis.calls, 1);
+    CHECK_EQ(mis.open_inside, 1);
+    CHECK_EQ(mis.format, VNV_ERR_BUSY);
+    CHECK_EQ(mis.reopen, VNV_ERR_BUSY);
+    CHECK_EQ(mis.close, VNV_ERR_BUSY);
+    CHECK_EQ(mis.alloc, VNV_ERR_INVAL);
+    CHECK(!vnv_is_open(&f.heap));
+    CHECK_EQ(fx_byte_after_reset(f.nv, NV, RAM, DIRTY, o, 5), 7); /* the image close wrote */
+    fx_free(&f);
+}
+
 /* The same request when close's checkpoint fails: close returns IO with the heap open, and
  * the deferred request is served the usual way at the end of close's section (its own
  * checkpoint, then the callback). */
@@ -964,6 +1010,7 @@ int main(void)
 #endif
     RUN(test_every_flipped_checkpoint_bit_is_caught);
     RUN(test_close_answers_a_deferred_request);
+    RUN(test_close_callback_refuses_format);
     RUN(test_failed_close_still_answers_the_request);
     RUN(test_two_heaps_one_deferred);
     RUN(test_lost_ram_that_cannot_be_rebuilt);

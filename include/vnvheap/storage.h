@@ -6,7 +6,8 @@
  * `struct lfs_config`: the backend keeps its state behind `ctx`.
  *
  * Contract for every callback:
- *   - returns 0 on success or a negative VNV_ERR_* (VNV_ERR_IO for device failures);
+ *   - returns 0 on success or a negative VNV_ERR_* (VNV_ERR_IO for device failures); a
+ *     positive value (a byte count, as pread returns) is taken as VNV_ERR_IO;
  *   - the heap never asks for a range outside [0, size); backends still check and return
  *     VNV_ERR_INVAL for such a range;
  *   - `len` may be 0 (the call then succeeds without touching the device);
