@@ -308,7 +308,10 @@ int vnv_format(struct vnv_heap *h, const struct vnv_config *cfg);
  *   them past the end of this buffer's arena - written by a run with a larger buffer,
  *   which open accepts: open with the buffer_size and index_entries of that run), BUSY (as vnv_format), IO. Only NOHEAP means
  *   "nothing to lose"; never format on CORRUPT or IO without deciding to discard the data.
- *   On error storage is not changed.
+ *   On error storage is not changed, except by an open of a checkpoint taken inside a
+ *   group whose rollback fails while it writes the group's logged bytes back (its last
+ *   step; IO): the older checkpoint is then voided and part of the bytes back; the next
+ *   open writes them all again.
  * Which checkpoint: the newer of the two slots, or the older one if the newer was cut while
  *   it was written (docs/FORMAT.md 2.4). After any reset, announced or not, that is the last
  *   completed checkpoint. There is no scan of the storage, whatever the number of objects.
@@ -488,14 +491,18 @@ int vnv_release(struct vnv_heap *h, vnv_obj_t obj);
 
 /*
  * Write the object's dirty bytes home now (it stays resident, now clean). No-op if not
- * resident or clean. Allowed while readers hold it. Errors: INVAL, BUSY (writer holds it), IO.
+ * resident or clean. Allowed while readers hold it. Not a commit point: a restart returns
+ * to the last checkpoint, whatever was flushed since. Errors: INVAL, BUSY (writer holds it;
+ * or a member of the open failure-atomic group: its home keeps the value from before the
+ * group until the group ends), IO.
  * Storage: the first flush after a checkpoint writes the whole object (n bytes, + HDR if it
  *   was never written home) into the data slot the checkpoint does not read; later ones
  *   write n bytes (partial: one write per run of dirty blocks) in place.
  */
 int vnv_flush(struct vnv_heap *h, vnv_obj_t obj);
 
-/* vnv_flush, then drop the RAM copy. Errors: INVAL, BUSY (pinned), IO. */
+/* vnv_flush, then drop the RAM copy. Errors: INVAL, BUSY (pinned, or a member of the open
+ * failure-atomic group), IO. */
 int vnv_unload(struct vnv_heap *h, vnv_obj_t obj);
 
 /*
