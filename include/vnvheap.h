@@ -446,7 +446,10 @@ int vnv_get_mut(struct vnv_heap *h, vnv_obj_t obj, void **ptr);
  * INVAL (nothing pinned), so that a T * never reaches past it; more is allowed (a struct
  * with a flexible array member). Knowing the size lets a load read the header and the data
  * in one transaction.
- * Errors: as vnv_get / vnv_get_mut; INVAL also for size 0 or an object smaller than size.
+ * Errors: as vnv_get / vnv_get_mut; INVAL also for size 0 or an object smaller than size
+ *   (a non-resident one: told before room is made for `size` - from its home's extent in
+ *   the NV map, or, for a size the budget could not take, from its header - so a wrong
+ *   size neither evicts nor flushes anything, nor answers BUDGET).
  * Time: as vnv_get / vnv_get_mut. Storage: none if resident; else, for a plain object of
  *   exactly `size` bytes whose current data slot is slot 0 (always until it is first
  *   flushed after a checkpoint), when HDR + size fits VNV_IO_CHUNK (if set) and without

@@ -351,6 +351,8 @@ static int load_one(struct vnv_heap *h, uint64_t id, uint32_t want, struct objhd
 {
     uint32_t need = block_need(want, 0), off = 0;
     *have = 0;
+    if (!nvmap_holds(h, id_unit(h, id), want))
+        return VNV_ERR_INVAL; /* its home is smaller: before room is made for that size */
     if (h->ram->footprint(RAM_ST(h), need) > h->arena_size)
         return 1; /* (the object may be smaller: the header says) */
     int err = make_budget(h, VNV_CKPT_RECORD_SIZE);
@@ -942,12 +944,18 @@ static int get_writer(struct vnv_heap *h, vnv_obj_t obj, uint32_t want, struct m
         return VNV_ERR_BUSY;
     if (!r) {
         struct objhdr oh = {want & ~WANT_EXACT, 0};
-        int err = want ? VNV_OK : read_objhdr(h, obj.id, &oh);
+        uint32_t most = h->max_dirty - VNV_CKPT_HEADER_SIZE;
+        /* the header first when the size is unknown, or when the asked size would not fit
+         * the budget (is the object that large, or is the size wrong: INVAL?) */
+        int known = !want || min_write_charge(oh.size, 0) > most;
+        int err = known ? read_objhdr(h, obj.id, &oh) : VNV_OK;
+        if (!err && known && !size_wanted(oh.size, want))
+            err = VNV_ERR_INVAL;
         if (err)
             return err;
-        if (min_write_charge(oh.size, oh.status) > h->max_dirty - VNV_CKPT_HEADER_SIZE)
+        if (min_write_charge(oh.size, oh.status) > most)
             return VNV_ERR_BUDGET;
-        err = load(h, obj.id, want, want ? NULL : &oh, &m);
+        err = load(h, obj.id, want, known ? &oh : NULL, &m);
         if (err)
             return err;
     }

@@ -343,6 +343,7 @@ int read_objhdr_with(struct vnv_heap *h, uint64_t id, uint8_t *buf, uint32_t len
 uint32_t nvmap_need(const struct vnv_heap *h, uint32_t size);
 int nvmap_alloc(struct vnv_heap *h, uint32_t size, uint32_t *unit);
 uint32_t nvmap_extent(const struct vnv_heap *h, uint32_t unit);
+int nvmap_holds(const struct vnv_heap *h, uint32_t unit, uint32_t size);
 void nvmap_free(struct vnv_heap *h, uint32_t unit);
 void nvmap_commit(struct vnv_heap *h);
 void nvmap_clear(struct vnv_heap *h);

@@ -879,6 +879,46 @@ static void test_alloc_gather(void)
 
 /* vnv_get_exact / vnv_get_mut_exact: exactly `size` bytes, else INVAL with nothing pinned
  * and nothing loaded; the same size loads with one read (header and data). */
+/* A typed get of a non-resident object with a size larger than the object: INVAL, and the
+ * room for that size is not made first. It evicted and flushed the whole working set
+ * before the header said INVAL, and the mutable one answered BUDGET when the asked size
+ * exceeded the budget (an outside review found both). The home's extent in the NV map
+ * bounds the size without any storage read; a size the budget cannot take reads the
+ * header to tell INVAL from BUDGET. */
+static void test_wrong_size_get_leaves_the_cache(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, 1024, 600) == VNV_OK); /* 8 objects fill the arena */
+    uint8_t v[48];
+    memset(v, 0x33, sizeof v);
+    vnv_obj_t small, o[8];
+    CHECK_EQ(vnv_alloc(&f.heap, 16, v, &small), VNV_OK);
+    CHECK_EQ(vnv_unload(&f.heap, small), VNV_OK);
+    for (int i = 0; i < 8; i++)
+        CHECK_EQ(vnv_alloc(&f.heap, sizeof v, v, &o[i]), VNV_OK); /* resident, dirty */
+    struct vnv_stats s0 = stats(&f);
+    uint64_t w0 = f.emu.write_calls, r0 = f.emu.read_calls;
+    const void *cp;
+    void *p;
+    CHECK_EQ(vnv_get_sized(&f.heap, small, 2048, &cp), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_get_exact(&f.heap, small, 2048, &cp), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_get_sized(&f.heap, small, 300, &cp), VNV_ERR_INVAL); /* room for it: evictions */
+    CHECK_EQ(vnv_get_mut_exact(&f.heap, small, 300, &p), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_get_mut_sized(&f.heap, small, 1000, &p), VNV_ERR_INVAL); /* not BUDGET */
+    CHECK_EQ(vnv_get_mut_exact(&f.heap, small, 1000, &p), VNV_ERR_INVAL);
+    CHECK_EQ(f.emu.write_calls, w0);
+    CHECK(f.emu.read_calls - r0 <= 2u); /* (the header, for the sizes past the budget) */
+    struct vnv_stats s1 = stats(&f);
+    CHECK_EQ(s1.resident_objects, s0.resident_objects);
+    CHECK_EQ(s1.checkpoint_bytes, s0.checkpoint_bytes);
+    for (int i = 0; i < 8; i++)
+        CHECK(vnv_is_resident(&f.heap, o[i]) && vnv_is_dirty(&f.heap, o[i]));
+    CHECK_EQ(vnv_get_sized(&f.heap, small, 16, &cp), VNV_OK); /* the right size loads */
+    CHECK_EQ(vnv_release(&f.heap, small), VNV_OK);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    fx_free(&f);
+}
+
 static void test_exact_size_get(void)
 {
     struct fixture f;
@@ -962,5 +1002,6 @@ int main(void)
     RUN(test_write_copy_on_write_traffic);
     RUN(test_alloc_gather);
     RUN(test_exact_size_get);
+    RUN(test_wrong_size_get_leaves_the_cache);
     return vtest_summary();
 }

@@ -76,6 +76,20 @@ uint32_t nvmap_extent(const struct vnv_heap *h, uint32_t unit)
     return u - unit;
 }
 
+/* 1 if the home starting at `unit` is large enough for an object of `size` bytes: an
+ * object that needs more is not there, whatever its header says (home.c refuses such a
+ * header). Scans at most the units that size needs. */
+int nvmap_holds(const struct vnv_heap *h, uint32_t unit, uint32_t size)
+{
+    const uint32_t *a = nvmap(h, MAP_ALLOC), *s = nvmap(h, MAP_START);
+    uint64_t need = (VNV_OBJ_HEADER_SIZE + 2u * ((uint64_t)size + SLOT_CRC) + h->unit - 1u) /
+                    h->unit; /* (nvmap_need, without its 32-bit overflow) */
+    uint32_t u = unit + 1u;
+    while (u - unit < need && u < h->units && bit_get(a, u) && !bit_get(s, u))
+        u++;
+    return u - unit >= need;
+}
+
 /* The home becomes free now; its units are reusable once MAP_CALLOC says so. */
 void nvmap_free(struct vnv_heap *h, uint32_t unit)
 {
