@@ -82,8 +82,7 @@ uint32_t nvmap_extent(const struct vnv_heap *h, uint32_t unit)
 int nvmap_holds(const struct vnv_heap *h, uint32_t unit, uint32_t size)
 {
     const uint32_t *a = nvmap(h, MAP_ALLOC), *s = nvmap(h, MAP_START);
-    uint64_t need = (VNV_OBJ_HEADER_SIZE + 2u * ((uint64_t)size + SLOT_CRC) + h->unit - 1u) /
-                    h->unit; /* (nvmap_need, without its 32-bit overflow) */
+    uint32_t need = (nvmap_need(h, size) + h->unit - 1u) / h->unit; /* (size < 2^18) */
     uint32_t u = unit + 1u;
     while (u - unit < need && u < h->units && bit_get(a, u) && !bit_get(s, u))
         u++;
