@@ -779,6 +779,37 @@ static void test_record_that_disagrees_with_its_home(void)
     }
 }
 
+/* A heap formatted with a 2 KiB buffer (f->ram), closed, and opened again with an 8 KiB
+ * one, `*big` (free it after fx_free). */
+static void grown_heap(struct fixture *f, uint32_t max_dirty, uint32_t index_entries,
+                       uint8_t **big)
+{
+    fx_init(f, 65536, 2048, max_dirty);
+    f->cfg.index_entries = index_entries;
+    REQUIRE(vnv_format(&f->heap, &f->cfg) == VNV_OK);
+    CHECK_EQ(vnv_close(&f->heap), VNV_OK);
+    *big = aligned_alloc(8, 8192);
+    REQUIRE(*big != NULL);
+    f->cfg.buffer = *big;
+    f->cfg.buffer_size = 8192;
+    REQUIRE(vnv_open(&f->heap, &f->cfg) == VNV_OK);
+}
+
+/* After a reset: the 2 KiB buffer is refused (NOMEM, nothing written), the 8 KiB one
+ * opens. */
+static void reopen_small_then_big(struct fixture *f, uint8_t *big)
+{
+    uint64_t writes = f->emu.write_calls;
+    f->cfg.buffer = f->ram;
+    f->cfg.buffer_size = 2048;
+    CHECK_EQ(vnv_open(&f->heap, &f->cfg), VNV_ERR_NOMEM);
+    CHECK(!vnv_is_open(&f->heap));
+    CHECK_EQ(f->emu.write_calls, writes);
+    f->cfg.buffer = big;
+    f->cfg.buffer_size = 8192;
+    CHECK_EQ(vnv_open(&f->heap, &f->cfg), VNV_OK);
+}
+
 /* An image may be opened with a larger buffer than at format; a checkpoint that run
  * wrote can place blocks past the end of the smaller one. Opening it with the smaller
  * buffer again is a configuration problem like a smaller index (NOMEM: open with the
@@ -787,15 +818,8 @@ static void test_record_that_disagrees_with_its_home(void)
 static void test_open_with_a_smaller_buffer_than_the_last_run(void)
 {
     struct fixture f;
-    fx_init(&f, 65536, 2048, 2048);
-    f.cfg.index_entries = 64;
-    REQUIRE(vnv_format(&f.heap, &f.cfg) == VNV_OK);
-    CHECK_EQ(vnv_close(&f.heap), VNV_OK);
-    uint8_t *big = aligned_alloc(8, 8192), *small = f.cfg.buffer;
-    REQUIRE(big != NULL);
-    f.cfg.buffer = big;
-    f.cfg.buffer_size = 8192;
-    REQUIRE(vnv_open(&f.heap, &f.cfg) == VNV_OK);
+    uint8_t *big = NULL;
+    grown_heap(&f, 2048, 64, &big);
     vnv_obj_t o[40];
     uint8_t v[64];
     for (uint32_t i = 0; i < 40; i++) {
@@ -805,15 +829,7 @@ static void test_open_with_a_smaller_buffer_than_the_last_run(void)
     }
     CHECK_EQ(vnv_set_root(&f.heap, o[0]), VNV_OK);
     CHECK_EQ(vnv_close(&f.heap), VNV_OK); /* records of 40 resident objects, up to 5 KiB in */
-    uint64_t writes = f.emu.write_calls;
-    f.cfg.buffer = small;
-    f.cfg.buffer_size = 2048;
-    CHECK_EQ(vnv_open(&f.heap, &f.cfg), VNV_ERR_NOMEM);
-    CHECK(!vnv_is_open(&f.heap));
-    CHECK_EQ(f.emu.write_calls, writes);
-    f.cfg.buffer = big;
-    f.cfg.buffer_size = 8192;
-    CHECK_EQ(vnv_open(&f.heap, &f.cfg), VNV_OK);
+    reopen_small_then_big(&f, big);
     for (uint32_t i = 0; i < 40; i++) {
         uint8_t got[64];
         memset(v, (int)i, sizeof v);
@@ -822,9 +838,8 @@ static void test_open_with_a_smaller_buffer_than_the_last_run(void)
     }
     CHECK_EQ(vnv_check(&f.heap), VNV_OK);
     vnv_abandon(&f.heap);
-    f.cfg.buffer = small;
-    free(big);
     fx_free(&f);
+    free(big);
 }
 
 /* The same for a checkpoint taken inside a group: a member's pre-image and an undo entry
@@ -836,15 +851,8 @@ static void test_group_blocks_past_a_smaller_buffer(void)
 {
     for (int kind = 0; kind < 2; kind++) { /* 0: a pre-image, 1: an undo entry */
         struct fixture f;
-        fx_init(&f, 65536, 2048, 8192);
-        f.cfg.index_entries = 16;
-        REQUIRE(vnv_format(&f.heap, &f.cfg) == VNV_OK);
-        CHECK_EQ(vnv_close(&f.heap), VNV_OK);
-        uint8_t *big = aligned_alloc(8, 8192), *small = f.cfg.buffer;
-        REQUIRE(big != NULL);
-        f.cfg.buffer = big;
-        f.cfg.buffer_size = 8192;
-        REQUIRE(vnv_open(&f.heap, &f.cfg) == VNV_OK);
+        uint8_t *big = NULL;
+        grown_heap(&f, 8192, 16, &big);
         uint8_t v[64], filler[3000], got[64];
         vnv_obj_t a, fill;
         memset(v, 0xA5, sizeof v);
@@ -869,24 +877,15 @@ static void test_group_blocks_past_a_smaller_buffer(void)
         CHECK_EQ(vnv_unload(&f.heap, fill), VNV_OK); /* no record of its own past the end */
         CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
         vnv_abandon(&f.heap);
-        uint64_t writes = f.emu.write_calls;
-        f.cfg.buffer = small;
-        f.cfg.buffer_size = 2048;
-        CHECK_EQ(vnv_open(&f.heap, &f.cfg), VNV_ERR_NOMEM);
-        CHECK(!vnv_is_open(&f.heap));
-        CHECK_EQ(f.emu.write_calls, writes);
-        f.cfg.buffer = big;
-        f.cfg.buffer_size = 8192;
-        CHECK_EQ(vnv_open(&f.heap, &f.cfg), VNV_OK); /* the group rolled back */
+        reopen_small_then_big(&f, big); /* the group rolled back */
         CHECK_EQ(vnv_read(&f.heap, a, 0, got, sizeof got), VNV_OK);
         CHECK(memcmp(got, v, sizeof v) == 0);
         CHECK_EQ(vnv_read(&f.heap, fill, 0, filler, 8), VNV_OK);
         CHECK_EQ(filler[7], 0x5A);
         CHECK_EQ(vnv_check(&f.heap), VNV_OK);
         vnv_abandon(&f.heap);
-        f.cfg.buffer = small;
-        free(big);
         fx_free(&f);
+        free(big);
     }
 }
 #endif
