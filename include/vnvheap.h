@@ -112,9 +112,7 @@ extern "C" {
  * heap is refused (INVAL) unless the two counters ran into each other. Tags never
  * repeat: the counter would need 2^53 allocations to wrap (285 years at a million per
  * second), so a handle that was freed stays rejected with VNV_ERR_INVAL for the device's
- * lifetime, however often its home is reused; and a handle issued after the last
- * checkpoint and lost in a reset names nothing after vnv_open (tags are reserved ahead
- * durably: the first vnv_alloc after vnv_open writes 16 bytes, FORMAT.md section 3). A forged value passes only if it names a live
+ * lifetime, however often its home is reused. A forged value passes only if it names a live
  * object's unit and its exact tag: probability at most (live objects) / 2^53 per try, since
  * only issued tags (at most the allocation count) name anything. The all-zero handle
  * VNV_NULL is never valid. Stored inside objects, a handle takes 8 bytes. */
@@ -257,7 +255,6 @@ struct vnv_heap {
     uint32_t dirty_data;
     uint64_t root;       /* root handle id */
     uint64_t alloc_count; /* the allocation counter: the next handle's tag */
-    uint64_t tag_reserved; /* tags up to this are durably counted as issued (checkpoints) */
     uint32_t seq;        /* sequence number of the last checkpoint */
     volatile uint8_t busy;      /* inside a critical section: persist must wait */
     volatile uint8_t pending;   /* a persist was requested during the critical section */
@@ -379,8 +376,7 @@ bool vnv_is_open(const struct vnv_heap *h);
  * Time: O(n + units / 32) (the NV map's placement scan). Storage: none if it stays in RAM
  *   (it is written home, with its header, when first flushed or evicted); else one write of
  *   HDR + n bytes (+ the 16-byte void of the older checkpoint, once per checkpoint interval).
- *   The first allocation after vnv_open, and then one in 2^20, also writes and syncs a
- *   16-byte tag reservation (FORMAT.md section 3). NOSPC may be transient: homes freed since the last checkpoint are reusable after the
+ *   NOSPC may be transient: homes freed since the last checkpoint are reusable after the
  *   next one (stats.nv_quarantined).
  */
 int vnv_alloc(struct vnv_heap *h, size_t size, const void *init, vnv_obj_t *out);

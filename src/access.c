@@ -543,11 +543,6 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
         if (e)
             return e;
     }
-    if (h->alloc_count >= h->tag_reserved && h->tag_reserved != UINT64_MAX) {
-        int e = ckpt_reserve_tags(h); /* (first allocation after open: one 16-byte write) */
-        if (e)
-            return e;
-    }
 
     sec_enter(h);
     /* the entry's block (arena offset + 1, or 0), in the section that links it: a persist

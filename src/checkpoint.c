@@ -180,50 +180,16 @@ static uint32_t slot_base(const struct vnv_heap *h, uint32_t slot)
     return h->ckpt_off + slot * h->ckpt_cap;
 }
 
-/* The 16-byte record that voids a slot: magic, the tag reservation `upto`, its CRC. */
-static int tags_write(struct vnv_heap *h, uint64_t upto)
-{
-    uint8_t r[TAGS_RECORD_SIZE];
-    put_le32(r, TAGS_MAGIC);
-    put_le64(r + 4, upto);
-    put_le32(r + 12, vnv_crc32(0, r, 12));
-    struct vnv_iovec iov = {r, sizeof r};
-    return heap_writev(h, slot_base(h, 1u - h->slot), &iov, 1);
-}
-
-/* The reservation a slot's first bytes hold, 0 if they hold none. */
-static uint64_t tags_read(const uint8_t *r)
-{
-    return get_le32(r) == TAGS_MAGIC && get_le32(r + 12) == vnv_crc32(0, r, 12) ? get_le64(r + 4)
-                                                                                : 0u;
-}
-
 /* Void the older checkpoint in the slot the next one goes to: from now on it may no longer
  * match storage (its homes are about to change), and a torn next checkpoint must not leave
- * it readable either. The voiding record carries the tag reservation. */
+ * it readable either. */
 int ckpt_invalidate_other(struct vnv_heap *h)
 {
-    int err = tags_write(h, h->tag_reserved);
+    static const uint8_t zero[16];
+    struct vnv_iovec iov = {zero, sizeof zero};
+    int err = heap_writev(h, slot_base(h, 1u - h->slot), &iov, 1);
     if (!err)
         h->other_live = 0;
-    return err;
-}
-
-/* The next tag is past the reservation: reserve TAGS_RESERVE more, durably (written and
- * synced into the slot the next checkpoint goes to, which voids that slot) before it is
- * issued, so that no vnv_open after a reset issues it again. Once per TAGS_RESERVE
- * allocations, and at the first one after vnv_open. */
-int ckpt_reserve_tags(struct vnv_heap *h)
-{
-    uint64_t upto = h->alloc_count < UINT64_MAX - TAGS_RESERVE ? h->alloc_count + TAGS_RESERVE
-                                                               : UINT64_MAX;
-    int err = tags_write(h, upto);
-    if (!err)
-        err = vnv_storage_sync(&h->storage);
-    if (!err) {
-        h->tag_reserved = upto;
-        h->other_live = 0;
-    }
     return err;
 }
 
@@ -324,7 +290,7 @@ int ckpt_write(struct vnv_heap *h, uint32_t flags)
     put_le32(hdr + 16, nrec);
     put_le32(hdr + 20, flags | (IN_GROUP(h) ? CKPT_FLAG_GROUP : 0u) | nundo << 16);
     put_le64(hdr + 24, h->root);
-    put_le64(hdr + 32, h->tag_reserved); /* (>= the counter: open goes on from there) */
+    put_le64(hdr + 32, h->alloc_count);
     put_le64(hdr + 40, IN_GROUP(h) ? h->group_root : h->root);
     cksum_add(&w.sum, hdr, sizeof hdr);
     put_le32(hdr + 12, cksum_end(&w.sum));
@@ -672,12 +638,7 @@ static int ckpt_apply(struct vnv_heap *h, const uint8_t *hdr, int keep_pins)
     h->used = VNV_CKPT_HEADER_SIZE;
     h->dirty_data = 0; /* policy state lives in the heap struct: kept (open resets it) */
     nvmap_clear(h);
-    /* At open: no tag in the checkpoint may be newer; it recorded its reservation, and
-     * tag_reserved holds a later one ckpt_open found in the other slot: go on past both.
-     * A resume keeps the counter (the control block outlives the RAM buffer). */
-    uint64_t count = get_le64(hdr + 32);
-    if (!keep_pins)
-        h->alloc_count = h->tag_reserved = count > h->tag_reserved ? count : h->tag_reserved;
+    h->alloc_count = get_le64(hdr + 32); /* no tag in the checkpoint may be newer */
     int err = h->ram->init(RAM_ST(h), h->arena, h->arena_size);
     if (!err)
         err = heap_read(h, base + VNV_CKPT_HEADER_SIZE, h->map, mapb);
@@ -747,9 +708,6 @@ int ckpt_open(struct vnv_heap *h)
         if (err)
             return err;
         h->slot = (uint8_t)slot;
-        /* a reservation made after that checkpoint voided the other slot: tags up to it
-         * may have been issued (ckpt_apply goes on from the larger) */
-        h->tag_reserved = tags_read(hd[1u - slot]);
         return ckpt_apply(h, hd[slot], 0);
     }
     return VNV_ERR_CORRUPT;

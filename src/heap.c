@@ -259,7 +259,6 @@ int vnv_format(struct vnv_heap *h, const struct vnv_config *cfg)
     if (err)
         return err;
     h->alloc_count = first_count(h, cfg);
-    h->tag_reserved = h->alloc_count + TAGS_RESERVE; /* recorded by format's checkpoint */
     /* Crash-safe order: first no superblock (a cut from here on leaves "no heap", never a
      * damaged one), then both slots void, the empty checkpoint into slot A, and last the
      * new superblock that makes it count. */

@@ -412,7 +412,6 @@ static inline uint8_t *undo_entry(const struct vnv_heap *h, uint32_t unit)
 int ckpt_write(struct vnv_heap *h, uint32_t flags);
 int ckpt_restore(struct vnv_heap *h, int keep_pins);
 int ckpt_invalidate_other(struct vnv_heap *h);
-int ckpt_reserve_tags(struct vnv_heap *h);
 int ckpt_open(struct vnv_heap *h);
 int persist_now(struct vnv_heap *h);
 int persist_deferred(struct vnv_heap *h);
@@ -429,13 +428,6 @@ int registry_taken(const struct vnv_heap *h, const struct vnv_storage *s, const 
 #define CKPT_FLAG_CLEAN 1u
 #define CKPT_FLAG_GROUP 2u /* taken inside a failure-atomic group: open rolls it back */
 #define CKPT_MAGIC 0x43564E56u /* "VNVC" */
-/* The record that voids a checkpoint slot carries the tag reservation (FORMAT.md 2.5). */
-#define TAGS_MAGIC 0x52564E56u /* "VNVR" */
-#define TAGS_RECORD_SIZE 16u
-/* Tags reserved at a time: every checkpoint records the reservation, not the counter, so
- * vnv_open goes on past every tag the run before it may have issued; a reset costs at
- * most this many tags, and a run one 16-byte write per this many allocations. */
-#define TAGS_RESERVE ((uint64_t)1 << 20)
 
 /* Iterate the runs of consecutive dirty blocks of a partial object: returns the number of
  * runs written to `runs` (pairs of byte offset, length), starting after `*block` and

@@ -336,8 +336,7 @@ static void verify_slot(const uint8_t *img, const struct geo *g, unsigned s, str
     if (sl->flags & CK_FLAG_GROUP) /* what a restart sees: the root before the group */
         sl->root = le64(h + 40);
     if (!sl->magic) {
-        sl->why = le32(h) == 0x52564E56u ? "no checkpoint (voided; holds a tag reservation)"
-                                          : "no checkpoint (empty or voided)";
+        sl->why = "no checkpoint (empty or voided)";
         return;
     }
     if (sl->len < CK_HDR + g->mapb || sl->len > g->cap) {
@@ -1007,7 +1006,7 @@ int vnv_check_image(const uint8_t *img, size_t len, const char *name, FILE *out,
         check_homes(st, &objects, &bytes, &used);
         check_root(st);
         say(&c, "checkpoint: slot %c, seq %u, %u resident records (%u dirty bytes), root %s, "
-                "tags reserved up to %" PRIu64 "\n", 'A' + pick, sl[pick].seq, sl[pick].nrec,
+                "%" PRIu64 " allocations so far\n", 'A' + pick, sl[pick].seq, sl[pick].nrec,
             st->dirty_bytes, sl[pick].root ? "set" : "none", sl[pick].count);
         if (sl[pick].flags & CK_FLAG_GROUP)
             say(&c, "group: taken inside a failure-atomic group; open rolls it back (the root "
