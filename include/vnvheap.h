@@ -112,7 +112,12 @@ extern "C" {
  * heap is refused (INVAL) unless the two counters ran into each other. Tags never
  * repeat: the counter would need 2^53 allocations to wrap (285 years at a million per
  * second), so a handle that was freed stays rejected with VNV_ERR_INVAL for the device's
- * lifetime, however often its home is reused. A forged value passes only if it names a live
+ * lifetime, however often its home is reused. One exception: a reset loses the objects
+ * allocated after the last checkpoint, and vnv_open continues the counter from that
+ * checkpoint, so their handles are issued again by the next allocations. Inside the heap
+ * that is harmless (a reset rolls back every copy of such a handle too); a handle kept
+ * outside it (another heap, a log, a message) is safe once a checkpoint recorded its
+ * object. A forged value passes only if it names a live
  * object's unit and its exact tag: probability at most (live objects) / 2^53 per try, since
  * only issued tags (at most the allocation count) name anything. The all-zero handle
  * VNV_NULL is never valid. Stored inside objects, a handle takes 8 bytes. */
