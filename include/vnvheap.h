@@ -361,8 +361,10 @@ void vnv_abandon(struct vnv_heap *h);
  * (on_persist said so, or the canary was overwritten) and could not rebuild it from
  * storage: every call is then refused (VNV_ERR_INVAL; the queries answer false or 0) until
  * its storage is opened again (vnv_open, with this or another control block; the broken
- * heap has already left vnv_persist_all's registry). A vnv_close that fails with IO leaves
- * the heap open. Inside on_persist it stays true, though calls from there are refused.
+ * heap has already left vnv_persist_all's registry). When that happens inside a call
+ * (the request was deferred to the end of one of its storage transactions), the call
+ * returns with what it had done by then (OK or an error), and nothing it does after the
+ * close reaches storage. A vnv_close that fails with IO leaves the heap open. Inside on_persist it stays true, though calls from there are refused.
  * O(1); interrupt-safe (two loads); storage: none.
  */
 bool vnv_is_open(const struct vnv_heap *h);

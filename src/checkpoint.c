@@ -305,10 +305,8 @@ int ckpt_write(struct vnv_heap *h, uint32_t flags)
          * heap cannot tell which of the two a reset finds (both are complete states),
          * nor protect both: it closes itself. */
         memset(hdr, 0, sizeof hdr);
-        if (heap_writev(h, w.base, &iov, 1) || vnv_storage_sync(&h->storage)) {
-            h->self = NULL;
-            registry_remove(h);
-        }
+        if (heap_writev(h, w.base, &iov, 1) || vnv_storage_sync(&h->storage))
+            heap_die(h, 0);
         return err;
     }
     h->seq++;
@@ -746,8 +744,7 @@ static int persist_round(struct vnv_heap *h, int write)
             /* RAM is gone and cannot be rebuilt: refuse further use, and leave the
              * registry, so that its storage can be opened again (in another control
              * block too) and no later request takes this heap */
-            h->self = NULL;
-            registry_remove(h);
+            heap_die(h, 1);
             if (!err)
                 err = rerr;
         } else {
@@ -842,12 +839,41 @@ void persist_answer_closed(struct vnv_heap *h, int status)
     if (!h->on_persist)
         return;
     struct vnv_heap *outer = in_round;
+    const struct vnv_heap *was = h->self; /* NULL (closed) or the dead mark */
     in_round = h;
     h->self = IN_CALLBACK(h);
     h->st.callbacks++;
     (void)h->on_persist(h->user, status, h->buf, h->buf_size);
-    h->self = NULL;
+    h->self = was;
     in_round = outer;
+}
+
+/* What `self` points to once the heap closed itself in the middle of a call (heap_die):
+ * an address no control block has (a byte, not a whole struct, in flash). */
+static _Alignas(_Alignof(struct vnv_heap)) const uint8_t heap_dead_mark[1];
+#define HEAP_DEAD ((const struct vnv_heap *)(const void *)heap_dead_mark)
+
+int heap_is_dead(const struct vnv_heap *h) { return h->self == HEAP_DEAD; }
+
+/* The heap can no longer go on (its RAM was lost and cannot be rebuilt; a checkpoint header
+ * it cannot void; a rollback that failed part way), possibly while the program is inside
+ * one of its calls, which goes on after the interrupt or section that found it. It leaves
+ * the registry and is no longer open, and from here the storage calls of that call fail
+ * (heap_read, heap_writev: INVAL): storage keeps the last checkpoint, whatever the call
+ * goes on to do. With its RAM lost, that RAM is made an empty heap: the call's pointers
+ * then meet zeroed metadata and an empty index, not the lost buffer's content. */
+void heap_die(struct vnv_heap *h, int ram_lost)
+{
+    registry_remove(h);
+    h->self = HEAP_DEAD;
+    if (!ram_lost)
+        return;
+    memset(h->index, 0, (h->index_mask + 1u) * 2u);
+    h->index_used = 0;
+    memset(h->arena, 0, h->arena_size);
+    (void)h->ram->init(RAM_ST(h), h->arena, h->arena_size);
+    h->undo = 0;
+    h->undo_count = 0;
 }
 
 int vnv_checkpoint(struct vnv_heap *h)

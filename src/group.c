@@ -354,8 +354,7 @@ int vnv_atomic_abort(struct vnv_heap *h)
              * a reset; vnv_open finds the last checkpoint (rolled back if taken inside
              * the group). A request deferred into this section gets its callback here,
              * with the error: storage holds that last checkpoint only. */
-            registry_remove(h);
-            h->self = NULL;
+            heap_die(h, 0);
             asked = h->pending;
             h->pending = 0;
         }

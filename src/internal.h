@@ -421,6 +421,8 @@ int registry_has(const struct vnv_heap *h);
 int registry_has_room(const struct vnv_heap *h);
 int persist_running(const struct vnv_heap *h);
 void persist_answer_closed(struct vnv_heap *h, int status);
+void heap_die(struct vnv_heap *h, int ram_lost);
+int heap_is_dead(const struct vnv_heap *h);
 int registry_taken(const struct vnv_heap *h, const struct vnv_storage *s, const void *buf,
                    size_t len);
 

@@ -25,6 +25,8 @@ void idx_insert(struct vnv_heap *h, uint32_t key, uint32_t unit)
 
 void idx_remove(struct vnv_heap *h, uint32_t slot)
 {
+    if (slot > h->index_mask)
+        return; /* not found (-1): only a heap that closed itself mid-call asks (heap_die) */
     uint32_t hole = slot;
     h->index[hole] = 0;
     h->index_used--;

@@ -14,12 +14,14 @@
  * while the device is in the middle of another command (storage.h promises this). */
 int heap_read(struct vnv_heap *h, uint32_t off, void *dst, uint32_t len)
 {
+    if (heap_is_dead(h))
+        return VNV_ERR_INVAL; /* closed itself inside the caller's call (heap_die) */
     sec_enter(h);
     h->st.storage_reads++;
     h->st.storage_read_bytes += len;
     int err = vnv_storage_read(&h->storage, off, dst, len);
     sec_leave(h);
-    return err;
+    return heap_is_dead(h) ? VNV_ERR_INVAL : err; /* (a deferred checkpoint at the end) */
 }
 
 int heap_writev(struct vnv_heap *h, uint32_t off, const struct vnv_iovec *iov, unsigned cnt)
@@ -33,12 +35,14 @@ int heap_writev(struct vnv_heap *h, uint32_t off, const struct vnv_iovec *iov, u
 int heap_writev_total(struct vnv_heap *h, uint32_t off, const struct vnv_iovec *iov,
                       unsigned cnt, uint32_t total)
 {
+    if (heap_is_dead(h))
+        return VNV_ERR_INVAL;
     sec_enter(h);
     h->st.storage_writes++;
     h->st.storage_write_bytes += total;
     int err = vnv_storage_writev_total(&h->storage, off, iov, cnt, total);
     sec_leave(h);
-    return err;
+    return heap_is_dead(h) ? VNV_ERR_INVAL : err;
 }
 
 /* Header: word 0 = size | partial << 21 | block-size code << 22 (other bits 0), words 1-2 =
