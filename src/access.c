@@ -150,6 +150,19 @@ static int evict(struct vnv_heap *h, struct meta *m)
 static int make_budget(struct vnv_heap *h, uint32_t need);
 static int make_ram(struct vnv_heap *h, uint32_t need);
 
+/* A reader pin held while room is made: making room may flush the object, never evict it.
+ * The heap may close itself meanwhile (a checkpoint that lost the RAM and could not
+ * rebuild it: heap_die zeroes the buffer), so the pin is dropped only if it is still there,
+ * and INVAL then tells the caller to stop touching `m`. */
+static void pin_hold(struct meta *m) { m->word += 1u; }
+
+static int pin_drop(struct vnv_heap *h, struct meta *m)
+{
+    if (m->word & ST_READERS)
+        m->word -= 1u;
+    return heap_is_dead(h) ? VNV_ERR_INVAL : VNV_OK;
+}
+
 /* Keep the value a dirty plain object has before its first change in the group in RAM (a
  * pre-image), charged to the budget like dirty bytes: a checkpoint inside the group records
  * it with the object, and a rollback copies it back. No storage traffic, where a flush
@@ -157,11 +170,11 @@ static int make_ram(struct vnv_heap *h, uint32_t need);
 static int pre_take(struct vnv_heap *h, struct meta *m)
 {
     uint32_t size = meta_size(m), off = 0;
-    m->word += 1u; /* a reader pin: making room may flush it, never evict it */
+    pin_hold(m);
     int err = make_budget(h, size);
-    m->word -= 1u;
-    if (err || !(m->word & ST_DIRTY))
-        return err; /* flushed to make room: its home holds the value now */
+    int dead = pin_drop(h, m);
+    if (err || dead || !(m->word & ST_DIRTY))
+        return err ? err : dead; /* flushed to make room: its home holds the value now */
     sec_enter(h);
     err = h->ram->alloc(RAM_ST(h), size, &off);
     if (!err) {
@@ -200,7 +213,7 @@ static int pre_from_log(struct vnv_heap *h, struct meta *m)
 /* In a group, a write of at most UNDO_MAX_BYTES into a dirty resident object whose earlier
  * value no pre-image holds: log the bytes it replaces (RAM, charged to the budget) instead
  * of copying the whole object, and make it a member (meta.pre = PRE_LOG). 1: not
- * applicable (the caller enlists it). */
+ * applicable (the caller enlists it); INVAL: the heap closed itself meanwhile. */
 static int log_write(struct vnv_heap *h, struct meta *m, uint32_t off, uint32_t len)
 {
     uint32_t boff = 0, u = id_unit(h, m->id);
@@ -208,11 +221,12 @@ static int log_write(struct vnv_heap *h, struct meta *m, uint32_t off, uint32_t 
         len > UNDO_MAX_BYTES ||
         h->undo_count == 0xFFFFu || ((m->word & ST_GROUP) && m->pre != PRE_LOG))
         return 1;
-    m->word += 1u; /* a reader pin: making room may flush it, never evict it */
+    pin_hold(m);
     int err = make_budget(h, UNDO_CKPT_HDR + len);
     if (!err && m->pre == PRE_LOG) /* logged before: the alternative is a whole pre-image */
         err = make_ram(h, UNDO_HDR + len);
-    m->word -= 1u;
+    if (pin_drop(h, m))
+        return VNV_ERR_INVAL;
     if (err || !(m->word & ST_DIRTY))
         return 1; /* flushed meanwhile: its home holds the value, enlist does the rest */
     sec_enter(h);
@@ -803,9 +817,10 @@ int vnv_free(struct vnv_heap *h, vnv_obj_t obj)
         /* its RAM copy (or pre-image) must be the value from before the group; a member
          * without a pre-image has that value in its home */
         if ((m->word & ST_DIRTY) && (!(m->word & ST_GROUP) || m->pre)) {
-            m->word += 1u; /* a reader pin: making room may flush it, never evict it */
+            pin_hold(m);
             keep = make_budget(h, 8u) == VNV_OK;
-            m->word -= 1u;
+            if (pin_drop(h, m))
+                return VNV_ERR_INVAL;
             keep = keep && (m->word & ST_DIRTY);
         }
         sec_enter(h);

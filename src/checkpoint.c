@@ -725,16 +725,19 @@ static int persist_round(struct vnv_heap *h, int write)
         h->st.rounds_unwritten++;
     else if (err)
         h->st.persist_errors++;
-    int lost = 0, was_open = is_open(h); /* (a failed write may have closed it) */
+    /* (a failed write may have closed it: heap_die) */
+    int lost = 0, was_open = is_open(h) || heap_is_dead(h);
+    const struct vnv_heap *self = h->self;
     if (h->on_persist) {
         h->st.callbacks++;
         /* The callback may interrupt any heap call: the heap is not open to it (its calls
-         * see INVAL), though vnv_persist_all still finds it (IN_CALLBACK). */
+         * see INVAL), though vnv_persist_all still finds it (IN_CALLBACK), and vnv_is_open
+         * answers true there. */
         if (was_open)
             h->self = IN_CALLBACK(h);
         lost = h->on_persist(h->user, err, h->buf, h->buf_size);
         if (was_open && h->self == IN_CALLBACK(h)) /* (not abandoned meanwhile) */
-            h->self = h;
+            h->self = self;
     }
     if (lost || !canary_ok(h)) {
         /* After a failed write storage holds an older state only: resuming from it would
@@ -780,6 +783,10 @@ int persist_now(struct vnv_heap *h)
         h->busy--;
         if (h->busy || !h->pending)
             break;
+    }
+    if (heap_is_dead(h) && !h->busy && h->pending) {
+        h->pending = 0; /* a request during that round's callback or restore: its own */
+        persist_answer_closed(h, err ? err : VNV_ERR_IO); /* callback, with the failure */
     }
     return is_open(h) || err ? err : VNV_ERR_INVAL;
 }
@@ -860,8 +867,9 @@ int heap_is_dead(const struct vnv_heap *h) { return h->self == HEAP_DEAD; }
  * one of its calls, which goes on after the interrupt or section that found it. It leaves
  * the registry and is no longer open, and from here the storage calls of that call fail
  * (heap_read, heap_writev: INVAL): storage keeps the last checkpoint, whatever the call
- * goes on to do. With its RAM lost, that RAM is made an empty heap: the call's pointers
- * then meet zeroed metadata and an empty index, not the lost buffer's content. */
+ * goes on to do. With its RAM lost, that RAM is made an empty heap with no room: the
+ * call's pointers then meet zeroed metadata and an empty index, not the lost buffer's
+ * content, and it gets no new block. */
 void heap_die(struct vnv_heap *h, int ram_lost)
 {
     registry_remove(h);
@@ -871,7 +879,9 @@ void heap_die(struct vnv_heap *h, int ram_lost)
     memset(h->index, 0, (h->index_mask + 1u) * 2u);
     h->index_used = 0;
     memset(h->arena, 0, h->arena_size);
-    (void)h->ram->init(RAM_ST(h), h->arena, h->arena_size);
+    /* an allocator with no room: the running call gets no block that overlaps one it
+     * still points into, and its frees are refused */
+    (void)h->ram->init(RAM_ST(h), h->arena, 0);
     h->undo = 0;
     h->undo_count = 0;
 }

@@ -346,18 +346,21 @@ int vnv_close(struct vnv_heap *h)
     sec_enter(h);
     int err = ckpt_write(h, CKPT_FLAG_CLEAN);
     int asked = 0;
-    if (!err) {
-        registry_remove(h); /* from here no interrupt sees the heap */
+    if (!err || heap_is_dead(h)) {
+        if (!err) {
+            registry_remove(h); /* from here no interrupt sees the heap */
+            h->self = NULL;
+        }
         asked = h->pending;
         h->pending = 0;
-        h->self = NULL;
     }
     sec_leave(h);
     /* A power-failure request deferred into this checkpoint still gets its callback (the
-     * firmware may wait there for the power to go): storage holds everything now, and RAM
-     * is no longer the heap's, so what the callback returns does not matter. */
+     * firmware may wait there for the power to go), also when the checkpoint failed so
+     * that the heap closed itself (with the error: storage holds the last checkpoint);
+     * RAM is no longer the heap's, so what the callback returns does not matter. */
     if (asked)
-        persist_answer_closed(h, VNV_OK);
+        persist_answer_closed(h, err);
     return err;
 }
 

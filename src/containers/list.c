@@ -196,6 +196,14 @@ static int hdr_pin(struct vnv_heap *h, vnv_obj_t list, uint32_t **hp)
     return VNV_OK;
 }
 
+/* A node handle the header names that the heap refuses (INVAL) is damage - unless the heap
+ * itself is no longer open (it closed itself inside this call): then INVAL, not CORRUPT,
+ * which tells never to format without deciding to lose the data. */
+static int dead_node(struct vnv_heap *h, int err)
+{
+    return err == VNV_ERR_INVAL && vnv_is_open(h) ? VNV_ERR_CORRUPT : err;
+}
+
 /* Set one link word of a node of this list (pin, store, release). */
 static int set_link(struct vnv_heap *h, vnv_obj_t list, uint64_t node, unsigned word,
                     uint64_t v)
@@ -208,8 +216,9 @@ static int set_link(struct vnv_heap *h, vnv_obj_t list, uint64_t node, unsigned 
     if (!err)
         err = vnv_write(h, obj(node), word * 4u, w, sizeof w);
     STEP();
-    return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
+    return dead_node(h, err);
 }
+
 
 /* Free `node` if it still is a node of this list, whose element size is `es` (a freed
  * handle, or one whose home now holds an object of another size, is INVAL: already done). */
@@ -362,7 +371,7 @@ int vnv_list_destroy(struct vnv_heap *h, vnv_obj_t list)
         const void *p;
         err = vnv_get_exact(h, obj(x), VNV_LIST_NODE_OVERHEAD + hp[H_ESIZE], &p);
         if (err) {
-            err = err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
+            err = dead_node(h, err);
             break;
         }
         const uint32_t *n = p;
@@ -519,7 +528,7 @@ static int pop_grouped(struct vnv_heap *h, vnv_obj_t list, int front, void *out)
     err = vnv_get_exact(h, obj(x), VNV_LIST_NODE_OVERHEAD + c[H_ESIZE], &xv);
     (void)vnv_release(h, list);
     if (err)
-        return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err; /* the header names a dead node */
+        return dead_node(h, err); /* the header names a dead node */
     const uint32_t *xp = xv;
     /* the new end: the ends' outer links are don't-care, the header says which is an end */
     uint64_t next = hd == tl ? 0 : front ? hget(xp, N_NEXT) : hget(xp, N_PREV);
@@ -941,7 +950,7 @@ static int peek_copy(struct vnv_heap *h, vnv_obj_t list, int front, void *out)
     const uint32_t *np;
     err = node_get(h, list, c[H_ESIZE], n, &np);
     if (err)
-        return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
+        return dead_node(h, err);
     memcpy(out, &np[N_WORDS], c[H_ESIZE]);
     (void)vnv_release(h, n);
     return VNV_OK;
@@ -1018,7 +1027,7 @@ int vnv_list_check(struct vnv_heap *h, vnv_obj_t list)
         const void *p;
         err = vnv_get_exact(h, obj(cur), VNV_LIST_NODE_OVERHEAD + es, &p);
         if (err)
-            return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err; /* dead, or another size */
+            return dead_node(h, err); /* dead, or another size */
         const uint32_t *n = p;
         uint64_t np = hget(n, N_PREV), nn = hget(n, N_NEXT);
         int ok = node_ours(n, list);
