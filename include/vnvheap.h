@@ -336,8 +336,9 @@ int vnv_open(struct vnv_heap *h, const struct vnv_config *cfg);
  * that holds them), sync, and unregister. Afterwards vnv_open finds every object with its current value.
  * on_persist is NOT called for this checkpoint (it is not a power-failure checkpoint; the
  * caller knows when close returns), unless vnv_persist_all deferred a request into it:
- * then on_persist is called once, with status 0, before close returns (the heap is closed
- * by then; its return value is ignored, as nothing is left to restore).
+ * then on_persist is called once, with status 0 (or, if close's checkpoint failed so that
+ * the heap closed itself, with the error), before close returns (the heap is closed by
+ * then; its return value is ignored, as nothing is left to restore).
  * Errors: INVAL (not open), BUSY (an object is still pinned, or called from the persist
  *   callback or inside an atomic group; nothing was closed), IO (the heap stays open and
  *   usable; retry - unless the checkpoint's header could be neither confirmed nor voided:
