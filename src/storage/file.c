@@ -179,21 +179,29 @@ static int file_writev(void *ctx, uint32_t off, const struct vnv_iovec *iov, uns
     return err;
 }
 
+/* fsync (or, data_only, fdatasync where POSIX has it) across EINTR: 0 or the errno. */
+static int sync_fd(int fd, int data_only)
+{
+    int r;
+    do {
+#if defined(_POSIX_SYNCHRONIZED_IO) && _POSIX_SYNCHRONIZED_IO > 0
+        r = data_only ? fdatasync(fd) : fsync(fd);
+#else
+        (void)data_only;
+        r = fsync(fd);
+#endif
+    } while (r != 0 && errno == EINTR);
+    return r ? errno : 0;
+}
+
 static int file_sync(void *ctx)
 {
     struct vnv_file *f = ctx;
     if (!f)
         return VNV_ERR_INVAL;
-    int saved = errno, r;
-    do {
-#if defined(_POSIX_SYNCHRONIZED_IO) && _POSIX_SYNCHRONIZED_IO > 0
-        r = fdatasync(f->fd);
-#else
-        r = fsync(f->fd);
-#endif
-    } while (r != 0 && errno == EINTR);
+    int saved = errno, e = sync_fd(f->fd, 1);
     errno = saved;
-    return r ? VNV_ERR_IO : VNV_OK;
+    return e ? VNV_ERR_IO : VNV_OK;
 }
 
 /* One user per file: two vnv_files on it (in one process or two) would let two heaps write
@@ -242,23 +250,17 @@ static int sync_new_file(int fd, const char *path)
     if (!slash)
         dir[slash++] = '.'; /* "b" -> "." */
     dir[slash] = '\0';
-    int r, d;
-    do
-        r = fsync(fd);
-    while (r != 0 && errno == EINTR);
-    if (r != 0)
+    int d;
+    if (sync_fd(fd, 0))
         return VNV_ERR_IO;
     do
         d = open(dir, O_RDONLY | O_CLOEXEC);
     while (d < 0 && errno == EINTR);
     if (d < 0)
         return VNV_ERR_IO;
-    do
-        r = fsync(d);
-    while (r != 0 && errno == EINTR);
-    int e = errno;
+    int e = sync_fd(d, 0);
     close(d);
-    return r == 0 || e == EINVAL || e == EROFS ? VNV_OK : VNV_ERR_IO;
+    return !e || e == EINVAL || e == EROFS ? VNV_OK : VNV_ERR_IO;
 }
 
 int vnv_file_open(struct vnv_file *f, const char *path, uint32_t size, unsigned flags)
