@@ -167,7 +167,8 @@ static int heap_up(struct pers *p, uint32_t storage, uint32_t buffer, uint32_t d
         T.inner = p->st;
         T.pol = p->cfg.policy ? p->cfg.policy : &vnv_policy_clock;
         T.ram = p->cfg.ram_allocator;
-        T.ck_lo = VNV_SUPERBLOCK_SIZE; /* docs/FORMAT.md: the region follows the superblock */
+        /* docs/FORMAT.md: the slots follow the superblock and the tag area */
+        T.ck_lo = VNV_SUPERBLOCK_SIZE + VNV_TAG_AREA_SIZE;
         t_policy.name = T.pol->name;
         t_policy.state_size = T.pol->state_size;
         t_ram.name = T.ram->name;

@@ -300,10 +300,10 @@ void bench_heap_config(struct bench_ctx *c, struct vnv_config *cfg, const struct
 
 uint32_t bench_pow2_storage(uint32_t max_dirty)
 {
-    /* superblock, two checkpoint slots (max_dirty + NV map of at most VNV_MAX_UNITS units),
-     * then 128 KiB of homes */
+    /* superblock, tag area, two checkpoint slots (max_dirty + NV map of at most
+     * VNV_MAX_UNITS units), then 128 KiB of homes */
     uint32_t slot = (max_dirty + 3u * (VNV_MAX_UNITS / 8u) + 15u) & ~15u;
-    return VNV_SUPERBLOCK_SIZE + 2u * slot + 128u * 1024u;
+    return VNV_SUPERBLOCK_SIZE + VNV_TAG_AREA_SIZE + 2u * slot + 128u * 1024u;
 }
 
 void bench_modules_json(struct jw *w, const struct vnv_config *cfg)

@@ -92,6 +92,7 @@ extern "C" {
 #define VNV_META_SIZE 16u         /* RAM metadata per resident object, before its data */
 #define VNV_OBJ_HEADER_SIZE 16u   /* per object on storage, before its two data slots */
 #define VNV_SUPERBLOCK_SIZE 64u   /* at storage offset 0 */
+#define VNV_TAG_AREA_SIZE 32u     /* after the superblock: the tag reservation (see handles) */
 #define VNV_MAX_OBJECT_SIZE ((1u << 18) - 1u) /* 256 KiB - 1 */
 #define VNV_MAX_STORAGE_SIZE (1u << 24) /* 16 MiB */
 #ifndef VNV_MAX_UNITS
@@ -112,12 +113,13 @@ extern "C" {
  * heap is refused (INVAL) unless the two counters ran into each other. Tags never
  * repeat: the counter would need 2^53 allocations to wrap (285 years at a million per
  * second), so a handle that was freed stays rejected with VNV_ERR_INVAL for the device's
- * lifetime, however often its home is reused. One exception: a reset loses the objects
- * allocated after the last checkpoint, and vnv_open continues the counter from that
- * checkpoint, so their handles are issued again by the next allocations. Inside the heap
- * that is harmless (a reset rolls back every copy of such a handle too); a handle kept
- * outside it (another heap, a log, a message) is safe once a checkpoint recorded its
- * object. A forged value passes only if it names a live
+ * lifetime, however often its home is reused. Resets included: an object allocated after
+ * the last checkpoint is gone after a reset, but its handle, kept outside the heap (another
+ * heap, a log, a message), names nothing then and is never issued again. The counter is
+ * reserved ahead on storage (VNV_TAG_AREA_SIZE bytes after the superblock, docs/FORMAT.md
+ * 1.1; vnv_alloc writes it, see there) and vnv_open goes on past the reservation: a reset
+ * skips the rest of it, at most 2^20 tags and at most about as many as the run before it
+ * issued (or 256). A forged value passes only if it names a live
  * object's unit and its exact tag: probability at most (live objects) / 2^53 per try, since
  * only issued tags (at most the allocation count) name anything. The all-zero handle
  * VNV_NULL is never valid. Stored inside objects, a handle takes 8 bytes. */
@@ -214,6 +216,9 @@ struct vnv_stats {
     uint32_t persist_errors;    /* persist rounds whose checkpoint failed (callback got < 0) */
     uint32_t deferred;          /* persist requests deferred to the end of a critical section */
     uint32_t restores;          /* RAM buffer rebuilt from a checkpoint */
+    uint32_t tag_reserves;      /* 16-byte tag reservations vnv_alloc wrote (see "handles"):
+                                   the first allocation after vnv_open, then 256, 512, ...
+                                   allocations later, doubling up to 2^20 */
     uint32_t nv_leaked;         /* always 0 (this format cannot leak storage) */
     uint32_t nv_parked;         /* always 0 (this format has no parked homes) */
     uint32_t nv_quarantined;    /* storage bytes freed since the last checkpoint: reusable
@@ -260,6 +265,9 @@ struct vnv_heap {
     uint32_t dirty_data;
     uint64_t root;       /* root handle id */
     uint64_t alloc_count; /* the allocation counter: the next handle's tag */
+    uint64_t tag_reserved; /* the counter may reach this before the next reservation */
+    uint32_t tag_step;   /* counter values the next reservation covers */
+    uint8_t tag_next;    /* the reservation record written next (0 or 1) */
     uint32_t seq;        /* sequence number of the last checkpoint */
     volatile uint8_t busy;      /* inside a critical section: persist must wait */
     volatile uint8_t pending;   /* a persist was requested during the critical section */
@@ -279,8 +287,8 @@ struct vnv_heap {
 
 /*
  * Create an empty heap on the storage described by `cfg`, erasing what was there, and
- * register it for vnv_persist_all(). Lays out: superblock | checkpoint slots A and B | object
- * homes, and writes an empty checkpoint so that vnv_open works at once.
+ * register it for vnv_persist_all(). Lays out: superblock | tag reservation | checkpoint
+ * slots A and B | object homes, and writes an empty checkpoint so that vnv_open works at once.
  * Errors: INVAL (NULL, buffer too small for the index plus one object, max_dirty_bytes too
  *   small to hold even one object, storage too small or larger than VNV_MAX_STORAGE_SIZE,
  *   more than VNV_MAX_HEAPS heaps, module state too large, a buffer that overlaps the
@@ -290,9 +298,10 @@ struct vnv_heap {
  *   byte of the same RAM buffer), IO. An open, idle `h` is abandoned first (vnv_abandon:
  *   what changed since its last checkpoint is dropped).
  * Time: O(buffer_size / 64 + units / 32). Storage: reads 8 bytes of each checkpoint header
- *   (the old allocation counter, where the new one starts: see handles; a read error only
- *   loses that hint), voids both headers, writes the superblock and an empty checkpoint
- *   (header + MAP); two syncs.
+ *   and the tag reservation area (the old allocation counter, where the new one starts: see
+ *   handles; a read error only loses that hint), voids both headers, writes the tag
+ *   reservation area (32 bytes), the superblock and an empty checkpoint (header + MAP); two
+ *   syncs.
  */
 int vnv_format(struct vnv_heap *h, const struct vnv_config *cfg);
 
@@ -324,7 +333,8 @@ int vnv_format(struct vnv_heap *h, const struct vnv_config *cfg);
  *   (intact) names another handle, size or block size is CORRUPT. A resident object whose
  *   home header is itself damaged does not stop the open: a clean one stays on storage,
  *   where each access returns CORRUPT; a dirty one keeps its value from the checkpoint.
- * Time: O(checkpoint bytes + resident objects + units / 32). Storage: reads superblock, both
+ * Time: O(checkpoint bytes + resident objects + units / 32). Storage: reads superblock, the
+ *   tag reservation area (32 bytes: the counter goes on past it, see handles), both
  *   slot headers, the checkpoint twice (verify in arena-sized reads, then apply), the home
  *   header of each resident object that has a home, and each resident clean object's data.
  */
@@ -384,6 +394,11 @@ bool vnv_is_open(const struct vnv_heap *h);
  * Time: O(n + units / 32) (the NV map's placement scan). Storage: none if it stays in RAM
  *   (it is written home, with its header, when first flushed or evicted); else one write of
  *   HDR + n bytes (+ the 16-byte void of the older checkpoint, once per checkpoint interval).
+ *   Plus the tag reservation (see handles) when the counter reaches it: one 16-byte write
+ *   and a sync, in one critical section, before the handle is issued - at the first
+ *   allocation after vnv_open, then after 256, 512, ... more, doubling up to every 2^20
+ *   (after vnv_format, the first 2^20 write none). stats.tag_reserves counts them. If that
+ *   write or sync fails: IO, and nothing is allocated.
  *   NOSPC may be transient: homes freed since the last checkpoint are reusable after the
  *   next one (stats.nv_quarantined).
  */
@@ -557,8 +572,9 @@ bool vnv_is_dirty(const struct vnv_heap *h, vnv_obj_t obj);
  * created in RAM by vnv_alloc - without evicting or flushing anything: a free RAM block
  * for it and its metadata, an index entry, and checkpoint budget for its record and all
  * its bytes. When true, vnv_alloc of that size evicts and flushes nothing; outside a
- * failure-atomic group it is placed in RAM with no storage traffic at all (inside one it
- * may still go home with an undo entry, see vnv_alloc). For streaming containers that
+ * failure-atomic group it is placed in RAM with no storage traffic but a tag reservation
+ * that may fall due (see vnv_alloc; inside a group it may still go home with an undo
+ * entry). For streaming containers that
  * make room on their own terms before an access would have the policy pick a victim
  * (vnv_list's pop unloads the node the last push linked). False for a closed heap, size 0
  * or above VNV_MAX_OBJECT_SIZE. Changes nothing.

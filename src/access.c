@@ -545,6 +545,11 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
         return VNV_ERR_NOMEM;
     if (nvmap_need(h, sz) > h->nv_size)
         return VNV_ERR_NOSPC;
+    if (h->alloc_count >= h->tag_reserved && h->tag_reserved != UINT64_MAX) {
+        int e = tags_reserve(h); /* first, like a checkpoint before the call (it may run one) */
+        if (e)
+            return e;
+    }
     /* In a group a new object placed at home (where the ungrouped heap would put it) is
      * logged in the group's undo log (a rollback frees it); without room for that entry it
      * stays in RAM until the group ends, so room comes first. */

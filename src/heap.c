@@ -1,10 +1,11 @@
 /*
  * heap.c - heap lifecycle (format, open, close): the storage and buffer layouts.
  *
- * Storage layout (docs/FORMAT.md, version 3):
+ * Storage layout (docs/FORMAT.md, version 5):
  *   [0, 64)                  superblock
- *   [64, 64 + cap)           checkpoint slot A      cap = pad16(max_dirty + map bytes)
- *   [64 + cap, 64 + 2 cap)   checkpoint slot B
+ *   [64, 96)                 tag reservation records (store/tags.c)
+ *   [96, 96 + cap)           checkpoint slot A      cap = pad16(max_dirty + map bytes)
+ *   [96 + cap, 96 + 2 cap)   checkpoint slot B
  *   [nv_off, size)           object homes, in allocation units
  * RAM buffer layout: [canary 8 B][index: entries x 2 B, padded to 8][NV bitmaps][arena].
  */
@@ -13,7 +14,9 @@
 #define SB_MAGIC0 0x484E4E56u /* "VNNH" little-endian bytes: 'V','N','N','H' */
 #define SB_MAGIC1 0x31504145u /* "EAP1" */
 #define SB_FEATURES (VNV_DATA_CRC ? 1u : 0u) /* bit 0: data slots carry a CRC-32 */
-#define SB_VERSION 4u /* 3: shadowed homes, two checkpoint slots, committed NV map; 4: 64-bit handles */
+/* 3: shadowed homes, two checkpoint slots, committed NV map; 4: 64-bit handles; 5: the tag
+ * reservation area before the slots */
+#define SB_VERSION 5u
 #define MIN_ARENA 64u
 
 /* ---- configuration and layout ---------------------------------------------------------------- */
@@ -52,7 +55,7 @@ static int storage_layout(const struct vnv_config *cfg, struct layout *l)
             ;
     }
     uint32_t most = size / unit, words = (most + 31u) / 32u;
-    l->ckpt_off = VNV_SUPERBLOCK_SIZE;
+    l->ckpt_off = TAGS_AREA_OFF + TAGS_AREA_SIZE;
     l->ckpt_cap = (cfg->max_dirty_bytes + MAP_SAVED * words * 4u + 15u) & ~15u;
     l->nv_off = l->ckpt_off + 2u * l->ckpt_cap;
     if (l->ckpt_cap > size || 2u * unit > size || l->nv_off > size - 2u * unit)
@@ -246,6 +249,9 @@ static uint64_t first_count(struct vnv_heap *h, const struct vnv_config *cfg)
             get_le64(c) < room && get_le64(c) > before)
             before = get_le64(c);
     }
+    uint64_t reserved = 0; /* and an old tag reservation (intact: checked) */
+    if (!tags_load(h, &reserved) && reserved < room && reserved > before)
+        before = reserved;
     return before + (((uint64_t)vnv_crc32(0, who, sizeof who) << 16) & room);
 }
 
@@ -271,6 +277,8 @@ int vnv_format(struct vnv_heap *h, const struct vnv_config *cfg)
         err = heap_writev(h, h->ckpt_off, &z, 1);
     if (!err)
         err = heap_writev(h, h->ckpt_off + h->ckpt_cap, &z, 1);
+    if (!err)
+        err = tags_format(h);
     h->slot = 1; /* so that the first checkpoint goes to slot A */
     if (!err)
         err = ckpt_write(h, CKPT_FLAG_CLEAN);
@@ -319,11 +327,15 @@ int vnv_open(struct vnv_heap *h, const struct vnv_config *cfg)
     put_le32(want + 36, get_le32(sb + 36));
     if (memcmp(sb, want, 60) != 0)
         return VNV_ERR_INVAL;
+    uint64_t reserved = 0;
     err = reset_ram(h);
+    if (!err)
+        err = tags_load(h, &reserved);
     if (!err)
         err = ckpt_open(h);
     if (err)
         return err;
+    tags_resume(h, reserved);
     h->self = h;
     registry_add(h);
     return VNV_OK;

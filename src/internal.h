@@ -339,6 +339,20 @@ int read_objhdr(struct vnv_heap *h, uint64_t id, struct objhdr *oh);
 int read_objhdr_with(struct vnv_heap *h, uint64_t id, uint8_t *buf, uint32_t len,
                      struct objhdr *oh);
 
+/* store/tags.c: the tag reservation (handles never issued twice, docs/FORMAT.md 1.1) */
+#define TAGS_AREA_OFF VNV_SUPERBLOCK_SIZE
+#define TAGS_AREA_SIZE VNV_TAG_AREA_SIZE
+/* Read the area: the larger intact record's value (0 if none); picks the record to write
+ * next. One read of 32 bytes. */
+int tags_load(struct vnv_heap *h, uint64_t *upto);
+/* After vnv_open's checkpoint is loaded: go on past `upto` (tags_load), nothing reserved. */
+void tags_resume(struct vnv_heap *h, uint64_t upto);
+/* vnv_format: write the area (a first reservation, the other record void). No sync. */
+int tags_format(struct vnv_heap *h);
+/* Reserve the next tags: write and sync one record, before the counter passes
+ * h->tag_reserved. IO or INVAL (the heap closed itself meanwhile) leave it unreserved. */
+int tags_reserve(struct vnv_heap *h);
+
 /* store/nvmap.c: the NV bitmaps */
 uint32_t nvmap_need(const struct vnv_heap *h, uint32_t size);
 int nvmap_alloc(struct vnv_heap *h, uint32_t size, uint32_t *unit);

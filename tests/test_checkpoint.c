@@ -303,12 +303,12 @@ static void test_bad_superblock_and_config(void)
     f.nv[10] ^= 1;
     /* a flipped bit in a checkpoint header: it looks like a checkpoint cut while written,
      * so open takes the other slot if that one is valid; with both damaged: CORRUPT */
-    uint32_t cap = get32(f.nv + 24);
-    f.nv[VNV_SUPERBLOCK_SIZE + 20] ^= 0x10;
-    f.nv[VNV_SUPERBLOCK_SIZE + cap + 20] ^= 0x10;
+    uint32_t cap = get32(f.nv + 24), ck = get32(f.nv + 20);
+    f.nv[ck + 20] ^= 0x10;
+    f.nv[ck + cap + 20] ^= 0x10;
     CHECK_EQ(vnv_open(&f.heap, &f.cfg), VNV_ERR_CORRUPT);
-    f.nv[VNV_SUPERBLOCK_SIZE + 20] ^= 0x10;
-    f.nv[VNV_SUPERBLOCK_SIZE + cap + 20] ^= 0x10;
+    f.nv[ck + 20] ^= 0x10;
+    f.nv[ck + cap + 20] ^= 0x10;
     CHECK_EQ(vnv_open(&f.heap, &f.cfg), VNV_OK);
     vnv_abandon(&f.heap);
     /* another storage size than at format: a configuration mismatch, nothing written */
@@ -391,7 +391,7 @@ static void test_every_flipped_checkpoint_bit_is_caught(void)
     CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
     CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK); /* (the other slot: voided below) */
     vnv_abandon(&f.heap);
-    uint32_t cap = get32(f.nv + 24), ck = VNV_SUPERBLOCK_SIZE;
+    uint32_t cap = get32(f.nv + 24), ck = get32(f.nv + 20);
     uint32_t cur = get32(f.nv + ck + 4) > get32(f.nv + ck + cap + 4) ? 0u : 1u;
     uint32_t base = ck + cur * cap, len = get32(f.nv + base + 8);
     memset(f.nv + ck + (1u - cur) * cap, 0, 16); /* the other checkpoint: voided */

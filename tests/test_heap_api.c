@@ -88,7 +88,7 @@ static struct sizing readme_sizing(uint32_t storage, uint32_t buffer, uint32_t m
         for (z.u = 16u; storage / z.u > most; z.u *= 2u)
             ;
     uint32_t slot = pad_to(max_dirty + 12u * ceil_div(storage / z.u, 32u), 16u);
-    z.units = (storage - 64u - 2u * slot) / z.u;
+    z.units = (storage - 96u - 2u * slot) / z.u;
     uint32_t skip = misalign ? 8u - misalign : 0u, usable = (buffer - skip) / 8u * 8u;
     if (!entries)
         for (entries = 8u; entries < usable / 64u; entries *= 2u)

@@ -34,7 +34,7 @@ TARGETS = [
 ]
 DEFAULT = ["access", "heap", "sections", "stats", "group", "index", "resident", "home", "nvmap",
            "checkpoint", "check", "cksum", "crc32", "errors", "storage", "ram_firstfit",
-           "nv_place", "slot", "clock"]
+           "nv_place", "slot", "tags", "clock"]
 OPTIONAL = ["ram_buddy", "addrorder", "emu", "spi_fram", "list", "array"]
 # what an indirect call on the persist path can reach with the default modules (storage
 # callbacks and on_persist are the application's and reported apart)

@@ -1,21 +1,23 @@
 /*
  * vnv_check_lib.c - validate a vnvheap storage image offline, read-only (vnv_check_lib.h).
  *
- * Checks, following docs/FORMAT.md version 4 (decoded here independently of the library's
+ * Checks, following docs/FORMAT.md version 5 (decoded here independently of the library's
  * internals, so the tool also checks the specification):
  *   1. superblock: size, magic, CRC, version, and the geometry recomputed from the storage
  *      size, max_dirty and the unit exactly as src/heap.c lays the device out;
- *   2. both checkpoint slots: header, length, the checksum over map, records, bitmaps and the
+ *   2. the tag reservation's two records (section 1.1): intact or not, and what vnv_open
+ *      goes on from;
+ *   3. both checkpoint slots: header, length, the checksum over map, records, bitmaps and the
  *      group's undo log (object data excluded), and which one vnv_open loads (section 2.4);
- *   3. the loaded slot's NV map: START within ALLOC, CUR within START, no bit past the last
+ *   4. the loaded slot's NV map: START within ALLOC, CUR within START, no bit past the last
  *      unit, the first used unit after a free one is a start;
- *   4. every record: its unit is a START, its size fits the home, arena blocks do not
+ *   5. every record: its unit is a START, its size fits the home, arena blocks do not
  *      overlap, an object never written home is wholly in the checkpoint, a homed one
  *      agrees with its header; the budget;
- *   5. the object header at every START unit (CRC, handle, size fits the home), the root;
+ *   6. the object header at every START unit (CRC, handle, size fits the home), the root;
  *      the undo log's entries (a START unit each; bytes inside a resident object or inside
  *      the current data slot of a home; their arena blocks);
- *   6. the library's own view: vnv_open on the image followed by vnv_check. The image is
+ *   7. the library's own view: vnv_open on the image followed by vnv_check. The image is
  *      never modified: what open writes (a group's rollback puts its undo log back on
  *      storage, and voids the other slot) goes to a private copy of the pages it touches.
  * Every field is bounded before it is used as a length, a count or an offset; the image is
@@ -41,9 +43,13 @@
 #define SB_SIZE 64u
 #define SB_MAGIC0 0x484E4E56u
 #define SB_MAGIC1 0x31504145u
-#define SB_VERSION 4u
+#define SB_VERSION 5u
+/* the tag reservation: two records of magic, 64-bit value, CRC-32 of the 12 bytes before */
+#define TAG_AREA 32u
+#define TAG_MAGIC 0x52564E56u
+#define CK_OFF (SB_SIZE + TAG_AREA)
 #define CK_MAGIC 0x43564E56u
-/* docs/FORMAT.md version 4: 48-byte checkpoint header, 16-byte records and object headers,
+/* docs/FORMAT.md version 5: 48-byte checkpoint header, 16-byte records and object headers,
  * 64-bit handles; the split of a record's word follows VNV_MAX_OBJECT_SIZE. */
 #define CK_HDR 48u
 #define CK_REC 16u
@@ -270,7 +276,7 @@ static const char *layout(uint32_t size, uint32_t max_dirty, uint32_t unit, stru
         return "max_dirty outside [72, 16 MiB]";
     uint64_t most = size / unit, words = (most + 31u) / 32u;
     uint64_t cap = ((uint64_t)max_dirty + NMAPS * words * 4u + 15u) & ~(uint64_t)15u;
-    uint64_t nv_off = SB_SIZE + 2u * cap;
+    uint64_t nv_off = CK_OFF + 2u * cap;
     if (cap > size || nv_off + 2u * (uint64_t)unit > size)
         return "the two checkpoint slots leave no room for homes";
     g->size = size;
@@ -326,9 +332,9 @@ static uint32_t runs_bytes(const uint8_t *bm, uint32_t size, uint32_t st)
  * [base, base + cap) inside the image. */
 static void verify_slot(const uint8_t *img, const struct geo *g, unsigned s, struct slot *sl)
 {
-    const uint8_t *h = img + SB_SIZE + (size_t)s * g->cap;
+    const uint8_t *h = img + CK_OFF + (size_t)s * g->cap;
     memset(sl, 0, sizeof *sl);
-    sl->base = SB_SIZE + s * g->cap;
+    sl->base = CK_OFF + s * g->cap;
     sl->magic = le32(h) == CK_MAGIC;
     sl->seq = le32(h + 4), sl->len = le32(h + 8), sl->crc = le32(h + 12);
     sl->nrec = le32(h + 16), sl->flags = le32(h + 20);
@@ -911,7 +917,7 @@ int vnv_check_image(const uint8_t *img, size_t len, const char *name, FILE *out,
     uint32_t size = le32(s + 12), max_dirty = le32(s + 16), unit = le32(s + 48);
     struct geo g;
     memset(&g, 0, sizeof g);
-    say(&c, "superblock: format 4, storage %u B, max_dirty %u B, unit %u B\n", size, max_dirty,
+    say(&c, "superblock: format 5, storage %u B, max_dirty %u B, unit %u B\n", size, max_dirty,
         unit);
     if (size != len) {
         problem(&c, "image is %zu bytes, superblock says %" PRIu32 " (truncated or padded)\n",
@@ -928,7 +934,7 @@ int vnv_check_image(const uint8_t *img, size_t len, const char *name, FILE *out,
         const char *field;
     } fields[] = {{20, "ckpt_off"}, {24, "ckpt_cap"}, {28, "nv_off"}, {32, "nv_size"},
                   {52, "units"}};
-    uint32_t want[] = {SB_SIZE, g.cap, g.nv_off, g.nv_size, g.units};
+    uint32_t want[] = {CK_OFF, g.cap, g.nv_off, g.nv_size, g.units};
     for (unsigned i = 0; i < 5; i++)
         if (le32(s + fields[i].off) != want[i])
             problem(&c, "superblock: inconsistent geometry: %s %" PRIu32 ", the layout of "
@@ -945,8 +951,9 @@ int vnv_check_image(const uint8_t *img, size_t len, const char *name, FILE *out,
                 g.arena, MAX_ARENA);
     if (c.problems)
         return verdict(&c, name);
-    say(&c, "layout: slots A [64, +%u) B [%u, +%u), homes [%u, +%u): %u units, RAM arena "
-            ">= %u B\n", g.cap, SB_SIZE + g.cap, g.cap, g.nv_off, g.nv_size, g.units, g.arena);
+    say(&c, "layout: tag reservation [%u, +%u), slots A [%u, +%u) B [%u, +%u), homes [%u, +%u): "
+            "%u units, RAM arena >= %u B\n", SB_SIZE, TAG_AREA, CK_OFF, g.cap, CK_OFF + g.cap,
+        g.cap, g.nv_off, g.nv_size, g.units, g.arena);
     const struct vnv_nv_allocator *nv = NULL;
     const struct vnv_ram_allocator *ram = NULL;
     if (le32(s + 40) == fnv1a(vnv_nv_firstfit.name))
@@ -960,7 +967,22 @@ int vnv_check_image(const uint8_t *img, size_t len, const char *name, FILE *out,
     say(&c, "allocators: NV %s, RAM %s\n", nv ? nv->name : "unknown (custom?)",
         ram ? ram->name : "unknown (custom?)");
 
-    /* 2. checkpoint slots: the newer verifying one is loaded, else the other */
+    /* 2. the tag reservation: a torn record (a cut while it was written) is no damage */
+    uint64_t reserved = 0;
+    for (unsigned r = 0; r < 2; r++) {
+        const uint8_t *t = img + SB_SIZE + 16u * r;
+        int intact = le32(t) == TAG_MAGIC && le32(t + 12) == crc32(0, t, 12);
+        if (intact && le64(t + 4) > reserved)
+            reserved = le64(t + 4);
+        if (intact)
+            say(&c, "tag reservation %u: allocation counter up to %" PRIu64 "\n", r,
+                le64(t + 4));
+        else
+            say(&c, "tag reservation %u: %s\n", r, le32(t) == TAG_MAGIC
+                ? "torn (a cut while it was written; the other one counts)" : "none");
+    }
+
+    /* 3. checkpoint slots: the newer verifying one is loaded, else the other */
     struct slot sl[2];
     verify_slot(img, &g, 0, &sl[0]);
     verify_slot(img, &g, 1, &sl[1]);
@@ -977,7 +999,7 @@ int vnv_check_image(const uint8_t *img, size_t len, const char *name, FILE *out,
         say(&c, "note: the newer slot %c does not verify (a checkpoint cut while it was "
                 "written); open loads the previous one\n", 'A' + first);
 
-    /* 3-5. the loaded checkpoint against the homes */
+    /* 4-6. the loaded checkpoint against the homes */
     struct state *st = calloc(1, sizeof *st);
     uint8_t *bits = calloc(2, (g.units + 7u) / 8u + 1u);
     if (!st || !bits) {
@@ -1006,8 +1028,9 @@ int vnv_check_image(const uint8_t *img, size_t len, const char *name, FILE *out,
         check_homes(st, &objects, &bytes, &used);
         check_root(st);
         say(&c, "checkpoint: slot %c, seq %u, %u resident records (%u dirty bytes), root %s, "
-                "%" PRIu64 " allocations so far\n", 'A' + pick, sl[pick].seq, sl[pick].nrec,
-            st->dirty_bytes, sl[pick].root ? "set" : "none", sl[pick].count);
+                "%" PRIu64 " allocations so far (open goes on from %" PRIu64 ")\n", 'A' + pick,
+            sl[pick].seq, sl[pick].nrec, st->dirty_bytes, sl[pick].root ? "set" : "none",
+            sl[pick].count, reserved > sl[pick].count ? reserved : sl[pick].count);
         if (sl[pick].flags & CK_FLAG_GROUP)
             say(&c, "group: taken inside a failure-atomic group; open rolls it back (the root "
                     "from before it, %u undo log entries)\n", sl[pick].nundo);
@@ -1020,7 +1043,7 @@ int vnv_check_image(const uint8_t *img, size_t len, const char *name, FILE *out,
     free(st);
     free(bits);
 
-    /* 6. the library's view */
+    /* 7. the library's view */
     if (!c.problems && nv && ram) {
         struct image im = {img, len, NULL, 0};
         struct vnv_storage vs = {&im, (uint32_t)len, cow_read, cow_write, NULL, NULL};
