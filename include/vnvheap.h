@@ -107,10 +107,11 @@ extern "C" {
  * stored inside other objects. It encodes the home's allocation unit (b bits, b = bits
  * needed to number the units, at most 11 by default) and a tag of 64 - b bits: the number of
  * the allocation that issued it, from a 64-bit counter kept in every checkpoint. vnv_format
- * starts the counter at a 32-bit hash of the RAM buffer's and the storage's addresses times
- * 2^16, plus the counter of a checkpoint the storage held before: two heaps open at once,
- * or a heap before and after a format, issue different handles, and one passed to the wrong
- * heap is refused (INVAL) unless the two counters ran into each other. Tags never
+ * starts the counter at a 32-bit hash h of the RAM buffer's and the storage's addresses
+ * times 2^16 on a fresh storage, or past the largest counter an earlier heap left on it,
+ * by 1 + h: two heaps open at once, or a heap before and after a format (more than 2^19
+ * formats in a row), issue different handles, and one passed to the wrong heap is refused
+ * (INVAL) unless the two counters ran into each other. Tags never
  * repeat: the counter would need 2^53 allocations to wrap (285 years at a million per
  * second), so a handle that was freed stays rejected with VNV_ERR_INVAL for the device's
  * lifetime, however often its home is reused. Resets included: an object allocated after
@@ -398,7 +399,8 @@ bool vnv_is_open(const struct vnv_heap *h);
  *   and a sync, in one critical section, before the handle is issued - at the first
  *   allocation after vnv_open, then after 256, 512, ... more, doubling up to every 2^20
  *   (after vnv_format, the first 2^20 write none). stats.tag_reserves counts them. If that
- *   write or sync fails: IO, and nothing is allocated.
+ *   write or sync fails: IO, and nothing is allocated; a call that fails after it (NOSPC,
+ *   NOMEM, BUDGET while making room) keeps the reservation it wrote.
  *   NOSPC may be transient: homes freed since the last checkpoint are reusable after the
  *   next one (stats.nv_quarantined).
  */

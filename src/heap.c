@@ -233,26 +233,30 @@ static void superblock_encode(const struct vnv_heap *h, uint8_t *b)
  * the heap before and after a format) issue different handles, and a handle passed to the
  * wrong one names no object there (INVAL) rather than an unrelated object. Two heaps open
  * at once never share their buffer or storage, so a hash of those addresses tells them
- * apart (x 2^16: counters that far apart need that many allocations to meet). The counter
- * of a checkpoint left on the storage by an earlier heap is added: past the old handles,
- * and apart from a heap that goes on from a copy of that image. Each part stays within a
- * quarter of the tag space, so the counter is far from where tags repeat. */
+ * apart (x 2^16: counters that far apart need that many allocations to meet, within a
+ * quarter of the tag space). Over an earlier heap's image the counter goes on past the
+ * largest counter left there instead (checkpoint headers, unverified, and the tag
+ * reservation), plus the hash (at most 2^32: apart from a heap that goes on from a copy of
+ * that image): a format never reissues the handles of the heap before it, and formats can
+ * follow each other more than 2^19 times before the counter reaches half the tag space,
+ * where hints are no longer believed (far from where tags repeat; then it starts over). */
 static uint64_t first_count(struct vnv_heap *h, const struct vnv_config *cfg)
 {
     const uintptr_t who[3] = {(uintptr_t)cfg->buffer, (uintptr_t)h->storage.ctx,
                               (uintptr_t)h->storage.read};
-    uint64_t room = UINT64_MAX >> (h->unit_bits + 2u);
+    uint64_t room = UINT64_MAX >> (h->unit_bits + 2u), most = 2u * room;
     uint64_t before = 0;
     for (uint32_t s = 0; s < 2; s++) {
         uint8_t c[8]; /* an old slot header's alloc_count: unverified, a hint */
         if (!heap_read(h, h->ckpt_off + s * h->ckpt_cap + 32u, c, sizeof c) &&
-            get_le64(c) < room && get_le64(c) > before)
+            get_le64(c) < most && get_le64(c) > before)
             before = get_le64(c);
     }
     uint64_t reserved = 0; /* and an old tag reservation (intact: checked) */
-    if (!tags_load(h, &reserved) && reserved < room && reserved > before)
+    if (!tags_load(h, &reserved) && reserved < most && reserved > before)
         before = reserved;
-    return before + (((uint64_t)vnv_crc32(0, who, sizeof who) << 16) & room);
+    uint32_t apart = vnv_crc32(0, who, sizeof who);
+    return before ? before + 1u + apart : ((uint64_t)apart << 16) & room;
 }
 
 int vnv_format(struct vnv_heap *h, const struct vnv_config *cfg)

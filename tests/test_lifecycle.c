@@ -260,29 +260,30 @@ static void test_handles_of_another_heap(void)
     fx_free(&f);
 }
 
-/* The counter left on the storage is a hint for the new start: a plausible one is added, one
- * in the top three quarters of the tag space (damage, or a crafted image) is ignored, so the
- * counter stays far from where tags repeat. */
+/* The counter left on the storage is a hint for the new start: the new heap goes on just
+ * past a plausible one (by at most 2^32), and ignores one in the top half of the tag space
+ * (damage, a crafted image), so the counter stays far from where tags repeat. */
 static void test_old_counter_hint(void)
 {
     struct fixture f;
     REQUIRE(fx_format(&f, 16384, 2048, 512) == VNV_OK);
     uint64_t room = UINT64_MAX >> (f.heap.unit_bits + 2u);
     uint32_t at[2] = {f.heap.ckpt_off + 32u, f.heap.ckpt_off + f.heap.ckpt_cap + 32u};
+    uint64_t fresh = f.heap.alloc_count; /* no hint: the address part, within a quarter */
+    CHECK(fresh > 0 && fresh <= room);
     CHECK_EQ(vnv_close(&f.heap), VNV_OK);
-    uint64_t hint = room - 5u; /* the largest kind of hint taken */
+    uint64_t hint = 2u * room - 5u; /* the largest kind of hint taken */
     memcpy(f.nv + at[1], &hint, sizeof hint);
     CHECK_EQ(vnv_format(&f.heap, &f.cfg), VNV_OK);
-    CHECK(f.heap.alloc_count >= hint && f.heap.alloc_count < 2u * room);
-    uint64_t taken = f.heap.alloc_count - hint; /* this heap's own part */
+    CHECK(f.heap.alloc_count > hint && f.heap.alloc_count - hint <= ((uint64_t)1 << 32));
     CHECK_EQ(vnv_close(&f.heap), VNV_OK);
     for (int k = 0; k < 2; k++) {
-        uint64_t bad = room + (uint64_t)k * (UINT64_MAX - room); /* room, and 2^64 - 1 */
+        uint64_t bad = 2u * room + (uint64_t)k * (UINT64_MAX - 2u * room); /* and 2^64 - 1 */
         memcpy(f.nv + at[0], &bad, sizeof bad);
         memcpy(f.nv + at[1], &bad, sizeof bad);
         memset(f.nv + VNV_SUPERBLOCK_SIZE, 0, VNV_TAG_AREA_SIZE); /* (a hint too: below) */
         CHECK_EQ(vnv_format(&f.heap, &f.cfg), VNV_OK);
-        CHECK_EQ(f.heap.alloc_count, taken); /* ignored: the address part only */
+        CHECK_EQ(f.heap.alloc_count, fresh); /* ignored: the address part only */
         vnv_obj_t o;
         uint32_t v = 3;
         CHECK_EQ(vnv_alloc(&f.heap, sizeof v, &v, &o), VNV_OK);
@@ -290,7 +291,33 @@ static void test_old_counter_hint(void)
     }
     /* the tag reservation format wrote (2^20 ahead) is a hint as well, the larger one here */
     CHECK_EQ(vnv_format(&f.heap, &f.cfg), VNV_OK);
-    CHECK_EQ(f.heap.alloc_count, taken + ((uint64_t)1 << 20) + taken);
+    CHECK(f.heap.alloc_count > fresh + ((uint64_t)1 << 20));
+    CHECK(f.heap.alloc_count - fresh - ((uint64_t)1 << 20) <= ((uint64_t)1 << 32));
+    fx_free(&f);
+}
+
+/* Formats of one storage one after the other (a test rig, a device reset to factory state
+ * over and over): no handle of an earlier heap is issued again. Each format went past the
+ * last counter by up to 2^48 before, so after about 20 formats the counter left half of the
+ * tag space, the hint was dropped, and the first heap's handles came back (an outside
+ * review's finding). */
+static void test_formats_in_a_row_never_reissue(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, 16384, 2048, 512) == VNV_OK);
+    enum { FORMATS = 3000 };
+    uint64_t *ids = malloc(FORMATS * sizeof *ids);
+    REQUIRE(ids != NULL);
+    for (uint32_t i = 0; i < FORMATS; i++) {
+        vnv_obj_t o;
+        CHECK_EQ(vnv_alloc(&f.heap, 8, NULL, &o), VNV_OK);
+        ids[i] = o.id;
+        CHECK(i == 0 || ids[i] > ids[i - 1]); /* (rising: so all distinct) */
+        if (i % 2)
+            CHECK_EQ(vnv_close(&f.heap), VNV_OK);
+        CHECK_EQ(vnv_format(&f.heap, &f.cfg), VNV_OK); /* (an open heap: abandoned first) */
+    }
+    free(ids);
     fx_free(&f);
 }
 
@@ -575,6 +602,7 @@ int main(void)
     RUN(test_copied_control_block);
     RUN(test_format_or_open_of_a_heap_in_use);
     RUN(test_old_counter_hint);
+    RUN(test_formats_in_a_row_never_reissue);
     RUN(test_abandoned_in_callback_stays_closed);
     RUN(test_free_root_clears_it);
     RUN(test_persist_statistics);

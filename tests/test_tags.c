@@ -331,6 +331,29 @@ static void test_damaged_records(void)
     /* the next reservation overwrites the smaller record, 0 */
     CHECK(memcmp(f.nv + VNV_SUPERBLOCK_SIZE, image + VNV_SUPERBLOCK_SIZE, 16) != 0);
     CHECK(memcmp(r1 + 4, &more, 8) == 0);
+    vnv_abandon(&f.heap);
+    /* an intact record past the tag space (forged: no device counts that far) counts as
+     * none. Believed, it left the counter where tags wrap, reservations stopped, and every
+     * reset issued the same handle again (an outside review's finding). */
+    const uint64_t tags = (UINT64_MAX >> f.heap.unit_bits) - 1u;
+    const uint64_t forged[] = {tags, tags + 1000u, UINT64_MAX - 100u, UINT64_MAX};
+    for (uint32_t k = 0; k < 4; k++) {
+        memcpy(f.nv, image, NV);
+        memcpy(r1, f.nv + VNV_SUPERBLOCK_SIZE, 16u);
+        memcpy(r1 + 4, &forged[k], 8);
+        crc = vnv_img_crc32(0, r1, 12);
+        memcpy(r1 + 12, &crc, 4);
+        vnv_obj_t got[3];
+        for (int life = 0; life < 3; life++) {
+            REQUIRE(fx_reboot(&f) == VNV_OK); /* (a reset each time: nothing checkpointed) */
+            CHECK(f.heap.alloc_count < tags);
+            CHECK_EQ(vnv_alloc(&f.heap, 8, NULL, &got[life]), VNV_OK);
+            CHECK_EQ(reserves(&f), 1);
+            for (int j = 0; j < life; j++)
+                CHECK(!vnv_same(got[life], got[j]));
+        }
+        vnv_abandon(&f.heap);
+    }
     free(image);
     fx_free(&f);
 }

@@ -24,11 +24,16 @@
 
 _Static_assert(2u * TAGS_RECORD == TAGS_AREA_SIZE, "two records fill the area");
 
-/* The value of an intact record, or 0 (none: blank, torn or foreign). */
-static uint64_t record_value(const uint8_t *r)
+/* The value of an intact record, or 0 (none: blank, torn or foreign). A value past the tag
+ * space counts as none: no device counts that far (2^53 allocations), so it was forged, and
+ * believing it would leave the counter where tags wrap and no reservation can be made. */
+static uint64_t record_value(const struct vnv_heap *h, const uint8_t *r)
 {
-    return get_le32(r) == TAGS_MAGIC && get_le32(r + 12) == vnv_crc32(0, r, 12) ? get_le64(r + 4)
-                                                                                : 0u;
+    uint64_t v = get_le64(r + 4);
+    return get_le32(r) == TAGS_MAGIC && get_le32(r + 12) == vnv_crc32(0, r, 12) &&
+                   v < (UINT64_MAX >> h->unit_bits) - 1u
+               ? v
+               : 0u;
 }
 
 static void record_encode(uint8_t *r, uint64_t upto)
@@ -44,7 +49,7 @@ int tags_load(struct vnv_heap *h, uint64_t *upto)
     int err = heap_read(h, TAGS_AREA_OFF, r, sizeof r);
     if (err)
         return err;
-    uint64_t a = record_value(r), b = record_value(r + TAGS_RECORD);
+    uint64_t a = record_value(h, r), b = record_value(h, r + TAGS_RECORD);
     h->tag_next = a > b ? 1u : 0u; /* the next reservation overwrites the smaller one */
     *upto = a > b ? a : b;
     return VNV_OK;
