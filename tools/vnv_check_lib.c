@@ -967,17 +967,21 @@ int vnv_check_image(const uint8_t *img, size_t len, const char *name, FILE *out,
     say(&c, "allocators: NV %s, RAM %s\n", nv ? nv->name : "unknown (custom?)",
         ram ? ram->name : "unknown (custom?)");
 
-    /* 2. the tag reservation: a torn record (a cut while it was written) is no damage */
-    uint64_t reserved = 0;
+    /* 2. the tag reservation: a torn record (a cut while it was written) is no damage, nor
+     * is one past the tag space (open ignores it) */
+    uint64_t reserved = 0, tag_end = (UINT64_MAX >> g.unit_bits) - 1u;
     for (unsigned r = 0; r < 2; r++) {
         const uint8_t *t = img + SB_SIZE + 16u * r;
         int intact = le32(t) == TAG_MAGIC && le32(t + 12) == crc32(0, t, 12);
-        if (intact && le64(t + 4) > reserved)
+        if (intact && le64(t + 4) >= tag_end)
+            say(&c, "tag reservation %u: %" PRIu64 ", past the tag space (forged?): ignored\n",
+                r, le64(t + 4));
+        else if (intact && le64(t + 4) > reserved)
             reserved = le64(t + 4);
-        if (intact)
+        if (intact && le64(t + 4) < tag_end)
             say(&c, "tag reservation %u: allocation counter up to %" PRIu64 "\n", r,
                 le64(t + 4));
-        else
+        else if (!intact)
             say(&c, "tag reservation %u: %s\n", r, le32(t) == TAG_MAGIC
                 ? "torn (a cut while it was written; the other one counts)" : "none");
     }

@@ -1,5 +1,5 @@
 /*
- * mkhostile - write damaged storage images (format 4) for the vnv-check regression tests:
+ * mkhostile - write damaged storage images (format 5) for the vnv-check regression tests:
  * each one starts as a valid image made by the library, gets one field forged, and (unless
  * the text says otherwise) has its checksums recomputed (tests/support/image_crc.c), so only
  * the forged field is wrong:
@@ -252,6 +252,17 @@ int main(int argc, char **argv)
     vnv_img_put32(img, NV, ck + VNV_IMG_CK_NREC, 0x40000000u);
     vnv_img_fix_checksums(img, NV);
     if (save(dir, "nrec_overflow.img", NV))
+        return 1;
+
+    /* an intact tag reservation record (FORMAT.md 1.1) at 2^64 - 1, past the tag space:
+     * forged, ignored by open and reported, not a problem */
+    memcpy(img, base, NV);
+    uint8_t *tag = img + 64u + 16u;
+    vnv_img_put32(img, NV, 64u + 16u, 0x52564E56u);
+    vnv_img_put32(img, NV, 64u + 20u, 0xFFFFFFFFu);
+    vnv_img_put32(img, NV, 64u + 24u, 0xFFFFFFFFu);
+    vnv_img_put32(img, NV, 64u + 28u, vnv_img_crc32(0, tag, 12));
+    if (save(dir, "tag_forged.img", NV))
         return 1;
 
     /* one record, naming the 600-byte object as partial with 16-byte blocks (a 5-byte

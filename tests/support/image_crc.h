@@ -1,6 +1,6 @@
 /*
  * image_crc.h - the one place in the tests that knows the checksums of a storage image
- * (docs/FORMAT.md, format version 4) and where the fields they cover sit.
+ * (docs/FORMAT.md, format version 5) and where the fields they cover sit.
  *
  * The image fuzzer (tests/fuzz/fuzz_image.c) and the vnv-check regression images
  * (tests/image/mkhostile.c, mkimage.c) edit images and then recompute the checksums through
