@@ -58,7 +58,7 @@ static void t_event(unsigned kind)
 
 static void t_write_seen(uint32_t off, uint32_t len)
 {
-    /* the two checkpoint slots: [superblock end, first home) (docs/FORMAT.md) */
+    /* the two checkpoint slots: [tag area end, first home) (docs/FORMAT.md) */
     if (!T.waiting || off < T.ck_lo || off >= bench_heap.nv_off)
         return;
     if (len == 16 && (off - T.ck_lo) % bench_heap.ckpt_cap == 0)

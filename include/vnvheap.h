@@ -110,17 +110,17 @@ extern "C" {
  * starts the counter at a 32-bit hash h of the RAM buffer's and the storage's addresses
  * times 2^16 on a fresh storage, or past the largest counter an earlier heap left on it,
  * by 1 + h: two heaps open at once, or a heap before and after a format (more than 2^19
- * formats in a row), issue different handles, and one passed to the wrong heap is refused
+ * formats in a row with b <= 11), issue different handles, and one passed to the wrong heap is refused
  * (INVAL) unless the two counters ran into each other. Tags never
- * repeat: the counter would need 2^53 allocations to wrap (285 years at a million per
- * second), so a handle that was freed stays rejected with VNV_ERR_INVAL for the device's
+ * repeat: the counter has 2^53 values before it wraps (285 years at a million allocations
+ * per second; resets skip some, below), so a handle that was freed stays rejected with VNV_ERR_INVAL for the device's
  * lifetime, however often its home is reused. Resets included: an object allocated after
  * the last checkpoint is gone after a reset, but its handle, kept outside the heap (another
  * heap, a log, a message), names nothing then and is never issued again. The counter is
  * reserved ahead on storage (VNV_TAG_AREA_SIZE bytes after the superblock, docs/FORMAT.md
  * 1.1; vnv_alloc writes it, see there) and vnv_open goes on past the reservation: a reset
  * skips the rest of it, at most 2^20 tags and at most about as many as the run before it
- * issued (or 256). A forged value passes only if it names a live
+ * issued (or 256; up to 2^20 in the run right after vnv_format). A forged value passes only if it names a live
  * object's unit and its exact tag: probability at most (live objects) / 2^53 per try, since
  * only issued tags (at most the allocation count) name anything. The all-zero handle
  * VNV_NULL is never valid. Stored inside objects, a handle takes 8 bytes. */
@@ -219,7 +219,8 @@ struct vnv_stats {
     uint32_t restores;          /* RAM buffer rebuilt from a checkpoint */
     uint32_t tag_reserves;      /* 16-byte tag reservations vnv_alloc wrote (see "handles"):
                                    the first allocation after vnv_open, then 256, 512, ...
-                                   allocations later, doubling up to 2^20 */
+                                   allocations later, doubling up to 2^20; after vnv_format
+                                   none in the first 2^20, then one per 2^20 */
     uint32_t nv_leaked;         /* always 0 (this format cannot leak storage) */
     uint32_t nv_parked;         /* always 0 (this format has no parked homes) */
     uint32_t nv_quarantined;    /* storage bytes freed since the last checkpoint: reusable
@@ -300,9 +301,10 @@ struct vnv_heap {
  *   what changed since its last checkpoint is dropped).
  * Time: O(buffer_size / 64 + units / 32). Storage: reads 8 bytes of each checkpoint header
  *   and the tag reservation area (the old allocation counter, where the new one starts: see
- *   handles; a read error only loses that hint), voids both headers, writes the tag
- *   reservation area (32 bytes), the superblock and an empty checkpoint (header + MAP); two
- *   syncs.
+ *   handles; a read error only loses that hint), voids the superblock's first 48 bytes
+ *   (sync), voids both slot headers, writes the tag reservation area (32 bytes), an empty
+ *   checkpoint (header + MAP; two syncs) and the superblock (sync): four syncs
+ *   (docs/FORMAT.md section 1).
  */
 int vnv_format(struct vnv_heap *h, const struct vnv_config *cfg);
 
@@ -396,11 +398,12 @@ bool vnv_is_open(const struct vnv_heap *h);
  *   (it is written home, with its header, when first flushed or evicted); else one write of
  *   HDR + n bytes (+ the 16-byte void of the older checkpoint, once per checkpoint interval).
  *   Plus the tag reservation (see handles) when the counter reaches it: one 16-byte write
- *   and a sync, in one critical section, before the handle is issued - at the first
+ *   and a sync (each a critical section of its own), before the handle is issued - at the first
  *   allocation after vnv_open, then after 256, 512, ... more, doubling up to every 2^20
  *   (after vnv_format, the first 2^20 write none). stats.tag_reserves counts them. If that
- *   write or sync fails: IO, and nothing is allocated; a call that fails after it (NOSPC,
- *   NOMEM, BUDGET while making room) keeps the reservation it wrote.
+ *   write or sync fails: IO, and nothing is allocated (INVAL if a checkpoint deferred into
+ *   it closed the heap); a call that fails after it (NOSPC, NOMEM, BUDGET or IO while making
+ *   room or writing home) keeps the reservation it wrote.
  *   NOSPC may be transient: homes freed since the last checkpoint are reusable after the
  *   next one (stats.nv_quarantined).
  */

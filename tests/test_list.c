@@ -1149,7 +1149,8 @@ static void injection_sweep(int cold)
     }
     fprintf(stderr, "  %s: %u trials, %u operations failed and left the list as before\n",
             cold ? "cold" : "warm", trials, failed_ops);
-    CHECK(failed_ops > 10); /* allocations and frees do no I/O: fewer places fail */
+    CHECK(failed_ops > 10); /* allocations and frees do no I/O but a tag reservation: fewer
+                               places fail */
     free(b.image);
     fx_free(&f);
 }

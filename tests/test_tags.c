@@ -12,6 +12,7 @@
 
 #include "fixture.h"
 #include "image_crc.h"
+#include "persist_hook.h"
 #include "rng.h"
 #include "vtest.h"
 
@@ -206,6 +207,38 @@ static void test_power_cut_in_every_byte_of_a_reservation(void)
     fx_free(&f);
 }
 
+/* A power-fail request during the reservation's write: deferred to the end of that write's
+ * critical section, its checkpoint runs between the write and the sync (each a section of
+ * its own). The allocation then completes; a reset to that checkpoint goes on past the
+ * handle it issued. */
+static void test_checkpoint_inside_a_reservation(void)
+{
+    struct fixture f;
+    uint8_t *image = malloc(NV);
+    REQUIRE(image != NULL);
+    REQUIRE(hook_format(&f, image, NV, RAM, DIRTY) == VNV_OK);
+    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+    REQUIRE(fx_reboot(&f) == VNV_OK);
+    uint64_t s0 = f.emu.sync_calls;
+    hook_arm(1, 0); /* the next write: the reservation's */
+    vnv_obj_t o;
+    CHECK_EQ(vnv_alloc(&f.heap, 8, NULL, &o), VNV_OK);
+    CHECK_EQ(hook_result(), VNV_PERSIST_DEFERRED);
+    CHECK_EQ(reserves(&f), 1);
+    struct vnv_stats st;
+    CHECK_EQ(vnv_stats(&f.heap, &st), VNV_OK);
+    CHECK_EQ(st.persists, 1);
+    CHECK_EQ(f.emu.sync_calls - s0, 3); /* the checkpoint's two, then the reservation's */
+    memcpy(f.nv, image, NV); /* a reset right after that checkpoint */
+    vnv_obj_t next;
+    REQUIRE(fx_reboot(&f) == VNV_OK);
+    CHECK_EQ(vnv_alloc(&f.heap, 8, NULL, &next), VNV_OK);
+    CHECK(tag_of(&f, next) > tag_of(&f, o));
+    CHECK_EQ(HEAP_CHECK(&f.heap), VNV_OK);
+    free(image);
+    fx_free(&f);
+}
+
 /* Many lives, each cut at a random byte of its storage writes, random work in between
  * (allocations, frees, writes, flushes, checkpoints): every handle an allocation returned
  * while the power was on is unique over all lives. */
@@ -318,19 +351,16 @@ static void test_damaged_records(void)
     }
     /* an intact record 1 above record 0 (what the next reservation would write) */
     memcpy(f.nv, image, NV);
-    uint8_t *r1 = f.nv + VNV_SUPERBLOCK_SIZE + 16u;
-    memcpy(r1, f.nv + VNV_SUPERBLOCK_SIZE, 16u);
+    const uint8_t *r1 = f.nv + VNV_SUPERBLOCK_SIZE + 16u;
     uint64_t more = reserved + 1000u;
-    memcpy(r1 + 4, &more, 8); /* (little-endian host: the format's byte order) */
-    uint32_t crc = vnv_img_crc32(0, r1, 12);
-    memcpy(r1 + 12, &crc, 4);
+    vnv_img_put_tag_record(f.nv, NV, 1, more);
     REQUIRE(fx_reboot(&f) == VNV_OK);
     CHECK_EQ(f.heap.alloc_count, more);
     CHECK_EQ(vnv_alloc(&f.heap, 8, NULL, &o), VNV_OK);
     CHECK_EQ(tag_of(&f, o), more + 1u);
     /* the next reservation overwrites the smaller record, 0 */
     CHECK(memcmp(f.nv + VNV_SUPERBLOCK_SIZE, image + VNV_SUPERBLOCK_SIZE, 16) != 0);
-    CHECK(memcmp(r1 + 4, &more, 8) == 0);
+    CHECK(memcmp(r1 + 4, &more, 8) == 0); /* (little-endian host: the format's order) */
     vnv_abandon(&f.heap);
     /* an intact record past the tag space (forged: no device counts that far) counts as
      * none. Believed, it left the counter where tags wrap, reservations stopped, and every
@@ -339,10 +369,7 @@ static void test_damaged_records(void)
     const uint64_t forged[] = {tags, tags + 1000u, UINT64_MAX - 100u, UINT64_MAX};
     for (uint32_t k = 0; k < 4; k++) {
         memcpy(f.nv, image, NV);
-        memcpy(r1, f.nv + VNV_SUPERBLOCK_SIZE, 16u);
-        memcpy(r1 + 4, &forged[k], 8);
-        crc = vnv_img_crc32(0, r1, 12);
-        memcpy(r1 + 12, &crc, 4);
+        vnv_img_put_tag_record(f.nv, NV, 1, forged[k]);
         vnv_obj_t got[3];
         for (int life = 0; life < 3; life++) {
             REQUIRE(fx_reboot(&f) == VNV_OK); /* (a reset each time: nothing checkpointed) */
@@ -364,6 +391,7 @@ int main(void)
     RUN(test_reservations_double);
     RUN(test_reservation_io_error);
     RUN(test_power_cut_in_every_byte_of_a_reservation);
+    RUN(test_checkpoint_inside_a_reservation);
     RUN(test_random_lives_never_reissue);
     RUN(test_damaged_records);
     return vtest_summary();

@@ -136,7 +136,8 @@ int vnv_list_destroy(struct vnv_heap *h, vnv_obj_t list);
  * the old tail's next (back) / old head's prev (front) link through vnv_write: a
  * non-resident old end is written through (8 bytes), never loaded. Storage: the
  * allocation (header + node in one write when it does not fit in RAM) + that link write
- * (none when the old end is resident, as in a FIFO: the newest node stays in RAM).
+ * (none when the old end is resident, as in a FIFO: the newest node stays in RAM), and
+ * the allocation's tag reservation when one falls due (vnv_alloc).
  * If the link cannot be written the push is backed out (the new node freed). O(elem_size).
  */
 int vnv_list_push_back(struct vnv_heap *h, vnv_obj_t list, const void *value);

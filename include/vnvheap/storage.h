@@ -14,7 +14,7 @@
  *   - after a failed write the content of the range is unspecified (partly written);
  *   - a callback may be invoked from the power-failure interrupt (by vnv_persist_all), but
  *     never while another callback of the same storage is running: the heap defers the
- *     checkpoint until an in-flight transaction has finished.
+ *     checkpoint until an in-flight transaction (a sync included) has finished.
  */
 #ifndef VNVHEAP_STORAGE_H
 #define VNVHEAP_STORAGE_H

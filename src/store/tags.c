@@ -5,7 +5,7 @@
  * on outside the heap (another heap, a log, a message), so vnv_open must not go on from the
  * checkpoint's counter. The counter is reserved ahead instead, in an area of its own right
  * after the superblock that no checkpoint writes (docs/FORMAT.md section 1.1): two 16-byte
- * records, written in turn, each a counter value below which tags may have been issued. A
+ * records, written in turn, each a counter value up to which tags may have been issued. A
  * record is written and synced before the first tag past the previous one is issued, and
  * vnv_open goes on from the larger intact record: a torn record fails its CRC and the other
  * one, never overwritten by the same reservation, still covers every tag issued.
@@ -86,12 +86,15 @@ int tags_reserve(struct vnv_heap *h)
     uint8_t r[TAGS_RECORD];
     record_encode(r, upto);
     struct vnv_iovec iov = {r, sizeof r};
-    /* write and sync in one section: no checkpoint starts while the device is busy */
-    sec_enter(h);
+    /* each a critical section of its own, like every storage transaction: a checkpoint
+     * never starts while the device is busy, and waits for one of them only. One deferred
+     * to the end of either leaves the counter alone. */
     int err = heap_writev(h, TAGS_AREA_OFF + h->tag_next * TAGS_RECORD, &iov, 1);
-    if (!err)
+    if (!err) {
+        sec_enter(h);
         err = vnv_storage_sync(&h->storage);
-    sec_leave(h); /* (may run a deferred checkpoint: it leaves the counter alone) */
+        sec_leave(h);
+    }
     if (heap_is_dead(h))
         return VNV_ERR_INVAL; /* closed itself in that checkpoint (heap_die) */
     if (err)

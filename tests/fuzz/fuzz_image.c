@@ -1,5 +1,5 @@
 /*
- * fuzz_image.c - libFuzzer harness over storage images (format 4): every byte of an image
+ * fuzz_image.c - libFuzzer harness over storage images (format 5): every byte of an image
  * is hostile.
  *
  * Input: [scenario][flags] then up to 32 mutations [kind][index][offset lo][offset hi]
@@ -13,8 +13,8 @@
  * group's undo log starts) / from the loaded slot's NV map; bit 2: xor instead of set; bit
  * 3: the bytes are the 8-byte handle of known object bytes[0], bit 4 (without bit 3): its
  * 4-byte size) and, if flags bit 0 is set, recomputes every checksum of the format
- * (tests/support/image_crc.c: the one place that knows them: superblock, both slots with
- * their undo logs, the header at every START unit), so the image is crafted rather than
+ * (tests/support/image_crc.c: the one place that knows them: superblock, the tag
+ * reservation records, both slots with their undo logs, the header at every START unit), so the image is crafted rather than
  * merely damaged. Anchoring the offsets to objects and slots keeps the committed inputs
  * meaningful when the layout moves.
  *

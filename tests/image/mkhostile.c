@@ -257,11 +257,7 @@ int main(int argc, char **argv)
     /* an intact tag reservation record (FORMAT.md 1.1) at 2^64 - 1, past the tag space:
      * forged, ignored by open and reported, not a problem */
     memcpy(img, base, NV);
-    uint8_t *tag = img + 64u + 16u;
-    vnv_img_put32(img, NV, 64u + 16u, 0x52564E56u);
-    vnv_img_put32(img, NV, 64u + 20u, 0xFFFFFFFFu);
-    vnv_img_put32(img, NV, 64u + 24u, 0xFFFFFFFFu);
-    vnv_img_put32(img, NV, 64u + 28u, vnv_img_crc32(0, tag, 12));
+    vnv_img_put_tag_record(img, NV, 1, UINT64_MAX);
     if (save(dir, "tag_forged.img", NV))
         return 1;
 

@@ -1,4 +1,4 @@
-/* image_crc.c - checksums of a storage image, format version 4 (see image_crc.h). */
+/* image_crc.c - checksums of a storage image, format version 5 (see image_crc.h). */
 #include "image_crc.h"
 
 #define CK_MAGIC 0x43564E56u
@@ -340,8 +340,28 @@ unsigned vnv_img_fix_object_headers(uint8_t *img, size_t len)
     return n;
 }
 
+#define TAG_AREA 64u /* after the superblock */
+#define TAG_MAGIC 0x52564E56u
+
+void vnv_img_fix_tag_records(uint8_t *img, size_t len)
+{
+    for (uint32_t r = TAG_AREA; r < TAG_AREA + 32u; r += 16u)
+        if (len >= r + 16u && vnv_img_get32(img, len, r) == TAG_MAGIC)
+            vnv_img_put32(img, len, r + 12u, vnv_img_crc32(0, img + r, 12));
+}
+
+void vnv_img_put_tag_record(uint8_t *img, size_t len, unsigned which, uint64_t value)
+{
+    uint32_t r = TAG_AREA + 16u * (which & 1u);
+    vnv_img_put32(img, len, r, TAG_MAGIC);
+    vnv_img_put32(img, len, r + 4u, (uint32_t)value);
+    vnv_img_put32(img, len, r + 8u, (uint32_t)(value >> 32));
+    vnv_img_fix_tag_records(img, len);
+}
+
 void vnv_img_fix_checksums(uint8_t *img, size_t len)
 {
+    vnv_img_fix_tag_records(img, len);
     vnv_img_fix_object_headers(img, len);
     vnv_img_fix_checkpoints(img, len);
     vnv_img_fix_superblock(img, len);

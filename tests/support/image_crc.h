@@ -104,5 +104,10 @@ void vnv_img_fix_checkpoints(uint8_t *img, size_t len);
 unsigned vnv_img_fix_object_headers(uint8_t *img, size_t len);
 /* All of the above, in dependency order (objects, checkpoints, superblock). */
 void vnv_img_fix_checksums(uint8_t *img, size_t len);
+/* Tag reservation record `which` (0 or 1, docs/FORMAT.md 1.1): write it intact, holding
+ * `value`; or, in vnv_img_fix_tag_records (part of vnv_img_fix_checksums), recompute the CRC
+ * of each record whose magic matches. No-op outside the image. */
+void vnv_img_put_tag_record(uint8_t *img, size_t len, unsigned which, uint64_t value);
+void vnv_img_fix_tag_records(uint8_t *img, size_t len);
 
 #endif
