@@ -303,8 +303,9 @@ struct vnv_heap {
  *   and the tag reservation area (the old allocation counter, where the new one starts: see
  *   handles; a read error only loses that hint), voids the superblock's first 48 bytes
  *   (sync), voids both slot headers, writes the tag reservation area (32 bytes), an empty
- *   checkpoint (header + MAP; two syncs) and the superblock (sync): four syncs
- *   (docs/FORMAT.md section 1).
+ *   checkpoint (header + MAP; two syncs), the superblock but its magic (sync), then the
+ *   magic (sync): five syncs (docs/FORMAT.md section 1). A cut anywhere in it leaves the old
+ *   heap, no heap (NOHEAP) or the new one, never a damaged image.
  */
 int vnv_format(struct vnv_heap *h, const struct vnv_config *cfg);
 

@@ -286,11 +286,17 @@ int vnv_format(struct vnv_heap *h, const struct vnv_config *cfg)
     h->slot = 1; /* so that the first checkpoint goes to slot A */
     if (!err)
         err = ckpt_write(h, CKPT_FLAG_CLEAN);
+    /* The superblock without its magic first, then the magic: a cut inside it leaves no
+     * magic (NOHEAP, format again), never a magic over a torn rest (CORRUPT: damage). */
     uint8_t sb[VNV_SUPERBLOCK_SIZE];
     superblock_encode(h, sb);
-    struct vnv_iovec iov = {sb, sizeof sb};
+    struct vnv_iovec rest = {sb + 8, sizeof sb - 8u}, magic = {sb, 8};
     if (!err)
-        err = heap_writev(h, 0, &iov, 1);
+        err = heap_writev(h, 8, &rest, 1);
+    if (!err)
+        err = vnv_storage_sync(&h->storage);
+    if (!err)
+        err = heap_writev(h, 0, &magic, 1);
     if (!err)
         err = vnv_storage_sync(&h->storage);
     if (err)

@@ -239,6 +239,78 @@ static void test_checkpoint_inside_a_reservation(void)
     fx_free(&f);
 }
 
+/* A vnv_format over a used heap cut at every byte it writes (its tag area among them), or
+ * failing at each of its writes and syncs: the storage then holds the old heap (nothing
+ * landed yet), no heap (NOHEAP) or the new, empty one - never a damaged one - and no handle
+ * of the old heap names anything in a new one or comes back from it. A cut inside the
+ * final superblock write left a magic over a torn superblock: CORRUPT, a heap that must not
+ * be formatted away (found by this test; the magic is now written last). */
+static void test_format_cut_anywhere(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+    f.wipe = 0;
+    vnv_obj_t old[6];
+    for (int i = 0; i < 6; i++)
+        CHECK_EQ(vnv_alloc(&f.heap, 40, NULL, &old[i]), VNV_OK);
+    CHECK_EQ(vnv_set_root(&f.heap, old[0]), VNV_OK);
+    CHECK_EQ(vnv_close(&f.heap), VNV_OK);
+    uint8_t *image = malloc(NV);
+    REQUIRE(image != NULL);
+    memcpy(image, f.nv, NV);
+    uint64_t b0 = f.emu.write_bytes, w0 = f.emu.write_calls, s0 = f.emu.sync_calls;
+    CHECK_EQ(vnv_format(&f.heap, &f.cfg), VNV_OK);
+    uint32_t bytes = (uint32_t)(f.emu.write_bytes - b0), writes = (uint32_t)(f.emu.write_calls - w0);
+    uint32_t syncs = (uint32_t)(f.emu.sync_calls - s0);
+    CHECK_EQ(syncs, 5); /* (the header's count) */
+    vnv_abandon(&f.heap);
+    uint32_t noheap = 0, fresh = 0, kept = 0;
+    for (uint32_t k = 0; k < bytes + writes + syncs; k++) {
+        memcpy(f.nv, image, NV);
+        vnv_emu_power_on(&f.emu);
+        if (k < bytes)
+            vnv_emu_cut_power_after(&f.emu, k);
+        else if (k < bytes + writes)
+            f.emu.fail_write_in = k - bytes + 1u;
+        else
+            f.emu.fail_sync_in = k - bytes - writes + 1u;
+        int err = vnv_format(&f.heap, &f.cfg);
+        CHECK(k < bytes ? err == VNV_OK : err == VNV_ERR_IO); /* (a cut is silent) */
+        vnv_abandon(&f.heap);
+        f.emu.fail_write_in = f.emu.fail_sync_in = 0;
+        err = fx_reboot(&f);
+        CHECK(err == VNV_OK || err == VNV_ERR_NOHEAP);
+        if (err != VNV_OK) {
+            noheap++;
+            continue;
+        }
+        vnv_obj_t root = VNV_NULL, o;
+        uint8_t x;
+        CHECK_EQ(vnv_root(&f.heap, &root), VNV_OK);
+        if (vnv_same(root, old[0])) { /* nothing of the format landed: the old heap, whole */
+            kept++;
+            for (int i = 0; i < 6; i++)
+                CHECK_EQ(vnv_read(&f.heap, old[i], 0, &x, 1), VNV_OK);
+            vnv_abandon(&f.heap);
+            continue;
+        }
+        fresh++;
+        CHECK(vnv_is_null(root)); /* the new, empty heap */
+        for (int i = 0; i < 6; i++)
+            CHECK_EQ(vnv_read(&f.heap, old[i], 0, &x, 1), VNV_ERR_INVAL);
+        for (int i = 0; i < 6; i++) {
+            CHECK_EQ(vnv_alloc(&f.heap, 40, NULL, &o), VNV_OK);
+            for (int j = 0; j < 6; j++)
+                CHECK(!vnv_same(o, old[j]));
+        }
+        CHECK_EQ(HEAP_CHECK(&f.heap), VNV_OK);
+        vnv_abandon(&f.heap);
+    }
+    CHECK(noheap > 0 && fresh > 0 && kept > 0);
+    free(image);
+    fx_free(&f);
+}
+
 /* Many lives, each cut at a random byte of its storage writes, random work in between
  * (allocations, frees, writes, flushes, checkpoints): every handle an allocation returned
  * while the power was on is unique over all lives. */
@@ -392,6 +464,7 @@ int main(void)
     RUN(test_reservation_io_error);
     RUN(test_power_cut_in_every_byte_of_a_reservation);
     RUN(test_checkpoint_inside_a_reservation);
+    RUN(test_format_cut_anywhere);
     RUN(test_random_lives_never_reissue);
     RUN(test_damaged_records);
     return vtest_summary();
