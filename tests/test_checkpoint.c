@@ -703,7 +703,7 @@ static void test_lost_ram_inside_a_call(void)
 {
     unsigned died = 0;
     for (uint32_t at = 1; at < 12; at++) {
-        for (int call = 0; call < 3; call++) {
+        for (int call = 0; call < 4; call++) {
             struct fixture f;
             REQUIRE(dd_format(&f, RAM, DIRTY) == VNV_OK);
             uint8_t v[64], big[400], got[64];
@@ -714,15 +714,25 @@ static void test_lost_ram_inside_a_call(void)
             CHECK_EQ(vnv_alloc(&f.heap, sizeof v, v, &n), VNV_OK);
             CHECK_EQ(vnv_unload(&f.heap, n), VNV_OK);                   /* on storage */
             CHECK_EQ(vnv_set_root(&f.heap, o), VNV_OK);
+            if (call == 3) { /* the first allocation after a reopen: its tag reservation */
+                f.wipe = 0;
+                CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+                REQUIRE(fx_reboot(&f) == VNV_OK);
+            }
             f.wipe = 1;
             dd.writes = 0;
             dd.at = at;
+            x = VNV_NULL;
             if (call == 0)
                 (void)vnv_unload(&f.heap, o); /* flush, then evict */
             else if (call == 1)
                 (void)vnv_write(&f.heap, n, 0, big, 8); /* through, copy on write */
-            else
+            else if (call == 2)
                 (void)vnv_alloc(&f.heap, sizeof big, big, &x); /* home */
+            else /* reservation write, then RAM: the heap dies before the handle is issued */
+                CHECK_EQ(vnv_alloc(&f.heap, 8, v, &x), at == 1 ? VNV_ERR_INVAL : VNV_OK);
+            if (call == 3 && at == 1)
+                CHECK(vnv_is_null(x));
             if (dd.writes < at) { /* fewer writes than `at`: nothing happened */
                 fx_free(&f);
                 continue;
@@ -744,7 +754,8 @@ static void test_lost_ram_inside_a_call(void)
         }
     }
     printf("  lost RAM inside a call: the heap closed itself inside %u calls\n", died);
-    CHECK(died >= 2); /* (the unload and the write at least; the alloc writes only when it goes home) */
+    CHECK(died >= 3); /* (the unload, the write and the reservation at least; the allocs
+                         write otherwise only when they go home) */
 }
 
 #if !VNV_MINIMAL

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fixture.h"
+#include "image_crc.h"
 #include "vtest.h"
 
 static struct vnv_stats stats(struct fixture *f)
@@ -289,7 +290,26 @@ static void test_old_counter_hint(void)
         CHECK_EQ(vnv_alloc(&f.heap, sizeof v, &v, &o), VNV_OK);
         CHECK_EQ(vnv_close(&f.heap), VNV_OK);
     }
+    /* an intact tag reservation record is a hint under the same bound: one in the top half
+     * (below the end of the tag space, where open would believe it) is ignored too */
+    memset(f.nv + at[0], 0, 8);
+    memset(f.nv + at[1], 0, 8);
+    vnv_img_put_tag_record(f.nv, 16384, 0, 2u * room);
+    CHECK_EQ(vnv_format(&f.heap, &f.cfg), VNV_OK);
+    CHECK_EQ(f.heap.alloc_count, fresh);
+    CHECK_EQ(vnv_close(&f.heap), VNV_OK);
+    vnv_img_put_tag_record(f.nv, 16384, 0, 2u * room - 3u);
+    vnv_img_put_tag_record(f.nv, 16384, 1, 0);
+    CHECK_EQ(vnv_format(&f.heap, &f.cfg), VNV_OK);
+    CHECK(f.heap.alloc_count > 2u * room - 3u);
+    CHECK_EQ(vnv_close(&f.heap), VNV_OK);
     /* the tag reservation format wrote (2^20 ahead) is a hint as well, the larger one here */
+    memset(f.nv + at[0], 0, 8);
+    memset(f.nv + at[1], 0, 8);
+    memset(f.nv + VNV_SUPERBLOCK_SIZE, 0, VNV_TAG_AREA_SIZE);
+    CHECK_EQ(vnv_format(&f.heap, &f.cfg), VNV_OK);
+    CHECK_EQ(f.heap.alloc_count, fresh); /* (no hint left) */
+    CHECK_EQ(vnv_close(&f.heap), VNV_OK);
     CHECK_EQ(vnv_format(&f.heap, &f.cfg), VNV_OK);
     CHECK(f.heap.alloc_count > fresh + ((uint64_t)1 << 20));
     CHECK(f.heap.alloc_count - fresh - ((uint64_t)1 << 20) <= ((uint64_t)1 << 32));

@@ -219,7 +219,6 @@ static int set_link(struct vnv_heap *h, vnv_obj_t list, uint64_t node, unsigned 
     return dead_node(h, err);
 }
 
-
 /* Free `node` if it still is a node of this list, whose element size is `es` (a freed
  * handle, or one whose home now holds an object of another size, is INVAL: already done). */
 static int free_if_ours(struct vnv_heap *h, vnv_obj_t list, uint32_t es, uint64_t node)
