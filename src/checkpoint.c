@@ -282,19 +282,19 @@ int ckpt_write(struct vnv_heap *h, uint32_t flags)
     int err = w.err ? w.err : vnv_storage_sync(&h->storage); /* body durable before header */
     if (err)
         return err;
-    uint8_t hdr[VNV_CKPT_HEADER_SIZE];
-    put_le32(hdr, CKPT_MAGIC);
-    put_le32(hdr + 4, h->seq + 1u);
-    put_le32(hdr + 8, w.pos);
-    put_le32(hdr + 12, 0);
-    put_le32(hdr + 16, nrec);
-    put_le32(hdr + 20, flags | (IN_GROUP(h) ? CKPT_FLAG_GROUP : 0u) | nundo << 16);
-    put_le64(hdr + 24, h->root);
-    put_le64(hdr + 32, h->alloc_count);
-    put_le64(hdr + 40, IN_GROUP(h) ? h->group_root : h->root);
-    cksum_add(&w.sum, hdr, sizeof hdr);
+    uint64_t groot = IN_GROUP(h) ? h->group_root : h->root;
+    uint32_t hw[VNV_CKPT_HEADER_SIZE / 4u] = { /* FORMAT.md 2.1; the checksum is 0 */
+        CKPT_MAGIC, h->seq + 1u, w.pos, 0, nrec,
+        flags | (IN_GROUP(h) ? CKPT_FLAG_GROUP : 0u) | nundo << 16,
+        (uint32_t)h->root, (uint32_t)(h->root >> 32),
+        (uint32_t)h->alloc_count, (uint32_t)(h->alloc_count >> 32),
+        (uint32_t)groot, (uint32_t)(groot >> 32)};
+    uint8_t *hdr = (uint8_t *)hw; /* each word to its little-endian bytes, in place */
+    for (uint32_t i = 0; i < VNV_CKPT_HEADER_SIZE / 4u; i++)
+        put_le32(hdr + 4u * i, hw[i]);
+    cksum_add(&w.sum, hdr, VNV_CKPT_HEADER_SIZE);
     put_le32(hdr + 12, cksum_end(&w.sum));
-    struct vnv_iovec iov = {hdr, sizeof hdr};
+    struct vnv_iovec iov = {hdr, VNV_CKPT_HEADER_SIZE};
     err = heap_writev(h, w.base, &iov, 1);
     if (!err)
         err = vnv_storage_sync(&h->storage);
@@ -304,7 +304,7 @@ int ckpt_write(struct vnv_heap *h, uint32_t flags)
          * finds and the protection of its homes stays right. If even that fails, the
          * heap cannot tell which of the two a reset finds (both are complete states),
          * nor protect both: it closes itself. */
-        memset(hdr, 0, sizeof hdr);
+        memset(hdr, 0, VNV_CKPT_HEADER_SIZE);
         if (heap_writev(h, w.base, &iov, 1) || vnv_storage_sync(&h->storage))
             heap_die(h, 0);
         return err;

@@ -210,22 +210,14 @@ static int reset_ram(struct vnv_heap *h)
 
 static void superblock_encode(const struct vnv_heap *h, uint8_t *b)
 {
-    memset(b, 0, VNV_SUPERBLOCK_SIZE);
-    put_le32(b, SB_MAGIC0);
-    put_le32(b + 4, SB_MAGIC1);
-    put_le32(b + 8, SB_VERSION);
-    put_le32(b + 12, h->storage.size);
-    put_le32(b + 16, h->max_dirty);
-    put_le32(b + 20, h->ckpt_off);
-    put_le32(b + 24, h->ckpt_cap);
-    put_le32(b + 28, h->nv_off);
-    put_le32(b + 32, h->nv_size);
-    put_le32(b + 36, h->arena_size);
-    put_le32(b + 40, name_hash(h->nv->name));
-    put_le32(b + 44, name_hash(h->ram->name));
-    put_le32(b + 48, h->unit);
-    put_le32(b + 52, h->units);
-    put_le32(b + 56, SB_FEATURES);
+    /* the 15 words at bytes 0..59 (FORMAT.md 1), then their CRC-32 */
+    const uint32_t w[15] = {SB_MAGIC0,      SB_MAGIC1,   SB_VERSION,
+                            h->storage.size, h->max_dirty, h->ckpt_off,
+                            h->ckpt_cap,    h->nv_off,    h->nv_size,
+                            h->arena_size,  name_hash(h->nv->name), name_hash(h->ram->name),
+                            h->unit,        h->units,     SB_FEATURES};
+    for (uint32_t i = 0; i < 15u; i++)
+        put_le32(b + 4u * i, w[i]);
     put_le32(b + 60, vnv_crc32(0, b, 60));
 }
 
