@@ -289,9 +289,11 @@ int ckpt_write(struct vnv_heap *h, uint32_t flags)
         (uint32_t)h->root, (uint32_t)(h->root >> 32),
         (uint32_t)h->alloc_count, (uint32_t)(h->alloc_count >> 32),
         (uint32_t)groot, (uint32_t)(groot >> 32)};
-    uint8_t *hdr = (uint8_t *)hw; /* each word to its little-endian bytes, in place */
+    uint8_t *hdr = (uint8_t *)hw;
+#if !VNV_META_IS_RECORD /* (little-endian machines hold the words in the format's order) */
     for (uint32_t i = 0; i < VNV_CKPT_HEADER_SIZE / 4u; i++)
-        put_le32(hdr + 4u * i, hw[i]);
+        put_le32(hdr + 4u * i, hw[i]); /* each word to its little-endian bytes, in place */
+#endif
     cksum_add(&w.sum, hdr, VNV_CKPT_HEADER_SIZE);
     put_le32(hdr + 12, cksum_end(&w.sum));
     struct vnv_iovec iov = {hdr, VNV_CKPT_HEADER_SIZE};
