@@ -82,7 +82,7 @@ extern "C" {
 #define VNV_PERSIST_ROUNDS 8
 #endif
 #ifndef VNV_PERSIST_BATCH
-#define VNV_PERSIST_BATCH 8 /* objects per checkpoint write transaction (stack use) */
+#define VNV_PERSIST_BATCH 8 /* a checkpoint write: 2x+4 pieces; x records if big-endian */
 #endif
 
 /* ---- sizes that the sizing formula uses ----------------------------------------------- */
@@ -154,7 +154,9 @@ struct vnv_heap;
  * code: it may call only the interrupt-safe functions (conventions above), which answer
  * as usual. On its own heap vnv_format, vnv_open and vnv_close are refused there
  * (VNV_ERR_BUSY), and every other call (objects, root, stats, check, checkpoint) returns
- * VNV_ERR_INVAL and changes nothing. Calls on another heap are not checked: their effects
+ * VNV_ERR_INVAL and changes nothing, except vnv_abandon: it closes the heap, which stays
+ * closed (vnv_persist_all returns INVAL; storage holds the checkpoint the callback was
+ * called for, if status is 0). Calls on another heap are not checked: their effects
  * are undefined if the interrupt stopped a call on that heap.
  */
 typedef int (*vnv_persist_cb)(void *user, int status, void *buf, size_t len);
@@ -501,14 +503,18 @@ int vnv_get_mut_exact(struct vnv_heap *h, vnv_obj_t obj, size_t size, void **ptr
 #if !VNV_MINIMAL
 /*
  * Pin a partial-dirtiness object for writing and mark the blocks overlapping
- * [off, off + len) dirty; `*ptr` points to the whole object. len 0 marks nothing.
+ * [off, off + len) dirty; `*ptr` points to the whole object. len 0 marks nothing. A plain
+ * object (vnv_alloc) has one block: a range with len > 0 marks all of it, as vnv_get_mut.
  * Errors: as vnv_get_mut; INVAL if the range is outside the object.
  */
 int vnv_get_mut_range(struct vnv_heap *h, vnv_obj_t obj, size_t off, size_t len, void **ptr);
 
 /*
- * While holding the writer pin of a partial object: mark more blocks dirty.
- * Errors: INVAL (not writer-pinned by get_mut_range, range outside), BUDGET.
+ * While holding the writer pin of a partial object: mark more blocks dirty. A plain object
+ * (vnv_alloc) has one block: marking any of it marks all of it (a vnv_get_mut* pin has
+ * done that already).
+ * Errors: INVAL (not resident and writer-pinned by vnv_get_mut* or vnv_get_mut_range,
+ * range outside), BUDGET.
  */
 int vnv_mark_dirty(struct vnv_heap *h, vnv_obj_t obj, size_t off, size_t len);
 
@@ -604,13 +610,16 @@ int vnv_set_root(struct vnv_heap *h, vnv_obj_t obj);
  * (the interrupted code runs it there); sections are short and bounded (README). Uses no
  * read-modify-write atomics. For each heap: writes, into the checkpoint slot that does not
  * hold the last one, the NV map + one record per resident object + its dirty bytes, never
- * more than vnv_persist_bound() bytes, as gather writes of at most VNV_PERSIST_BATCH records
- * and 2 x VNV_PERSIST_BATCH + 4 pieces each; syncs; then the header; syncs. Pieces: the NV
- * map 1; a resident object 1 (2 on big-endian targets) + 1 for a group member's pre-image
- * + 1 per run of dirty blocks of a block object; an entry of the open group's undo log 1.
- * So ceil(max(resident, 1) / VNV_PERSIST_BATCH) + ceil(undo / (2 x VNV_PERSIST_BATCH + 4))
- * + 1 write transactions when no block object is dirty, on a little-endian target (undo:
- * the group's undo entries, 0 outside a group, at most max_dirty_bytes / 12);
+ * more than vnv_persist_bound() bytes, as gather writes of at most 2 x VNV_PERSIST_BATCH + 4
+ * pieces each (on a big-endian target also at most VNV_PERSIST_BATCH records each: their
+ * encoded copies are on the stack); syncs; then the header; syncs. Pieces: the NV map 1; a
+ * resident object 1 (2 on big-endian targets) + 1 for a group member's pre-image + 1 per
+ * run of dirty blocks of a block object; an entry of the open group's undo log 1. So at
+ * most ceil(max(resident, 1) / VNV_PERSIST_BATCH) + ceil(undo / (2 x VNV_PERSIST_BATCH + 4))
+ * + 1 write transactions when no block object is dirty (undo: the group's undo entries, 0
+ * outside a group, at most max_dirty_bytes / 12); on a little-endian target with no group
+ * open and no block object dirty exactly ceil((1 + resident) / (2 x VNV_PERSIST_BATCH + 4))
+ * + 1;
  * calls on_persist; restores RAM if it was lost. A cut anywhere leaves the previous
  * checkpoint in place.
  * Where the checkpoint and on_persist run: in the caller (the interrupt) when the heap was

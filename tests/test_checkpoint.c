@@ -149,6 +149,38 @@ static void test_checkpoint_bytes_equal_budget(void)
     fx_free(&f);
 }
 
+/* The write transactions of a checkpoint of plain objects, no group open (vnv_persist_all
+ * in vnvheap.h): ceil((1 + resident) / (2 x VNV_PERSIST_BATCH + 4)) + 1 where a meta is its
+ * record (little-endian), else ceil(max(resident, 1) / VNV_PERSIST_BATCH) + 1. */
+static void test_checkpoint_write_count(void)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && \
+    !defined(VNV_TEST_ENCODED_RECORDS)
+    const uint32_t per_write = 2u * VNV_PERSIST_BATCH + 4u, first = 1u; /* (the NV map) */
+#else
+    const uint32_t per_write = VNV_PERSIST_BATCH, first = 0u;
+#endif
+    static const uint32_t counts[] = {0, 1, 7, 8, 9, 18, 19, 20, 21, 39, 40, 41};
+    for (unsigned c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+        struct fixture f;
+        REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+        vnv_obj_t o;
+        uint8_t v[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+        for (uint32_t i = 0; i < counts[c]; i++)
+            CHECK_EQ(vnv_alloc(&f.heap, sizeof v, v, &o), VNV_OK);
+        struct vnv_stats s;
+        CHECK_EQ(vnv_stats(&f.heap, &s), VNV_OK);
+        CHECK_EQ(s.resident_objects, counts[c]);
+        vnv_emu_reset_counters(&f.emu);
+        f.wipe = 0;
+        CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+        uint32_t pieces = first + (counts[c] ? counts[c] : (first ? 0u : 1u));
+        CHECK_EQ(f.emu.write_calls, (pieces + per_write - 1u) / per_write + 1u);
+        CHECK_EQ(f.emu.sync_calls, 2);
+        fx_free(&f);
+    }
+}
+
 static void test_restart_after_checkpoint(void)
 {
     struct fixture f;
@@ -1285,6 +1317,7 @@ int main(void)
 {
     RUN(test_resume_after_wipe_keeps_pointers);
     RUN(test_checkpoint_bytes_equal_budget);
+    RUN(test_checkpoint_write_count);
     RUN(test_restart_after_checkpoint);
     RUN(test_close_open);
     RUN(test_reset_without_checkpoint_reopens_the_last);

@@ -919,6 +919,41 @@ static void test_wrong_size_get_leaves_the_cache(void)
     fx_free(&f);
 }
 
+/* A plain object is one block: vnv_get_mut_range and vnv_mark_dirty mark all of it. */
+static void test_range_calls_on_a_plain_object(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+    uint8_t v[100], got[100];
+    memset(v, 0x11, sizeof v);
+    vnv_obj_t o;
+    CHECK_EQ(vnv_alloc(&f.heap, sizeof v, v, &o), VNV_OK);
+    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+    CHECK_EQ(vnv_flush(&f.heap, o), VNV_OK);
+    CHECK(!vnv_is_dirty(&f.heap, o));
+    uint8_t *p;
+    CHECK_EQ(vnv_mark_dirty(&f.heap, o, 0, 1), VNV_ERR_INVAL); /* not writer-pinned */
+    CHECK_EQ(vnv_get_mut_range(&f.heap, o, 10, 0, (void **)&p), VNV_OK);
+    CHECK(!vnv_is_dirty(&f.heap, o)); /* len 0 marks nothing */
+    CHECK_EQ(vnv_mark_dirty(&f.heap, o, 99, 1), VNV_OK);
+    CHECK(vnv_is_dirty(&f.heap, o));
+    CHECK_EQ(stats(&f).dirty_bytes, 100u); /* its one block: all of it */
+    p[0] = 0x22;
+    p[50] = 0x33; /* outside the marked byte, inside its block */
+    CHECK_EQ(vnv_mark_dirty(&f.heap, o, 100, 1), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_release(&f.heap, o), VNV_OK);
+    CHECK_EQ(vnv_get_mut_range(&f.heap, o, 20, 1, (void **)&p), VNV_OK);
+    CHECK_EQ(vnv_mark_dirty(&f.heap, o, 0, 100), VNV_OK); /* already all dirty: OK */
+    CHECK_EQ(vnv_release(&f.heap, o), VNV_OK);
+    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+    CHECK_EQ(fx_reboot(&f), VNV_OK);
+    CHECK_EQ(vnv_read(&f.heap, o, 0, got, sizeof got), VNV_OK);
+    v[0] = 0x22;
+    v[50] = 0x33;
+    CHECK(memcmp(got, v, sizeof v) == 0);
+    fx_free(&f);
+}
+
 static void test_exact_size_get(void)
 {
     struct fixture f;
@@ -1002,6 +1037,7 @@ int main(void)
     RUN(test_write_copy_on_write_traffic);
     RUN(test_alloc_gather);
     RUN(test_exact_size_get);
+    RUN(test_range_calls_on_a_plain_object);
     RUN(test_wrong_size_get_leaves_the_cache);
     return vtest_summary();
 }

@@ -33,7 +33,9 @@ struct vnv_file {
  * One vnv_file per file: it holds an exclusive lock on the file (flock, on Linux, macOS and
  * the BSDs; a file system without locks is used unlocked) until vnv_file_close or the end
  * of the process, so a second heap cannot write the same storage from this process or
- * another one.
+ * another one. The descriptor is close-on-exec, but a child forked without exec shares it
+ * and its lock: until the child exits or closes it, a new vnv_file_open of the file gets
+ * VNV_ERR_BUSY, even in the parent after its vnv_file_close.
  * Returns VNV_OK; VNV_ERR_INVAL for NULL f/path, size 0 or unknown flags, or a file
  * shorter than `size` without CREATE/TRUNCATE; VNV_ERR_BUSY if another vnv_file holds the
  * file (nothing changed, TRUNCATE included); VNV_ERR_IO if the OS refuses (missing file
