@@ -8,8 +8,9 @@
  *     [hole + 4] uint32 offset of the next hole (higher address), FF_NIL at the end
  * The list is sorted by address; two holes are never adjacent (free merges them). The RAM
  * state holds the buffer pointer, its size, the offset of the first hole and the number of
- * free bytes. Links are read/written with memcpy, so no alignment assumption is needed
- * beyond the 8-aligned buffer the interface guarantees.
+ * free bytes. Links are read/written with memcpy from 4-aligned places (every hole starts
+ * at a multiple of 8 in the 8-aligned buffer the interface guarantees), so a target without
+ * unaligned loads gets one load or store per word rather than a memcpy call.
  *
  * Complexity (H = number of holes, H <= size/16 + 1):
  *     init, footprint, free_bytes      O(1)
@@ -43,29 +44,42 @@ _Static_assert(sizeof(struct ff_state) <= VNV_RAM_STATE_MAX, "firstfit state too
 
 /* ---- small helpers ------------------------------------------------------------------ */
 
+/* A 4-aligned address, as the compiler is told (memcpy from it is one load, not a call). */
+#if defined(__GNUC__)
+#define ALIGNED4(p) __builtin_assume_aligned((p), 4)
+#else
+#define ALIGNED4(p) (p)
+#endif
+
 static uint8_t *ff_base(const struct ff_state *S)
 {
     uint8_t *b;
-    memcpy(&b, S->base, sizeof b);
+    const unsigned char *p = S->base; /* (not the array itself: clang 14 -fsanitize=alignment
+                                          crashes on an array in __builtin_assume_aligned) */
+    memcpy(&b, ALIGNED4(p), sizeof b); /* (the state is aligned for uint32_t) */
     return b;
 }
 
-static uint32_t ld32(const uint8_t *b, uint32_t off)
+static uint32_t ld32(const uint8_t *p)
 {
     uint32_t v;
-    memcpy(&v, b + off, sizeof v);
+    memcpy(&v, ALIGNED4(p), sizeof v);
     return v;
 }
 
-static void st32(uint8_t *b, uint32_t off, uint32_t v) { memcpy(b + off, &v, sizeof v); }
+static void st32(uint8_t *p, uint32_t v) { memcpy(ALIGNED4(p), &v, sizeof v); }
 
-static uint32_t hole_size(const uint8_t *b, uint32_t h) { return ld32(b, h); }
-static uint32_t hole_next(const uint8_t *b, uint32_t h) { return ld32(b, h + 4u); }
+/* The hole at offset h. Valid offsets are multiples of 8; the mask keeps a damaged link
+ * (ff_check's business) from becoming a misaligned access, which traps on some cores. */
+static uint8_t *hole_at(uint8_t *b, uint32_t h) { return b + (h & ~7u); }
+
+static uint32_t hole_size(uint8_t *b, uint32_t h) { return ld32(hole_at(b, h)); }
+static uint32_t hole_next(uint8_t *b, uint32_t h) { return ld32(hole_at(b, h) + 4); }
 
 static void hole_write(uint8_t *b, uint32_t h, uint32_t size, uint32_t next)
 {
-    st32(b, h, size);
-    st32(b, h + 4u, next);
+    st32(hole_at(b, h), size);
+    st32(hole_at(b, h) + 4, next);
 }
 
 /* Make `prev`'s successor `v` (prev == FF_NIL: the list head). */
@@ -74,7 +88,7 @@ static void set_link(struct ff_state *S, uint8_t *b, uint32_t prev, uint32_t v)
     if (prev == FF_NIL)
         S->head = v;
     else
-        st32(b, prev + 4u, v);
+        st32(hole_at(b, prev) + 4, v);
 }
 
 /* Upper bound of list steps: holes are >= 8 bytes and never adjacent. */
@@ -129,6 +143,43 @@ static int ff_init(void *st, void *base, uint32_t size)
     return VNV_OK;
 }
 
+/* Take `need` bytes (rounded) out of a hole: at `off`, which must lie in a hole with `need`
+ * bytes from it (alloc_at), or with off == FF_NIL at the start of the first hole that large
+ * (alloc; FF_NIL is odd, so never a block offset). at == NULL: only whether it would
+ * succeed (fits). One walk for the three, which differ only in where the block starts. */
+static int take(struct ff_state *S, uint32_t off, uint32_t need, uint32_t *at)
+{
+    uint8_t *b = ff_base(S);
+    uint32_t prev = FF_NIL, h = S->head, bound = walk_bound(S);
+    for (uint32_t n = 0; h != FF_NIL && (off == FF_NIL || h <= off); n++) {
+        if (n >= bound)
+            return VNV_ERR_CORRUPT;
+        uint32_t hs = hole_size(b, h), nx = hole_next(b, h);
+        uint32_t start = off == FF_NIL ? h : off, front = start - h;
+        if (front < hs && need <= hs - front) { /* the block fits here */
+            if (!at)
+                return VNV_OK;
+            uint32_t back = hs - front - need, after = nx;
+            if (back) { /* the rest behind the block stays a hole */
+                hole_write(b, start + need, back, nx);
+                after = start + need;
+            }
+            if (front)
+                hole_write(b, h, front, after);
+            else
+                set_link(S, b, prev, after);
+            S->free -= need;
+            *at = start;
+            return VNV_OK;
+        }
+        if (off != FF_NIL && front < hs)
+            return VNV_ERR_NOMEM; /* the hole holding off ends before off + need */
+        prev = h;
+        h = nx;
+    }
+    return VNV_ERR_NOMEM;
+}
+
 static int ff_alloc(void *st, uint32_t size, uint32_t *off)
 {
     struct ff_state *S = ff_get(st);
@@ -136,62 +187,16 @@ static int ff_alloc(void *st, uint32_t size, uint32_t *off)
         return VNV_ERR_INVAL;
     if (size > S->free)
         return VNV_ERR_NOMEM;
-    uint8_t *b = ff_base(S);
-    uint32_t need = round8(size); /* size <= free <= UINT32_MAX - 7 */
-    uint32_t prev = FF_NIL, h = S->head, bound = walk_bound(S);
-    for (uint32_t n = 0; h != FF_NIL; n++) {
-        if (n >= bound)
-            return VNV_ERR_CORRUPT;
-        uint32_t hs = hole_size(b, h), nx = hole_next(b, h);
-        if (hs >= need) {
-            if (hs == need) {
-                set_link(S, b, prev, nx);
-            } else { /* take the front, the rest stays a hole */
-                hole_write(b, h + need, hs - need, nx);
-                set_link(S, b, prev, h + need);
-            }
-            S->free -= need;
-            *off = h;
-            return VNV_OK;
-        }
-        prev = h;
-        h = nx;
-    }
-    return VNV_ERR_NOMEM;
+    return take(S, FF_NIL, round8(size), off); /* size <= free <= UINT32_MAX - 7 */
 }
 
 static int ff_alloc_at(void *st, uint32_t off, uint32_t size)
 {
     struct ff_state *S = ff_get(st);
-    uint32_t need;
+    uint32_t need, at;
     if (!S || !block_ok(S, off, size, &need))
         return VNV_ERR_INVAL;
-    uint8_t *b = ff_base(S);
-    uint32_t prev = FF_NIL, h = S->head, bound = walk_bound(S);
-    for (uint32_t n = 0; h != FF_NIL && h <= off; n++) {
-        if (n >= bound)
-            return VNV_ERR_CORRUPT;
-        uint32_t hs = hole_size(b, h), nx = hole_next(b, h);
-        if (off - h < hs) { /* this hole contains off */
-            if (need > hs - (off - h))
-                return VNV_ERR_NOMEM; /* runs past the end of the hole */
-            uint32_t front = off - h, back = hs - front - need;
-            uint32_t after = nx;
-            if (back) {
-                hole_write(b, off + need, back, nx);
-                after = off + need;
-            }
-            if (front)
-                hole_write(b, h, front, after);
-            else
-                set_link(S, b, prev, after);
-            S->free -= need;
-            return VNV_OK;
-        }
-        prev = h;
-        h = nx;
-    }
-    return VNV_ERR_NOMEM;
+    return take(S, off, need, &at);
 }
 
 static int ff_free(void *st, uint32_t off, uint32_t size)
@@ -215,39 +220,30 @@ static int ff_free(void *st, uint32_t off, uint32_t size)
     if (h != FF_NIL && h < end)
         return VNV_ERR_INVAL;
 
-    int join_next = (h != FF_NIL && h == end);
+    /* The new hole [start, start + hs) absorbs the next hole if adjacent, and joins the
+     * previous one if that ends at off. */
+    uint32_t start = off, hs = need, nx = h;
+    if (h != FF_NIL && h == end) {
+        hs += hole_size(b, h);
+        nx = hole_next(b, h);
+    }
     if (prev != FF_NIL && prev + hole_size(b, prev) == off) {
-        uint32_t ps = hole_size(b, prev) + need;
-        uint32_t nx = h;
-        if (join_next) {
-            ps += hole_size(b, h);
-            nx = hole_next(b, h);
-        }
-        hole_write(b, prev, ps, nx);
+        start = prev;
+        hs += hole_size(b, prev);
     } else {
-        if (join_next)
-            hole_write(b, off, need + hole_size(b, h), hole_next(b, h));
-        else
-            hole_write(b, off, need, h);
         set_link(S, b, prev, off);
     }
+    hole_write(b, start, hs, nx);
     S->free += need;
     return VNV_OK;
 }
 
 static int ff_fits(void *st, uint32_t size)
 {
-    const struct ff_state *S = ff_get(st);
+    struct ff_state *S = ff_get(st);
     if (!S || size == 0 || size > S->free)
         return 0;
-    const uint8_t *b = ff_base(S);
-    uint32_t need = round8(size), h = S->head, bound = walk_bound(S);
-    for (uint32_t n = 0; h != FF_NIL && n < bound; n++) {
-        if (hole_size(b, h) >= need)
-            return 1;
-        h = hole_next(b, h);
-    }
-    return 0;
+    return take(S, FF_NIL, round8(size), NULL) == VNV_OK;
 }
 
 static uint32_t ff_footprint(const void *st, uint32_t size)
@@ -263,7 +259,7 @@ static int ff_check(const void *st)
     const struct ff_state *S = ff_cget(st);
     if (!S || (S->size % VNV_RAM_ALIGN) != 0 || S->free > S->size)
         return VNV_ERR_CORRUPT;
-    const uint8_t *b = ff_base(S);
+    uint8_t *b = ff_base(S);
     if (!b || ((uintptr_t)b % VNV_RAM_ALIGN) != 0)
         return VNV_ERR_CORRUPT;
     uint32_t h = S->head, bound = walk_bound(S), total = 0;
