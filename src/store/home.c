@@ -116,19 +116,34 @@ static int hdr_recall(struct vnv_heap *h, uint64_t id, struct objhdr *oh)
     return hit;
 }
 
+/* 1 if `id` was issued and names the first unit of a live home. (tag - 1 < alloc_count:
+ * 0 < tag <= alloc_count in one comparison, tag 0 wrapping to the largest value.) */
+static int issued_start(const struct vnv_heap *h, uint64_t id)
+{
+    uint32_t u = id_unit(h, id);
+    return id_tag(h, id) - 1u < h->alloc_count && u < h->units &&
+           bit_get(nvmap(h, MAP_START), u);
+}
+
+/* Read `n` bytes from the home of `id` into `buf`, decode the header at their start and keep
+ * it (hdr_remember). */
+static int read_decode(struct vnv_heap *h, uint64_t id, uint8_t *buf, uint32_t n,
+                       struct objhdr *oh)
+{
+    int err = heap_read(h, id_home(h, id), buf, n);
+    return err ? err : hdr_remember(h, objhdr_decode(h, buf, id, oh), id, oh);
+}
+
 /* Validate a handle of a non-resident object against the NV map and its header.
  * INVAL: not the start of a live home, or another object's; CORRUPT: damaged header. */
 int read_objhdr(struct vnv_heap *h, uint64_t id, struct objhdr *oh)
 {
-    uint32_t u = id_unit(h, id);
-    if (id_tag(h, id) == 0 || id_tag(h, id) > h->alloc_count || u >= h->units ||
-        !bit_get(nvmap(h, MAP_START), u))
+    if (!issued_start(h, id))
         return VNV_ERR_INVAL; /* never issued, or not an object's first unit */
     if (hdr_recall(h, id, oh)) /* read before, and its home not freed since (nvmap_free) */
         return VNV_OK;
     uint8_t b[VNV_OBJ_HEADER_SIZE];
-    int err = heap_read(h, id_home(h, id), b, sizeof b);
-    return err ? err : hdr_remember(h, objhdr_decode(h, b, id, oh), id, oh);
+    return read_decode(h, id, b, sizeof b, oh);
 }
 
 /* The header and the first `len` data bytes in one read (`buf`: VNV_OBJ_HEADER_SIZE + len
@@ -140,12 +155,10 @@ int read_objhdr_with(struct vnv_heap *h, uint64_t id, uint8_t *buf, uint32_t len
                      struct objhdr *oh)
 {
     uint32_t u = id_unit(h, id), n = VNV_OBJ_HEADER_SIZE + len;
-    if (id_tag(h, id) == 0 || id_tag(h, id) > h->alloc_count || u >= h->units ||
-        !bit_get(nvmap(h, MAP_START), u))
+    if (!issued_start(h, id))
         return VNV_ERR_INVAL;
     if (SLOT_CRC || bit_get(nvmap(h, MAP_CUR), u) || n > h->nv_size ||
         u * h->unit > h->nv_size - n || (VNV_IO_CHUNK && n > VNV_IO_CHUNK))
         return 1;
-    int err = heap_read(h, id_home(h, id), buf, n);
-    return err ? err : hdr_remember(h, objhdr_decode(h, buf, id, oh), id, oh);
+    return read_decode(h, id, buf, n, oh);
 }
