@@ -31,14 +31,21 @@ static uint32_t run_step(uint32_t *u, uint32_t *n, uint32_t *mask)
     return i;
 }
 
-/* Set (v = 1) or clear units [u, u + n) of MAP_ALLOC a word at a time, keeping the map's
- * checksum sums as map_put does (one update per word, not per unit). */
-static void alloc_run(struct vnv_heap *h, uint32_t u, uint32_t n, int v)
+/* Units [u, u + n) become one home (v = 1) or free (v = 0): MAP_ALLOC over the run, a word
+ * at a time, keeping the map's checksum sums as map_put does (one update per word, not per
+ * unit); MAP_START at its first unit; MAP_CUR 0 (a new home's first write is slot 0, a free
+ * unit has none); MAP_FRESH set for a new home (nothing of the last checkpoint lives there)
+ * and cleared for a freed one. */
+static void home_mark(struct vnv_heap *h, uint32_t u, uint32_t n, int v)
 {
+    uint32_t first = u;
     for (uint32_t guard = 0; n && guard <= h->map_words; guard++) {
         uint32_t mask, i = MAP_ALLOC * h->map_words + run_step(&u, &n, &mask);
         map_word(h, i, v ? h->map[i] | mask : h->map[i] & ~mask);
     }
+    map_put(h, MAP_START, first, v);
+    map_put(h, MAP_CUR, first, 0);
+    bit_put(nvmap(h, MAP_FRESH), first, v);
 }
 
 int nvmap_alloc(struct vnv_heap *h, uint32_t size, uint32_t *unit)
@@ -58,22 +65,25 @@ int nvmap_alloc(struct vnv_heap *h, uint32_t size, uint32_t *unit)
         if ((al[i] | cal[i]) & mask)
             return VNV_ERR_CORRUPT; /* the placement module named a used unit */
     }
-    alloc_run(h, at, len, 1);
-    map_put(h, MAP_START, at, 1);
-    map_put(h, MAP_CUR, at, 0);
-    bit_set(nvmap(h, MAP_FRESH), at); /* new: nothing of the last checkpoint lives here */
+    home_mark(h, at, len, 1);
     *unit = at;
     return VNV_OK;
 }
 
-/* Units of the home starting at `unit`: up to the next start or free unit. */
-uint32_t nvmap_extent(const struct vnv_heap *h, uint32_t unit)
+/* Units of the home starting at `unit` (up to the next start or free unit), counted up to
+ * `cap` at most. */
+static uint32_t extent_upto(const struct vnv_heap *h, uint32_t unit, uint32_t cap)
 {
     const uint32_t *a = nvmap(h, MAP_ALLOC), *s = nvmap(h, MAP_START);
     uint32_t u = unit + 1u;
-    while (u < h->units && bit_get(a, u) && !bit_get(s, u))
+    while (u - unit < cap && u < h->units && bit_get(a, u) && !bit_get(s, u))
         u++;
     return u - unit;
+}
+
+uint32_t nvmap_extent(const struct vnv_heap *h, uint32_t unit)
+{
+    return extent_upto(h, unit, UINT32_MAX);
 }
 
 /* 1 if the home starting at `unit` is large enough for an object of `size` bytes: an
@@ -81,12 +91,8 @@ uint32_t nvmap_extent(const struct vnv_heap *h, uint32_t unit)
  * header). Scans at most the units that size needs. */
 int nvmap_holds(const struct vnv_heap *h, uint32_t unit, uint32_t size)
 {
-    const uint32_t *a = nvmap(h, MAP_ALLOC), *s = nvmap(h, MAP_START);
     uint32_t need = (nvmap_need(h, size) + h->unit - 1u) / h->unit; /* (size < 2^18) */
-    uint32_t u = unit + 1u;
-    while (u - unit < need && u < h->units && bit_get(a, u) && !bit_get(s, u))
-        u++;
-    return u - unit >= need;
+    return extent_upto(h, unit, need) >= need;
 }
 
 /* The home becomes free now; its units are reusable once MAP_CALLOC says so. */
@@ -94,11 +100,7 @@ void nvmap_free(struct vnv_heap *h, uint32_t unit)
 {
     if (h->hdr_id && id_unit(h, h->hdr_id) == unit)
         h->hdr_id = 0; /* read_objhdr's kept header: that object is gone */
-    uint32_t n = nvmap_extent(h, unit);
-    alloc_run(h, unit, n, 0);
-    map_put(h, MAP_START, unit, 0);
-    bit_clr(nvmap(h, MAP_FRESH), unit);
-    map_put(h, MAP_CUR, unit, 0);
+    home_mark(h, unit, nvmap_extent(h, unit), 0);
 }
 
 /* The sums map_put keeps, from scratch (a restore read the map; vnv_check compares). */
@@ -161,22 +163,23 @@ static uint32_t popcount32(uint32_t x)
     return (((x + (x >> 4)) & 0x0F0F0F0Fu) * 0x01010101u) >> 24;
 }
 
-/* Bits set in a map (bits past the last unit are always clear). O(units / 32). */
-uint32_t nvmap_count(const struct vnv_heap *h, unsigned which)
+/* Bits set in map x and clear in map y (y NULL: all set bits of x). O(units / 32). */
+static uint32_t count_bits(const struct vnv_heap *h, const uint32_t *x, const uint32_t *y)
 {
     uint32_t n = 0;
-    const uint32_t *m = nvmap(h, which);
     for (uint32_t w = 0; w < h->map_words; w++)
-        n += popcount32(m[w]);
+        n += popcount32(x[w] & ~(y ? y[w] : 0u));
     return n;
 }
 
-/* Units freed since the last checkpoint that wait for the next one. O(units / 32). */
+/* Bits set in a map (bits past the last unit are always clear). */
+uint32_t nvmap_count(const struct vnv_heap *h, unsigned which)
+{
+    return count_bits(h, nvmap(h, which), NULL);
+}
+
+/* Units freed since the last checkpoint that wait for the next one. */
 uint32_t nvmap_quarantined(const struct vnv_heap *h)
 {
-    uint32_t n = 0;
-    const uint32_t *a = nvmap(h, MAP_ALLOC), *c = nvmap(h, MAP_CALLOC);
-    for (uint32_t w = 0; w < h->map_words; w++)
-        n += popcount32(c[w] & ~a[w]);
-    return n;
+    return count_bits(h, nvmap(h, MAP_CALLOC), nvmap(h, MAP_ALLOC));
 }
