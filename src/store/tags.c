@@ -36,11 +36,16 @@ static uint64_t record_value(const struct vnv_heap *h, const uint8_t *r)
                : 0u;
 }
 
-static void record_encode(uint8_t *r, uint64_t upto)
+/* Write the record of `upto` at TAGS_AREA_OFF + `off`: `len` = TAGS_RECORD bytes, or the
+ * whole area (vnv_format), the second record then void (zeros). No sync. */
+static int record_write(struct vnv_heap *h, uint32_t off, uint64_t upto, uint32_t len)
 {
+    uint8_t r[TAGS_AREA_SIZE] = {0};
     put_le32(r, TAGS_MAGIC);
     put_le64(r + 4, upto);
     put_le32(r + 12, vnv_crc32(0, r, 12));
+    struct vnv_iovec iov = {r, len};
+    return heap_writev(h, TAGS_AREA_OFF + off, &iov, 1);
 }
 
 int tags_load(struct vnv_heap *h, uint64_t *upto)
@@ -67,10 +72,7 @@ int tags_format(struct vnv_heap *h)
 {
     /* (a reset before the first checkpoint after format costs this one reservation) */
     uint64_t upto = h->alloc_count + TAGS_STEP_MAX;
-    uint8_t r[TAGS_AREA_SIZE] = {0}; /* the first record, the second one void */
-    record_encode(r, upto);
-    struct vnv_iovec iov = {r, sizeof r};
-    int err = heap_writev(h, TAGS_AREA_OFF, &iov, 1);
+    int err = record_write(h, 0, upto, TAGS_AREA_SIZE); /* the second record void */
     if (err)
         return err;
     h->tag_reserved = upto;
@@ -83,13 +85,10 @@ int tags_reserve(struct vnv_heap *h)
 {
     uint32_t step = h->tag_step;
     uint64_t upto = h->alloc_count < UINT64_MAX - step ? h->alloc_count + step : UINT64_MAX;
-    uint8_t r[TAGS_RECORD];
-    record_encode(r, upto);
-    struct vnv_iovec iov = {r, sizeof r};
     /* each a critical section of its own, like every storage transaction: a checkpoint
      * never starts while the device is busy, and waits for one of them only. One deferred
      * to the end of either leaves the counter alone. */
-    int err = heap_writev(h, TAGS_AREA_OFF + h->tag_next * TAGS_RECORD, &iov, 1);
+    int err = record_write(h, h->tag_next * TAGS_RECORD, upto, TAGS_RECORD);
     if (!err) {
         sec_enter(h);
         err = vnv_storage_sync(&h->storage);
