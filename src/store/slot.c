@@ -25,24 +25,45 @@ static int read_chunked(struct vnv_heap *h, uint32_t off, uint8_t *dst, uint32_t
     return VNV_OK;
 }
 
-/* Raw bytes at `off` (a run of dirty blocks written in place), VNV_IO_CHUNK at a time. */
-int slot_store_at(struct vnv_heap *h, uint32_t off, const uint8_t *src, uint32_t len)
+/* `len` bytes from `src` to `off`, VNV_IO_CHUNK at a time, each chunk a storage transaction
+ * of its own behind mutate_begin; `hdr` (VNV_OBJ_HEADER_SIZE bytes, right before `off`) goes
+ * with the first chunk and `tail` (SLOT_CRC bytes, right after the data) with the last. */
+static int store_chunks(struct vnv_heap *h, uint32_t off, const uint8_t *src, uint32_t len,
+                        const uint8_t *hdr, const uint8_t *tail)
 {
-    for (uint32_t done = 0; done < len;) {
+    int err = VNV_OK;
+    for (uint32_t done = 0; !err && done < len;) {
         uint32_t n = len - done;
         if (VNV_IO_CHUNK && n > VNV_IO_CHUNK)
             n = VNV_IO_CHUNK;
-        struct vnv_iovec iov = {src + done, n};
+        struct vnv_iovec iov[3];
+        unsigned k = 0;
+        uint32_t at = off + done;
+        if (hdr && done == 0) {
+            iov[k].base = hdr;
+            iov[k++].len = VNV_OBJ_HEADER_SIZE;
+            at -= VNV_OBJ_HEADER_SIZE;
+        }
+        iov[k].base = src + done;
+        iov[k++].len = n;
+        if (SLOT_CRC && tail && done + n == len) {
+            iov[k].base = tail;
+            iov[k++].len = SLOT_CRC;
+        }
         sec_enter(h);
-        int err = mutate_begin(h);
+        err = mutate_begin(h);
         if (!err)
-            err = heap_writev(h, off + done, &iov, 1);
+            err = heap_writev(h, at, iov, k);
         sec_leave(h);
-        if (err)
-            return err;
         done += n;
     }
-    return VNV_OK;
+    return err;
+}
+
+/* Raw bytes at `off` (a run of dirty blocks written in place). */
+int slot_store_at(struct vnv_heap *h, uint32_t off, const uint8_t *src, uint32_t len)
+{
+    return store_chunks(h, off, src, len, NULL, NULL);
 }
 
 /* The whole slot from `src`, preceded by the object header when `hdr` is given (the first
@@ -50,37 +71,11 @@ int slot_store_at(struct vnv_heap *h, uint32_t off, const uint8_t *src, uint32_t
 int slot_store(struct vnv_heap *h, uint32_t unit, uint32_t size, uint32_t slot,
                const uint8_t *src, const uint8_t *hdr)
 {
-    uint32_t home = unit_off(h, unit), at = slot_off(home, size, slot);
     uint8_t crc[4];
     put_le32(crc, SLOT_CRC ? vnv_crc32(0, src, size) : 0u);
-    int err = VNV_OK;
     if (SLOT_CRC)
         sec_enter(h);
-    for (uint32_t done = 0, guard = 0; !err && done < size && guard < size; guard++) {
-        uint32_t n = size - done;
-        if (VNV_IO_CHUNK && n > VNV_IO_CHUNK)
-            n = VNV_IO_CHUNK;
-        struct vnv_iovec iov[3];
-        unsigned k = 0;
-        uint32_t off = at + done;
-        if (hdr && done == 0) {
-            iov[k].base = hdr;
-            iov[k++].len = VNV_OBJ_HEADER_SIZE;
-            off = home;
-        }
-        iov[k].base = src + done;
-        iov[k++].len = n;
-        if (SLOT_CRC && done + n == size) {
-            iov[k].base = crc;
-            iov[k++].len = SLOT_CRC;
-        }
-        sec_enter(h);
-        err = mutate_begin(h);
-        if (!err)
-            err = heap_writev(h, off, iov, k);
-        sec_leave(h);
-        done += n;
-    }
+    int err = store_chunks(h, slot_off(unit_off(h, unit), size, slot), src, size, hdr, crc);
     if (SLOT_CRC)
         sec_leave(h);
     return err;
