@@ -58,11 +58,11 @@ static uint32_t hdr_crc(const uint8_t *b, uint32_t home)
 void objhdr_encode(const struct vnv_heap *h, uint8_t *b, uint64_t id, uint32_t size,
                    uint32_t status)
 {
-    uint32_t w = size;
+    uint32_t w[3] = {size, (uint32_t)id, (uint32_t)(id >> 32)}; /* words 0-2 */
     if (status & ST_PARTIAL)
-        w |= 1u << 21 | ((status & ST_PSHIFT_MASK) >> ST_PSHIFT_POS) << 22;
-    put_le32(b, w);
-    put_le64(b + 4, id);
+        w[0] |= 1u << 21 | ((status & ST_PSHIFT_MASK) >> ST_PSHIFT_POS) << 22;
+    for (uint32_t i = 0; i < 3u; i++) /* (a loop: one inlined put_le32, not three) */
+        put_le32(b + 4u * i, w[i]);
     put_le32(b + 12, hdr_crc(b, id_home(h, id)));
 }
 
