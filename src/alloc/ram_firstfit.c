@@ -128,8 +128,8 @@ static int ff_init(void *st, void *base, uint32_t size)
     struct ff_state *S = st;
     if (!S || !base || ((uintptr_t)base % VNV_RAM_ALIGN) != 0 || (size % VNV_RAM_ALIGN) != 0)
         return VNV_ERR_INVAL;
-    memset(S, 0, sizeof *S);
-    memcpy(S->base, &base, sizeof base);
+    unsigned char *p = S->base; /* (see ff_base) */
+    memcpy(ALIGNED4(p), &base, sizeof base); /* (every field is set here) */
     S->size = size;
     if (size >= VNV_RAM_ALIGN) {
         hole_write(base, 0, size, FF_NIL);
