@@ -80,7 +80,7 @@ int objhdr_decode(const struct vnv_heap *h, const uint8_t *b, uint64_t id, struc
     oh->size = w & 0x1FFFFFu;
     oh->status = (w >> 21 & 1u) ? ST_PARTIAL | ((w >> 22 & 3u) << ST_PSHIFT_POS) : 0;
     if (oh->size == 0 || oh->size > VNV_MAX_OBJECT_SIZE || (!(w >> 21 & 1u) && (w >> 22)) ||
-        nvmap_need(h, oh->size) > nvmap_extent(h, id_unit(h, id)) * h->unit)
+        !nvmap_holds(h, id_unit(h, id), oh->size))
         return VNV_ERR_CORRUPT; /* its slots would reach past its home */
     if (VNV_MINIMAL && (w >> 21 & 1u))
         return VNV_ERR_VERSION; /* an intact block object: left out of this build */
