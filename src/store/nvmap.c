@@ -140,16 +140,14 @@ void nvmap_clear(struct vnv_heap *h)
 int nvmap_validate(const struct vnv_heap *h)
 {
     const uint32_t *a = nvmap(h, MAP_ALLOC), *s = nvmap(h, MAP_START), *c = nvmap(h, MAP_CUR);
-    for (uint32_t w = 0; w < h->map_words; w++) {
+    for (uint32_t w = 0, carry = 0; w < h->map_words; w++) {
         uint32_t left = h->units - w * 32u; /* map_words = ceil(units / 32): left > 0 */
         uint32_t past = left >= 32u ? 0u : ~((1u << left) - 1u);
-        if ((s[w] & ~a[w]) || (c[w] & ~s[w]) || ((a[w] | s[w] | c[w]) & past))
-            return VNV_ERR_CORRUPT;
-    }
-    /* every used unit belongs to a home: the first used unit after a free one is a start */
-    for (uint32_t w = 0, carry = 0; w < h->map_words; w++) {
+        /* every used unit belongs to a home: the first used unit after a free one is a
+         * start */
         uint32_t before = a[w] << 1 | carry; /* bit u: unit u - 1 is used */
-        if (a[w] & ~before & ~s[w])
+        if ((s[w] & ~a[w]) || (c[w] & ~s[w]) || ((a[w] | s[w] | c[w]) & past) ||
+            (a[w] & ~before & ~s[w]))
             return VNV_ERR_CORRUPT;
         carry = a[w] >> 31;
     }
