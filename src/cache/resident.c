@@ -12,13 +12,13 @@ uint32_t dirty_runs(struct meta *m, uint32_t *block, uint32_t (*runs)[2], uint32
     const uint8_t *bm = meta_bitmap(m);
     uint32_t b = *block;
     while (b < nb && n < max) {
-        if (!(bm[b >> 3] & (1u << (b & 7u)))) {
-            b++;
-            continue;
-        }
         uint32_t start = b;
         while (b < nb && (bm[b >> 3] & (1u << (b & 7u))))
             b++;
+        if (b == start) { /* block b is clean */
+            b++;
+            continue;
+        }
         uint32_t off = start * bs, end = b * bs < size ? b * bs : size;
         runs[n][0] = off;
         runs[n][1] = end - off;
