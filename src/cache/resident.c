@@ -53,12 +53,11 @@ uint32_t charge_of(struct meta *m)
  * Call inside a critical section. */
 void pre_drop(struct vnv_heap *h, struct meta *m)
 {
-    if (!pre_block(m)) {
-        m->pre = 0;
-        return;
+    if (pre_block(m)) {
+        uint32_t n = pre_size(m->word);
+        (void)h->ram->free(RAM_ST(h), (m->pre - 1u) * 8u, n);
+        h->used -= n;
     }
-    (void)h->ram->free(RAM_ST(h), (m->pre - 1u) * 8u, pre_size(m->word));
-    h->used -= pre_size(m->word);
     m->pre = 0;
 }
 
