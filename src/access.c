@@ -435,7 +435,7 @@ static int load(struct vnv_heap *h, uint64_t id, uint32_t want, const struct obj
     err = slot_load(h, u, oh.size, (uint32_t)bit_get(nvmap(h, MAP_CUR), u), meta_data(m));
     if (err) {
         sec_enter(h);
-        idx_remove(h, (uint32_t)idx_find(h, id_key(h, id)));
+        idx_remove(h, id_key(h, id));
         (void)h->ram->free(RAM_ST(h), off, need);
         h->used -= VNV_CKPT_RECORD_SIZE + bm;
         sec_leave(h);

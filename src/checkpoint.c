@@ -557,7 +557,7 @@ static int restore_one(struct vnv_heap *h, uint32_t base, uint32_t *pos, uint32_
         if (err == VNV_ERR_CORRUPT && !keep_pins) {
             /* a damaged header, or VNV_DATA_CRC found rot in a clean object: leave it on
              * storage, where every access reports it, rather than refuse the whole heap */
-            idx_remove(h, (uint32_t)idx_find(h, u));
+            idx_remove(h, u);
             (void)h->ram->free(RAM_ST(h), off, need);
             *skipped += charged;
             return VNV_OK;

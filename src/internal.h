@@ -314,7 +314,7 @@ static inline struct meta *idx_lookup(const struct vnv_heap *h, uint32_t key)
     return NULL;
 }
 void idx_insert(struct vnv_heap *h, uint32_t key, uint32_t unit);
-void idx_remove(struct vnv_heap *h, uint32_t slot);
+void idx_remove(struct vnv_heap *h, uint32_t key); /* (the entry of home key `key`) */
 
 /* sections.c: critical sections, budget counter, canary */
 #define RAM_ST(h) ((void *)(h)->ram_state)

@@ -23,11 +23,12 @@ void idx_insert(struct vnv_heap *h, uint32_t key, uint32_t unit)
     /* unreachable: callers keep index_used < index_cap < entries */
 }
 
-void idx_remove(struct vnv_heap *h, uint32_t slot)
+void idx_remove(struct vnv_heap *h, uint32_t key)
 {
-    if (slot > h->index_mask)
-        return; /* not found (-1): only a heap that closed itself mid-call asks (heap_die) */
-    uint32_t hole = slot;
+    int32_t slot = idx_find(h, key);
+    if (slot < 0)
+        return; /* not there: only a heap that closed itself mid-call asks (heap_die) */
+    uint32_t hole = (uint32_t)slot;
     h->index[hole] = 0;
     h->index_used--;
     /* Move back every later entry of the cluster whose home slot lies cyclically at or

@@ -69,7 +69,7 @@ void drop_resident(struct vnv_heap *h, struct meta *m)
     pre_drop(h, m); /* (its pre-image's charge; charge_of's share of it is 0 from here) */
     h->used -= VNV_CKPT_RECORD_SIZE + bitmap_bytes(meta_size(m), m->word & ST_MASK) + d;
     h->dirty_data -= d;
-    idx_remove(h, (uint32_t)idx_find(h, id_key(h, m->id)));
+    idx_remove(h, id_key(h, m->id));
     (void)h->ram->free(RAM_ST(h), off, block_need(meta_size(m), m->word & ST_MASK));
 }
 
