@@ -36,7 +36,7 @@ static uint32_t run_step(uint32_t *u, uint32_t *n, uint32_t *mask)
  * unit); MAP_START at its first unit; MAP_CUR 0 (a new home's first write is slot 0, a free
  * unit has none); MAP_FRESH set for a new home (nothing of the last checkpoint lives there)
  * and cleared for a freed one. */
-static void home_mark(struct vnv_heap *h, uint32_t u, uint32_t n, int v)
+static inline void home_mark(struct vnv_heap *h, uint32_t u, uint32_t n, int v)
 {
     uint32_t first = u;
     for (uint32_t guard = 0; n && guard <= h->map_words; guard++) {
