@@ -174,7 +174,9 @@ static int file_writev(void *ctx, uint32_t off, const struct vnv_iovec *iov, uns
     if (!in_range(f, off, total))
         return VNV_ERR_INVAL;
     int saved = errno;
-    int err = writev_all(f->fd, off, iov, cnt);
+    /* one piece (most flushes): plain pwrite, cheaper in the kernel than a 1-entry pwritev */
+    int err = cnt == 1 ? write_all(f->fd, off, iov[0].base, iov[0].len)
+                       : writev_all(f->fd, off, iov, cnt);
     errno = saved;
     return err;
 }
