@@ -58,9 +58,10 @@ extern "C" {
 #define VNV_MAX_READERS 15 /* concurrent read pins per object (4 bits) */
 #endif
 #ifndef VNV_IO_CHUNK
-/* Most bytes of one object transferred in one storage transaction by a load or a flush (0 =
- * the whole object). A checkpoint requested meanwhile waits for one chunk, so this bounds
- * the deferral of loads and flushes; smaller chunks cost one transaction each. */
+/* Most bytes of one object transferred in one storage transaction by a load, a flush, or a
+ * vnv_read / vnv_write of a non-resident object (0 = the whole object or range). A
+ * checkpoint requested meanwhile waits for one chunk, so this bounds the deferral of
+ * those transfers; smaller chunks cost one transaction each. */
 #define VNV_IO_CHUNK 0
 #endif
 #ifndef VNV_DATA_CRC
@@ -551,9 +552,10 @@ int vnv_unload(struct vnv_heap *h, vnv_obj_t obj);
  * Errors: INVAL (bad handle, range outside the object, NULL with len > 0), BUSY (vnv_read:
  *   a writer holds it; vnv_write: pinned), BUDGET, IO.
  * Time: O(len) + O(1) lookup. Storage: none if resident (vnv_write may flush others);
- *   else HDR read + one read / write of len bytes; a vnv_write into a non-resident object
- *   whose current data slot the last checkpoint reads copies it to the other slot instead
- *   (2 x ceil(n / 128) transactions). Inside a failure-atomic group a vnv_write into a
+ *   else HDR read + one read / write of len bytes (ceil(len / VNV_IO_CHUNK) of them if set;
+ *   a checkpoint between two chunks of a write makes the rest a copy, as below); a
+ *   vnv_write into a non-resident object whose current data slot the last checkpoint
+ *   reads copies it to the other slot instead (2 x ceil(n / 128) transactions). Inside a failure-atomic group a vnv_write into a
  *   non-resident object is written through only when len <= 32 and that slot is not the
  *   checkpoint's (HDR read + read of the len old bytes + write of len bytes; the old bytes
  *   go to the undo log, 12 + len bytes of budget); otherwise the object is loaded first

@@ -1335,18 +1335,28 @@ int vnv_write(struct vnv_heap *h, vnv_obj_t obj, size_t off, const void *src, si
         return err;
     }
     /* Not resident: the home is the only copy, write through (no budget involved) if its
-     * current slot is not the last checkpoint's; else copy on write. */
-    struct vnv_iovec iov = {src, (uint32_t)len};
-    sec_enter(h);
-    int fresh = bit_get(nvmap(h, MAP_FRESH), id_unit(h, obj.id)), err = VNV_OK;
-    if (fresh && !SLOT_CRC) {
-        err = mutate_begin(h);
-        if (!err)
-            err = heap_writev(h, at, &iov, 1);
+     * current slot is not the last checkpoint's; else copy on write. VNV_IO_CHUNK bytes a
+     * transaction, each a section of its own: a checkpoint between two of them protects
+     * the slot from then on, and the rest goes by copy (which carries what was written). */
+    uint32_t done = 0, total = (uint32_t)len;
+    int fresh = 1, err = VNV_OK;
+    for (uint32_t guard = 0; !err && fresh && done < total && guard < total; guard++) {
+        uint32_t n = total - done;
+        if (VNV_IO_CHUNK && n > VNV_IO_CHUNK)
+            n = VNV_IO_CHUNK;
+        struct vnv_iovec iov = {(const uint8_t *)src + done, n};
+        sec_enter(h);
+        fresh = bit_get(nvmap(h, MAP_FRESH), id_unit(h, obj.id)) && !SLOT_CRC;
+        if (fresh)
+            err = mutate_begin(h);
+        if (fresh && !err)
+            err = heap_writev(h, at + done, &iov, 1);
+        sec_leave(h);
+        done += fresh ? n : 0u;
     }
-    sec_leave(h);
-    if (!fresh || SLOT_CRC != 0) /* with a checksum, the slot is rewritten with it */
-        err = cow_write(h, obj.id, size, (uint32_t)off, src, (uint32_t)len, fresh);
+    if (!err && !fresh) /* (with a checksum, the slot is rewritten with it) */
+        err = cow_write(h, obj.id, size, (uint32_t)off + done, (const uint8_t *)src + done,
+                        total - done, bit_get(nvmap(h, MAP_FRESH), id_unit(h, obj.id)));
     return err;
 }
 

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 /* test_heap_api.c - the public heap API, one behaviour at a time, with exact budget numbers. */
 #include "fixture.h"
+#include "persist_hook.h"
 #include "vtest.h"
 
 #define NV (64u * 1024u)
@@ -919,6 +920,55 @@ static void test_wrong_size_get_leaves_the_cache(void)
     fx_free(&f);
 }
 
+/* Storage transactions of n bytes moved by vnv_read / vnv_write: one per VNV_IO_CHUNK. */
+#define CHUNK_TX(n) (VNV_IO_CHUNK ? ((n) + VNV_IO_CHUNK - 1u) / VNV_IO_CHUNK : 1u)
+
+/* vnv_read and vnv_write of a non-resident object move its bytes VNV_IO_CHUNK at a time,
+ * each a critical section of its own (the deferral bound holds for them too); a checkpoint
+ * between two chunks of a write protects the slot, and the rest goes by copy. */
+static void test_read_write_through_in_chunks(void)
+{
+#if !VNV_DATA_CRC /* (with it, every write through rewrites the slot with its checksum) */
+    struct fixture f;
+    static uint8_t image[NV];
+    REQUIRE(hook_format(&f, image, NV, RAM, DIRTY) == VNV_OK);
+    uint8_t old[200], neu[200], got[200];
+    memset(old, 0x11, sizeof old);
+    for (uint32_t i = 0; i < sizeof neu; i++)
+        neu[i] = (uint8_t)(i + 1u);
+    vnv_obj_t o;
+    CHECK_EQ(vnv_alloc(&f.heap, sizeof old, old, &o), VNV_OK);
+    CHECK_EQ(vnv_unload(&f.heap, o), VNV_OK); /* home, in a slot no checkpoint reads */
+    vnv_emu_reset_counters(&f.emu);
+    CHECK_EQ(vnv_read(&f.heap, o, 10, got, 150), VNV_OK);
+    CHECK(memcmp(got, old, 150) == 0);
+    uint32_t hdr = f.emu.read_bytes == 150u + VNV_OBJ_HEADER_SIZE; /* (unless kept) */
+    CHECK_EQ(f.emu.read_bytes, 150u + hdr * VNV_OBJ_HEADER_SIZE);
+    CHECK_EQ(f.emu.read_calls, CHUNK_TX(150u) + hdr);
+    vnv_emu_reset_counters(&f.emu);
+    CHECK_EQ(vnv_write(&f.heap, o, 20, neu, 150), VNV_OK);
+    CHECK_EQ(f.emu.write_bytes, 150u);
+    CHECK_EQ(f.emu.write_calls, CHUNK_TX(150u));
+    CHECK(!vnv_is_resident(&f.heap, o));
+    /* a checkpoint requested inside the first chunk's write runs at the end of its section */
+    hook_arm(1, 0);
+    CHECK_EQ(vnv_write(&f.heap, o, 0, neu, sizeof neu), VNV_OK);
+    CHECK_EQ(hook_result(), VNV_PERSIST_DEFERRED);
+    CHECK_EQ(vnv_read(&f.heap, o, 0, got, sizeof got), VNV_OK);
+    CHECK(memcmp(got, neu, sizeof neu) == 0);
+    /* a reset back to that checkpoint: the first chunk written, the rest as it was */
+    int split = VNV_IO_CHUNK && VNV_IO_CHUNK < sizeof neu;
+    CHECK_EQ(fx_byte_after_reset(image, NV, RAM, DIRTY, o, 0), neu[0]);
+    CHECK_EQ(fx_byte_after_reset(image, NV, RAM, DIRTY, o, 199), split ? 0x11 : neu[199]);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+    CHECK_EQ(fx_reboot(&f), VNV_OK);
+    CHECK_EQ(vnv_read(&f.heap, o, 0, got, sizeof got), VNV_OK);
+    CHECK(memcmp(got, neu, sizeof neu) == 0);
+    fx_free(&f);
+#endif
+}
+
 /* A plain object is one block: vnv_get_mut_range and vnv_mark_dirty mark all of it. */
 static void test_range_calls_on_a_plain_object(void)
 {
@@ -1038,6 +1088,7 @@ int main(void)
     RUN(test_alloc_gather);
     RUN(test_exact_size_get);
     RUN(test_range_calls_on_a_plain_object);
+    RUN(test_read_write_through_in_chunks);
     RUN(test_wrong_size_get_leaves_the_cache);
     return vtest_summary();
 }

@@ -120,7 +120,7 @@ int slot_read_range(struct vnv_heap *h, uint32_t unit, uint32_t size, uint32_t s
     uint32_t at = slot_off(unit_off(h, unit), size, slot);
 #if !VNV_DATA_CRC
     (void)size;
-    return heap_read(h, at + off, dst, len);
+    return read_chunked(h, at + off, dst, len);
 #else
     uint8_t piece[PIECE];
     uint32_t crc = 0;
