@@ -394,6 +394,52 @@ static void test_stress(void)
 
 enum { W_SIZE = 1, W_FREE = 2, W_HEAD = 3 };
 
+/* A stray write into a hole (the list lives in the arena, among the application's objects):
+ * alloc, alloc_at, fits and free answer CORRUPT or refuse, and never store outside the
+ * buffer (the bytes after it keep their fill). */
+static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+
+static int outside_untouched(const struct inst *h)
+{
+    for (uint32_t i = h->size; i < h->size + 256u; i++)
+        if (h->buf[i] != 0xA5)
+            return 0;
+    return 1;
+}
+
+static void test_damaged_links_stay_inside(void)
+{
+    /* hole header: size at +0, next at +4 */
+    static const uint32_t bad[][2] = {
+        {0, 512},         /* next: the buffer's end */
+        {0, 504 + 64},    /* next: past the end */
+        {0, 508},         /* next: 4 bytes before the end, misaligned */
+        {0, 130},         /* next: misaligned, inside */
+        {1, 4096},        /* size: past the end */
+        {1, 68},          /* size: not a multiple of 8 */
+        {1, 0xFFFFFFF8u}, /* size: wraps */
+    };
+    for (unsigned k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        inst_init(&h1, 512);
+        uint32_t a = xalloc(&h1, 64), b = xalloc(&h1, 64), c = xalloc(&h1, 64);
+        CHECK_EQ(A->free(h1.st, b, 64), VNV_OK); /* the first hole: [64, 128) */
+        CHECK(a == 0 && b == 64 && c == 128);
+        put32(h1.buf + b + (bad[k][0] ? 0u : 4u), bad[k][1]);
+        CHECK_EQ(A->check(h1.st), VNV_ERR_CORRUPT);
+        uint32_t off = 0;
+        int r = A->alloc(h1.st, 200, &off); /* past the first hole: follows its link */
+        CHECK(r == VNV_ERR_CORRUPT || (r == VNV_OK && off + 200u <= 512u));
+        r = A->alloc_at(h1.st, 400, 16);
+        CHECK(r == VNV_ERR_CORRUPT || r == VNV_ERR_NOMEM || r == VNV_OK);
+        (void)A->fits(h1.st, 300);
+        r = A->free(h1.st, c, 64);
+        CHECK(r == VNV_ERR_CORRUPT || r == VNV_ERR_INVAL || r == VNV_OK);
+        r = A->alloc(h1.st, 8, &off);
+        CHECK(r != VNV_OK || off + 8u <= 512u);
+        CHECK(outside_untouched(&h1));
+    }
+}
+
 static void test_check_finds_damage(void)
 {
     /* holes of 16 bytes between 24-byte allocations, then the tail */
@@ -448,5 +494,6 @@ int main(void)
     RUN(test_fits_agrees);
     RUN(test_stress);
     RUN(test_check_finds_damage);
+    RUN(test_damaged_links_stay_inside);
     return vtest_summary();
 }

@@ -82,6 +82,14 @@ static void hole_write(uint8_t *b, uint32_t h, uint32_t size, uint32_t next)
     st32(hole_at(b, h) + 4, next);
 }
 
+/* 1 if a hole's 8-byte header at offset h lies inside the buffer. The list lives in the
+ * arena among the application's objects: a stray write there must not send the walks
+ * (and their stores) out of the buffer. */
+static int hole_in(const struct ff_state *S, uint32_t h)
+{
+    return !(h & 7u) && h < S->size && S->size - h >= 8u;
+}
+
 /* Make `prev`'s successor `v` (prev == FF_NIL: the list head). */
 static void set_link(struct ff_state *S, uint8_t *b, uint32_t prev, uint32_t v)
 {
@@ -152,9 +160,11 @@ static int take(struct ff_state *S, uint32_t off, uint32_t need, uint32_t *at)
     uint8_t *b = ff_base(S);
     uint32_t prev = FF_NIL, h = S->head, bound = walk_bound(S);
     for (uint32_t n = 0; h != FF_NIL && (off == FF_NIL || h <= off); n++) {
-        if (n >= bound)
+        if (n >= bound || !hole_in(S, h))
             return VNV_ERR_CORRUPT;
         uint32_t hs = hole_size(b, h), nx = hole_next(b, h);
+        if ((hs & 7u) || hs > S->size - h)
+            return VNV_ERR_CORRUPT; /* a damaged hole would hand out bytes past the buffer */
         uint32_t start = off == FF_NIL ? h : off, front = start - h;
         if (front < hs && need <= hs - front) { /* the block fits here */
             if (!at)
@@ -208,11 +218,13 @@ static int ff_free(void *st, uint32_t off, uint32_t size)
     uint8_t *b = ff_base(S);
     uint32_t prev = FF_NIL, h = S->head, bound = walk_bound(S);
     for (uint32_t n = 0; h != FF_NIL && h < off; n++) {
-        if (n >= bound)
+        if (n >= bound || !hole_in(S, h))
             return VNV_ERR_CORRUPT;
         prev = h;
         h = hole_next(b, h);
     }
+    if (h != FF_NIL && !hole_in(S, h))
+        return VNV_ERR_CORRUPT;
     uint32_t end = off + need;
     /* The block must not overlap a hole (double free, or a wrong size). */
     if (prev != FF_NIL && hole_size(b, prev) > off - prev)
