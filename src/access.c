@@ -1334,29 +1334,14 @@ int vnv_write(struct vnv_heap *h, vnv_obj_t obj, size_t off, const void *src, si
         m->word &= ~ST_WRITER;
         return err;
     }
-    /* Not resident: the home is the only copy, write through (no budget involved) if its
-     * current slot is not the last checkpoint's; else copy on write. VNV_IO_CHUNK bytes a
-     * transaction, each a section of its own: a checkpoint between two of them protects
-     * the slot from then on, and the rest goes by copy (which carries what was written). */
-    uint32_t done = 0, total = (uint32_t)len;
-    int fresh = 1, err = VNV_OK;
-    for (uint32_t guard = 0; !err && fresh && done < total && guard < total; guard++) {
-        uint32_t n = total - done;
-        if (VNV_IO_CHUNK && n > VNV_IO_CHUNK)
-            n = VNV_IO_CHUNK;
-        struct vnv_iovec iov = {(const uint8_t *)src + done, n};
-        sec_enter(h);
-        fresh = bit_get(nvmap(h, MAP_FRESH), id_unit(h, obj.id)) && !SLOT_CRC;
-        if (fresh)
-            err = mutate_begin(h);
-        if (fresh && !err)
-            err = heap_writev(h, at + done, &iov, 1);
-        sec_leave(h);
-        done += fresh ? n : 0u;
-    }
-    if (!err && !fresh) /* (with a checksum, the slot is rewritten with it) */
+    /* Not resident: the home is the only copy, write through (no budget involved) while
+     * its current slot is not the last checkpoint's; else, or for what is left once a
+     * checkpoint has protected it, copy on write (which carries what was written). */
+    uint32_t done = 0;
+    int err = slot_write_fresh(h, id_unit(h, obj.id), at, src, (uint32_t)len, &done);
+    if (err == 1) /* (with a checksum, the slot is rewritten with it) */
         err = cow_write(h, obj.id, size, (uint32_t)off + done, (const uint8_t *)src + done,
-                        total - done, bit_get(nvmap(h, MAP_FRESH), id_unit(h, obj.id)));
+                        (uint32_t)len - done, bit_get(nvmap(h, MAP_FRESH), id_unit(h, obj.id)));
     return err;
 }
 

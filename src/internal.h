@@ -383,6 +383,8 @@ int slot_read_range(struct vnv_heap *h, uint32_t unit, uint32_t size, uint32_t s
 int slot_store(struct vnv_heap *h, uint32_t unit, uint32_t size, uint32_t slot,
                const uint8_t *src, const uint8_t *hdr);
 int slot_store_at(struct vnv_heap *h, uint32_t off, const uint8_t *src, uint32_t len);
+int slot_write_fresh(struct vnv_heap *h, uint32_t unit, uint32_t off, const uint8_t *src,
+                     uint32_t len, uint32_t *written);
 int slot_verify(struct vnv_heap *h, uint32_t unit, uint32_t size, uint32_t slot);
 int slot_check_crc(struct vnv_heap *h, uint32_t unit, uint32_t size, uint32_t slot,
                    uint32_t crc);

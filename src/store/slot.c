@@ -25,11 +25,17 @@ static int read_chunked(struct vnv_heap *h, uint32_t off, uint8_t *dst, uint32_t
     return VNV_OK;
 }
 
+#define ANY_SLOT UINT32_MAX /* store_chunks: no MAP_FRESH condition */
+
 /* `len` bytes from `src` to `off`, VNV_IO_CHUNK at a time, each chunk a storage transaction
  * of its own behind mutate_begin; `hdr` (VNV_OBJ_HEADER_SIZE bytes, right before `off`) goes
- * with the first chunk and `tail` (SLOT_CRC bytes, right after the data) with the last. */
+ * with the first chunk and `tail` (SLOT_CRC bytes, right after the data) with the last.
+ * `fresh_unit` != ANY_SLOT: each chunk only while that home's slot is MAP_FRESH (checked in
+ * the chunk's section); once a checkpoint has protected it, 1 with the bytes written in
+ * *written. */
 static int store_chunks(struct vnv_heap *h, uint32_t off, const uint8_t *src, uint32_t len,
-                        const uint8_t *hdr, const uint8_t *tail)
+                        const uint8_t *hdr, const uint8_t *tail, uint32_t fresh_unit,
+                        uint32_t *written)
 {
     int err = VNV_OK;
     for (uint32_t done = 0; !err && done < len;) {
@@ -51,6 +57,11 @@ static int store_chunks(struct vnv_heap *h, uint32_t off, const uint8_t *src, ui
             iov[k++].len = SLOT_CRC;
         }
         sec_enter(h);
+        if (fresh_unit != ANY_SLOT && !bit_get(nvmap(h, MAP_FRESH), fresh_unit)) {
+            sec_leave(h);
+            *written = done;
+            return 1;
+        }
         err = mutate_begin(h);
         if (!err)
             err = heap_writev(h, at, iov, k);
@@ -63,7 +74,23 @@ static int store_chunks(struct vnv_heap *h, uint32_t off, const uint8_t *src, ui
 /* Raw bytes at `off` (a run of dirty blocks written in place). */
 int slot_store_at(struct vnv_heap *h, uint32_t off, const uint8_t *src, uint32_t len)
 {
-    return store_chunks(h, off, src, len, NULL, NULL);
+    return store_chunks(h, off, src, len, NULL, NULL, ANY_SLOT, NULL);
+}
+
+/* Bytes of a non-resident object written through into its current slot at `off`, while no
+ * checkpoint reads that slot (MAP_FRESH). 1: a checkpoint between two chunks (or before the
+ * first) protects it now, *written bytes went in; the caller copies the slot for the rest.
+ * A checkpoint taken in between has the range as far as it was written (a write outside a
+ * group may be seen in part: vnv_write). Not with VNV_DATA_CRC (the checksum must change
+ * with the data). */
+int slot_write_fresh(struct vnv_heap *h, uint32_t unit, uint32_t off, const uint8_t *src,
+                     uint32_t len, uint32_t *written)
+{
+    if (SLOT_CRC) {
+        *written = 0;
+        return 1;
+    }
+    return store_chunks(h, off, src, len, NULL, NULL, unit, written);
 }
 
 /* The whole slot from `src`, preceded by the object header when `hdr` is given (the first
@@ -75,7 +102,8 @@ int slot_store(struct vnv_heap *h, uint32_t unit, uint32_t size, uint32_t slot,
     put_le32(crc, SLOT_CRC ? vnv_crc32(0, src, size) : 0u);
     if (SLOT_CRC)
         sec_enter(h);
-    int err = store_chunks(h, slot_off(unit_off(h, unit), size, slot), src, size, hdr, crc);
+    int err = store_chunks(h, slot_off(unit_off(h, unit), size, slot), src, size, hdr, crc,
+                           ANY_SLOT, NULL);
     if (SLOT_CRC)
         sec_leave(h);
     return err;
