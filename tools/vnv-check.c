@@ -6,7 +6,8 @@
  *
  * What is checked: see vnv_check_lib.c (format 5: superblock and the geometry it implies,
  * the tag reservation records, both checkpoint slots and which one open loads, its NV map,
- * records and the header of every home, the root, then the library's own vnv_open + vnv_check on the image).
+ * records and the header of every home, the root, then the library's own vnv_open +
+ * vnv_check on the image).
  * Exit status: 0 consistent, 1 problems found (a damaged image, whatever the damage),
  * 2 usage or I/O error.
  */

@@ -972,18 +972,17 @@ int vnv_check_image(const uint8_t *img, size_t len, const char *name, FILE *out,
     uint64_t reserved = 0, tag_end = (UINT64_MAX >> g.unit_bits) - 1u;
     for (unsigned r = 0; r < 2; r++) {
         const uint8_t *t = img + SB_SIZE + 16u * r;
-        int intact = le32(t) == TAG_MAGIC && le32(t + 12) == crc32(0, t, 12);
-        if (intact && le64(t + 4) >= tag_end)
-            say(&c, "tag reservation %u: %" PRIu64 ", past the tag space (forged?): ignored\n",
-                r, le64(t + 4));
-        else if (intact && le64(t + 4) > reserved)
-            reserved = le64(t + 4);
-        if (intact && le64(t + 4) < tag_end)
-            say(&c, "tag reservation %u: allocation counter up to %" PRIu64 "\n", r,
-                le64(t + 4));
-        else if (!intact)
+        uint64_t v = le64(t + 4);
+        if (le32(t) != TAG_MAGIC || le32(t + 12) != crc32(0, t, 12)) {
             say(&c, "tag reservation %u: %s\n", r, le32(t) == TAG_MAGIC
                 ? "torn (a cut while it was written; the other one counts)" : "none");
+        } else if (v >= tag_end) {
+            say(&c, "tag reservation %u: %" PRIu64 ", past the tag space (forged?): ignored\n",
+                r, v);
+        } else {
+            say(&c, "tag reservation %u: allocation counter up to %" PRIu64 "\n", r, v);
+            reserved = v > reserved ? v : reserved;
+        }
     }
 
     /* 3. checkpoint slots: the newer verifying one is loaded, else the other */
