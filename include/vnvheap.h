@@ -273,6 +273,7 @@ struct vnv_heap {
     uint64_t tag_reserved; /* the counter may reach this before the next reservation */
     uint32_t tag_step;   /* counter values the next reservation covers */
     uint8_t tag_next;    /* the reservation record written next (0 or 1) */
+    uint8_t unit_shift;  /* log2(unit): units from bytes without a division */
     uint32_t seq;        /* sequence number of the last checkpoint */
     volatile uint8_t busy;      /* inside a critical section: persist must wait */
     volatile uint8_t pending;   /* a persist was requested during the critical section */

@@ -187,6 +187,8 @@ static int setup(struct vnv_heap *h, const struct vnv_config *cfg, struct layout
     h->nv_off = l->nv_off;
     h->nv_size = l->nv_size;
     h->unit = l->unit;
+    for (h->unit_shift = 4; (1u << h->unit_shift) < l->unit && h->unit_shift < 20; h->unit_shift++)
+        ; /* (the unit is a power of two from 16 B to 1 MiB) */
     h->units = l->units;
     h->unit_bits = l->unit_bits;
     h->unit_mask = (1u << l->unit_bits) - 1u;

@@ -354,7 +354,13 @@ int tags_format(struct vnv_heap *h);
 int tags_reserve(struct vnv_heap *h);
 
 /* store/nvmap.c: the NV bitmaps */
-uint32_t nvmap_need(const struct vnv_heap *h, uint32_t size);
+/* Bytes of a home for an object of `size` bytes: header and two slots (each with its
+ * checksum when built with VNV_DATA_CRC). */
+static inline uint32_t nvmap_need(const struct vnv_heap *h, uint32_t size)
+{
+    (void)h;
+    return VNV_OBJ_HEADER_SIZE + 2u * (size + SLOT_CRC);
+}
 int nvmap_alloc(struct vnv_heap *h, uint32_t size, uint32_t *unit);
 uint32_t nvmap_extent(const struct vnv_heap *h, uint32_t unit);
 int nvmap_holds(const struct vnv_heap *h, uint32_t unit, uint32_t size);

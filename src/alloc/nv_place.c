@@ -29,9 +29,10 @@ static uint32_t busy_bits(const uint32_t *a, const uint32_t *b, uint32_t u)
     return (a[u >> 5] | b[u >> 5]) >> (u & 31u);
 }
 
-/* Lowest run of `len` free units starting at a multiple of `align`, a word at a time: the
- * first free unit and the end of a free run are found with count-trailing-zeros. Every
- * step moves `u` forward, so the scan ends within (units + words) steps. */
+/* Lowest run of `len` free units starting at a multiple of `align` (a power of two), a
+ * word at a time: the first free unit and the end of a free run are found with
+ * count-trailing-zeros. Every step moves `u` forward, so the scan ends within
+ * (units + words) steps. */
 static int scan(const uint32_t *a, const uint32_t *b, uint32_t nunits, uint32_t len,
                 uint32_t align, uint32_t *at)
 {
@@ -47,8 +48,8 @@ static int scan(const uint32_t *a, const uint32_t *b, uint32_t nunits, uint32_t 
             continue;
         }
         u += ctz32(free); /* the first free unit */
-        if (u % align) {
-            u += align - u % align;
+        if (u & (align - 1u)) { /* (a mask, not a division: this runs in every alloc) */
+            u = (u | (align - 1u)) + 1u;
             continue;
         }
         if (u >= nunits || nunits - u < len)

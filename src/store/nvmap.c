@@ -12,12 +12,10 @@
  */
 #include "../internal.h"
 
-/* Bytes of a home for an object of `size` bytes: header and two slots (each with its
- * checksum when built with VNV_DATA_CRC). */
-uint32_t nvmap_need(const struct vnv_heap *h, uint32_t size)
+/* Units that `bytes` (< 2^31) take, rounded up. */
+static uint32_t units_of(const struct vnv_heap *h, uint32_t bytes)
 {
-    (void)h;
-    return VNV_OBJ_HEADER_SIZE + 2u * (size + SLOT_CRC);
+    return (bytes + h->unit - 1u) >> h->unit_shift;
 }
 
 /* One word of a run of units: the word holding unit *u and the mask of the run's units in
@@ -25,7 +23,7 @@ uint32_t nvmap_need(const struct vnv_heap *h, uint32_t size)
 static uint32_t run_step(uint32_t *u, uint32_t *n, uint32_t *mask)
 {
     uint32_t b = *u & 31u, k = 32u - b < *n ? 32u - b : *n, i = *u >> 5;
-    *mask = (k == 32u ? ~0u : (1u << k) - 1u) << b;
+    *mask = ~0u >> (32u - k) << b; /* (k units, 1 <= k <= 32) */
     *u += k;
     *n -= k;
     return i;
@@ -33,9 +31,9 @@ static uint32_t run_step(uint32_t *u, uint32_t *n, uint32_t *mask)
 
 /* Units [u, u + n) become one home (v = 1) or free (v = 0): MAP_ALLOC over the run, a word
  * at a time, keeping the map's checksum sums as map_put does (one update per word, not per
- * unit); MAP_START at its first unit; MAP_CUR 0 (a new home's first write is slot 0, a free
- * unit has none); MAP_FRESH set for a new home (nothing of the last checkpoint lives there)
- * and cleared for a freed one. */
+ * unit); MAP_START at its first unit; MAP_CUR 0 for a freed home (a free unit has none, so
+ * a new home's is 0 already: nvmap_validate refuses a map where it is not); MAP_FRESH set
+ * for a new home (nothing of the last checkpoint lives there) and cleared for a freed one. */
 static inline void home_mark(struct vnv_heap *h, uint32_t u, uint32_t n, int v)
 {
     uint32_t first = u;
@@ -44,13 +42,14 @@ static inline void home_mark(struct vnv_heap *h, uint32_t u, uint32_t n, int v)
         map_word(h, i, v ? h->map[i] | mask : h->map[i] & ~mask);
     }
     map_put(h, MAP_START, first, v);
-    map_put(h, MAP_CUR, first, 0);
+    if (!v)
+        map_put(h, MAP_CUR, first, 0);
     bit_put(nvmap(h, MAP_FRESH), first, v);
 }
 
 int nvmap_alloc(struct vnv_heap *h, uint32_t size, uint32_t *unit)
 {
-    uint32_t units = (nvmap_need(h, size) + h->unit - 1u) / h->unit;
+    uint32_t units = units_of(h, nvmap_need(h, size));
     uint32_t len = h->nv->round(units), at;
     if (len < units)
         return VNV_ERR_CORRUPT; /* the placement module broke its contract */
@@ -108,7 +107,7 @@ uint32_t nvmap_extent(const struct vnv_heap *h, uint32_t unit)
  * header). Scans at most the units that size needs. */
 int nvmap_holds(const struct vnv_heap *h, uint32_t unit, uint32_t size)
 {
-    uint32_t need = (nvmap_need(h, size) + h->unit - 1u) / h->unit; /* (size < 2^18) */
+    uint32_t need = units_of(h, nvmap_need(h, size)); /* (size < 2^18) */
     return extent_upto(h, unit, need) >= need;
 }
 
