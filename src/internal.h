@@ -313,6 +313,8 @@ static inline struct meta *idx_lookup(const struct vnv_heap *h, uint32_t key)
     }
     return NULL;
 }
+/* The first used slot at or after `slot`, or the slot count (index_mask + 1) if none. */
+uint32_t idx_next_used(const struct vnv_heap *h, uint32_t slot);
 void idx_insert(struct vnv_heap *h, uint32_t key, uint32_t unit);
 void idx_remove(struct vnv_heap *h, uint32_t key); /* (the entry of home key `key`) */
 

@@ -9,6 +9,24 @@
  */
 #include "../internal.h"
 
+/* Four empty slots at a time (the table is 8-aligned and has a multiple of four slots):
+ * a group's begin and end walk the whole table, which is mostly empty. */
+uint32_t idx_next_used(const struct vnv_heap *h, uint32_t slot)
+{
+    uint32_t n = h->index_mask + 1u;
+    for (uint32_t s = slot; s < n; s++) {
+        uint64_t four;
+        memcpy(&four, &h->index[s & ~3u], sizeof four);
+        if (!four) {
+            s |= 3u; /* (the loop's s++ then goes on at the next four) */
+            continue;
+        }
+        if (h->index[s])
+            return s;
+    }
+    return n;
+}
+
 void idx_insert(struct vnv_heap *h, uint32_t key, uint32_t unit)
 {
     uint32_t s = home_slot(h, key);
