@@ -29,8 +29,7 @@ int vnv_atomic_begin(struct vnv_heap *h)
         return VNV_ERR_INVAL;
     if (h->group == 255u)
         return VNV_ERR_BUSY;
-    for (uint32_t s = h->group ? UINT32_MAX : idx_next_used(h, 0); s <= h->index_mask;
-         s = idx_next_used(h, s + 1u)) {
+    for (uint32_t s = 0; !h->group && (s = idx_next_used(h, s)) <= h->index_mask; s++) {
         const struct meta *m = idx_meta(h, s);
         if (m && (m->word & ST_WRITER))
             return VNV_ERR_BUSY; /* its changes could not be rolled back: pin it inside */
@@ -47,9 +46,9 @@ int vnv_atomic_begin(struct vnv_heap *h)
 static int members(struct vnv_heap *h, int roll_back)
 {
     int err = VNV_OK;
-    for (uint32_t s = idx_next_used(h, 0), guard = 0;
-         s <= h->index_mask && guard <= 2u * (h->index_mask + 1u);
-         guard++, s = idx_next_used(h, s)) {
+    for (uint32_t s = 0, guard = 0;
+         (s = idx_next_used(h, s)) <= h->index_mask && guard <= 2u * (h->index_mask + 1u);
+         guard++) {
         struct meta *m = idx_meta(h, s);
         uint32_t st = m ? m->word : 0;
         if (!(st & ST_GMASK)) {
@@ -328,7 +327,7 @@ int vnv_atomic_abort(struct vnv_heap *h)
 {
     if (!is_open(h) || !h->group)
         return VNV_ERR_INVAL;
-    for (uint32_t s = idx_next_used(h, 0); s <= h->index_mask; s = idx_next_used(h, s + 1u)) {
+    for (uint32_t s = 0; (s = idx_next_used(h, s)) <= h->index_mask; s++) {
         struct meta *m = idx_meta(h, s);
         if (m && (m->word & ST_GMASK) && (m->word & ST_PINS))
             return VNV_ERR_BUSY; /* release the group's references first */
