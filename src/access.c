@@ -1021,7 +1021,7 @@ static int get_mut(struct vnv_heap *h, vnv_obj_t obj, uint32_t want, void **ptr)
         if (m && m->id == obj.id && !(m->word & ST_PINS) &&
             (m->word & (ST_DIRTY | ST_PARTIAL)) == ST_DIRTY && size_is(m, want)) {
             m->word |= ST_WRITER | ST_ACCESSED;
-            *ptr = meta_data(m);
+            *ptr = (uint8_t *)m + VNV_META_SIZE; /* (meta_data of a plain object) */
             return VNV_OK;
         }
     }
