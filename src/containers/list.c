@@ -438,23 +438,30 @@ static int new_node(struct vnv_heap *h, vnv_obj_t list, uint32_t es, uint64_t pr
  * popped from RAM. Nothing moves when `x` is resident or RAM has room: a list that fits
  * in RAM costs no storage traffic. Best effort: a failed or refused unload (IO, pinned,
  * a member of the open group) leaves that node resident, and the load makes room as
- * usual. `far`: the other end's handle. */
+ * usual. `far`: the other end's handle, not x; x not resident (pop_needs_room, in the
+ * caller: the usual early-outs without a call); depth: vnv_atomic_depth. */
 /* RAM a grouped pop's and the next grouped push's undo entries take: the header's ends
  * (32 bytes) and a link */
 #define GROUP_UNDO_RAM (VNV_UNDO_ENTRY_RAM(32u) + VNV_UNDO_ENTRY_RAM(8u))
 
 static void make_room_for_pop(struct vnv_heap *h, uint64_t x, uint64_t far, int front,
-                              uint32_t es)
+                              uint32_t es, int depth)
 {
     uint32_t w[2], need = VNV_LIST_NODE_OVERHEAD + es;
-    if (vnv_atomic_depth(h))
+    if (depth)
         need += GROUP_UNDO_RAM;
-    if (far == x || vnv_is_resident(h, obj(x)) || !vnv_is_resident(h, obj(far)) ||
-        vnv_has_room(h, need) || vnv_read(h, obj(far), (front ? N_PREV : N_NEXT) * 4u, w, sizeof w))
+    if (!vnv_is_resident(h, obj(far)) || vnv_has_room(h, need) || vnv_read(h, obj(far), (front ? N_PREV : N_NEXT) * 4u, w, sizeof w))
         return;
     uint64_t inner = (uint64_t)w[1] << 32 | w[0];
     if (inner && inner != x && vnv_is_resident(h, obj(inner)))
         (void)vnv_unload(h, obj(inner));
+}
+
+/* Cheapest first: one node (the other end is x), x resident (one index lookup; room, the
+ * next test, walks the RAM allocator's holes). */
+static inline int pop_needs_room(const struct vnv_heap *h, uint64_t x, uint64_t far)
+{
+    return far != x && !vnv_is_resident(h, obj(x));
 }
 
 /* ---- inside a failure-atomic group ----------------------------------------------------------
@@ -473,11 +480,12 @@ static int hdr_put_ends(struct vnv_heap *h, vnv_obj_t list, const uint32_t *c)
     return vnv_write(h, list, H_LEN * 4u, &c[H_LEN], (H_TAIL + 2u - H_LEN) * 4u);
 }
 
-/* 1: not applicable (no group, or an operation pending): take the ordinary path. */
+/* Called in a group only (vnv_atomic_depth, asked once by the caller: an out-of-line call).
+ * 1: not applicable (an operation pending): take the ordinary path. */
 static int push_grouped(struct vnv_heap *h, vnv_obj_t list, const void *value, int front)
 {
     uint32_t c[H_WORDS];
-    if (!vnv_atomic_depth(h) || hdr_copy(h, list, c) || c[H_OP] != OP_NONE)
+    if (hdr_copy(h, list, c) || c[H_OP] != OP_NONE)
         return 1;
     uint64_t end = front ? hget(c, H_HEAD) : hget(c, H_TAIL);
     vnv_obj_t n = VNV_NULL;
@@ -505,13 +513,13 @@ static int push_grouped(struct vnv_heap *h, vnv_obj_t list, const void *value, i
     return err;
 }
 
-/* Pop an end; 1: not applicable, as above. The header stays pinned while the node loads
+/* Pop an end, in a group; 1: not applicable, as above. The header stays pinned while the node loads
  * (making room must not evict it); its words change after the node is copied out. */
 static int pop_grouped(struct vnv_heap *h, vnv_obj_t list, int front, void *out)
 {
     uint32_t c[H_WORDS], was[H_WORDS];
     const void *hv;
-    if (!vnv_atomic_depth(h) || vnv_get_exact(h, list, VNV_LIST_HEADER_SIZE, &hv))
+    if (vnv_get_exact(h, list, VNV_LIST_HEADER_SIZE, &hv))
         return 1;
     int err = hdr_valid(hv);
     if (!err)
@@ -522,7 +530,8 @@ static int pop_grouped(struct vnv_heap *h, vnv_obj_t list, int front, void *out)
         (void)vnv_release(h, list);
         return err || c[H_OP] != OP_NONE ? 1 : VNV_ERR_INVAL; /* (1: the ordinary path) */
     }
-    make_room_for_pop(h, x, front ? tl : hd, front, c[H_ESIZE]);
+    if (pop_needs_room(h, x, front ? tl : hd))
+        make_room_for_pop(h, x, front ? tl : hd, front, c[H_ESIZE], 1);
     const void *xv;
     err = vnv_get_exact(h, obj(x), VNV_LIST_NODE_OVERHEAD + c[H_ESIZE], &xv);
     (void)vnv_release(h, list);
@@ -564,7 +573,7 @@ static int pop_grouped(struct vnv_heap *h, vnv_obj_t list, int front, void *out)
 
 static int push(struct vnv_heap *h, vnv_obj_t list, const void *value, int front)
 {
-    int g = push_grouped(h, list, value, front);
+    int g = vnv_atomic_depth(h) ? push_grouped(h, list, value, front) : 1;
     if (g <= 0)
         return g;
     uint32_t *hp;
@@ -637,8 +646,9 @@ int vnv_list_push_front(struct vnv_heap *h, vnv_obj_t list, const void *value)
 
 enum which { W_FRONT, W_BACK, W_NODE };
 
+/* depth: vnv_atomic_depth (for a pop at an end; a remove passes 0, it makes no room) */
 static int unlink_node(struct vnv_heap *h, vnv_obj_t list, enum which which, vnv_obj_t node,
-                       void *out)
+                       void *out, int depth)
 {
     uint32_t *hp, *pp = NULL, *qp = NULL;
     int err = hdr_pin(h, list, &hp);
@@ -656,9 +666,9 @@ static int unlink_node(struct vnv_heap *h, vnv_obj_t list, enum which which, vnv
         (void)vnv_release(h, list);
         return VNV_ERR_INVAL; /* empty, or VNV_NULL given */
     }
-    if (which != W_NODE)
-        make_room_for_pop(h, x, which == W_FRONT ? hget(hp, H_TAIL) : hget(hp, H_HEAD),
-                          which == W_FRONT, hp[H_ESIZE]);
+    uint64_t far = which == W_FRONT ? hget(hp, H_TAIL) : hget(hp, H_HEAD);
+    if (which != W_NODE && pop_needs_room(h, x, far))
+        make_room_for_pop(h, x, far, which == W_FRONT, hp[H_ESIZE], depth);
     const void *xv; /* a node of this list's size exactly: header and data in one read */
     err = vnv_get_exact(h, obj(x), VNV_LIST_NODE_OVERHEAD + hp[H_ESIZE], &xv);
     if (err) {
@@ -750,21 +760,25 @@ static int unlink_node(struct vnv_heap *h, vnv_obj_t list, enum which which, vnv
     return err;
 }
 
+static int pop_end(struct vnv_heap *h, vnv_obj_t list, int front, void *out)
+{
+    int depth = vnv_atomic_depth(h), g = depth ? pop_grouped(h, list, front, out) : 1;
+    return g <= 0 ? g : unlink_node(h, list, front ? W_FRONT : W_BACK, VNV_NULL, out, depth);
+}
+
 int vnv_list_pop_back(struct vnv_heap *h, vnv_obj_t list, void *out)
 {
-    int g = pop_grouped(h, list, 0, out);
-    return g <= 0 ? g : unlink_node(h, list, W_BACK, VNV_NULL, out);
+    return pop_end(h, list, 0, out);
 }
 
 int vnv_list_pop_front(struct vnv_heap *h, vnv_obj_t list, void *out)
 {
-    int g = pop_grouped(h, list, 1, out);
-    return g <= 0 ? g : unlink_node(h, list, W_FRONT, VNV_NULL, out);
+    return pop_end(h, list, 1, out);
 }
 
 int vnv_list_remove(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t node, void *out)
 {
-    return unlink_node(h, list, W_NODE, node, out);
+    return unlink_node(h, list, W_NODE, node, out, 0);
 }
 
 /* ---- reading --------------------------------------------------------------------------------- */
