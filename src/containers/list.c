@@ -646,11 +646,16 @@ int vnv_list_push_front(struct vnv_heap *h, vnv_obj_t list, const void *value)
 
 enum which { W_FRONT, W_BACK, W_NODE };
 
-/* depth: vnv_atomic_depth (for a pop at an end; a remove passes 0, it makes no room) */
 static int unlink_node(struct vnv_heap *h, vnv_obj_t list, enum which which, vnv_obj_t node,
-                       void *out, int depth)
+                       void *out)
 {
     uint32_t *hp, *pp = NULL, *qp = NULL;
+    int depth = which == W_NODE ? 0 : vnv_atomic_depth(h); /* (a remove makes no room) */
+    if (depth) {
+        int g = pop_grouped(h, list, which == W_FRONT, out);
+        if (g <= 0)
+            return g;
+    }
     int err = hdr_pin(h, list, &hp);
     if (err)
         return err;
@@ -760,25 +765,19 @@ static int unlink_node(struct vnv_heap *h, vnv_obj_t list, enum which which, vnv
     return err;
 }
 
-static int pop_end(struct vnv_heap *h, vnv_obj_t list, int front, void *out)
-{
-    int depth = vnv_atomic_depth(h), g = depth ? pop_grouped(h, list, front, out) : 1;
-    return g <= 0 ? g : unlink_node(h, list, front ? W_FRONT : W_BACK, VNV_NULL, out, depth);
-}
-
 int vnv_list_pop_back(struct vnv_heap *h, vnv_obj_t list, void *out)
 {
-    return pop_end(h, list, 0, out);
+    return unlink_node(h, list, W_BACK, VNV_NULL, out);
 }
 
 int vnv_list_pop_front(struct vnv_heap *h, vnv_obj_t list, void *out)
 {
-    return pop_end(h, list, 1, out);
+    return unlink_node(h, list, W_FRONT, VNV_NULL, out);
 }
 
 int vnv_list_remove(struct vnv_heap *h, vnv_obj_t list, vnv_obj_t node, void *out)
 {
-    return unlink_node(h, list, W_NODE, node, out, 0);
+    return unlink_node(h, list, W_NODE, node, out);
 }
 
 /* ---- reading --------------------------------------------------------------------------------- */
