@@ -178,8 +178,10 @@ static int hdr_copy(struct vnv_heap *h, vnv_obj_t list, uint32_t *c)
     return err;
 }
 
-/* Writer pin of the header; released again on error. */
-static int hdr_pin(struct vnv_heap *h, vnv_obj_t list, uint32_t **hp)
+/* Writer pin of the header; released again on error. `inline` here, in apply and in
+ * new_node: they are on every push and pop, where an optimising build (-O2, -O3) then
+ * saves their frames and knows the header pointer (-Os keeps one copy of each). */
+static inline int hdr_pin(struct vnv_heap *h, vnv_obj_t list, uint32_t **hp)
 {
     void *p;
     if (!h || vnv_is_null(list))
@@ -239,7 +241,7 @@ static int free_if_ours(struct vnv_heap *h, vnv_obj_t list, uint32_t es, uint64_
 }
 
 /* Apply a committed intent to the pinned objects (ap: node H_IA, cp: node H_IC). */
-static void apply(uint32_t *hp, uint32_t *ap, uint32_t *cp)
+static inline void apply(uint32_t *hp, uint32_t *ap, uint32_t *cp)
 {
     if (ap)
         hput(ap, N_NEXT, hget(hp, H_IANEXT));
@@ -407,8 +409,8 @@ int vnv_list_destroy(struct vnv_heap *h, vnv_obj_t list)
 /* ---- push ------------------------------------------------------------------------------------ */
 
 /* Allocate a complete node; the caller holds its neighbours. */
-static int new_node(struct vnv_heap *h, vnv_obj_t list, uint32_t es, uint64_t prev,
-                    uint64_t next, const void *value, vnv_obj_t *out)
+static inline int new_node(struct vnv_heap *h, vnv_obj_t list, uint32_t es, uint64_t prev,
+                           uint64_t next, const void *value, vnv_obj_t *out)
 {
     uint32_t links[N_WORDS];
     links[N_PREV] = (uint32_t)prev;
