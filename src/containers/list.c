@@ -206,9 +206,10 @@ static int dead_node(struct vnv_heap *h, int err)
     return err == VNV_ERR_INVAL && vnv_is_open(h) ? VNV_ERR_CORRUPT : err;
 }
 
-/* Set one link word of a node of this list (pin, store, release). */
-static int set_link(struct vnv_heap *h, vnv_obj_t list, uint64_t node, unsigned word,
-                    uint64_t v)
+/* Set one link word of a node of this list (read its owner and tag, write the link: a
+ * node that is not resident is written through, not loaded). */
+static inline int set_link(struct vnv_heap *h, vnv_obj_t list, uint64_t node, unsigned word,
+                           uint64_t v)
 {
     uint32_t id[2]; /* N_OWNER, N_TAG: is it still a node of this list? */
     int err = vnv_read(h, obj(node), N_OWNER * 4u, id, sizeof id);
