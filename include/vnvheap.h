@@ -673,8 +673,8 @@ int vnv_persist_all(void);
  *   open, as it was; one that fails part way (a storage error, a damaged header) would leave
  *   it half rolled back, so the heap closes itself instead (vnv_is_open false, a power-fail
  *   request deferred into the abort gets its callback with the error): vnv_open then finds
- *   the last checkpoint, as after a reset. begin: O(R), no storage traffic. end:
- *   O(R + log entries), none. abort: O(R + log entries); one HDR read per object freed in
+ *   the last checkpoint, as after a reset. begin: O(R) (two word loads per four empty
+ *   index slots), no storage traffic. end: O(R + log entries), none. abort: O(R + log entries); one HDR read per object freed in
  *   the group, one read of n bytes per object changed in it, one HDR read per logged
  *   object and one write of the logged bytes per storage entry. Pointers into members are
  *   invalid after abort.

@@ -453,7 +453,8 @@ static void make_room_for_pop(struct vnv_heap *h, uint64_t x, uint64_t far, int 
     uint32_t w[2], need = VNV_LIST_NODE_OVERHEAD + es;
     if (depth)
         need += GROUP_UNDO_RAM;
-    if (!vnv_is_resident(h, obj(far)) || vnv_has_room(h, need) || vnv_read(h, obj(far), (front ? N_PREV : N_NEXT) * 4u, w, sizeof w))
+    if (!vnv_is_resident(h, obj(far)) || vnv_has_room(h, need) ||
+        vnv_read(h, obj(far), (front ? N_PREV : N_NEXT) * 4u, w, sizeof w))
         return;
     uint64_t inner = (uint64_t)w[1] << 32 | w[0];
     if (inner && inner != x && vnv_is_resident(h, obj(inner)))
@@ -516,8 +517,9 @@ static int push_grouped(struct vnv_heap *h, vnv_obj_t list, const void *value, i
     return err;
 }
 
-/* Pop an end, in a group; 1: not applicable, as above. The header stays pinned while the node loads
- * (making room must not evict it); its words change after the node is copied out. */
+/* Pop an end, in a group; 1: not applicable, as above. The header stays pinned while the
+ * node loads (making room must not evict it); its words change after the node is copied
+ * out. */
 static int pop_grouped(struct vnv_heap *h, vnv_obj_t list, int front, void *out)
 {
     uint32_t c[H_WORDS], was[H_WORDS];
