@@ -1009,22 +1009,11 @@ int vnv_get_mut_exact(struct vnv_heap *h, vnv_obj_t obj, size_t size, void **ptr
     return get_mut(h, obj, (uint32_t)size | WANT_EXACT, ptr);
 }
 
-static int get_mut(struct vnv_heap *h, vnv_obj_t obj, uint32_t want, void **ptr)
+/* Everything but the hot case below: loads, budget, groups, bad handles. */
+static COLD_PATH int get_mut_slow(struct vnv_heap *h, vnv_obj_t obj, uint32_t want,
+                                  void **ptr)
 {
     struct meta *m;
-    if (!ptr)
-        return VNV_ERR_INVAL;
-    if (is_open(h) && !IN_GROUP(h) && id_tag(h, obj.id) != 0) {
-        /* the hot case: resident, unpinned and already wholly dirty - nothing to load,
-         * enlist or charge, as get_writer + mark_dirty would conclude */
-        m = idx_lookup(h, id_key(h, obj.id));
-        if (m && m->id == obj.id && !(m->word & ST_PINS) &&
-            (m->word & (ST_DIRTY | ST_PARTIAL)) == ST_DIRTY && size_is(m, want)) {
-            m->word |= ST_WRITER | ST_ACCESSED;
-            *ptr = (uint8_t *)m + VNV_META_SIZE; /* (meta_data of a plain object) */
-            return VNV_OK;
-        }
-    }
     int err = get_writer(h, obj, want, &m);
     if (err)
         return err;
@@ -1035,6 +1024,24 @@ static int get_mut(struct vnv_heap *h, vnv_obj_t obj, uint32_t want, void **ptr)
     }
     *ptr = meta_data(m);
     return VNV_OK;
+}
+
+static int get_mut(struct vnv_heap *h, vnv_obj_t obj, uint32_t want, void **ptr)
+{
+    if (!ptr)
+        return VNV_ERR_INVAL;
+    if (is_open(h) && !IN_GROUP(h) && id_tag(h, obj.id) != 0) {
+        /* the hot case: resident, unpinned and already wholly dirty - nothing to load,
+         * enlist or charge, as get_writer + mark_dirty would conclude */
+        struct meta *m = idx_lookup(h, id_key(h, obj.id));
+        if (m && m->id == obj.id && !(m->word & ST_PINS) &&
+            (m->word & (ST_DIRTY | ST_PARTIAL)) == ST_DIRTY && size_is(m, want)) {
+            m->word |= ST_WRITER | ST_ACCESSED;
+            *ptr = (uint8_t *)m + VNV_META_SIZE; /* (meta_data of a plain object) */
+            return VNV_OK;
+        }
+    }
+    return get_mut_slow(h, obj, want, ptr);
 }
 
 #if !VNV_MINIMAL
