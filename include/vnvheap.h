@@ -193,7 +193,9 @@ struct vnv_config {
     uint32_t nv_unit;
 };
 
-/* Accepted for compatibility; no effect (format 3 has no parked homes). */
+/* Accepted for compatibility; no effect. (The one freed home vnv_free may keep for the next
+ * allocation of its size is free in every respect that can be observed: vnv_stats counts
+ * it in nv_free, and every checkpoint and vnv_check release it first.) */
 #define VNV_CFG_NO_FREE_CACHE 1u
 
 /* ---- statistics --------------------------------------------------------------------------- */
@@ -280,9 +282,12 @@ struct vnv_heap {
     uint8_t slot;        /* checkpoint slot (0 = A, 1 = B) holding the last checkpoint */
     uint8_t other_live;  /* the other slot may hold an older valid checkpoint */
     volatile uint8_t group; /* nesting depth of the open failure-atomic group (0 = none) */
+    uint32_t spare;      /* a freed home kept for the next allocation of its size: unit + 1
+                            (0 = none; src/store/nvmap.c) */
     uint64_t group_root; /* the root when the group began */
     uint16_t undo;       /* the group's undo log: arena unit + 1 of the newest entry, 0 = none */
     uint16_t undo_count; /* its entries */
+    uint32_t spare_units; /* the spare home's units */
     uint64_t hdr_id;     /* the last object header read from storage: its handle (0 = none), */
     uint32_t hdr_size, hdr_status; /* size and kind; forgotten when its home is freed */
     const struct vnv_heap *self; /* this block while open, else NULL: a copy is not open */
@@ -399,7 +404,8 @@ bool vnv_is_open(const struct vnv_heap *h);
  *   RAM, e.g. pinned objects fill it), BUDGET (size + REC + header exceeds max_dirty_bytes:
  *   it could never be written; inside a group also when members fill the budget), NOSPC
  *   (storage full, or no home could ever hold the object), IO.
- * Time: O(n + units / 32) (the NV map's placement scan). Storage: none if it stays in RAM
+ * Time: O(n + units / 32) (the NV map's placement scan; O(n) when it takes the home the
+ *   last vnv_free kept, vnv_free). Storage: none if it stays in RAM
  *   (it is written home, with its header, when first flushed or evicted); else one write of
  *   HDR + n bytes (+ the 16-byte void of the older checkpoint, once per checkpoint interval).
  *   Plus the tag reservation (see handles) when the counter reaches it: one 16-byte write
@@ -441,7 +447,9 @@ int vnv_alloc_blocks(struct vnv_heap *h, size_t size, uint32_t block_size, const
  * Errors: INVAL (bad handle), BUSY (pinned), CORRUPT (damaged header), IO (nothing changed).
  * Time: O(home units).
  * Storage: none if resident; else one HDR read (validates the handle). Never writes: the
- *   home's units are free at once in RAM and reusable once the next checkpoint completes.
+ *   home's units are free at once in RAM and reusable once the next checkpoint completes
+ *   (at once if that checkpoint does not hold them: then the next vnv_alloc of the same
+ *   size takes this home first, with no placement scan - include/vnvheap/alloc.h).
  * Inside a failure-atomic group (vnv_atomic_begin) the object only looks freed until the
  *   group ends, and its home keeps its value from before the group: a dirty one keeps that
  *   value in RAM (8 more bytes of budget), or flushes it home when there is no room (one

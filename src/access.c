@@ -873,7 +873,10 @@ int vnv_free(struct vnv_heap *h, vnv_obj_t obj)
     sec_enter(h);
     if (r)
         drop_resident(h, m);
-    nvmap_free(h, id_unit(h, obj.id));
+    if (IN_GROUP(h))
+        nvmap_free(h, id_unit(h, obj.id)); /* (allocated in the group) */
+    else
+        nvmap_free_keep(h, id_unit(h, obj.id)); /* (perhaps the spare: nvmap.c) */
     if (h->root == obj.id)
         h->root = 0; /* never record a dangling root */
     h->st.frees++;

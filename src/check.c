@@ -86,6 +86,7 @@ static int check_locked(struct vnv_heap *h)
 {
     if (!canary_ok(h))
         FAIL();
+    nvmap_spare_drop(h); /* (a home kept for reuse is free: the checks see it so) */
     int kept = check_kept_header(h);
     if (kept)
         return kept;

@@ -202,6 +202,7 @@ int ckpt_write(struct vnv_heap *h, uint32_t flags)
      * checksum covers them, so a cut anywhere leaves it unreadable, while the last
      * checkpoint, in the other slot, stands. */
     uint32_t target = 1u - h->slot;
+    nvmap_spare_drop(h); /* (the map it writes has no home kept for reuse) */
     w.h = h;
     w.base = slot_base(h, target);
     w.pos = w.batch_pos = VNV_CKPT_HEADER_SIZE;

@@ -34,8 +34,12 @@ int vnv_atomic_begin(struct vnv_heap *h)
         if (m && (m->word & ST_WRITER))
             return VNV_ERR_BUSY; /* its changes could not be rolled back: pin it inside */
     }
-    if (!h->group)
+    if (!h->group) {
+        sec_enter(h);
+        nvmap_spare_drop(h); /* (a group's rollback frees homes: none is kept aside) */
+        sec_leave(h);
         h->group_root = h->root;
+    }
     h->group++;
     return VNV_OK;
 }

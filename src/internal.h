@@ -367,6 +367,8 @@ int nvmap_alloc(struct vnv_heap *h, uint32_t size, uint32_t *unit);
 uint32_t nvmap_extent(const struct vnv_heap *h, uint32_t unit);
 int nvmap_holds(const struct vnv_heap *h, uint32_t unit, uint32_t size);
 void nvmap_free(struct vnv_heap *h, uint32_t unit);
+void nvmap_free_keep(struct vnv_heap *h, uint32_t unit);
+void nvmap_spare_drop(struct vnv_heap *h);
 void nvmap_commit(struct vnv_heap *h);
 void nvmap_clear(struct vnv_heap *h);
 int nvmap_validate(const struct vnv_heap *h);

@@ -15,7 +15,8 @@ int vnv_stats(const struct vnv_heap *h, struct vnv_stats *out)
     out->nv_map_bytes = MAP_SAVED * h->map_words * 4u;
     out->checkpoint_bytes = h->used;
     uint32_t q = nvmap_quarantined(h);
-    out->nv_free = (h->units - nvmap_count(h, MAP_ALLOC) - q) * h->unit;
+    uint32_t spare = h->spare ? h->spare_units : 0u; /* (marked, but free: nvmap.c) */
+    out->nv_free = (h->units - nvmap_count(h, MAP_ALLOC) - q + spare) * h->unit;
     out->nv_quarantined = q * h->unit;
     return VNV_OK;
 }

@@ -659,6 +659,95 @@ static void test_short_lived_and_quarantine(void)
     fx_free(&f);
 }
 
+/* vnv_free keeps a home that no checkpoint needs for the next allocation of the same size
+ * (the spare, src/store/nvmap.c). It must stay a free home in every way that can be seen:
+ * a stale handle is refused even when the freed object's header is still on storage, the
+ * stats count it free, a checkpoint, vnv_check and a group's begin release it, an
+ * allocation of another size releases it, and a home the last checkpoint holds is never
+ * kept. White-box where it says so (h->spare). */
+static void test_freed_home_kept_for_reuse(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+    f.wipe = 0;
+    struct vnv_heap *h = &f.heap;
+    uint8_t v[100], w[100];
+    memset(v, 0x5A, sizeof v);
+    uint32_t nv0 = stats(&f).nv_free;
+    vnv_obj_t a, b, c, d;
+    const void *p;
+    /* a flushed object: its header and value are on storage when it is freed */
+    REQUIRE(vnv_alloc(h, 100, v, &a) == VNV_OK);
+    CHECK_EQ(vnv_flush(h, a), VNV_OK);
+    CHECK_EQ(vnv_free(h, a), VNV_OK);
+    CHECK_EQ(h->spare, id_unit_of(a) + 1u);
+    CHECK_EQ(stats(&f).nv_free, nv0);
+    CHECK_EQ(stats(&f).nv_quarantined, 0);
+    /* the stale handle: refused by every call, not read back from the intact header */
+    CHECK_EQ(vnv_get(h, a, &p), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_get_exact(h, a, 100, &p), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_read(h, a, 0, w, sizeof w), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_write(h, a, 0, w, 8), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_flush(h, a), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_free(h, a), VNV_ERR_INVAL);
+    CHECK_EQ(h->spare, id_unit_of(a) + 1u);
+    /* the same size takes it; the new object is what it was given, not the old bytes */
+    vnv_emu_reset_counters(&f.emu);
+    REQUIRE(vnv_alloc(h, 100, NULL, &b) == VNV_OK);
+    CHECK_EQ(id_unit_of(b), id_unit_of(a));
+    CHECK_EQ(h->spare, 0u);
+    CHECK_EQ(f.emu.read_calls + f.emu.write_calls, 0);
+    CHECK_EQ(vnv_read(h, b, 0, w, sizeof w), VNV_OK);
+    CHECK_EQ(w[0], 0);
+    CHECK_EQ(w[99], 0);
+    CHECK_EQ(vnv_get(h, a, &p), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_unload(h, b), VNV_OK); /* goes home into slot 0, then loads back */
+    CHECK_EQ(vnv_read(h, b, 0, w, sizeof w), VNV_OK);
+    CHECK_EQ(w[50], 0);
+    /* another size releases it, and nothing leaks */
+    CHECK_EQ(vnv_free(h, b), VNV_OK);
+    CHECK_EQ(h->spare, id_unit_of(b) + 1u);
+    REQUIRE(vnv_alloc(h, 300, NULL, &c) == VNV_OK);
+    CHECK_EQ(h->spare, 0u);
+    CHECK_EQ(vnv_free(h, c), VNV_OK);
+    CHECK_EQ(stats(&f).nv_free, nv0);
+    /* vnv_check and a group's begin release it */
+    CHECK(h->spare != 0u);
+    CHECK_EQ(vnv_check(h), VNV_OK);
+    CHECK_EQ(h->spare, 0u);
+    REQUIRE(vnv_alloc(h, 300, NULL, &c) == VNV_OK);
+    CHECK_EQ(vnv_free(h, c), VNV_OK);
+    CHECK(h->spare != 0u);
+    CHECK_EQ(vnv_atomic_begin(h), VNV_OK);
+    CHECK_EQ(h->spare, 0u);
+    REQUIRE(vnv_alloc(h, 300, NULL, &c) == VNV_OK);
+    CHECK_EQ(vnv_free(h, c), VNV_OK); /* allocated in the group: freed, not kept */
+    CHECK_EQ(h->spare, 0u);
+    CHECK_EQ(vnv_atomic_end(h), VNV_OK);
+    CHECK_EQ(stats(&f).nv_free, nv0);
+    /* a checkpoint releases it: the map it writes has the home free */
+    REQUIRE(vnv_alloc(h, 100, v, &b) == VNV_OK);
+    REQUIRE(vnv_alloc(h, 100, v, &d) == VNV_OK);
+    CHECK_EQ(vnv_free(h, b), VNV_OK);
+    CHECK(h->spare != 0u);
+    CHECK_EQ(vnv_checkpoint(h), VNV_OK);
+    CHECK_EQ(h->spare, 0u);
+    CHECK_EQ(fx_reboot(&f), VNV_OK);
+    h = &f.heap;
+    CHECK_EQ(vnv_get(h, b, &p), VNV_ERR_INVAL);
+    CHECK_EQ(vnv_read(h, d, 0, w, sizeof w), VNV_OK);
+    CHECK_EQ(w[99], 0x5A);
+    CHECK_EQ(vnv_check(h), VNV_OK);
+    /* d's home is in that checkpoint: freeing it quarantines it, it is not kept */
+    CHECK_EQ(vnv_free(h, d), VNV_OK);
+    CHECK_EQ(h->spare, 0u);
+    CHECK(stats(&f).nv_quarantined > 0);
+    CHECK_EQ(vnv_checkpoint(h), VNV_OK);
+    CHECK_EQ(stats(&f).nv_free, nv0);
+    CHECK_EQ(vnv_check(h), VNV_OK);
+    fx_free(&f);
+}
+
 /* vnv_has_room says exactly when an allocation lands in RAM without traffic: while it is
  * true, each vnv_alloc of that size is resident and touches no storage; once it is false
  * (RAM or budget used up), the next one goes home or makes room. */
@@ -1086,6 +1175,7 @@ int main(void)
     RUN(test_partial_own_blocks_flushed);
     RUN(test_short_lived_and_quarantine);
     RUN(test_has_room);
+    RUN(test_freed_home_kept_for_reuse);
     RUN(test_stale_handle_over_100000_reuses);
     RUN(test_stale_handle_across_old_wrap_points);
     RUN(test_write_copy_on_write_traffic);

@@ -69,6 +69,10 @@ extern const struct vnv_ram_allocator vnv_ram_buddy;    /* power-of-two buddy sy
  * bytes, vnv_config.nv_unit) and commits them with every checkpoint, so that a reset at any
  * instant finds the allocation state of the last checkpoint (docs/FORMAT.md). An NV allocator
  * is therefore only a placement rule over those bitmaps: it keeps no state and does no I/O.
+ * One placement bypasses it: the home vnv_free last freed outside a group, if no checkpoint
+ * holds it yet, goes to the next allocation that needs the same (rounded) number of units,
+ * and is released to the rule before any allocation of another size (a pop and push of a
+ * FIFO then place nothing).
  */
 struct vnv_nv_allocator {
     const char *name;

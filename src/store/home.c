@@ -116,13 +116,14 @@ static int hdr_recall(struct vnv_heap *h, uint64_t id, struct objhdr *oh)
     return hit;
 }
 
-/* 1 if `id` was issued and names the first unit of a live home. (tag - 1 < alloc_count:
- * 0 < tag <= alloc_count in one comparison, tag 0 wrapping to the largest value.) */
+/* 1 if `id` was issued and names the first unit of a live home (not the spare: a freed
+ * home still marked, nvmap.c). (tag - 1 < alloc_count: 0 < tag <= alloc_count in one
+ * comparison, tag 0 wrapping to the largest value.) */
 static int issued_start(const struct vnv_heap *h, uint64_t id)
 {
     uint32_t u = id_unit(h, id);
     return id_tag(h, id) - 1u < h->alloc_count && u < h->units &&
-           bit_get(nvmap(h, MAP_START), u);
+           bit_get(nvmap(h, MAP_START), u) && u + 1u != h->spare;
 }
 
 /* Read `n` bytes from the home of `id` into `buf`, decode the header at their start and keep

@@ -47,12 +47,40 @@ static inline void home_mark(struct vnv_heap *h, uint32_t u, uint32_t n, int v)
     bit_put(nvmap(h, MAP_FRESH), first, v);
 }
 
+/*
+ * The spare: a home freed outside a group whose units no checkpoint needs (none in
+ * MAP_CALLOC: allocated since the last one) stays marked, and the next allocation of the
+ * same number of units takes it: a streaming FIFO's pop and push then skip the placement
+ * scan and both markings. It is a free home in every other respect: its handles are
+ * refused (home.c, issued_start), vnv_stats counts it free, and it is released (marked
+ * free) before anything takes the map as a whole - a checkpoint, vnv_check, a group's
+ * begin - and before an allocation of another size. At most one; never inside a group.
+ */
+void nvmap_spare_drop(struct vnv_heap *h)
+{
+    if (h->spare) {
+        home_mark(h, h->spare - 1u, h->spare_units, 0);
+        h->spare = 0;
+    }
+}
+
 int nvmap_alloc(struct vnv_heap *h, uint32_t size, uint32_t *unit)
 {
     uint32_t units = units_of(h, nvmap_need(h, size));
     uint32_t len = h->nv->round(units), at;
     if (len < units)
         return VNV_ERR_CORRUPT; /* the placement module broke its contract */
+    if (h->spare) {
+        if (len == h->spare_units) { /* its MAP_ALLOC, MAP_START and MAP_FRESH stay */
+            at = h->spare - 1u;
+            h->spare = 0;
+            if (bit_get(nvmap(h, MAP_CUR), at))
+                map_put(h, MAP_CUR, at, 0); /* (a new home's first write is slot 0) */
+            *unit = at;
+            return VNV_OK;
+        }
+        nvmap_spare_drop(h);
+    }
     int err = h->nv->place(nvmap(h, MAP_ALLOC), nvmap(h, MAP_CALLOC), h->units, len, &at);
     if (err)
         return err == VNV_ERR_NOSPC ? err : VNV_ERR_CORRUPT;
@@ -116,7 +144,24 @@ void nvmap_free(struct vnv_heap *h, uint32_t unit)
 {
     if (h->hdr_id && id_unit(h, h->hdr_id) == unit)
         h->hdr_id = 0; /* read_objhdr's kept header: that object is gone */
+    if (h->spare == unit + 1u)
+        h->spare = 0; /* (freed twice: a group's rollback of an allocation) */
     home_mark(h, unit, nvmap_extent(h, unit), 0);
+}
+
+/* nvmap_free outside a group: the home becomes the spare when it can (above). A home's
+ * units enter MAP_CALLOC together (nvmap_commit copies MAP_ALLOC) and leave it together,
+ * so its first unit tells whether the last checkpoint holds it. */
+void nvmap_free_keep(struct vnv_heap *h, uint32_t unit)
+{
+    if (!h->spare && unit < h->units && !bit_get(nvmap(h, MAP_CALLOC), unit)) {
+        if (h->hdr_id && id_unit(h, h->hdr_id) == unit)
+            h->hdr_id = 0; /* (as nvmap_free) */
+        h->spare = unit + 1u;
+        h->spare_units = nvmap_extent(h, unit);
+        return;
+    }
+    nvmap_free(h, unit);
 }
 
 /* The sums map_put keeps, from scratch (a restore read the map; vnv_check compares). */
@@ -146,6 +191,7 @@ void nvmap_commit(struct vnv_heap *h)
 
 void nvmap_clear(struct vnv_heap *h)
 {
+    h->spare = 0;
     memset(h->map, 0, MAP_COUNT * h->map_words * 4u);
     h->map_sa = h->map_sb = 0; /* (the sums of an all-zero map) */
     h->hdr_id = 0; /* (a restore: the map is rebuilt from a checkpoint) */
