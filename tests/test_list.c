@@ -712,6 +712,12 @@ static void test_length_at_its_end(void)
     CHECK_EQ(vnv_stats(&f.heap, &before), VNV_OK);
     CHECK_EQ(vnv_list_push_back(&f.heap, l, &v), VNV_ERR_CORRUPT);
     CHECK_EQ(vnv_list_push_front(&f.heap, l, &v), VNV_ERR_CORRUPT);
+    /* inside a group, where push takes its own path (found by an outside test: it wrapped
+     * the length to 0 there) */
+    CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK);
+    CHECK_EQ(vnv_list_push_back(&f.heap, l, &v), VNV_ERR_CORRUPT);
+    CHECK_EQ(vnv_list_push_front(&f.heap, l, &v), VNV_ERR_CORRUPT);
+    CHECK_EQ(vnv_atomic_end(&f.heap), VNV_OK);
     CHECK_EQ(vnv_stats(&f.heap, &after), VNV_OK);
     CHECK_EQ(after.allocs, before.allocs);
     CHECK_EQ(vnv_list_length(&f.heap, l, &len), VNV_OK);
@@ -719,6 +725,48 @@ static void test_length_at_its_end(void)
     CHECK_EQ(vnv_list_check(&f.heap, l), VNV_ERR_CORRUPT);
     CHECK_EQ(vnv_check(&f.heap), VNV_OK);
     fx_free(&f);
+}
+
+/* A committed push intent whose link write names an object that is not a node of this list
+ * (a crafted image): attach and every update refuse it (set_link), so vnv_list_check must
+ * too, though that object is not on the list's walk (found by an outside test). */
+static void test_check_refuses_what_the_redo_refuses(void)
+{
+    for (int other_list = 0; other_list < 2; other_list++) {
+        struct fixture f;
+        REQUIRE(fx_format(&f, 64u * 1024u, 4096, 2048) == VNV_OK);
+        vnv_obj_t l, l2, plain;
+        uint32_t v = 7, len = 0;
+        CHECK_EQ(vnv_list_create(&f.heap, sizeof v, &l), VNV_OK);
+        CHECK_EQ(vnv_list_create(&f.heap, sizeof v, &l2), VNV_OK);
+        CHECK_EQ(vnv_list_push_back(&f.heap, l, &v), VNV_OK);
+        CHECK_EQ(vnv_list_push_back(&f.heap, l2, &v), VNV_OK);
+        uint8_t zero[VNV_LIST_NODE_OVERHEAD + sizeof v];
+        memset(zero, 0x11, sizeof zero);
+        CHECK_EQ(vnv_alloc(&f.heap, sizeof zero, zero, &plain), VNV_OK);
+        vnv_obj_t foreign = plain;
+        if (other_list)
+            CHECK_EQ(vnv_list_first(&f.heap, l2, &foreign), VNV_OK);
+        /* words of the header: ihead 12, itail 14, ilen 4, ia 16, ianext 18, then op 3 */
+        uint32_t hd[2], w[2] = {(uint32_t)foreign.id, (uint32_t)(foreign.id >> 32)};
+        uint32_t one = 1, link = 0x4B4E494Cu;
+        CHECK_EQ(vnv_read(&f.heap, l, 6u * 4u, hd, sizeof hd), VNV_OK); /* head */
+        CHECK_EQ(vnv_write(&f.heap, l, 12u * 4u, hd, sizeof hd), VNV_OK);
+        CHECK_EQ(vnv_write(&f.heap, l, 14u * 4u, hd, sizeof hd), VNV_OK);
+        CHECK_EQ(vnv_write(&f.heap, l, 4u * 4u, &one, sizeof one), VNV_OK);
+        CHECK_EQ(vnv_write(&f.heap, l, 16u * 4u, w, sizeof w), VNV_OK);
+        CHECK_EQ(vnv_write(&f.heap, l, 3u * 4u, &link, sizeof link), VNV_OK);
+        uint8_t before[sizeof zero], after[sizeof zero];
+        CHECK_EQ(vnv_read(&f.heap, foreign, 0, before, sizeof before), VNV_OK);
+        CHECK_EQ(vnv_list_check(&f.heap, l), VNV_ERR_CORRUPT);
+        CHECK_EQ(vnv_list_attach(&f.heap, l), VNV_ERR_CORRUPT);
+        CHECK_EQ(vnv_list_length(&f.heap, l, &len), VNV_ERR_CORRUPT);
+        CHECK_EQ(vnv_read(&f.heap, foreign, 0, after, sizeof after), VNV_OK);
+        CHECK(memcmp(before, after, sizeof before) == 0); /* the bystander is untouched */
+        CHECK_EQ(vnv_list_check(&f.heap, l2), VNV_OK);
+        CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+        fx_free(&f);
+    }
 }
 
 /* A list left in the middle of a destroy whose nodes form a cycle (node data carries no
@@ -1585,6 +1633,7 @@ int main(void)
     RUN(test_random_large_elements);
     RUN(test_bad_inputs);
     RUN(test_length_at_its_end);
+    RUN(test_check_refuses_what_the_redo_refuses);
     RUN(test_cycle_in_a_list_being_destroyed);
     RUN(test_destroy_restarts_with_a_stale_tail_link);
     RUN(test_grouped_pop_when_the_budget_runs_out);

@@ -134,7 +134,9 @@ int vnv_list_destroy(struct vnv_heap *h, vnv_obj_t list);
  * allocated) if the length is already 2^32 - 1: no heap holds that many nodes.
  * Touches: header W (pinned), the new node (one gathered allocation: links + value), and
  * the old tail's next (back) / old head's prev (front) link through vnv_write: a
- * non-resident old end is written through (8 bytes), never loaded. Storage: the
+ * non-resident old end is never loaded, its 8 bytes are written through (in place when
+ * its current slot was written since the last checkpoint, else vnv_write's copy of the
+ * node into its other slot: reads and one write of 24 + elem_size bytes). Storage: the
  * allocation (header + node in one write when it does not fit in RAM) + that link write
  * (none when the old end is resident, as in a FIFO: the newest node stays in RAM), and
  * the allocation's tag reservation when one falls due (vnv_alloc).

@@ -491,6 +491,8 @@ static int push_grouped(struct vnv_heap *h, vnv_obj_t list, const void *value, i
     uint32_t c[H_WORDS];
     if (hdr_copy(h, list, c) || c[H_OP] != OP_NONE)
         return 1;
+    if (c[H_LEN] == UINT32_MAX)
+        return VNV_ERR_CORRUPT; /* as the ordinary push: the length would wrap */
     uint64_t end = front ? hget(c, H_HEAD) : hget(c, H_TAIL);
     vnv_obj_t n = VNV_NULL;
     int err = new_node(h, list, c[H_ESIZE], front ? 0 : end, front ? end : 0, value, &n);
@@ -1027,6 +1029,17 @@ int vnv_list_check(struct vnv_heap *h, vnv_obj_t list)
         gone = nd;              /* being freed: destroy frees it before it walks on */
     } else if ((head == 0) != (tail == 0) || (head == 0) != (len == 0)) {
         return VNV_ERR_CORRUPT;
+    }
+    /* The redo writes its links with set_link, which refuses anything but a node of this
+     * list: a node it names off the walk below is checked here, as attach would. */
+    for (unsigned k = 0; redo && k < 2u; k++) {
+        uint64_t x = hget(c, k ? H_IC : H_IA);
+        uint32_t id[2];
+        err = x ? vnv_read(h, obj(x), N_OWNER * 4u, id, sizeof id) : VNV_OK;
+        if (err)
+            return dead_node(h, err);
+        if (x && !(id[1] == N_MAGIC && id[0] == (uint32_t)list.id))
+            return VNV_ERR_CORRUPT;
     }
     /* A cycle ends the walk within twice its reach (Brent: `mark` is a node seen again
      * on a cycle once the stride passes its length), not after `length` steps, which
