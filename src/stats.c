@@ -14,9 +14,11 @@ int vnv_stats(const struct vnv_heap *h, struct vnv_stats *out)
     out->dirty_bytes = h->dirty_data;
     out->nv_map_bytes = MAP_SAVED * h->map_words * 4u;
     out->checkpoint_bytes = h->used;
-    uint32_t q = nvmap_quarantined(h);
-    uint32_t spare = h->spare ? h->spare_units : 0u; /* (marked, but free: nvmap.c) */
-    out->nv_free = (h->units - nvmap_count(h, MAP_ALLOC) - q + spare) * h->unit;
+    uint32_t q = nvmap_quarantined(h), used = nvmap_count(h, MAP_ALLOC);
+    /* the spare is marked but free (nvmap.c); read after the map, so that a checkpoint
+     * releasing it in between makes nv_free too low for this call, never too high */
+    uint32_t spare = *(const volatile uint32_t *)&h->spare ? h->spare_units : 0u;
+    out->nv_free = (h->units - used - q + spare) * h->unit;
     out->nv_quarantined = q * h->unit;
     return VNV_OK;
 }

@@ -10,6 +10,14 @@
  */
 #include "../internal.h"
 
+#ifndef __STDC_NO_ATOMICS__
+#include <stdatomic.h>
+/* A compiler barrier only (no instruction): reads after it stay after it. */
+#define ORDER() atomic_signal_fence(memory_order_seq_cst)
+#else
+#define ORDER() __asm__ __volatile__("" ::: "memory")
+#endif
+
 /* Every storage transaction is a critical section of its own: a checkpoint never starts
  * while the device is in the middle of another command (storage.h promises this). */
 int heap_read(struct vnv_heap *h, uint32_t off, void *dst, uint32_t len)
@@ -118,12 +126,16 @@ static int hdr_recall(struct vnv_heap *h, uint64_t id, struct objhdr *oh)
 
 /* 1 if `id` was issued and names the first unit of a live home (not the spare: a freed
  * home still marked, nvmap.c). (tag - 1 < alloc_count: 0 < tag <= alloc_count in one
- * comparison, tag 0 wrapping to the largest value.) */
+ * comparison, tag 0 wrapping to the largest value.) Not a critical section: the spare is
+ * read first. A checkpoint in an interrupt may release it (clearing its MAP_START) but
+ * never makes one, so a unit that was not the spare then is not one when MAP_START is
+ * read; in the other order, an interrupt between the two reads let a freed handle pass. */
 static int issued_start(const struct vnv_heap *h, uint64_t id)
 {
-    uint32_t u = id_unit(h, id);
-    return id_tag(h, id) - 1u < h->alloc_count && u < h->units &&
-           bit_get(nvmap(h, MAP_START), u) && u + 1u != h->spare;
+    uint32_t u = id_unit(h, id), spare = *(const volatile uint32_t *)&h->spare;
+    ORDER();
+    return u + 1u != spare && id_tag(h, id) - 1u < h->alloc_count && u < h->units &&
+           bit_get(nvmap(h, MAP_START), u);
 }
 
 /* Read `n` bytes from the home of `id` into `buf`, decode the header at their start and keep
