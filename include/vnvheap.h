@@ -496,7 +496,8 @@ int vnv_get_mut(struct vnv_heap *h, vnv_obj_t obj, void **ptr);
  *   flushed after a checkpoint), when HDR + size fits VNV_IO_CHUNK (if set) and without
  *   VNV_DATA_CRC (the slot's checksum follows the data): one read of HDR + size bytes;
  *   a larger object: that read, then one read of its n bytes; slot 1: as vnv_get. Plus
- *   victims' flushes.
+ *   victims' flushes. When no room can be made (a group's members fill the budget or
+ *   RAM), one HDR read tells a stale handle (INVAL) from the lack of room (BUDGET, NOMEM).
  */
 int vnv_get_sized(struct vnv_heap *h, vnv_obj_t obj, size_t size, const void **ptr);
 int vnv_get_mut_sized(struct vnv_heap *h, vnv_obj_t obj, size_t size, void **ptr);

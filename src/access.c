@@ -372,8 +372,11 @@ static int load_one(struct vnv_heap *h, uint64_t id, uint32_t want, struct objhd
     int err = make_budget(h, VNV_CKPT_RECORD_SIZE);
     if (!err)
         err = make_ram(h, need);
-    if (err)
-        return err;
+    if (err) { /* no room (a group's members fill it): a stale handle still says INVAL */
+        struct objhdr oh;
+        int valid = read_objhdr(h, id, &oh);
+        return valid ? valid : err;
+    }
     sec_enter(h); /* the block holds the storage header until it is indexed */
     err = h->ram->alloc(RAM_ST(h), need, &off);
     int r = err ? err : read_objhdr_with(h, id, h->arena + off, want, got);
