@@ -14,6 +14,15 @@
 
 #include "vnvheap.h"
 
+/* A compiler barrier against the power-failure interrupt (critical sections, reads that
+ * an interrupt's checkpoint may change): no instruction is emitted, no atomics needed. */
+#ifndef __STDC_NO_ATOMICS__
+#include <stdatomic.h>
+#define BARRIER() atomic_signal_fence(memory_order_seq_cst)
+#else
+#define BARRIER() __asm__ __volatile__("" ::: "memory")
+#endif
+
 /* status bits in meta.word (low 11 bits; the object size is in the upper 21) */
 #define ST_READERS 0x00Fu
 #define ST_WRITER 0x010u

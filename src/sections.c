@@ -7,14 +7,6 @@
  */
 #include "internal.h"
 
-#ifndef __STDC_NO_ATOMICS__
-#include <stdatomic.h>
-/* A compiler barrier only: no instruction is emitted, so no atomics are needed. */
-#define BARRIER() atomic_signal_fence(memory_order_seq_cst)
-#else
-#define BARRIER() __asm__ __volatile__("" ::: "memory")
-#endif
-
 /* The canary at the buffer's start: the little-endian words 0x43564E56, 0x59524E41 (its
  * bytes, compared as one string: two memory calls rather than eight byte stores and loads). */
 static const char canary[8] = {'V', 'N', 'V', 'C', 'A', 'N', 'R', 'Y'};

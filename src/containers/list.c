@@ -206,15 +206,21 @@ static int dead_node(struct vnv_heap *h, int err)
     return err == VNV_ERR_INVAL && vnv_is_open(h) ? VNV_ERR_CORRUPT : err;
 }
 
-/* Set one link word of a node of this list (read its owner and tag, write the link: a
- * node that is not resident is written through, not loaded). */
+/* Is `node` still a node of this list? Its owner and tag words only (a node that is not
+ * resident is read, not loaded). OK, CORRUPT, or the heap's error for a dead handle. */
+static int node_owned(struct vnv_heap *h, vnv_obj_t list, uint64_t node)
+{
+    uint32_t id[N_WORDS];
+    int err = vnv_read(h, obj(node), N_OWNER * 4u, &id[N_OWNER], 2u * 4u);
+    return err ? err : node_ours(id, list) ? VNV_OK : VNV_ERR_CORRUPT;
+}
+
+/* Set one link word of a node of this list (check its owner, write the link: a node that
+ * is not resident is written through, not loaded). */
 static inline int set_link(struct vnv_heap *h, vnv_obj_t list, uint64_t node, unsigned word,
                            uint64_t v)
 {
-    uint32_t id[2]; /* N_OWNER, N_TAG: is it still a node of this list? */
-    int err = vnv_read(h, obj(node), N_OWNER * 4u, id, sizeof id);
-    if (!err && !(id[1] == N_MAGIC && id[0] == (uint32_t)list.id))
-        err = VNV_ERR_CORRUPT;
+    int err = node_owned(h, list, node);
     uint32_t w[2] = {(uint32_t)v, (uint32_t)(v >> 32)};
     if (!err)
         err = vnv_write(h, obj(node), word * 4u, w, sizeof w);
@@ -1034,12 +1040,9 @@ int vnv_list_check(struct vnv_heap *h, vnv_obj_t list)
      * list: a node it names off the walk below is checked here, as attach would. */
     for (unsigned k = 0; redo && k < 2u; k++) {
         uint64_t x = hget(c, k ? H_IC : H_IA);
-        uint32_t id[2];
-        err = x ? vnv_read(h, obj(x), N_OWNER * 4u, id, sizeof id) : VNV_OK;
+        err = x ? node_owned(h, list, x) : VNV_OK;
         if (err)
             return dead_node(h, err);
-        if (x && !(id[1] == N_MAGIC && id[0] == (uint32_t)list.id))
-            return VNV_ERR_CORRUPT;
     }
     /* A cycle ends the walk within twice its reach (Brent: `mark` is a node seen again
      * on a cycle once the stride passes its length), not after `length` steps, which

@@ -10,14 +10,6 @@
  */
 #include "../internal.h"
 
-#ifndef __STDC_NO_ATOMICS__
-#include <stdatomic.h>
-/* A compiler barrier only (no instruction): reads after it stay after it. */
-#define ORDER() atomic_signal_fence(memory_order_seq_cst)
-#else
-#define ORDER() __asm__ __volatile__("" ::: "memory")
-#endif
-
 /* Every storage transaction is a critical section of its own: a checkpoint never starts
  * while the device is in the middle of another command (storage.h promises this). */
 int heap_read(struct vnv_heap *h, uint32_t off, void *dst, uint32_t len)
@@ -133,7 +125,7 @@ static int hdr_recall(struct vnv_heap *h, uint64_t id, struct objhdr *oh)
 static int issued_start(const struct vnv_heap *h, uint64_t id)
 {
     uint32_t u = id_unit(h, id), spare = *(const volatile uint32_t *)&h->spare;
-    ORDER();
+    BARRIER();
     return u + 1u != spare && id_tag(h, id) - 1u < h->alloc_count && u < h->units &&
            bit_get(nvmap(h, MAP_START), u);
 }

@@ -71,12 +71,11 @@ int nvmap_alloc(struct vnv_heap *h, uint32_t size, uint32_t *unit)
     if (len < units)
         return VNV_ERR_CORRUPT; /* the placement module broke its contract */
     if (h->spare) {
-        if (len == h->spare_units) { /* its MAP_ALLOC, MAP_START and MAP_FRESH stay */
-            at = h->spare - 1u;
+        /* Its MAP_ALLOC, MAP_START and MAP_FRESH stay; MAP_CUR is 0: a home changes slot
+         * only when it is not fresh, i.e. once a checkpoint holds it (no spare then). */
+        if (len == h->spare_units) {
+            *unit = h->spare - 1u;
             h->spare = 0;
-            if (bit_get(nvmap(h, MAP_CUR), at))
-                map_put(h, MAP_CUR, at, 0); /* (a new home's first write is slot 0) */
-            *unit = at;
             return VNV_OK;
         }
         nvmap_spare_drop(h);
@@ -139,13 +138,20 @@ int nvmap_holds(const struct vnv_heap *h, uint32_t unit, uint32_t size)
     return extent_upto(h, unit, need) >= need;
 }
 
+/* The object of the home at `unit` is gone: read_objhdr's kept header must not name it. */
+static void forget_header(struct vnv_heap *h, uint32_t unit)
+{
+    if (h->hdr_id && id_unit(h, h->hdr_id) == unit)
+        h->hdr_id = 0;
+}
+
 /* The home becomes free now; its units are reusable once MAP_CALLOC says so. */
 void nvmap_free(struct vnv_heap *h, uint32_t unit)
 {
-    if (h->hdr_id && id_unit(h, h->hdr_id) == unit)
-        h->hdr_id = 0; /* read_objhdr's kept header: that object is gone */
+    forget_header(h, unit);
     if (h->spare == unit + 1u)
-        h->spare = 0; /* (freed twice: a group's rollback of an allocation) */
+        h->spare = 0; /* (no caller frees the spare's home - none is kept in a group - but
+                         a spare must never outlive its marks) */
     home_mark(h, unit, nvmap_extent(h, unit), 0);
 }
 
@@ -155,8 +161,7 @@ void nvmap_free(struct vnv_heap *h, uint32_t unit)
 void nvmap_free_keep(struct vnv_heap *h, uint32_t unit)
 {
     if (!h->spare && unit < h->units && !bit_get(nvmap(h, MAP_CALLOC), unit)) {
-        if (h->hdr_id && id_unit(h, h->hdr_id) == unit)
-            h->hdr_id = 0; /* (as nvmap_free) */
+        forget_header(h, unit);
         h->spare = unit + 1u;
         h->spare_units = nvmap_extent(h, unit);
         return;
