@@ -276,12 +276,16 @@ struct vnv_heap {
     uint32_t tag_step;   /* counter values the next reservation covers */
     uint8_t tag_next;    /* the reservation record written next (0 or 1) */
     uint8_t unit_shift;  /* log2(unit): units from bytes without a division */
+    uint16_t group_units[5]; /* the home units of the group's members, while group_noted
+                                <= 5: end and abort visit these, not every resident object */
     uint32_t seq;        /* sequence number of the last checkpoint */
     volatile uint8_t busy;      /* inside a critical section: persist must wait */
     volatile uint8_t pending;   /* a persist was requested during the critical section */
     uint8_t slot;        /* checkpoint slot (0 = A, 1 = B) holding the last checkpoint */
     uint8_t other_live;  /* the other slot may hold an older valid checkpoint */
     volatile uint8_t group; /* nesting depth of the open failure-atomic group (0 = none) */
+    uint8_t group_noted;  /* entries of group_units in use; 255: more members than that */
+    uint16_t writer_pins; /* writer pins the program holds (vnv_atomic_begin's test) */
     uint32_t spare;      /* a freed home kept for the next allocation of its size: unit + 1
                             (0 = none; src/store/nvmap.c) */
     uint64_t group_root; /* the root when the group began */
@@ -682,11 +686,13 @@ int vnv_persist_all(void);
  *   open, as it was; one that fails part way (a storage error, a damaged header) would leave
  *   it half rolled back, so the heap closes itself instead (vnv_is_open false, a power-fail
  *   request deferred into the abort gets its callback with the error): vnv_open then finds
- *   the last checkpoint, as after a reset. begin: O(R) (two word loads per four empty
- *   index slots), no storage traffic. end: O(R + log entries), none. abort: O(R + log entries); one HDR read per object freed in
- *   the group, one read of n bytes per object changed in it, one HDR read per logged
- *   object and one write of the logged bytes per storage entry. Pointers into members are
- *   invalid after abort.
+ *   the last checkpoint, as after a reset. begin: O(1) (a count of the writer pins the
+ *   program holds; O(R) while one is held, to confirm it), no storage traffic. end: O(M +
+ *   log entries) for a group of M <= 5 members (objects changed, allocated or freed in
+ *   it: the group notes their homes), O(R + log entries) for a larger one; no storage
+ *   traffic. abort: the same, plus one HDR read per object freed in the group, one read
+ *   of n bytes per object changed in it, one HDR read per logged object and one write of
+ *   the logged bytes per storage entry. Pointers into members are invalid after abort.
  */
 #define VNV_UNDO_ENTRY_RAM(len) (16u + (((uint32_t)(len) + 7u) & ~7u))
 int vnv_atomic_begin(struct vnv_heap *h);

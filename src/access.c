@@ -180,7 +180,7 @@ static int pre_take(struct vnv_heap *h, struct meta *m)
     if (!err) {
         memcpy(h->arena + off, meta_data(m), size);
         m->pre = (uint16_t)(off / 8u + 1u);
-        m->word |= ST_GROUP; /* with the pre-image, in one step: checkpoints see both */
+        group_mark(h, m, ST_GROUP); /* with the pre-image, in one step: checkpoints see both */
         charge(h, size);
     }
     sec_leave(h);
@@ -235,7 +235,7 @@ static int log_write(struct vnv_heap *h, struct meta *m, uint32_t off, uint32_t 
         memcpy(h->arena + boff + UNDO_HDR, meta_data(m) + off, len);
         undo_link(h, boff, u, off | UNDO_RAM, len);
         m->pre = PRE_LOG; /* with the entry and the mark, in one step */
-        m->word |= ST_GROUP;
+        group_mark(h, m, ST_GROUP);
     }
     sec_leave(h);
     return err ? 1 : VNV_OK;
@@ -263,7 +263,7 @@ static int enlist(struct vnv_heap *h, struct meta *m, int homed)
         err = flush_meta(h, m);
     if (!err) {
         sec_enter(h);
-        m->word |= ST_GROUP;
+        group_mark(h, m, ST_GROUP);
         sec_leave(h);
     }
     return err;
@@ -665,6 +665,8 @@ static int alloc_common(struct vnv_heap *h, size_t size, uint32_t status,
         m->id = id;
         m->self = (uint16_t)(off / 8u + 1u);
         m->pre = 0;
+        if (IN_GROUP(h))
+            group_note(h, u);
         m->word = sz << ST_BITS | status | ST_DIRTY | ST_ACCESSED |
                   (IN_GROUP(h) ? ST_GROUP | ST_GNEW : 0u);
         if (bm) {
@@ -757,7 +759,8 @@ static int make_ghost(struct vnv_heap *h, struct meta *m)
     h->used -= d;
     h->dirty_data -= d;
     m->pre = 0; /* (PRE_LOG: its home holds that value now) */
-    m->word = (m->word & ~ST_DIRTY) | ST_GROUP | ST_GFREE;
+    m->word &= ~ST_DIRTY;
+    group_mark(h, m, ST_GROUP | ST_GFREE);
     return VNV_OK;
 }
 
@@ -786,6 +789,7 @@ static int free_ghost(struct vnv_heap *h, vnv_obj_t obj)
         m->id = id_unit(h, obj.id);
         m->self = (uint16_t)(off / 8u + 1u);
         m->pre = 0;
+        group_note(h, id_unit(h, obj.id));
         m->word = oh.size << ST_BITS | st;
         memset(meta_bitmap(m), 0, pad8(bm));
         idx_insert(h, id_key(h, obj.id), off / 8u + 1u);
@@ -839,7 +843,7 @@ int vnv_free(struct vnv_heap *h, vnv_obj_t obj)
             pre_drop(h, m);
             put_le64(h->arena + off, m->id);
             m->pre = (uint16_t)(off / 8u + 1u);
-            m->word |= ST_GROUP | ST_GFREE; /* with the pre block and the tombstone: a */
+            group_mark(h, m, ST_GROUP | ST_GFREE); /* with the pre block and tombstone: a */
             m->id = id_unit(h, m->id);      /* checkpoint sees all of it or none */
             charge(h, 8u);
             if (h->root == obj.id)
@@ -1028,6 +1032,7 @@ static COLD_PATH int get_mut_slow(struct vnv_heap *h, vnv_obj_t obj, uint32_t wa
         m->word &= ~ST_WRITER;
         return err;
     }
+    writer_pins_add(h, 1);
     *ptr = meta_data(m);
     return VNV_OK;
 }
@@ -1043,6 +1048,7 @@ static int get_mut(struct vnv_heap *h, vnv_obj_t obj, uint32_t want, void **ptr)
         if (m && m->id == obj.id && !(m->word & ST_PINS) &&
             (m->word & (ST_DIRTY | ST_PARTIAL)) == ST_DIRTY && size_is(m, want)) {
             m->word |= ST_WRITER | ST_ACCESSED;
+            writer_pins_add(h, 1);
             *ptr = (uint8_t *)m + VNV_META_SIZE; /* (meta_data of a plain object) */
             return VNV_OK;
         }
@@ -1067,6 +1073,7 @@ int vnv_get_mut_range(struct vnv_heap *h, vnv_obj_t obj, size_t off, size_t len,
         m->word &= ~ST_WRITER;
         return err;
     }
+    writer_pins_add(h, 1);
     *ptr = meta_data(m);
     return VNV_OK;
 }
@@ -1089,9 +1096,10 @@ int vnv_release(struct vnv_heap *h, vnv_obj_t obj)
     if (!m || m->id != obj.id) /* not resident, stale or forged: never pinned */
         return VNV_ERR_INVAL;
     uint32_t w = m->word;
-    if (w & ST_WRITER)
+    if (w & ST_WRITER) {
         m->word = w & ~ST_WRITER;
-    else if (w & ST_READERS)
+        writer_pins_add(h, -1);
+    } else if (w & ST_READERS)
         m->word = w - 1u;
     else
         return VNV_ERR_INVAL;

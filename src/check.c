@@ -82,6 +82,17 @@ static int check_kept_header(struct vnv_heap *h)
     return VNV_OK;
 }
 
+/* Is `unit` among the group's noted members (or do end and abort walk)? */
+static int noted(const struct vnv_heap *h, uint32_t unit)
+{
+    if (h->group_noted > GROUP_NOTES)
+        return 1;
+    for (uint32_t i = 0; i < h->group_noted; i++)
+        if (h->group_units[i] == unit)
+            return 1;
+    return 0;
+}
+
 static int check_locked(struct vnv_heap *h)
 {
     if (!canary_ok(h))
@@ -90,7 +101,7 @@ static int check_locked(struct vnv_heap *h)
     int kept = check_kept_header(h);
     if (kept)
         return kept;
-    uint32_t used = VNV_CKPT_HEADER_SIZE, dirty = 0, count = 0, blocks = 0;
+    uint32_t used = VNV_CKPT_HEADER_SIZE, dirty = 0, count = 0, blocks = 0, writers = 0;
     for (uint32_t s = 0; s <= h->index_mask; s++) {
         uint32_t e = h->index[s];
         if (!e)
@@ -114,6 +125,9 @@ static int check_locked(struct vnv_heap *h)
             FAIL();
         if ((st & ST_WRITER) && (st & ST_READERS))
             FAIL(); /* many readers or one writer, never both */
+        writers += (st & ST_WRITER) != 0;
+        if ((st & ST_GMASK) && !noted(h, u))
+            FAIL(); /* a member end and abort would not visit */
         uint32_t d = dirty_bytes_of(m);
         if ((st & ST_PARTIAL) && ((d != 0) != ((st & ST_DIRTY) != 0)))
             FAIL();
@@ -149,6 +163,8 @@ static int check_locked(struct vnv_heap *h)
         blocks += h->ram->footprint(RAM_ST(h), need);
         count++;
     }
+    if (writers != h->writer_pins)
+        FAIL(); /* the count vnv_atomic_begin asks */
     /* the group's undo log: only inside a group, every entry a whole arena block */
     if (!h->group && (h->undo || h->undo_count))
         FAIL();

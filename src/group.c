@@ -23,20 +23,53 @@
 #include "internal.h"
 #if !VNV_MINIMAL /* failure-atomic groups: not in the minimal profile */
 
+/* A unit is noted before its object gets its first mark, so every marked object is noted
+ * - or group_noted is GROUP_WALK (more members than fit, or marks a restart's restore
+ * brought back) and end and abort walk the index. A note is a hint: the visit skips a unit
+ * whose object is gone or has no mark. */
+void group_note(struct vnv_heap *h, uint32_t unit)
+{
+    if (h->group_noted < GROUP_NOTES && unit <= 0xFFFFu) /* (VNV_MAX_UNITS may be raised) */
+        h->group_units[h->group_noted++] = (uint16_t)unit;
+    else
+        h->group_noted = GROUP_WALK;
+}
+
+/* Set group marks on `m`, noting it first if it had none. */
+void group_mark(struct vnv_heap *h, struct meta *m, uint32_t bits)
+{
+    if (!(m->word & ST_GMASK))
+        group_note(h, id_unit(h, m->id));
+    m->word |= bits;
+}
+
+/* Does the program hold a writer pin? The count says no at once; a count above zero is
+ * confirmed by a walk (one that drifted high then costs time, never a refusal). */
+static int writer_held(struct vnv_heap *h)
+{
+    if (!h->writer_pins)
+        return 0;
+    for (uint32_t s = 0; (s = idx_next_used(h, s)) <= h->index_mask; s++) {
+        const struct meta *m = idx_meta(h, s);
+        if (m && (m->word & ST_WRITER))
+            return 1;
+    }
+    h->writer_pins = 0;
+    return 0;
+}
+
 int vnv_atomic_begin(struct vnv_heap *h)
 {
     if (!is_open(h))
         return VNV_ERR_INVAL;
     if (h->group == 255u)
         return VNV_ERR_BUSY;
-    for (uint32_t s = 0; !h->group && (s = idx_next_used(h, s)) <= h->index_mask; s++) {
-        const struct meta *m = idx_meta(h, s);
-        if (m && (m->word & ST_WRITER))
-            return VNV_ERR_BUSY; /* its changes could not be rolled back: pin it inside */
-    }
     if (!h->group) {
+        if (writer_held(h))
+            return VNV_ERR_BUSY; /* its changes could not be rolled back: pin it inside */
         sec_enter(h);
         nvmap_spare_drop(h); /* (a group's rollback frees homes: none is kept aside) */
+        h->group_noted = 0;
         sec_leave(h);
         h->group_root = h->root;
     }
@@ -44,80 +77,88 @@ int vnv_atomic_begin(struct vnv_heap *h)
     return VNV_OK;
 }
 
-/* Apply `roll_back` (1) or commit (0) to every member; inside a critical section. Entries
- * may move back into slot s when one is removed, so s advances only past kept entries;
- * bounded by slots + removals. */
+/* Apply `roll_back` (1) or commit (0) to member `m` (marked); the first error goes to
+ * *err. 1 if its index entry was removed. */
+static int member_one(struct vnv_heap *h, struct meta *m, int roll_back, int *err)
+{
+    uint32_t st = m->word, u = id_unit(h, m->id);
+    if ((st & ST_GNEW) || (!roll_back && (st & ST_GFREE))) {
+        if ((st & ST_GNEW) && !roll_back) {
+            m->word &= ~ST_GMASK; /* allocated in the group: now simply live */
+            return 0;
+        }
+        drop_resident(h, m); /* gone: never existed, or freed for good */
+        nvmap_free(h, u);
+        return 1;
+    }
+    int revived = 0; /* from the pre block: the RAM copy is the value from before */
+    if (roll_back && (st & ST_GFREE) && pre_block(m)) { /* freed in the group, kept in RAM */
+        uint64_t id = get_le64(pre_data(h, m));
+        if (id_unit(h, id) != u || !id_tag(h, id) || id_tag(h, id) > h->alloc_count) {
+            *err = *err ? *err : VNV_ERR_CORRUPT;
+            return 0;
+        }
+        pre_drop(h, m);
+        m->id = id;
+        revived = 1;
+    } else if (roll_back && (st & ST_GFREE)) { /* freed in the group: from its home */
+        uint8_t b[VNV_OBJ_HEADER_SIZE];
+        struct objhdr oh;
+        int e = heap_read(h, unit_off(h, u), b, sizeof b);
+        uint64_t id = e ? 0 : get_le64(b + 4);
+        if (!e)
+            e = (id_unit(h, id) == u && id_tag(h, id)) ? objhdr_decode(h, b, id, &oh)
+                                                       : VNV_ERR_CORRUPT;
+        if (!e && oh.size != meta_size(m))
+            e = VNV_ERR_CORRUPT;
+        if (e) {
+            *err = *err ? *err : e;
+            return 0;
+        }
+        m->id = id;
+        if (ghost(st)) { /* its home holds it: no RAM copy to keep */
+            drop_resident(h, m);
+            return 1;
+        }
+    }
+    if (m->pre == PRE_LOG) { /* undo_ram has put its bytes back already */
+        m->pre = 0;
+    } else if (m->pre) { /* its value from before the group is a RAM pre-image */
+        if (roll_back)
+            memcpy(meta_data(m), pre_data(h, m), meta_size(m)); /* newer than home: dirty */
+        pre_drop(h, m);
+    } else if (roll_back && (st & ST_DIRTY) && !revived) { /* changed: its home's value */
+        int e = reload_home(h, m);
+        if (e) {
+            *err = *err ? *err : e;
+            return 0;
+        }
+    }
+    m->word &= ~ST_GMASK;
+    return 0;
+}
+
+/* Apply `roll_back` (1) or commit (0) to every member; inside a critical section. The
+ * noted units when they cover every member (one lookup each); else a walk of the index,
+ * where entries may move back into slot s when one is removed, so s advances only past
+ * kept entries; bounded by slots + removals. */
 static int members(struct vnv_heap *h, int roll_back)
 {
     int err = VNV_OK;
+    if (h->group_noted <= GROUP_NOTES) {
+        for (uint32_t i = 0; i < h->group_noted; i++) {
+            struct meta *m = idx_lookup(h, h->group_units[i]);
+            if (m && (m->word & ST_GMASK))
+                (void)member_one(h, m, roll_back, &err);
+        }
+        return err;
+    }
     for (uint32_t s = 0, guard = 0;
          (s = idx_next_used(h, s)) <= h->index_mask && guard <= 2u * (h->index_mask + 1u);
          guard++) {
         struct meta *m = idx_meta(h, s);
-        uint32_t st = m ? m->word : 0;
-        if (!(st & ST_GMASK)) {
+        if (!m || !(m->word & ST_GMASK) || !member_one(h, m, roll_back, &err))
             s++;
-            continue;
-        }
-        uint32_t u = id_unit(h, m->id);
-        if ((st & ST_GNEW) || (!roll_back && (st & ST_GFREE))) {
-            if ((st & ST_GNEW) && !roll_back) {
-                m->word &= ~ST_GMASK; /* allocated in the group: now simply live */
-                s++;
-                continue;
-            }
-            drop_resident(h, m); /* gone: never existed, or freed for good */
-            nvmap_free(h, u);
-            continue;
-        }
-        int revived = 0; /* from the pre block: the RAM copy is the value from before */
-        if (roll_back && (st & ST_GFREE) && pre_block(m)) { /* freed in the group, kept in RAM */
-            uint64_t id = get_le64(pre_data(h, m));
-            if (id_unit(h, id) != u || !id_tag(h, id) || id_tag(h, id) > h->alloc_count) {
-                err = err ? err : VNV_ERR_CORRUPT;
-                s++;
-                continue;
-            }
-            pre_drop(h, m);
-            m->id = id;
-            revived = 1;
-        } else if (roll_back && (st & ST_GFREE)) { /* freed in the group: from its home */
-            uint8_t b[VNV_OBJ_HEADER_SIZE];
-            struct objhdr oh;
-            int e = heap_read(h, unit_off(h, u), b, sizeof b);
-            uint64_t id = e ? 0 : get_le64(b + 4);
-            if (!e)
-                e = (id_unit(h, id) == u && id_tag(h, id)) ? objhdr_decode(h, b, id, &oh)
-                                                           : VNV_ERR_CORRUPT;
-            if (!e && oh.size != meta_size(m))
-                e = VNV_ERR_CORRUPT;
-            if (e) {
-                err = err ? err : e;
-                s++;
-                continue;
-            }
-            m->id = id;
-            if (ghost(st)) { /* its home holds it: no RAM copy to keep */
-                drop_resident(h, m);
-                continue;
-            }
-        }
-        if (m->pre == PRE_LOG) { /* undo_ram has put its bytes back already */
-            m->pre = 0;
-        } else if (m->pre) { /* its value from before the group is a RAM pre-image */
-            if (roll_back)
-                memcpy(meta_data(m), pre_data(h, m), meta_size(m)); /* newer than home: dirty */
-            pre_drop(h, m);
-        } else if (roll_back && (st & ST_DIRTY) && !revived) { /* changed: its home's value */
-            int e = reload_home(h, m);
-            if (e) {
-                err = err ? err : e;
-                s++;
-                continue;
-            }
-        }
-        m->word &= ~ST_GMASK;
-        s++;
     }
     return err;
 }
@@ -327,15 +368,27 @@ int vnv_atomic_end(struct vnv_heap *h)
     return err;
 }
 
+/* Is a member pinned? The noted units, or a walk (as members()). */
+static int member_pinned(const struct vnv_heap *h)
+{
+    int walk = h->group_noted > GROUP_NOTES;
+    uint32_t n = walk ? h->index_mask + 1u : h->group_noted;
+    for (uint32_t i = 0; i < n; i++) {
+        if (walk && (i = idx_next_used(h, i)) > h->index_mask)
+            break;
+        const struct meta *m = walk ? idx_meta(h, i) : idx_lookup(h, h->group_units[i]);
+        if (m && (m->word & ST_GMASK) && (m->word & ST_PINS))
+            return 1;
+    }
+    return 0;
+}
+
 int vnv_atomic_abort(struct vnv_heap *h)
 {
     if (!is_open(h) || !h->group)
         return VNV_ERR_INVAL;
-    for (uint32_t s = 0; (s = idx_next_used(h, s)) <= h->index_mask; s++) {
-        struct meta *m = idx_meta(h, s);
-        if (m && (m->word & ST_GMASK) && (m->word & ST_PINS))
-            return VNV_ERR_BUSY; /* release the group's references first */
-    }
+    if (member_pinned(h))
+        return VNV_ERR_BUSY; /* release the group's references first */
     /* objects the undo log changes are the group's too (allocated at home, or written
      * through and loaded since): a rollback drops or rewrites them */
     for (uint32_t i = 0, e = h->undo; e && i < h->undo_count; i++) {
@@ -377,6 +430,7 @@ int vnv_atomic_depth(const struct vnv_heap *h) { return is_live(h) ? (int)h->gro
  * Everything that can be refused as damage is refused before storage changes. */
 int group_rollback(struct vnv_heap *h)
 {
+    h->group_noted = GROUP_WALK; /* (the marks came from storage: none was noted) */
     int err = undo_check(h);
     if (!err)
         err = rollback_apply(h);

@@ -411,6 +411,21 @@ int slot_check_crc(struct vnv_heap *h, uint32_t unit, uint32_t size, uint32_t sl
 /* group.c: the undo log of bytes a group wrote through to non-resident objects.
  * Entry in RAM: [u16 next][u16 0][u32 unit][u32 storage offset][u16 len][u16 its own arena
  * unit][len old bytes]; a checkpoint writes the 12 + len bytes from `unit` on. */
+/* A writer pin the program takes (+1) or gives back (-1): vnv_atomic_begin refuses while
+ * one is held, without a walk. Main context only, like the pins themselves: a restore
+ * inside a persist round brings back the same pins (they are in its records). */
+static inline void writer_pins_add(struct vnv_heap *h, int d)
+{
+    if (!VNV_MINIMAL)
+        h->writer_pins = (uint16_t)(h->writer_pins + d);
+}
+
+/* The group's members by home unit (group_units), so that end and abort look up a few
+ * members instead of walking every resident object (group.c). */
+#define GROUP_NOTES 5u
+#define GROUP_WALK 255u
+_Static_assert(sizeof(((struct vnv_heap *)0)->group_units) == GROUP_NOTES * 2u, "vnvheap.h");
+
 #define UNDO_MAX_BYTES 32u /* longer writes load the object instead */
 #define UNDO_HDR 16u
 #define UNDO_CKPT_HDR 12u
@@ -421,6 +436,8 @@ void undo_discard(struct vnv_heap *h);
 int undo_write(struct vnv_heap *h);
 void undo_revert(const struct vnv_heap *h, uint32_t unit, uint8_t *dst);
 int group_rollback(struct vnv_heap *h);
+void group_note(struct vnv_heap *h, uint32_t unit);
+void group_mark(struct vnv_heap *h, struct meta *m, uint32_t bits);
 #else
 /* No groups (VNV_MINIMAL): the calls sit on paths that IN_GROUP(h) == 0 or a zero status
  * bit makes dead; these keep an unoptimised build linking without group.c. */
@@ -436,6 +453,11 @@ static inline void undo_revert(const struct vnv_heap *h, uint32_t unit, uint8_t 
     (void)h, (void)unit, (void)dst;
 }
 static inline int group_rollback(struct vnv_heap *h) { return (void)h, VNV_OK; }
+static inline void group_note(struct vnv_heap *h, uint32_t unit) { (void)h, (void)unit; }
+static inline void group_mark(struct vnv_heap *h, struct meta *m, uint32_t bits)
+{
+    (void)h, (void)m, (void)bits;
+}
 #endif
 #define UNDO_RAM 0x80000000u /* entry offset flag: bytes of a resident object, not storage */
 static inline uint8_t *undo_entry(const struct vnv_heap *h, uint32_t unit)

@@ -1627,6 +1627,95 @@ static void test_kvs_tasks_survive_resets(void)
     fx_free(&f);
 }
 
+/* End and abort visit the members the group noted (up to 5: one lookup each) or walk
+ * every resident object when there are more; either way every mark goes (vnv_check
+ * refuses a member no visit would find, and a wrong writer-pin count). Groups of 1 to
+ * 20 changed, allocated and freed objects, with a resume (RAM wiped and rebuilt) inside
+ * half of them; then a writer pin held outside refuses begin, released lets it. */
+static void test_members_noted_or_walked(void)
+{
+    static const uint32_t counts[] = {1, 2, 3, 4, 6, 9, 20};
+    for (unsigned ci = 0; ci < sizeof counts / sizeof counts[0]; ci++) {
+        for (int mode = 0; mode < 4; mode++) { /* bit 0: abort; bit 1: resume inside */
+            struct fixture f;
+            uint32_t n = counts[ci], v;
+            vnv_obj_t o[24], fresh[2];
+            REQUIRE(fx_format(&f, NV, 8192, 4096) == VNV_OK);
+            for (uint32_t i = 0; i < n + 1u; i++) {
+                v = 100u + i;
+                CHECK_EQ(vnv_alloc(&f.heap, 4, &v, &o[i]), VNV_OK);
+            }
+            f.wipe = 0;
+            CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+            for (uint32_t i = 0; i < n + 1u; i += 3) /* some dirty, some clean */
+                put_u32(&f, o[i], 200u + i);
+            CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK);
+            /* n - 1 changed (small writes and a whole get_mut), 2 new, 1 freed: n + 2
+             * members, the freed one last */
+            for (uint32_t i = 0; i + 1u < n; i++) {
+                if (i & 1u) {
+                    put_u32(&f, o[i], 300u + i);
+                } else {
+                    uint32_t *p;
+                    CHECK_EQ(vnv_get_mut(&f.heap, o[i], (void **)&p), VNV_OK);
+                    *p = 300u + i;
+                    CHECK_EQ(vnv_release(&f.heap, o[i]), VNV_OK);
+                }
+            }
+            v = 7;
+            CHECK_EQ(vnv_alloc(&f.heap, 4, &v, &fresh[0]), VNV_OK);
+            CHECK_EQ(vnv_alloc(&f.heap, 4, &v, &fresh[1]), VNV_OK);
+            CHECK_EQ(vnv_free(&f.heap, o[n]), VNV_OK);
+            uint32_t members = n + 2u;
+            CHECK_EQ(f.heap.group_noted, members <= 5u ? members : 255u);
+            CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+            if (mode & 2) {
+                f.wipe = 1;
+                CHECK_EQ(vnv_checkpoint(&f.heap), VNV_OK);
+                f.wipe = 0;
+                CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+            }
+            int abort = mode & 1;
+            if (abort) { /* a pinned member (new, or changed whole) stops the abort */
+                const void *q;
+                vnv_obj_t pin = (n & 1u) ? fresh[1] : o[0];
+                CHECK_EQ(vnv_get(&f.heap, pin, &q), VNV_OK);
+                CHECK_EQ(vnv_atomic_abort(&f.heap), VNV_ERR_BUSY);
+                CHECK_EQ(vnv_release(&f.heap, pin), VNV_OK);
+            }
+            CHECK_EQ(abort ? vnv_atomic_abort(&f.heap) : vnv_atomic_end(&f.heap), VNV_OK);
+            CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+            int e;
+            for (uint32_t i = 0; i + 1u < n; i++) {
+                uint32_t want = abort ? (i % 3u == 0 ? 200u + i : 100u + i) : 300u + i;
+                CHECK_EQ(get_u32(&f, o[i], &e), want);
+                CHECK_EQ(e, VNV_OK);
+            }
+            (void)get_u32(&f, o[n], &e);
+            CHECK_EQ(e, abort ? VNV_OK : VNV_ERR_INVAL);
+            (void)get_u32(&f, fresh[0], &e);
+            CHECK_EQ(e, abort ? VNV_ERR_INVAL : VNV_OK);
+            /* a writer pin taken outside a group refuses begin until released */
+            uint32_t *p;
+            CHECK_EQ(vnv_get_mut(&f.heap, o[0], (void **)&p), VNV_OK);
+            CHECK_EQ(f.heap.writer_pins, 1u);
+            CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_ERR_BUSY);
+            CHECK_EQ(vnv_release(&f.heap, o[0]), VNV_OK);
+            CHECK_EQ(f.heap.writer_pins, 0u);
+            CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK);
+            CHECK_EQ(vnv_atomic_end(&f.heap), VNV_OK);
+            /* a count too high (never expected) is corrected by begin's walk, not obeyed */
+            f.heap.writer_pins = 2;
+            CHECK_EQ(vnv_check(&f.heap), VNV_ERR_CORRUPT);
+            CHECK_EQ(vnv_atomic_begin(&f.heap), VNV_OK);
+            CHECK_EQ(f.heap.writer_pins, 0u);
+            CHECK_EQ(vnv_atomic_end(&f.heap), VNV_OK);
+            CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+            fx_free(&f);
+        }
+    }
+}
+
 int main(void)
 {
     RUN(test_checkpoint_inside_group_served_at_once);
@@ -1634,6 +1723,7 @@ int main(void)
     RUN(test_end_without_checkpoint_restarts_before);
     RUN(test_abort_rolls_back);
     RUN(test_nesting_is_flat);
+    RUN(test_members_noted_or_walked);
     RUN(test_group_budget);
     RUN(test_group_alloc_without_ram);
     RUN(test_dirty_members_cost_no_traffic);
