@@ -281,24 +281,79 @@ static void test_open_errors(void)
     CHECK_EQ(vnv_file_close(NULL), VNV_ERR_INVAL);
 }
 
+#if VNV_TEST_WRAP_FSYNC
+/* The library's fsync calls (linked with -Wl,--wrap=fsync: tests/CMakeLists.txt), in
+ * order: what each descriptor was. (fdatasync, the data syncs, is not wrapped.) */
+struct synced {
+    int is_dir;
+    dev_t dev;
+    ino_t ino;
+};
+static struct synced sync_log[8];
+static unsigned sync_count;
+int __real_fsync(int fd);
+int __wrap_fsync(int fd);
+int __wrap_fsync(int fd)
+{
+    struct stat sb;
+    if (sync_count < sizeof sync_log / sizeof sync_log[0] && fstat(fd, &sb) == 0)
+        sync_log[sync_count] = (struct synced){S_ISDIR(sb.st_mode), sb.st_dev, sb.st_ino};
+    sync_count++;
+    return __real_fsync(fd);
+}
+
+/* The last open synced the image file `file`, then the directory `in`, and nothing else. */
+static void expect_synced(const char *file, const char *in)
+{
+    struct stat fs, ds;
+    REQUIRE(stat(file, &fs) == 0 && stat(in, &ds) == 0);
+    CHECK_EQ(sync_count, 2u);
+    CHECK(!sync_log[0].is_dir && sync_log[0].dev == fs.st_dev && sync_log[0].ino == fs.st_ino);
+    CHECK(sync_log[1].is_dir && sync_log[1].dev == ds.st_dev && sync_log[1].ino == ds.st_ino);
+    sync_count = 0;
+}
+#define SYNC_LOG_RESET() (sync_count = 0)
+#define EXPECT_SYNCED(file, in) expect_synced(file, in)
+#define EXPECT_NO_SYNC() CHECK_EQ(sync_count, 0u)
+#else
+#define SYNC_LOG_RESET() ((void)0)
+#define EXPECT_SYNCED(file, in) ((void)0)
+#define EXPECT_NO_SYNC() ((void)0)
+#endif
+
 /* A file CREATE makes (or extends) is synced with its directory entry before open
  * returns: the directory is found from the path, bare names included (the current
- * directory). What a sync achieves no test on a running kernel can see; this checks that
- * every form of path still opens, full size. */
+ * directory). Where the linker can wrap fsync, the test sees the file synced, then that
+ * directory; an open that neither creates nor grows syncs nothing. */
 static void test_create_in_any_directory(void)
 {
     struct vnv_file f;
     char cwd[512];
     REQUIRE(getcwd(cwd, sizeof cwd) != NULL);
     REQUIRE(chdir(dir) == 0);
+    SYNC_LOG_RESET();
     CHECK_EQ(vnv_file_open(&f, "bare.img", 300, VNV_FILE_CREATE), VNV_OK); /* "." */
     CHECK_EQ(vnv_file_close(&f), VNV_OK);
+    EXPECT_SYNCED("bare.img", ".");
     CHECK_EQ(vnv_file_open(&f, "./dot.img", 300, VNV_FILE_CREATE), VNV_OK);
     CHECK_EQ(vnv_file_close(&f), VNV_OK);
+    EXPECT_SYNCED("dot.img", ".");
+    CHECK_EQ(vnv_file_open(&f, "dot.img", 300, 0), VNV_OK); /* full size: nothing to sync */
+    CHECK_EQ(vnv_file_close(&f), VNV_OK);
+    EXPECT_NO_SYNC();
     REQUIRE(chdir(cwd) == 0);
     CHECK_EQ(vnv_file_open(&f, path_of("bare.img"), 600, VNV_FILE_CREATE), VNV_OK); /* grown */
     CHECK_EQ(f.size, 600);
     CHECK_EQ(vnv_file_close(&f), VNV_OK);
+    EXPECT_SYNCED(path_of("bare.img"), dir);
+    CHECK_EQ(mkdir(path_of("sub"), 0700), 0); /* a relative path with a directory part */
+    REQUIRE(chdir(dir) == 0);
+    CHECK_EQ(vnv_file_open(&f, "sub/deep.img", 64, VNV_FILE_CREATE), VNV_OK);
+    CHECK_EQ(vnv_file_close(&f), VNV_OK);
+    EXPECT_SYNCED("sub/deep.img", "sub");
+    CHECK_EQ(unlink("sub/deep.img"), 0);
+    CHECK_EQ(rmdir("sub"), 0);
+    REQUIRE(chdir(cwd) == 0);
     struct stat sb;
     CHECK_EQ(stat(path_of("bare.img"), &sb), 0);
     CHECK_EQ(sb.st_size, 600);
