@@ -1,20 +1,21 @@
 /* errors.c - names of the error codes. */
 #include "vnvheap/common.h"
 
+/* The codes and, in the same order, their names packed one after the other, the name for
+ * any other value last: one small table, not a string per case and a compare chain. */
+static const signed char codes[] = {VNV_OK,          VNV_ERR_INVAL,  VNV_ERR_NOMEM,
+                                    VNV_ERR_NOSPC,   VNV_ERR_IO,     VNV_ERR_BUSY,
+                                    VNV_ERR_CORRUPT, VNV_ERR_BUDGET, VNV_ERR_NOHEAP,
+                                    VNV_ERR_VERSION, VNV_PERSIST_DEFERRED};
+static const char names[] = "VNV_OK\0VNV_ERR_INVAL\0VNV_ERR_NOMEM\0VNV_ERR_NOSPC\0VNV_ERR_IO\0"
+                            "VNV_ERR_BUSY\0VNV_ERR_CORRUPT\0VNV_ERR_BUDGET\0VNV_ERR_NOHEAP\0"
+                            "VNV_ERR_VERSION\0VNV_PERSIST_DEFERRED\0VNV_ERR_UNKNOWN";
+
 const char *vnv_strerror(int err)
 {
-    switch (err) {
-    case VNV_OK: return "VNV_OK";
-    case VNV_ERR_INVAL: return "VNV_ERR_INVAL";
-    case VNV_ERR_NOMEM: return "VNV_ERR_NOMEM";
-    case VNV_ERR_NOSPC: return "VNV_ERR_NOSPC";
-    case VNV_ERR_IO: return "VNV_ERR_IO";
-    case VNV_ERR_BUSY: return "VNV_ERR_BUSY";
-    case VNV_ERR_CORRUPT: return "VNV_ERR_CORRUPT";
-    case VNV_ERR_BUDGET: return "VNV_ERR_BUDGET";
-    case VNV_ERR_NOHEAP: return "VNV_ERR_NOHEAP";
-    case VNV_ERR_VERSION: return "VNV_ERR_VERSION";
-    case VNV_PERSIST_DEFERRED: return "VNV_PERSIST_DEFERRED"; /* vnv_persist_all's 1 */
-    default: return "VNV_ERR_UNKNOWN";
-    }
+    const char *p = names;
+    for (unsigned i = 0; i < sizeof codes && codes[i] != err; i++)
+        while (*p++) /* past this name and its NUL */
+            ;
+    return p;
 }
