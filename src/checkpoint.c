@@ -426,8 +426,8 @@ static int ckpt_verify(struct vnv_heap *h, uint32_t slot, uint8_t *hdr)
         if (!err && get_le16(rec + 14) && get_le16(rec + 14) != PRE_LOG) /* a pre block */
             err = rd_take(&r, NULL, (st & ST_F_GFREE) ? 8u : size, (st & ST_F_GFREE) != 0);
     }
-    uint32_t nundo = get_le32(hdr + 20) >> 16;
-    if (nundo && !(get_le32(hdr + 20) & CKPT_FLAG_GROUP))
+    uint32_t flags = get_le32(hdr + 20), nundo = flags >> 16;
+    if (nundo && !(flags & CKPT_FLAG_GROUP))
         return VNV_ERR_CORRUPT; /* an undo log outside a group */
     for (uint32_t i = 0; i < nundo && !err; i++) {
         err = rd_take(&r, rec, UNDO_CKPT_HDR, 1);
@@ -646,21 +646,21 @@ static int ckpt_apply(struct vnv_heap *h, const uint8_t *hdr, int keep_pins)
     if (!err)
         err = nvmap_validate(h);
     nvmap_sums(h, &h->map_sa, &h->map_sb);
-    uint32_t len = get_le32(hdr + 8), nrec = get_le32(hdr + 16);
+    uint32_t len = get_le32(hdr + 8), nrec = get_le32(hdr + 16), flags = get_le32(hdr + 20);
     uint32_t pos = VNV_CKPT_HEADER_SIZE + mapb;
     uint32_t skipped = 0;
-    int grouped = (get_le32(hdr + 20) & CKPT_FLAG_GROUP) != 0; /* members only in there */
+    int grouped = (flags & CKPT_FLAG_GROUP) != 0; /* members only in there */
     for (uint32_t i = 0; i < nrec && !err; i++)
         err = restore_one(h, base, &pos, len, keep_pins, grouped, &skipped);
     h->undo = h->undo_count = 0;
-    uint32_t nundo = VNV_MINIMAL ? 0u : get_le32(hdr + 20) >> 16, tail = 0;
+    uint32_t nundo = VNV_MINIMAL ? 0u : flags >> 16, tail = 0;
     for (uint32_t i = 0; i < nundo && !err; i++) /* the group's undo log, same order */
         err = restore_undo(h, base, &pos, len, &tail);
     if (!err && (pos != len || h->used + skipped + mapb != len || h->used > h->max_dirty))
         err = VNV_ERR_CORRUPT;
     if (!err && h->ram->check && h->ram->check(RAM_ST(h)))
         err = VNV_ERR_CORRUPT;
-    int rollback = !keep_pins && (get_le32(hdr + 20) & CKPT_FLAG_GROUP);
+    int rollback = !keep_pins && grouped;
     /* This checkpoint is the state to protect, as it is on storage: the homes a rollback
      * frees below stay unusable until the next checkpoint, for until then a reset reopens
      * this one, whose rollback reads them again (undo entries, headers) */
