@@ -310,25 +310,28 @@ int vnv_open(struct vnv_heap *h, const struct vnv_config *cfg)
     err = heap_read(h, 0, sb, sizeof sb);
     if (err)
         return err;
-    if (get_le32(sb) != SB_MAGIC0 || get_le32(sb + 4) != SB_MAGIC1)
+    uint32_t w[VNV_SUPERBLOCK_SIZE / 4u]; /* its words (FORMAT.md 1), decoded once */
+    for (uint32_t i = 0; i < VNV_SUPERBLOCK_SIZE / 4u; i++)
+        w[i] = get_le32(sb + 4u * i);
+    if (w[0] != SB_MAGIC0 || w[1] != SB_MAGIC1)
         return VNV_ERR_NOHEAP; /* blank or foreign: the caller may format */
-    if (get_le32(sb + 60) != vnv_crc32(0, sb, 60))
+    if (w[15] != vnv_crc32(0, sb, 60))
         return VNV_ERR_CORRUPT;
-    if (get_le32(sb + 8) != SB_VERSION || get_le32(sb + 56) != SB_FEATURES)
+    if (w[2] != SB_VERSION || w[14] != SB_FEATURES)
         return VNV_ERR_VERSION; /* another format version or build option: not touched */
-    if (!cfg->nv_unit && get_le32(sb + 48) != h->unit) {
+    if (!cfg->nv_unit && w[12] != h->unit) {
         /* the unit was chosen at format (from that buffer's size): lay out with it */
         struct vnv_config c = *cfg;
-        c.nv_unit = get_le32(sb + 48);
+        c.nv_unit = w[12];
         err = setup(h, &c, &l);
         if (err)
             return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
     }
     superblock_encode(h, want);
     /* Everything but the arena size must match; a larger arena than at format is fine. */
-    if (get_le32(sb + 36) > h->arena_size)
+    if (w[9] > h->arena_size)
         return VNV_ERR_INVAL;
-    put_le32(want + 36, get_le32(sb + 36));
+    put_le32(want + 36, w[9]);
     if (memcmp(sb, want, 60) != 0)
         return VNV_ERR_INVAL;
     uint64_t reserved = 0;
