@@ -381,16 +381,23 @@ static uint32_t runs_bytes(const uint8_t *bm, uint32_t size, uint32_t st)
     return total;
 }
 
+/* The words of a checkpoint header (FORMAT.md 2.1), decoded once. */
+#define HDR_WORDS (VNV_CKPT_HEADER_SIZE / 4u)
+static uint64_t hw64(const uint32_t *hw, uint32_t i) { return hw[i] | (uint64_t)hw[i + 1u] << 32; }
+
 /* Verify the checkpoint in `slot`: header, then a streaming pass over map, records and
- * bitmaps (checksum) that skips the data. *hdr receives the header. */
-static int ckpt_verify(struct vnv_heap *h, uint32_t slot, uint8_t *hdr)
+ * bitmaps (checksum) that skips the data. hw receives the header's words. */
+static int ckpt_verify(struct vnv_heap *h, uint32_t slot, uint32_t *hw)
 {
+    uint8_t hdr[VNV_CKPT_HEADER_SIZE];
     int err = heap_read(h, slot_base(h, slot), hdr, VNV_CKPT_HEADER_SIZE);
     if (err)
         return err;
-    uint32_t len = get_le32(hdr + 8), nrec = get_le32(hdr + 16);
+    for (uint32_t i = 0; i < HDR_WORDS; i++)
+        hw[i] = get_le32(hdr + 4u * i);
+    uint32_t len = hw[2], nrec = hw[4];
     uint32_t mapb = MAP_SAVED * h->map_words * 4u;
-    if (get_le32(hdr) != CKPT_MAGIC || len < VNV_CKPT_HEADER_SIZE + mapb || len > h->ckpt_cap ||
+    if (hw[0] != CKPT_MAGIC || len < VNV_CKPT_HEADER_SIZE + mapb || len > h->ckpt_cap ||
         nrec > (len - VNV_CKPT_HEADER_SIZE - mapb) / VNV_CKPT_RECORD_SIZE)
         return VNV_ERR_CORRUPT;
     struct reader r = {h, slot_base(h, slot), VNV_CKPT_HEADER_SIZE, len, 0, 0, {0, 0, 0, 0}, 0};
@@ -400,7 +407,7 @@ static int ckpt_verify(struct vnv_heap *h, uint32_t slot, uint8_t *hdr)
     /* The parse follows the format's bits (ST_F_*), which the minimal profile parses too:
      * it refuses a checkpoint that uses what it leaves out only once the checkpoint is
      * known to be intact, so a torn one still gives way to the older slot. */
-    int left_out = VNV_MINIMAL && (get_le32(hdr + 20) & (CKPT_FLAG_GROUP | 0xFFFF0000u));
+    int left_out = VNV_MINIMAL && (hw[5] & (CKPT_FLAG_GROUP | 0xFFFF0000u));
     for (uint32_t i = 0; i < nrec && !err; i++) {
         err = rd_take(&r, rec, sizeof rec, 1);
         uint32_t word = get_le32(rec + 8), st = word & ST_MASK, size = word >> ST_BITS;
@@ -426,8 +433,8 @@ static int ckpt_verify(struct vnv_heap *h, uint32_t slot, uint8_t *hdr)
         if (!err && get_le16(rec + 14) && get_le16(rec + 14) != PRE_LOG) /* a pre block */
             err = rd_take(&r, NULL, (st & ST_F_GFREE) ? 8u : size, (st & ST_F_GFREE) != 0);
     }
-    uint32_t flags = get_le32(hdr + 20), nundo = flags >> 16;
-    if (nundo && !(flags & CKPT_FLAG_GROUP))
+    uint32_t nundo = hw[5] >> 16;
+    if (nundo && !(hw[5] & CKPT_FLAG_GROUP))
         return VNV_ERR_CORRUPT; /* an undo log outside a group */
     for (uint32_t i = 0; i < nundo && !err; i++) {
         err = rd_take(&r, rec, UNDO_CKPT_HDR, 1);
@@ -438,11 +445,9 @@ static int ckpt_verify(struct vnv_heap *h, uint32_t slot, uint8_t *hdr)
     }
     if (err)
         return err;
-    uint8_t tmp[VNV_CKPT_HEADER_SIZE];
-    memcpy(tmp, hdr, sizeof tmp);
-    put_le32(tmp + 12, 0);
-    cksum_add(&r.sum, tmp, sizeof tmp);
-    if (r.pos != len || cksum_end(&r.sum) != get_le32(hdr + 12))
+    put_le32(hdr + 12, 0); /* the header as summed: checksum 0 (hw[3] keeps it) */
+    cksum_add(&r.sum, hdr, sizeof hdr);
+    if (r.pos != len || cksum_end(&r.sum) != hw[3])
         return VNV_ERR_CORRUPT;
     return left_out ? VNV_ERR_VERSION : VNV_OK;
 }
@@ -628,9 +633,9 @@ static int root_valid(struct vnv_heap *h, uint64_t root)
     return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
 }
 
-/* Rebuild the RAM buffer (index, NV map, arena) from the checkpoint whose header `hdr`
+/* Rebuild the RAM buffer (index, NV map, arena) from the checkpoint whose header (words hw)
  * verified in h->slot. */
-static int ckpt_apply(struct vnv_heap *h, const uint8_t *hdr, int keep_pins)
+static int ckpt_apply(struct vnv_heap *h, const uint32_t *hw, int keep_pins)
 {
     uint32_t base = slot_base(h, h->slot), mapb = MAP_SAVED * h->map_words * 4u;
     canary_write(h);
@@ -639,14 +644,14 @@ static int ckpt_apply(struct vnv_heap *h, const uint8_t *hdr, int keep_pins)
     h->used = VNV_CKPT_HEADER_SIZE;
     h->dirty_data = 0; /* policy state lives in the heap struct: kept (open resets it) */
     nvmap_clear(h);
-    h->alloc_count = get_le64(hdr + 32); /* no tag in the checkpoint may be newer */
+    h->alloc_count = hw64(hw, 8); /* no tag in the checkpoint may be newer */
     int err = h->ram->init(RAM_ST(h), h->arena, h->arena_size);
     if (!err)
         err = heap_read(h, base + VNV_CKPT_HEADER_SIZE, h->map, mapb);
     if (!err)
         err = nvmap_validate(h);
     nvmap_sums(h, &h->map_sa, &h->map_sb);
-    uint32_t len = get_le32(hdr + 8), nrec = get_le32(hdr + 16), flags = get_le32(hdr + 20);
+    uint32_t len = hw[2], nrec = hw[4], flags = hw[5];
     uint32_t pos = VNV_CKPT_HEADER_SIZE + mapb;
     uint32_t skipped = 0;
     int grouped = (flags & CKPT_FLAG_GROUP) != 0; /* members only in there */
@@ -667,7 +672,7 @@ static int ckpt_apply(struct vnv_heap *h, const uint8_t *hdr, int keep_pins)
     nvmap_commit(h);
     if (!err && rollback)
         err = group_rollback(h); /* a restart sees the state before the open group */
-    uint64_t root = get_le64(hdr + (rollback ? 40 : 24));
+    uint64_t root = hw64(hw, rollback ? 10u : 6u);
     if (!err && root)
         err = root_valid(h, root);
     if (!err && rollback)
@@ -675,15 +680,15 @@ static int ckpt_apply(struct vnv_heap *h, const uint8_t *hdr, int keep_pins)
     if (err)
         return err;
     h->root = root;
-    h->seq = get_le32(hdr + 4);
+    h->seq = hw[1];
     return VNV_OK;
 }
 
 int ckpt_restore(struct vnv_heap *h, int keep_pins)
 {
-    uint8_t hdr[VNV_CKPT_HEADER_SIZE];
-    int err = ckpt_verify(h, h->slot, hdr);
-    return err ? err : ckpt_apply(h, hdr, keep_pins);
+    uint32_t hw[HDR_WORDS];
+    int err = ckpt_verify(h, h->slot, hw);
+    return err ? err : ckpt_apply(h, hw, keep_pins);
 }
 
 /* At open: the newer of the two slots; the older one only if the newer does not verify
@@ -701,15 +706,16 @@ int ckpt_open(struct vnv_heap *h)
     uint32_t first = (m1 && (!m0 || (int32_t)(get_le32(hd[1] + 4) - get_le32(hd[0] + 4)) > 0))
                          ? 1u : 0u;
     h->other_live = 1; /* whatever the other slot holds is voided before homes change */
+    uint32_t hw[HDR_WORDS];
     for (uint32_t k = 0; k < 2; k++) {
         uint32_t slot = k ? 1u - first : first;
-        err = ckpt_verify(h, slot, hd[slot]);
+        err = ckpt_verify(h, slot, hw);
         if (err == VNV_ERR_CORRUPT)
             continue;
         if (err)
             return err;
         h->slot = (uint8_t)slot;
-        return ckpt_apply(h, hd[slot], 0);
+        return ckpt_apply(h, hw, 0);
     }
     return VNV_ERR_CORRUPT;
 }
