@@ -536,15 +536,16 @@ static int restore_one(struct vnv_heap *h, uint32_t base, uint32_t *pos, uint32_
     if (!(st & ST_HOMED) && !(st & ST_DIRTY))
         err = VNV_ERR_CORRUPT; /* never written home, so all of it must be in here */
     if (err) {
-    } else if (ghost(st)) { /* freed in the group, its value at home: no data in RAM */
+    } else if (ghost(st) || (st & ST_PARTIAL)) { /* both: the bitmap first */
         memset(meta_bitmap(m), 0, pad8(bm));
         err = ck_read(h, base, pos, len, meta_bitmap(m), bm);
+    }
+    if (err) {
+    } else if (ghost(st)) { /* freed in the group, its value at home: no data in RAM */
         for (uint32_t k = 0; !err && k < bm; k++)
             err = meta_bitmap(m)[k] ? VNV_ERR_CORRUPT : VNV_OK; /* a clean ghost's blocks */
     } else if (st & ST_PARTIAL) {
-        memset(meta_bitmap(m), 0, pad8(bm));
-        err = ck_read(h, base, pos, len, meta_bitmap(m), bm);
-        if (!err && (st & ST_HOMED))
+        if (st & ST_HOMED)
             err = slot_load(h, u, size, cur, meta_data(m));
         uint32_t b = 0, run[1][2];
         for (uint32_t guard = 0; !err && guard <= size && dirty_runs(m, &b, run, 1); guard++) {
@@ -696,20 +697,20 @@ int ckpt_restore(struct vnv_heap *h, int keep_pins)
  * apply is damage: CORRUPT, never a silent fall-back to an older state. */
 int ckpt_open(struct vnv_heap *h)
 {
-    uint8_t hd[2][VNV_CKPT_HEADER_SIZE];
-    int err = heap_read(h, slot_base(h, 0), hd[0], VNV_CKPT_HEADER_SIZE);
-    if (!err)
-        err = heap_read(h, slot_base(h, 1), hd[1], VNV_CKPT_HEADER_SIZE);
-    if (err)
-        return err;
-    int m0 = get_le32(hd[0]) == CKPT_MAGIC, m1 = get_le32(hd[1]) == CKPT_MAGIC;
-    uint32_t first = (m1 && (!m0 || (int32_t)(get_le32(hd[1] + 4) - get_le32(hd[0] + 4)) > 0))
-                         ? 1u : 0u;
+    uint32_t hw[HDR_WORDS], magic[2], seq[2];
+    for (uint32_t s = 0; s < 2u; s++) { /* each slot's magic and sequence number */
+        uint8_t hd[VNV_CKPT_HEADER_SIZE];
+        int err = heap_read(h, slot_base(h, s), hd, VNV_CKPT_HEADER_SIZE);
+        if (err)
+            return err;
+        magic[s] = get_le32(hd) == CKPT_MAGIC;
+        seq[s] = get_le32(hd + 4);
+    }
+    uint32_t first = (magic[1] && (!magic[0] || (int32_t)(seq[1] - seq[0]) > 0)) ? 1u : 0u;
     h->other_live = 1; /* whatever the other slot holds is voided before homes change */
-    uint32_t hw[HDR_WORDS];
     for (uint32_t k = 0; k < 2; k++) {
         uint32_t slot = k ? 1u - first : first;
-        err = ckpt_verify(h, slot, hw);
+        int err = ckpt_verify(h, slot, hw);
         if (err == VNV_ERR_CORRUPT)
             continue;
         if (err)
