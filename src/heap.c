@@ -242,9 +242,12 @@ static uint64_t first_count(struct vnv_heap *h, const struct vnv_config *cfg)
     uint64_t before = 0;
     for (uint32_t s = 0; s < 2; s++) {
         uint8_t c[8]; /* an old slot header's alloc_count: unverified, a hint */
-        if (!heap_read(h, h->ckpt_off + s * h->ckpt_cap + 32u, c, sizeof c) &&
-            get_le64(c) < most && get_le64(c) > before)
-            before = get_le64(c);
+        uint64_t v = 0;
+        if (!heap_read(h, h->ckpt_off + s * h->ckpt_cap + 32u, c, sizeof c))
+            for (uint32_t i = 0; i < 2u; i++) /* (one get_le32: inlined, no copy here) */
+                v |= (uint64_t)get_le32(c + 4u * i) << (32u * i);
+        if (v < most && v > before)
+            before = v;
     }
     uint64_t reserved = 0; /* and an old tag reservation (intact: checked) */
     if (!tags_load(h, &reserved) && reserved < most && reserved > before)

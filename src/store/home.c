@@ -72,11 +72,15 @@ void objhdr_encode(const struct vnv_heap *h, uint8_t *b, uint64_t id, uint32_t s
  * object in the minimal profile. */
 int objhdr_decode(const struct vnv_heap *h, const uint8_t *b, uint64_t id, struct objhdr *oh)
 {
-    uint32_t home = id_home(h, id), w = get_le32(b);
-    if (get_le32(b + 12) != hdr_crc(b, home) || (w >> 24) != 0)
+    uint32_t x[4]; /* its words, decoded once */
+    for (uint32_t i = 0; i < 4u; i++)
+        x[i] = get_le32(b + 4u * i);
+    uint32_t home = id_home(h, id), w = x[0];
+    uint64_t hid = x[1] | (uint64_t)x[2] << 32;
+    if (x[3] != hdr_crc(b, home) || (w >> 24) != 0)
         return VNV_ERR_CORRUPT;
-    if (get_le64(b + 4) != id)
-        return id_unit(h, get_le64(b + 4)) == id_unit(h, id) ? VNV_ERR_INVAL : VNV_ERR_CORRUPT;
+    if (hid != id)
+        return id_unit(h, hid) == id_unit(h, id) ? VNV_ERR_INVAL : VNV_ERR_CORRUPT;
     oh->size = w & 0x1FFFFFu;
     oh->status = (w >> 21 & 1u) ? ST_PARTIAL | ((w >> 22 & 3u) << ST_PSHIFT_POS) : 0;
     if (oh->size == 0 || oh->size > VNV_MAX_OBJECT_SIZE || (!(w >> 21 & 1u) && (w >> 22)) ||
