@@ -77,6 +77,19 @@ int vnv_atomic_begin(struct vnv_heap *h)
     return VNV_OK;
 }
 
+/* The header at the home of unit `u` and the handle it names, which must be an issued one
+ * of that unit (member_one, data_slot_of). */
+static int home_header(struct vnv_heap *h, uint32_t u, uint64_t *id, struct objhdr *oh)
+{
+    uint8_t b[VNV_OBJ_HEADER_SIZE];
+    int err = heap_read(h, unit_off(h, u), b, sizeof b);
+    if (err)
+        return err;
+    *id = get_le64(b + 4);
+    return id_unit(h, *id) == u && id_tag(h, *id) ? objhdr_decode(h, b, *id, oh)
+                                                  : VNV_ERR_CORRUPT;
+}
+
 /* Apply `roll_back` (1) or commit (0) to member `m` (marked); the first error goes to
  * *err. 1 if its index entry was removed. */
 static int member_one(struct vnv_heap *h, struct meta *m, int roll_back, int *err)
@@ -102,13 +115,9 @@ static int member_one(struct vnv_heap *h, struct meta *m, int roll_back, int *er
         m->id = id;
         revived = 1;
     } else if (roll_back && (st & ST_GFREE)) { /* freed in the group: from its home */
-        uint8_t b[VNV_OBJ_HEADER_SIZE];
         struct objhdr oh;
-        int e = heap_read(h, unit_off(h, u), b, sizeof b);
-        uint64_t id = e ? 0 : get_le64(b + 4);
-        if (!e)
-            e = (id_unit(h, id) == u && id_tag(h, id)) ? objhdr_decode(h, b, id, &oh)
-                                                       : VNV_ERR_CORRUPT;
+        uint64_t id = 0;
+        int e = home_header(h, u, &id, &oh);
         if (!e && oh.size != meta_size(m))
             e = VNV_ERR_CORRUPT;
         if (e) {
@@ -187,12 +196,10 @@ static struct undo_ent undo_next(const struct vnv_heap *h, uint32_t *e)
 void undo_link(struct vnv_heap *h, uint32_t boff, uint32_t unit, uint32_t at, uint32_t len)
 {
     uint8_t *e = h->arena + boff;
-    put_le16(e, h->undo);
-    put_le16(e + 2, 0);
-    put_le32(e + 4, unit);
-    put_le32(e + 8, at);
-    put_le16(e + 12, len);
-    put_le16(e + 14, boff / 8u + 1u);
+    /* (the u16 pairs as words: len <= UNDO_MAX_BYTES, its arena unit < 65535) */
+    const uint32_t w[4] = {h->undo, unit, at, len | (boff / 8u + 1u) << 16};
+    for (uint32_t i = 0; i < 4u; i++) /* (a loop: one inlined put_le32, not four) */
+        put_le32(e + 4u * i, w[i]);
     h->undo = (uint16_t)(boff / 8u + 1u);
     h->undo_count++;
     charge(h, UNDO_CKPT_HDR + len);
@@ -227,13 +234,9 @@ void undo_revert(const struct vnv_heap *h, uint32_t unit, uint8_t *dst)
 /* The current data slot of the object at `u` and its size, from its header on storage. */
 static int data_slot_of(struct vnv_heap *h, uint32_t u, uint32_t *slot, uint32_t *size)
 {
-    uint8_t b[VNV_OBJ_HEADER_SIZE];
     struct objhdr oh;
-    int err = heap_read(h, unit_off(h, u), b, sizeof b);
-    uint64_t id = err ? 0 : get_le64(b + 4);
-    if (!err)
-        err = id_unit(h, id) == u && id_tag(h, id) ? objhdr_decode(h, b, id, &oh)
-                                                   : VNV_ERR_CORRUPT;
+    uint64_t id;
+    int err = home_header(h, u, &id, &oh);
     if (err)
         return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
     *size = oh.size;
