@@ -93,6 +93,15 @@ static int noted(const struct vnv_heap *h, uint32_t unit)
     return 0;
 }
 
+/* Count the arena footprint of a block of `n` bytes at arena unit `unit` into *blocks; 1 if
+ * it reaches past the arena. */
+static int block_out(struct vnv_heap *h, uint32_t unit, uint32_t n, uint32_t *blocks)
+{
+    uint32_t fp = h->ram->footprint(RAM_ST(h), n);
+    *blocks += fp;
+    return (unit - 1u) * 8u + fp > h->arena_size;
+}
+
 static int check_locked(struct vnv_heap *h)
 {
     if (!canary_ok(h))
@@ -121,7 +130,7 @@ static int check_locked(struct vnv_heap *h)
             nvmap_need(h, size) > nvmap_extent(h, u) * h->unit)
             FAIL(); /* unreachable by lookup, a duplicate home, or not a home that fits */
         uint32_t need = block_need(size, st);
-        if ((e - 1u) * 8u + h->ram->footprint(RAM_ST(h), need) > h->arena_size)
+        if (block_out(h, e, need, &blocks))
             FAIL();
         if ((st & ST_WRITER) && (st & ST_READERS))
             FAIL(); /* many readers or one writer, never both */
@@ -151,16 +160,13 @@ static int check_locked(struct vnv_heap *h)
         if (pre_block(m)) { /* a dirty member's value from before the group, or a freed one's handle */
             uint32_t ps = pre_size(m->word);
             if (!(st & ST_GROUP) || !(st & ST_DIRTY) || (st & ST_GNEW) ||
-                ((st & ST_PARTIAL) && !(st & ST_GFREE)) ||
-                (m->pre - 1u) * 8u + h->ram->footprint(RAM_ST(h), ps) > h->arena_size)
+                ((st & ST_PARTIAL) && !(st & ST_GFREE)) || block_out(h, m->pre, ps, &blocks))
                 FAIL();
             if ((st & ST_GFREE) && get_le64(pre_data(h, m)) >> h->unit_bits == 0)
                 FAIL();
-            blocks += h->ram->footprint(RAM_ST(h), ps);
         }
         used += charge_of(m);
         dirty += d;
-        blocks += h->ram->footprint(RAM_ST(h), need);
         count++;
     }
     if (writers != h->writer_pins)
@@ -175,10 +181,9 @@ static int check_locked(struct vnv_heap *h)
         uint32_t n = get_le16(p + 12);
         if (n > UNDO_MAX_BYTES || get_le16(p + 14) != e || get_le32(p + 4) >= h->units ||
             !bit_get(nvmap(h, MAP_START), get_le32(p + 4)) ||
-            (e - 1u) * 8u + h->ram->footprint(RAM_ST(h), UNDO_HDR + n) > h->arena_size)
+            block_out(h, e, UNDO_HDR + n, &blocks))
             FAIL();
         used += UNDO_CKPT_HDR + n;
-        blocks += h->ram->footprint(RAM_ST(h), UNDO_HDR + n);
         e = get_le16(p);
         if (i + 1u == h->undo_count && e)
             FAIL(); /* longer than its count */
