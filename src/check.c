@@ -221,8 +221,8 @@ static int check_homes(struct vnv_heap *h)
             return err;
         uint64_t id = get_le64(b + 4);
         struct objhdr oh;
-        if (id_unit(h, id) != u || objhdr_decode(h, b, id, &oh) != VNV_OK)
-            FAIL();
+        if (id_unit(h, id) != u || !id_tag(h, id) || objhdr_decode(h, b, id, &oh) != VNV_OK)
+            FAIL(); /* (tag 0 names nothing: a rollback would refuse it too) */
         if (m && m->id != id && !(m->word & ST_GFREE)) /* freed in a group: tag 0 in RAM */
             FAIL();
         if (id_tag(h, id) > h->alloc_count)

@@ -139,6 +139,9 @@ static void test_every_invariant_is_checked(void)
     uint8_t *home = f.nv + unit_off(h, u);
     x = (uint8_t)(home[1] ^ 0x01u);
     expect_caught("home header of a non-resident object", home, 1, &x);
+    uint8_t tag0[VNV_OBJ_HEADER_SIZE]; /* intact (its CRC holds) but naming tag 0 */
+    objhdr_encode(h, tag0, id_unit(h, away.id), get_le32(home) & 0x1FFFFFu, 0);
+    expect_caught("home header naming tag 0", home, sizeof tag0, tag0);
     uint32_t uc = id_unit(h, clean.id);
     uint8_t *cd = f.nv + slot_off(unit_off(h, uc), 32u, (uint32_t)bit_get(nvmap(h, MAP_CUR), uc));
     x = (uint8_t)(cd[3] ^ 0x40u);
