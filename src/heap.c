@@ -323,12 +323,16 @@ int vnv_open(struct vnv_heap *h, const struct vnv_config *cfg)
     if (w[2] != SB_VERSION || w[14] != SB_FEATURES)
         return VNV_ERR_VERSION; /* another format version or build option: not touched */
     if (!cfg->nv_unit && w[12] != h->unit) {
-        /* the unit was chosen at format (from that buffer's size): lay out with it */
+        /* the unit was chosen at format (from that buffer's size): lay out with it. A unit
+         * no format writes is damage; a layout this buffer cannot hold is the caller's
+         * configuration (INVAL, as for any other mismatch): the heap on storage is intact. */
+        if (w[12] < 16u || w[12] > (1u << 20) || (w[12] & (w[12] - 1u)))
+            return VNV_ERR_CORRUPT;
         struct vnv_config c = *cfg;
         c.nv_unit = w[12];
         err = setup(h, &c, &l);
         if (err)
-            return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
+            return err;
     }
     superblock_encode(h, want);
     /* Everything but the arena size must match; a larger arena than at format is fine. */

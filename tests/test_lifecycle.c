@@ -612,9 +612,52 @@ static void test_strerror_names_every_code(void)
     }
 }
 
+/* An intact heap opened with a buffer too small for its layout is the caller's
+ * configuration, not damage: INVAL, never CORRUPT (which tells firmware the data is gone).
+ * At every buffer size from tiny to the one at format the answer is OK or INVAL, and the
+ * heap opens again with the right buffer. A unit no format writes (superblock re-sealed)
+ * is CORRUPT. (An outside test found CORRUPT for 200- and 1000-byte buffers.) */
+static void test_small_buffer_is_a_configuration_error(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, 256u * 1024u, 16384, 2048) == VNV_OK);
+    uint32_t v = 7;
+    vnv_obj_t o;
+    CHECK_EQ(vnv_alloc(&f.heap, 4, &v, &o), VNV_OK);
+    CHECK_EQ(vnv_set_root(&f.heap, o), VNV_OK);
+    CHECK_EQ(vnv_close(&f.heap), VNV_OK);
+    static uint8_t small[16384] __attribute__((aligned(8)));
+    unsigned invalid = 0;
+    for (uint32_t size = 64; size <= sizeof small; size += size < 2048 ? 40u : 1024u) {
+        struct vnv_config c = f.cfg;
+        c.buffer = small;
+        c.buffer_size = size;
+        int err = vnv_open(&f.heap, &c);
+        CHECK(err == VNV_OK || err == VNV_ERR_INVAL);
+        invalid += err == VNV_ERR_INVAL;
+        if (err == VNV_OK)
+            CHECK_EQ(vnv_close(&f.heap), VNV_OK);
+    }
+    CHECK(invalid > 0);
+    CHECK_EQ(fx_reboot(&f), VNV_OK);
+    vnv_obj_t r;
+    CHECK_EQ(vnv_root(&f.heap, &r), VNV_OK);
+    CHECK(vnv_same(r, o));
+    CHECK_EQ(vnv_close(&f.heap), VNV_OK);
+    /* a forged unit (3) in an intact-looking superblock: damage */
+    vnv_img_put32(f.nv, 256u * 1024u, VNV_IMG_SB_UNIT, 3);
+    vnv_img_fix_superblock(f.nv, 256u * 1024u);
+    struct vnv_config c = f.cfg;
+    c.buffer = small;
+    c.buffer_size = 1000;
+    CHECK_EQ(vnv_open(&f.heap, &c), VNV_ERR_CORRUPT);
+    fx_free(&f);
+}
+
 int main(void)
 {
     RUN(test_strerror_names_every_code);
+    RUN(test_small_buffer_is_a_configuration_error);
     RUN(test_lifecycle_from_callback_refused);
     RUN(test_object_calls_from_callback_refused);
     RUN(test_second_heap_on_same_storage);
