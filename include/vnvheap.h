@@ -177,8 +177,9 @@ struct vnv_config {
     /* Index slots (power of two, >= 8). 0 = one per 64 bytes of buffer. At most 3/4 of
      * them hold objects, which caps the number of resident objects. RAM: 2 B each. */
     uint32_t index_entries;
-    /* Modules; NULL = default (RAM first-fit, NV first-fit, clock). The three are part of
-     * the image's configuration: vnv_open refuses another choice (INVAL). */
+    /* Modules; NULL = default (RAM first-fit, NV first-fit, clock). The two allocators are
+     * part of the image's configuration: vnv_open refuses another choice (INVAL). The
+     * policy is not (it only picks which object leaves RAM): any run may choose another. */
     const struct vnv_ram_allocator *ram_allocator;
     const struct vnv_nv_allocator *nv_allocator;
     const struct vnv_policy *policy;
