@@ -565,7 +565,11 @@ int vnv_unload(struct vnv_heap *h, vnv_obj_t obj);
  * a log) never evicts the working set. A resident object is copied in RAM; vnv_write then
  * marks the range dirty (charging the budget, flushing others if needed).
  * Errors: INVAL (bad handle, range outside the object, NULL with len > 0), BUSY (vnv_read:
- *   a writer holds it; vnv_write: pinned), BUDGET, IO.
+ *   a writer holds it; vnv_write: pinned), BUDGET, IO. An IO from a vnv_write written
+ *   through to a non-resident object may leave the range partly written (the device took
+ *   part of it, or of its chunks): the object then holds old and new bytes, as after a
+ *   restart from a checkpoint taken during the write; write the range again. What the
+ *   last checkpoint holds is never touched.
  * Time: O(len) + O(1) lookup. Storage: none if resident (vnv_write may flush others);
  *   else HDR read + one read / write of len bytes (ceil(len / VNV_IO_CHUNK) of them if set;
  *   a checkpoint between two chunks of a write makes the rest a copy, as below); a
