@@ -524,6 +524,49 @@ static void test_bad_inputs(void)
     fx_free(&f);
 }
 
+/* A damaged trailer never sizes a copy: every single-bit flip of the element size or the
+ * length (also those the object's padding would admit: 4 -> 5 with 3 elements) makes the
+ * array refused (INVAL) by attach, get and set, and no byte past the caller's element is
+ * read or written. (An outside test flipped 4 -> 5: get wrote 5 bytes into a uint32_t.) */
+static void test_damaged_trailer_is_refused(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, 64u * 1024u, 8192, 2048) == VNV_OK);
+    const uint32_t init[3] = {1, 2, 3};
+    vnv_obj_t a;
+    CHECK_EQ(vnv_array_create(&f.heap, 3, 4, 16, init, &a), VNV_OK);
+    size_t sz = 0;
+    CHECK_EQ(vnv_size(&f.heap, a, &sz), VNV_OK);
+    unsigned refused = 0;
+    for (uint32_t word = 1; word <= 2; word++) { /* element size, length */
+        uint32_t off = (uint32_t)sz - VNV_ARRAY_TRAILER_SIZE + 4u * word, was;
+        CHECK_EQ(vnv_read(&f.heap, a, off, &was, 4), VNV_OK);
+        for (uint32_t bit = 0; bit < 32; bit++) {
+            uint32_t bad = was ^ (1u << bit);
+            CHECK_EQ(vnv_write(&f.heap, a, off, &bad, 4), VNV_OK);
+            struct {
+                uint32_t v, guard[4];
+            } out = {0x11111111u, {0xAAAAAAAAu, 0xAAAAAAAAu, 0xAAAAAAAAu, 0xAAAAAAAAu}};
+            uint32_t len = 0, es = 0;
+            int at = vnv_array_attach(&f.heap, a, &len, &es);
+            int get = vnv_array_get(&f.heap, a, 2, &out.v);
+            int set = vnv_array_set(&f.heap, a, 2, &out.v);
+            CHECK_EQ(at, VNV_ERR_INVAL);
+            CHECK_EQ(get, VNV_ERR_INVAL);
+            CHECK_EQ(set, VNV_ERR_INVAL);
+            CHECK_EQ(out.guard[0], 0xAAAAAAAAu);
+            refused += at == VNV_ERR_INVAL && get == VNV_ERR_INVAL;
+            CHECK_EQ(vnv_write(&f.heap, a, off, &was, 4), VNV_OK);
+        }
+    }
+    CHECK_EQ(refused, 64u);
+    uint32_t v = 0;
+    CHECK_EQ(vnv_array_get(&f.heap, a, 2, &v), VNV_OK);
+    CHECK_EQ(v, 3u);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    fx_free(&f);
+}
+
 int main(void)
 {
     RUN(test_create_attach_lifecycle);
@@ -532,6 +575,7 @@ int main(void)
     RUN(test_checkpoint_writes_dirty_blocks_only);
     RUN(test_random_against_shadow);
     RUN(test_bad_inputs);
+    RUN(test_damaged_trailer_is_refused);
     RUN(test_group_fills_the_budget);
     return vtest_summary();
 }

@@ -1620,12 +1620,57 @@ static void test_power_failure_at_every_step(void)
     fx_free(&f);
 }
 
+/* A damaged element size in the header never sizes a copy: each single-bit flip of it
+ * makes attach, push and pop refuse the list (CORRUPT), with nothing read past the
+ * caller's value or written past its buffer, empty or not. (An outside test flipped 8 ->
+ * 9: push read 9 bytes of a uint64_t.) */
+static void test_damaged_element_size_is_refused(void)
+{
+    struct fixture f;
+    REQUIRE(fx_format(&f, 64u * 1024u, 8192, 2048) == VNV_OK);
+    vnv_obj_t l;
+    CHECK_EQ(vnv_list_create(&f.heap, 8, &l), VNV_OK);
+    for (int filled = 0; filled < 2; filled++) {
+        if (filled) {
+            uint64_t x = 42;
+            CHECK_EQ(vnv_list_push_back(&f.heap, l, &x), VNV_OK);
+        }
+        uint32_t was;
+        CHECK_EQ(vnv_read(&f.heap, l, 4, &was, 4), VNV_OK);
+        CHECK_EQ(was, 8u);
+        for (uint32_t bit = 0; bit < 32; bit++) {
+            uint32_t bad = was ^ (1u << bit);
+            CHECK_EQ(vnv_write(&f.heap, l, 4, &bad, 4), VNV_OK);
+            struct {
+                uint64_t v;
+                uint32_t guard[2];
+            } io = {7, {0xAAAAAAAAu, 0xAAAAAAAAu}};
+            uint32_t n = 0;
+            CHECK_EQ(vnv_list_attach(&f.heap, l), VNV_ERR_CORRUPT);
+            CHECK_EQ(vnv_list_push_back(&f.heap, l, &io.v), VNV_ERR_CORRUPT);
+            CHECK_EQ(vnv_list_pop_front(&f.heap, l, &io.v), VNV_ERR_CORRUPT);
+            CHECK_EQ(vnv_list_length(&f.heap, l, &n), VNV_ERR_CORRUPT);
+            CHECK_EQ(io.guard[0], 0xAAAAAAAAu);
+            CHECK_EQ(io.v, 7u);
+            CHECK_EQ(vnv_write(&f.heap, l, 4, &was, 4), VNV_OK);
+        }
+        CHECK_EQ(vnv_list_attach(&f.heap, l), VNV_OK);
+    }
+    uint64_t y = 0;
+    CHECK_EQ(vnv_list_pop_front(&f.heap, l, &y), VNV_OK);
+    CHECK_EQ(y, 42u);
+    CHECK_EQ(vnv_list_check(&f.heap, l), VNV_OK);
+    CHECK_EQ(vnv_check(&f.heap), VNV_OK);
+    fx_free(&f);
+}
+
 int main(void)
 {
     /* these tests prove "no storage leaked" by comparing stats.nv_free: return every freed
      * home to the allocator at once instead of parking it for reuse */
     fx_default_flags = VNV_CFG_NO_FREE_CACHE;
     RUN(test_basic);
+    RUN(test_damaged_element_size_is_refused);
     RUN(test_objects_touched);
     RUN(test_streaming_queue_traffic);
     RUN(test_minimum_budget);

@@ -69,7 +69,10 @@ int vnv_array_create(struct vnv_heap *h, size_t length, size_t elem_size, uint32
                      const void *init, vnv_obj_t *arr);
 
 /* Validate a handle found again after a restart and report its length and element size
- * (either pointer may be NULL). Errors: INVAL (not an array), and those of pinning it
+ * (either pointer may be NULL). A trailer whose element size or length disagrees with its
+ * check is INVAL (damage never sizes a copy); an image from an untrusted source can forge
+ * a consistent one: compare elem_size with your element's size before passing buffers.
+ * Errors: INVAL (not an array), and those of pinning it
  * (vnv_get: BUSY while a writer holds it, NOMEM, BUDGET, CORRUPT, IO). Pins and releases
  * it. */
 int vnv_array_attach(struct vnv_heap *h, vnv_obj_t arr, uint32_t *length, uint32_t *elem_size);

@@ -111,7 +111,10 @@ int vnv_list_create(struct vnv_heap *h, size_t elem_size, vnv_obj_t *list);
  * Validate a list header found again (root, or a handle stored in another object) and finish
  * an operation a restart interrupted (see "Power failure"). Call it after vnv_open.
  * Errors: INVAL (not a list; its destruction was interrupted: call vnv_list_destroy again),
- * CORRUPT, and heap errors of the redo (the redo is retried by the next call).
+ * CORRUPT (also an element size that disagrees with its check word: damage never sizes a
+ * copy), and heap errors of the redo (the redo is retried by the next call). An image from
+ * an untrusted source can forge a consistent element size: compare vnv_list_elem_size with
+ * your element's size before passing buffers.
  * Touches: header R; if an operation was interrupted: header W + up to two nodes W (redo of
  * the links) + the removed node R and its vnv_free. O(1).
  */

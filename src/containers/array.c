@@ -26,6 +26,14 @@ static uint32_t pad8(uint32_t n) { return (n + 7u) & ~7u; }
 
 static int block_ok(uint32_t bs) { return bs == 16 || bs == 32 || bs == 64 || bs == 128; }
 
+/* The trailer's block-size word carries a check of element size and length in its upper
+ * 24 bits: a damaged element size must never size a copy into the caller's buffer (the
+ * object size alone admits other sizes within the padding). */
+static uint32_t trailer_check(uint32_t es, uint32_t len)
+{
+    return (es * 0x9E3779B1u ^ len * 0x85EBCA77u ^ A_MAGIC) & ~0xFFu;
+}
+
 /* Object size of an array, or 0 if it would exceed VNV_MAX_OBJECT_SIZE. */
 static uint32_t object_size(size_t length, size_t es)
 {
@@ -45,13 +53,15 @@ static int info(struct vnv_heap *h, vnv_obj_t arr, void *p, struct ainfo *ai)
     if (sz < VNV_ARRAY_TRAILER_SIZE + 8u || (sz & 7u))
         return VNV_ERR_INVAL;
     const uint32_t *t = (const uint32_t *)(void *)((uint8_t *)p + sz - VNV_ARRAY_TRAILER_SIZE);
-    if (t[T_MAGIC] != A_MAGIC || t[T_ESIZE] == 0 || t[T_LEN] == 0 || !block_ok(t[T_BLOCK]) ||
+    uint32_t bs = t[T_BLOCK] & 0xFFu;
+    if (t[T_MAGIC] != A_MAGIC || t[T_ESIZE] == 0 || t[T_LEN] == 0 || !block_ok(bs) ||
+        t[T_BLOCK] - bs != trailer_check(t[T_ESIZE], t[T_LEN]) ||
         object_size(t[T_LEN], t[T_ESIZE]) != sz)
         return VNV_ERR_INVAL;
     ai->base = p;
     ai->len = t[T_LEN];
     ai->es = t[T_ESIZE];
-    ai->bs = t[T_BLOCK];
+    ai->bs = bs;
     return VNV_OK;
 }
 
@@ -170,7 +180,8 @@ int vnv_array_create(struct vnv_heap *h, size_t length, size_t elem_size, uint32
     uint32_t toff = size - VNV_ARRAY_TRAILER_SIZE;
     err = vnv_get_mut_range(h, a, toff, VNV_ARRAY_TRAILER_SIZE, &p);
     if (!err) {
-        uint32_t t[T_WORDS] = {A_MAGIC, (uint32_t)elem_size, (uint32_t)length, block_size};
+        uint32_t t[T_WORDS] = {A_MAGIC, (uint32_t)elem_size, (uint32_t)length,
+                               block_size | trailer_check((uint32_t)elem_size, (uint32_t)length)};
         memcpy((uint8_t *)p + toff, t, sizeof t);
         (void)vnv_release(h, a);
     }

@@ -50,7 +50,7 @@ enum {
     H_LEN = 2,
     H_OP = 3,
     H_ILEN = 4,    /* intent: new length (with H_IHEAD, H_ITAIL) */
-    H_PAD = 5,
+    H_ECHECK = 5,  /* ~H_ESIZE: a damaged element size never sizes a copy */
     H_HEAD = 6,
     H_TAIL = 8,
     H_NODE = 10,   /* node being linked / removed (freed after an UNLINK, by FREE, by DESTROY) */
@@ -157,7 +157,8 @@ static int hdr_valid(const uint32_t *hp)
 {
     if (hp[H_MAGIC] != L_MAGIC)
         return VNV_ERR_INVAL;
-    if (hp[H_ESIZE] == 0 || hp[H_ESIZE] > VNV_LIST_MAX_ELEM || !op_known(hp[H_OP]))
+    if (hp[H_ESIZE] == 0 || hp[H_ESIZE] > VNV_LIST_MAX_ELEM || hp[H_ECHECK] != ~hp[H_ESIZE] ||
+        !op_known(hp[H_OP]))
         return VNV_ERR_CORRUPT;
     return VNV_OK;
 }
@@ -327,6 +328,7 @@ int vnv_list_create(struct vnv_heap *h, size_t elem_size, vnv_obj_t *list)
     memset(init, 0, sizeof init);
     init[H_MAGIC] = L_MAGIC;
     init[H_ESIZE] = (uint32_t)elem_size;
+    init[H_ECHECK] = ~(uint32_t)elem_size;
     return vnv_alloc(h, sizeof init, init, list);
 }
 
