@@ -919,10 +919,14 @@ int vnv_check_image(const uint8_t *img, size_t len, const char *name, FILE *out,
     memset(&g, 0, sizeof g);
     say(&c, "superblock: format 5, storage %u B, max_dirty %u B, unit %u B\n", size, max_dirty,
         unit);
-    if (size != len) {
-        problem(&c, "image is %zu bytes, superblock says %" PRIu32 " (truncated or padded)\n",
-                len, size);
+    if (size > len) {
+        problem(&c, "image is %zu bytes, superblock says %" PRIu32 " (truncated)\n", len, size);
         return verdict(&c, name);
+    }
+    if (size < len) { /* a larger file or device: the heap uses its first `size` bytes */
+        say(&c, "image is %zu bytes: the heap uses the first %" PRIu32 ", the rest is not "
+                "checked\n", len, size);
+        len = size;
     }
     const char *why = layout(size, max_dirty, unit, &g);
     if (why) {

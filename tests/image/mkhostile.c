@@ -19,6 +19,7 @@
  *   header_crc.img        one flipped bit in a homed object's header (no checksum fixed)
  *   truncated.img         the first 40 bytes of a valid image
  *   truncated_homes.img   a valid image without its last 1000 bytes
+ *   padded.img            a valid image followed by 1000 zero bytes (consistent)
  * and from a second valid image, a checkpoint taken inside a failure-atomic group whose
  * undo log has an entry of each kind (docs/FORMAT.md 2.3), the other slot voided:
  *   undo_base.img         that image
@@ -306,5 +307,16 @@ int main(int argc, char **argv)
     memcpy(img, base, NV);
     if (save(dir, "truncated_homes.img", NV - 1000u) || save(dir, "truncated.img", 40))
         return 1;
+    { /* a valid image on a larger file (the file backend uses such a file as is) */
+        char path[512];
+        static const uint8_t tail[1000];
+        snprintf(path, sizeof path, "%s/%s", dir, "padded.img");
+        FILE *f = fopen(path, "wb");
+        if (!f || fwrite(img, 1, NV, f) != NV || fwrite(tail, 1, sizeof tail, f) != sizeof tail ||
+            fclose(f)) {
+            fprintf(stderr, "mkhostile: cannot write %s\n", path);
+            return 1;
+        }
+    }
     return undo_cases(dir);
 }
