@@ -383,7 +383,6 @@ static uint32_t runs_bytes(const uint8_t *bm, uint32_t size, uint32_t st)
 
 /* The words of a checkpoint header (FORMAT.md 2.1), decoded once. */
 #define HDR_WORDS (VNV_CKPT_HEADER_SIZE / 4u)
-static uint64_t hw64(const uint32_t *hw, uint32_t i) { return hw[i] | (uint64_t)hw[i + 1u] << 32; }
 
 /* Verify the checkpoint in `slot`: header, then a streaming pass over map, records and
  * bitmaps (checksum) that skips the data. hw receives the header's words. */
@@ -393,8 +392,7 @@ static int ckpt_verify(struct vnv_heap *h, uint32_t slot, uint32_t *hw)
     int err = heap_read(h, slot_base(h, slot), hdr, VNV_CKPT_HEADER_SIZE);
     if (err)
         return err;
-    for (uint32_t i = 0; i < HDR_WORDS; i++)
-        hw[i] = get_le32(hdr + 4u * i);
+    le32_words(hw, hdr, HDR_WORDS);
     uint32_t len = hw[2], nrec = hw[4];
     uint32_t mapb = MAP_SAVED * h->map_words * 4u;
     if (hw[0] != CKPT_MAGIC || len < VNV_CKPT_HEADER_SIZE + mapb || len > h->ckpt_cap ||
@@ -645,7 +643,7 @@ static int ckpt_apply(struct vnv_heap *h, const uint32_t *hw, int keep_pins)
     h->used = VNV_CKPT_HEADER_SIZE;
     h->dirty_data = 0; /* policy state lives in the heap struct: kept (open resets it) */
     nvmap_clear(h);
-    h->alloc_count = hw64(hw, 8); /* no tag in the checkpoint may be newer */
+    h->alloc_count = words64(hw, 8); /* no tag in the checkpoint may be newer */
     int err = h->ram->init(RAM_ST(h), h->arena, h->arena_size);
     if (!err)
         err = heap_read(h, base + VNV_CKPT_HEADER_SIZE, h->map, mapb);
@@ -673,7 +671,7 @@ static int ckpt_apply(struct vnv_heap *h, const uint32_t *hw, int keep_pins)
     nvmap_commit(h);
     if (!err && rollback)
         err = group_rollback(h); /* a restart sees the state before the open group */
-    uint64_t root = hw64(hw, rollback ? 10u : 6u);
+    uint64_t root = words64(hw, rollback ? 10u : 6u);
     if (!err && root)
         err = root_valid(h, root);
     if (!err && rollback)

@@ -242,10 +242,10 @@ static uint64_t first_count(struct vnv_heap *h, const struct vnv_config *cfg)
     uint64_t before = 0;
     for (uint32_t s = 0; s < 2; s++) {
         uint8_t c[8]; /* an old slot header's alloc_count: unverified, a hint */
-        uint64_t v = 0;
+        uint32_t x[2] = {0, 0};
         if (!heap_read(h, h->ckpt_off + s * h->ckpt_cap + 32u, c, sizeof c))
-            for (uint32_t i = 0; i < 2u; i++) /* (one get_le32: inlined, no copy here) */
-                v |= (uint64_t)get_le32(c + 4u * i) << (32u * i);
+            le32_words(x, c, 2);
+        uint64_t v = words64(x, 0);
         if (v < most && v > before)
             before = v;
     }
@@ -313,9 +313,8 @@ int vnv_open(struct vnv_heap *h, const struct vnv_config *cfg)
     err = heap_read(h, 0, sb, sizeof sb);
     if (err)
         return err;
-    uint32_t w[VNV_SUPERBLOCK_SIZE / 4u]; /* its words (FORMAT.md 1), decoded once */
-    for (uint32_t i = 0; i < VNV_SUPERBLOCK_SIZE / 4u; i++)
-        w[i] = get_le32(sb + 4u * i);
+    uint32_t w[VNV_SUPERBLOCK_SIZE / 4u]; /* its words (FORMAT.md 1) */
+    le32_words(w, sb, VNV_SUPERBLOCK_SIZE / 4u);
     if (w[0] != SB_MAGIC0 || w[1] != SB_MAGIC1)
         return VNV_ERR_NOHEAP; /* blank or foreign: the caller may format */
     if (w[15] != vnv_crc32(0, sb, 60))

@@ -271,6 +271,17 @@ static inline uint64_t get_le64(const uint8_t *p)
     return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
 }
 static inline uint32_t get_le16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+/* n little-endian words of a record read from storage (a header, the superblock), decoded
+ * in one loop: each field is then a word, a pair of them a handle or a counter. */
+static inline void le32_words(uint32_t *w, const uint8_t *p, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        w[i] = get_le32(p + 4u * i);
+}
+static inline uint64_t words64(const uint32_t *w, uint32_t i)
+{
+    return w[i] | (uint64_t)w[i + 1u] << 32;
+}
 
 /* crc32.c */
 uint32_t vnv_crc32(uint32_t crc, const void *buf, uint32_t len); /* start with 0 */

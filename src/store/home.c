@@ -72,11 +72,10 @@ void objhdr_encode(const struct vnv_heap *h, uint8_t *b, uint64_t id, uint32_t s
  * object in the minimal profile. */
 int objhdr_decode(const struct vnv_heap *h, const uint8_t *b, uint64_t id, struct objhdr *oh)
 {
-    uint32_t x[4]; /* its words, decoded once */
-    for (uint32_t i = 0; i < 4u; i++)
-        x[i] = get_le32(b + 4u * i);
+    uint32_t x[4];
+    le32_words(x, b, 4);
     uint32_t home = id_home(h, id), w = x[0];
-    uint64_t hid = x[1] | (uint64_t)x[2] << 32;
+    uint64_t hid = words64(x, 1);
     if (x[3] != hdr_crc(b, home) || (w >> 24) != 0)
         return VNV_ERR_CORRUPT;
     if (hid != id)

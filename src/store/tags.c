@@ -29,10 +29,9 @@ _Static_assert(2u * TAGS_RECORD == TAGS_AREA_SIZE, "two records fill the area");
  * believing it would leave the counter where tags wrap and no reservation can be made. */
 static uint64_t record_value(const struct vnv_heap *h, const uint8_t *r)
 {
-    uint32_t x[4]; /* its words, decoded once */
-    for (uint32_t i = 0; i < 4u; i++)
-        x[i] = get_le32(r + 4u * i);
-    uint64_t v = x[1] | (uint64_t)x[2] << 32;
+    uint32_t x[4];
+    le32_words(x, r, 4);
+    uint64_t v = words64(x, 1);
     return x[0] == TAGS_MAGIC && x[3] == vnv_crc32(0, r, 12) &&
                    v < (UINT64_MAX >> h->unit_bits) - 1u
                ? v
