@@ -215,14 +215,13 @@ static int check_homes(struct vnv_heap *h)
         struct meta *m = idx_lookup(h, u);
         if (m && !(m->word & ST_HOMED))
             continue;
-        uint8_t b[VNV_OBJ_HEADER_SIZE];
-        int err = heap_read(h, unit_off(h, u), b, sizeof b);
+        uint64_t id = 0;
+        struct objhdr oh;
+        int err = unit_header(h, u, &id, &oh); /* (as a rollback reads it) */
+        if (err == VNV_ERR_CORRUPT)
+            FAIL();
         if (err)
             return err;
-        uint64_t id = get_le64(b + 4);
-        struct objhdr oh;
-        if (id_unit(h, id) != u || !id_tag(h, id) || objhdr_decode(h, b, id, &oh) != VNV_OK)
-            FAIL(); /* (tag 0 names nothing: a rollback would refuse it too) */
         if (m && m->id != id && !(m->word & ST_GFREE)) /* freed in a group: tag 0 in RAM */
             FAIL();
         if (id_tag(h, id) > h->alloc_count)

@@ -77,19 +77,6 @@ int vnv_atomic_begin(struct vnv_heap *h)
     return VNV_OK;
 }
 
-/* The header at the home of unit `u` and the handle it names, which must be an issued one
- * of that unit (member_one, data_slot_of). */
-static int home_header(struct vnv_heap *h, uint32_t u, uint64_t *id, struct objhdr *oh)
-{
-    uint8_t b[VNV_OBJ_HEADER_SIZE];
-    int err = heap_read(h, unit_off(h, u), b, sizeof b);
-    if (err)
-        return err;
-    *id = get_le64(b + 4);
-    return id_unit(h, *id) == u && id_tag(h, *id) ? objhdr_decode(h, b, *id, oh)
-                                                  : VNV_ERR_CORRUPT;
-}
-
 /* Apply `roll_back` (1) or commit (0) to member `m` (marked); the first error goes to
  * *err. 1 if its index entry was removed. */
 static int member_one(struct vnv_heap *h, struct meta *m, int roll_back, int *err)
@@ -117,7 +104,7 @@ static int member_one(struct vnv_heap *h, struct meta *m, int roll_back, int *er
     } else if (roll_back && (st & ST_GFREE)) { /* freed in the group: from its home */
         struct objhdr oh;
         uint64_t id = 0;
-        int e = home_header(h, u, &id, &oh);
+        int e = unit_header(h, u, &id, &oh);
         if (!e && oh.size != meta_size(m))
             e = VNV_ERR_CORRUPT;
         if (e) {
@@ -236,7 +223,7 @@ static int data_slot_of(struct vnv_heap *h, uint32_t u, uint32_t *slot, uint32_t
 {
     struct objhdr oh;
     uint64_t id;
-    int err = home_header(h, u, &id, &oh);
+    int err = unit_header(h, u, &id, &oh);
     if (err)
         return err == VNV_ERR_INVAL ? VNV_ERR_CORRUPT : err;
     *size = oh.size;

@@ -358,6 +358,7 @@ void objhdr_encode(const struct vnv_heap *h, uint8_t *b, uint64_t id, uint32_t s
                    uint32_t status);
 int objhdr_decode(const struct vnv_heap *h, const uint8_t *b, uint64_t id, struct objhdr *oh);
 int read_objhdr(struct vnv_heap *h, uint64_t id, struct objhdr *oh);
+int unit_header(struct vnv_heap *h, uint32_t u, uint64_t *id, struct objhdr *oh); /* !MINIMAL */
 int read_objhdr_with(struct vnv_heap *h, uint64_t id, uint8_t *buf, uint32_t len,
                      struct objhdr *oh);
 

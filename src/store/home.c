@@ -154,6 +154,22 @@ int read_objhdr(struct vnv_heap *h, uint64_t id, struct objhdr *oh)
     return read_decode(h, id, b, sizeof b, oh);
 }
 
+#if !VNV_MINIMAL
+/* The header at the home of unit `u` (no handle to check it against: a rollback, vnv_check)
+ * and the handle it names, which must be of that unit and have a tag: an intact header
+ * naming tag 0 or another unit is CORRUPT. */
+int unit_header(struct vnv_heap *h, uint32_t u, uint64_t *id, struct objhdr *oh)
+{
+    uint8_t b[VNV_OBJ_HEADER_SIZE];
+    int err = heap_read(h, unit_off(h, u), b, sizeof b);
+    if (err)
+        return err;
+    *id = get_le64(b + 4);
+    return id_unit(h, *id) == u && id_tag(h, *id) ? objhdr_decode(h, b, *id, oh)
+                                                  : VNV_ERR_CORRUPT;
+}
+#endif
+
 /* The header and the first `len` data bytes in one read (`buf`: VNV_OBJ_HEADER_SIZE + len
  * bytes), when the current data is slot 0, right after the header. The bytes past a small
  * object belong to whatever follows: the caller checks its range against oh->size.
