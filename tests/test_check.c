@@ -155,8 +155,42 @@ static void test_every_invariant_is_checked(void)
     fx_free(&f);
 }
 
+/* The group's member notes hold units up to 65 535 (u16): a unit above that, like a sixth
+ * member, switches end and abort to the index walk, never truncating the unit (a note for
+ * unit 70 000 would be one for 4 464). A marked object the notes miss is caught. */
+static void test_member_notes(void)
+{
+    REQUIRE(fx_format(&f, NV, RAM, DIRTY) == VNV_OK);
+    h = &f.heap;
+    CHECK_EQ(vnv_atomic_begin(h), VNV_OK);
+    CHECK_EQ(h->group_noted, 0u);
+    group_note(h, 3);
+    CHECK_EQ(h->group_noted, 1u);
+    CHECK_EQ(h->group_units[0], 3u);
+    group_note(h, 70000u);
+    CHECK_EQ(h->group_noted, GROUP_WALK);
+    group_note(h, 4);
+    CHECK_EQ(h->group_noted, GROUP_WALK); /* stays: the walk finds every member */
+    CHECK_EQ(vnv_atomic_end(h), VNV_OK);
+    /* a member the notes miss: vnv_check refuses it */
+    uint32_t v = 5;
+    vnv_obj_t o;
+    CHECK_EQ(vnv_alloc(h, 4, &v, &o), VNV_OK);
+    CHECK_EQ(vnv_atomic_begin(h), VNV_OK);
+    CHECK_EQ(vnv_write(h, o, 0, &v, 4), VNV_OK); /* noted */
+    CHECK_EQ(vnv_check(h), VNV_OK);
+    uint16_t kept = h->group_units[0];
+    h->group_units[0] = (uint16_t)(kept + 1u);
+    CHECK_EQ(vnv_check(h), VNV_ERR_CORRUPT);
+    h->group_units[0] = kept;
+    CHECK_EQ(vnv_atomic_end(h), VNV_OK);
+    CHECK_EQ(vnv_check(h), VNV_OK);
+    fx_free(&f);
+}
+
 int main(void)
 {
     RUN(test_every_invariant_is_checked);
+    RUN(test_member_notes);
     return vtest_summary();
 }
